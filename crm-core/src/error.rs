@@ -1,0 +1,317 @@
+//! The errors the engine returns.
+//!
+//! Every failure is an [`Error`] variant that says what was wrong and where:
+//! which entity, which field, which value and why. Messages are written to
+//! be shown to a person as they are.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{StageGuard, StageKey};
+
+/// The kinds of record the engine keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// A [`Customer`](crate::Customer).
+    Customer,
+    /// A [`Pipeline`](crate::Pipeline).
+    Pipeline,
+    /// A [`Deal`](crate::Deal).
+    Deal,
+    /// An [`Activity`](crate::Activity).
+    Activity,
+    /// An [`Event`](crate::Event).
+    Event,
+}
+
+impl EntityKind {
+    /// The lower-case name used in messages and serialised forms.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EntityKind::Customer => "customer",
+            EntityKind::Pipeline => "pipeline",
+            EntityKind::Deal => "deal",
+            EntityKind::Activity => "activity",
+            EntityKind::Event => "event",
+        }
+    }
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Input that breaks a rule: which field of which entity, the value given,
+/// and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("invalid {entity}.{field} {value:?}: {reason}")]
+pub struct ValidationError {
+    /// The kind of record the input was for.
+    pub entity: EntityKind,
+    /// The field path, such as `emails[1]` or `stages[2].probability`.
+    pub field: String,
+    /// The offending value as given (possibly shortened).
+    pub value: String,
+    /// Why it was refused, as a sentence fragment.
+    pub reason: String,
+}
+
+impl ValidationError {
+    /// A validation error for `entity.field` with the given value and reason.
+    pub fn new(
+        entity: EntityKind,
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        let mut value = value.to_string();
+        if value.chars().count() > 80 {
+            value = value.chars().take(77).collect::<String>() + "...";
+        }
+        ValidationError {
+            entity,
+            field: field.into(),
+            value,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a deal may not move between two stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionRefusal {
+    /// The target stage is the stage the deal is already in.
+    SameStage,
+    /// The deal is won or lost and the pipeline does not allow reopening.
+    ClosedDealsCannotReopen,
+    /// Reopening must lead to an open stage.
+    ReopenMustTargetOpenStage,
+    /// The pipeline's transition graph has no edge between the two stages.
+    NotInTransitionGraph,
+    /// The operation requires a stage of another kind (for example `win` on a lost stage).
+    WrongStageKind {
+        /// What the operation needed ("won", "lost", "open").
+        expected: String,
+    },
+}
+
+impl fmt::Display for TransitionRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransitionRefusal::SameStage => f.write_str("the deal is already in that stage"),
+            TransitionRefusal::ClosedDealsCannotReopen => f.write_str(
+                "the deal is closed and this pipeline does not allow reopening closed deals",
+            ),
+            TransitionRefusal::ReopenMustTargetOpenStage => {
+                f.write_str("a closed deal can only be reopened into an open stage")
+            }
+            TransitionRefusal::NotInTransitionGraph => {
+                f.write_str("the pipeline does not allow this move")
+            }
+            TransitionRefusal::WrongStageKind { expected } => {
+                write!(f, "the target must be a {expected} stage")
+            }
+        }
+    }
+}
+
+/// Everything that can go wrong in a call to the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input breaks a validation rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+
+    /// No record with that id exists.
+    #[error("{entity} {id} does not exist")]
+    NotFound {
+        /// The kind of record looked for.
+        entity: EntityKind,
+        /// The id looked for.
+        id: String,
+    },
+
+    /// The record changed since the caller read it (optimistic concurrency).
+    #[error(
+        "{entity} {id} was changed by someone else: your change was based on version {expected} but it is now at version {actual}; reload it and apply your change again"
+    )]
+    Conflict {
+        /// The kind of record.
+        entity: EntityKind,
+        /// Its id.
+        id: String,
+        /// The version the caller's change was based on.
+        expected: u64,
+        /// The version stored now.
+        actual: u64,
+    },
+
+    /// The pipeline does not allow the requested stage move.
+    #[error("deal {deal} cannot move from stage '{from}' to '{to}': {reason}")]
+    TransitionNotAllowed {
+        /// The deal.
+        deal: String,
+        /// The stage it is in.
+        from: StageKey,
+        /// The stage requested.
+        to: StageKey,
+        /// Why not.
+        reason: TransitionRefusal,
+    },
+
+    /// The deal does not satisfy a guard of the stage it would enter.
+    #[error("deal {deal} cannot enter stage '{stage}': {guard}")]
+    GuardFailed {
+        /// The deal (or "new deal" while creating one).
+        deal: String,
+        /// The stage whose guard failed.
+        stage: StageKey,
+        /// The requirement that is not met.
+        guard: StageGuard,
+    },
+
+    /// The customer's lifecycle cannot move between the two states.
+    #[error(
+        "customer {customer} cannot go from lifecycle '{from}' to '{to}': allowed from '{from}' is {allowed}"
+    )]
+    LifecycleNotAllowed {
+        /// The customer.
+        customer: String,
+        /// Current lifecycle.
+        from: crate::Lifecycle,
+        /// Requested lifecycle.
+        to: crate::Lifecycle,
+        /// The moves that are allowed, for the message.
+        allowed: String,
+    },
+
+    /// A pipeline edit removes stages that still hold deals, without saying where those deals go.
+    #[error(
+        "pipeline {pipeline} cannot drop stage '{stage}': {deals} deal(s) are in it; map the stage to one that remains"
+    )]
+    StageMappingRequired {
+        /// The pipeline.
+        pipeline: String,
+        /// The stage being removed.
+        stage: StageKey,
+        /// How many deals are in it.
+        deals: u64,
+    },
+
+    /// The storage backend failed.
+    #[error("storage error: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VersionConflict {
+                entity,
+                id,
+                expected,
+                actual,
+            } => Error::Conflict {
+                entity,
+                id,
+                expected,
+                actual,
+            },
+            other => Error::Store(other),
+        }
+    }
+}
+
+impl Error {
+    /// Shorthand for a [`ValidationError`].
+    pub fn invalid(
+        entity: EntityKind,
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Invalid(ValidationError::new(entity, field, value, reason))
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(entity: EntityKind, id: impl fmt::Display) -> Self {
+        Error::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// A failure inside a storage backend. Backends return these; the facade
+/// passes them on as [`Error::Store`] (or [`Error::Conflict`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An update's expected version does not match the stored one.
+    #[error("{entity} {id} is at version {actual}, not {expected}")]
+    VersionConflict {
+        /// The kind of record.
+        entity: EntityKind,
+        /// Its id.
+        id: String,
+        /// The version the update expected.
+        expected: u64,
+        /// The stored version.
+        actual: u64,
+    },
+    /// An insert used an id that is already taken.
+    #[error("{entity} {id} already exists")]
+    AlreadyExists {
+        /// The kind of record.
+        entity: EntityKind,
+        /// Its id.
+        id: String,
+    },
+    /// An update named a record that does not exist.
+    #[error("{entity} {id} does not exist")]
+    Missing {
+        /// The kind of record.
+        entity: EntityKind,
+        /// Its id.
+        id: String,
+    },
+    /// A pagination cursor that this query did not produce.
+    #[error(
+        "invalid page cursor {0:?}: pass back the `next` cursor of the previous page of the same query unchanged"
+    )]
+    InvalidCursor(String),
+    /// The stored data cannot be read back as a valid record.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Any other backend failure (I/O, locking, SQL).
+    #[error("{context}: {source}")]
+    Backend {
+        /// What the backend was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend's own error with a description of what was being done.
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Result with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,741 @@
+//! The write operations, run inside one transaction.
+
+use chrono::{DateTime, Utc};
+
+use super::reads;
+use crate::activity::{self, Activity, ActivityKind, NewActivity};
+use crate::actor::Actor;
+use crate::clock::{Clock, truncate_to_millis};
+use crate::customer::{self, Customer, CustomerPatch, NewCustomer, PartyKind};
+use crate::deal::{self, Deal, DealPatch, NewDeal, StageChange};
+use crate::error::{EntityKind, Error, Result};
+use crate::event::{Changes, EntityRef, Event, EventKind, NewEvent};
+use crate::id::{ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId};
+use crate::pipeline::{Pipeline, PipelineDef, StageKind, StageMapping};
+use crate::query::{
+    ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, EventQuery, Page,
+    PageRequest, PipelineQuery, Query,
+};
+use crate::store::WriteTx;
+
+/// A unit of work: every operation on it joins one transaction, committed
+/// when the closure given to [`Session::batch`](super::Session::batch)
+/// returns `Ok`. Reads on it see the batch's own writes.
+pub struct Batch<'t> {
+    tx: Box<dyn WriteTx + 't>,
+    clock: &'t dyn Clock,
+    ids: &'t dyn IdGenerator,
+    actor: Actor,
+    at: Option<DateTime<Utc>>,
+}
+
+impl<'t> Batch<'t> {
+    pub(super) fn new(
+        tx: Box<dyn WriteTx + 't>,
+        clock: &'t dyn Clock,
+        ids: &'t dyn IdGenerator,
+        actor: Actor,
+        at: Option<DateTime<Utc>>,
+    ) -> Self {
+        Batch {
+            tx,
+            clock,
+            ids,
+            actor,
+            at,
+        }
+    }
+
+    pub(super) fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+
+    /// Who the batch acts as.
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// Dates the following operations of this batch at `at` (historical
+    /// imports); `None` goes back to the clock.
+    pub fn set_time(&mut self, at: Option<DateTime<Utc>>) {
+        self.at = at.map(truncate_to_millis);
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.at
+            .unwrap_or_else(|| truncate_to_millis(self.clock.now()))
+    }
+
+    fn record(
+        &mut self,
+        entity: EntityRef,
+        version: u64,
+        kind: EventKind,
+        changes: Changes,
+        at: DateTime<Utc>,
+    ) -> Result<Event> {
+        let event = NewEvent {
+            id: EventId::from_uuid(self.ids.next_uuid(at)),
+            at,
+            actor: self.actor,
+            entity,
+            version,
+            kind,
+            changes: changes.into_vec(),
+        };
+        Ok(self.tx.append_event(event)?)
+    }
+
+    fn check_version(
+        entity: EntityKind,
+        id: impl std::fmt::Display,
+        expected: u64,
+        actual: u64,
+    ) -> Result<()> {
+        if expected == actual {
+            Ok(())
+        } else {
+            Err(Error::Conflict {
+                entity,
+                id: id.to_string(),
+                expected,
+                actual,
+            })
+        }
+    }
+
+    // ----- customers -----
+
+    /// Creates a customer. See [`Session::create_customer`](super::Session::create_customer).
+    pub fn create_customer(&mut self, input: NewCustomer) -> Result<Customer> {
+        let now = self.now();
+        let id = CustomerId::from_uuid(self.ids.next_uuid(now));
+        let customer = input.into_customer(id, now)?;
+        self.check_organisation(&customer)?;
+        self.tx.insert_customer(&customer)?;
+        let changes = customer::creation_changes(&customer);
+        self.record(
+            entity(EntityKind::Customer, id.as_uuid()),
+            1,
+            EventKind::Created,
+            changes,
+            now,
+        )?;
+        Ok(customer)
+    }
+
+    /// Changes a customer. See [`Session::update_customer`](super::Session::update_customer).
+    pub fn update_customer(
+        &mut self,
+        id: CustomerId,
+        version: u64,
+        patch: CustomerPatch,
+    ) -> Result<Customer> {
+        let current = reads::customer(&*self.tx, id)?;
+        Self::check_version(EntityKind::Customer, id, version, current.version)?;
+        let (mut next, changes) = patch.apply(&current)?;
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        self.check_organisation(&next)?;
+        let now = self.now();
+        next.version += 1;
+        next.updated_at = now.max(current.updated_at);
+        self.tx.update_customer(&next)?;
+        self.record(
+            entity(EntityKind::Customer, id.as_uuid()),
+            next.version,
+            EventKind::Updated,
+            changes,
+            now,
+        )?;
+        Ok(next)
+    }
+
+    fn check_organisation(&self, c: &Customer) -> Result<()> {
+        if let Some(org_id) = c.organisation {
+            match self.tx.customer(org_id)? {
+                Some(org) if org.kind == PartyKind::Organisation => {}
+                Some(_) => {
+                    return Err(Error::invalid(
+                        EntityKind::Customer,
+                        "organisation",
+                        org_id,
+                        "that customer is a person, not an organisation",
+                    ));
+                }
+                None => {
+                    return Err(Error::invalid(
+                        EntityKind::Customer,
+                        "organisation",
+                        org_id,
+                        "no customer has this id",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- pipelines -----
+
+    /// Creates a pipeline. See [`Session::create_pipeline`](super::Session::create_pipeline).
+    pub fn create_pipeline(&mut self, def: PipelineDef) -> Result<Pipeline> {
+        let (name, stages, transitions, allow_reopen) = def.validate()?;
+        let now = self.now();
+        let pipeline = Pipeline {
+            id: PipelineId::from_uuid(self.ids.next_uuid(now)),
+            version: 1,
+            name,
+            stages,
+            transitions,
+            allow_reopen,
+            created_at: now,
+            updated_at: now,
+        };
+        self.tx.insert_pipeline(&pipeline)?;
+        let mut ch = Changes::default();
+        ch.set("name", &(), &pipeline.name);
+        ch.set("stages", &(), &pipeline.stages);
+        ch.set("transitions", &(), &pipeline.transitions);
+        ch.set("allow_reopen", &(), &pipeline.allow_reopen);
+        self.record(
+            entity(EntityKind::Pipeline, pipeline.id.as_uuid()),
+            1,
+            EventKind::Created,
+            ch,
+            now,
+        )?;
+        Ok(pipeline)
+    }
+
+    /// Redefines a pipeline. See [`Session::update_pipeline`](super::Session::update_pipeline).
+    ///
+    /// For every stage of the old definition that the new one drops, the
+    /// deals in it move to `mapping[old_key]`, a stage of the same kind in
+    /// the new definition; each moved deal gets a stage-history entry. A
+    /// stage that keeps its key may not change its kind while it holds
+    /// deals. The one event of the edit lists the deals that moved.
+    pub fn update_pipeline(
+        &mut self,
+        id: PipelineId,
+        version: u64,
+        def: PipelineDef,
+        mapping: &StageMapping,
+    ) -> Result<Pipeline> {
+        let current = reads::pipeline(&*self.tx, id)?;
+        Self::check_version(EntityKind::Pipeline, id, version, current.version)?;
+        let (name, stages, transitions, allow_reopen) = def.validate()?;
+        let now = self.now();
+        let mut next = Pipeline {
+            name,
+            stages,
+            transitions,
+            allow_reopen,
+            ..current.clone()
+        };
+
+        for key in mapping.keys() {
+            if current.stages.iter().all(|s| s.key.as_str() != key) {
+                return Err(Error::invalid(
+                    EntityKind::Pipeline,
+                    format!("mapping.{key}"),
+                    key,
+                    "the pipeline has no stage with this key to map from",
+                ));
+            }
+            if next.stages.iter().any(|s| s.key.as_str() == key) {
+                return Err(Error::invalid(
+                    EntityKind::Pipeline,
+                    format!("mapping.{key}"),
+                    key,
+                    "this stage is kept, so its deals stay where they are",
+                ));
+            }
+        }
+
+        let mut moved: Vec<serde_json::Value> = Vec::new();
+        for old in &current.stages {
+            let in_stage = DealFilter {
+                pipeline: Some(id),
+                stage: Some(old.key.clone()),
+                ..DealFilter::default()
+            };
+            match next.stage(&old.key) {
+                Some(kept) if kept.kind == old.kind => continue,
+                Some(kept) => {
+                    let count = self.tx.count_deals(&in_stage)?;
+                    if count > 0 {
+                        return Err(Error::invalid(
+                            EntityKind::Pipeline,
+                            format!(
+                                "stages[{}].kind",
+                                next.stages
+                                    .iter()
+                                    .position(|s| s.key == kept.key)
+                                    .unwrap_or(0)
+                            ),
+                            kept.kind,
+                            format!(
+                                "stage '{}' holds {count} deal(s), so it must stay {}",
+                                old.key, old.kind
+                            ),
+                        ));
+                    }
+                }
+                None => {
+                    let deals = self.all_deals(&in_stage)?;
+                    if deals.is_empty() {
+                        continue;
+                    }
+                    let Some(target_key) = mapping.get(old.key.as_str()) else {
+                        return Err(Error::StageMappingRequired {
+                            pipeline: id.to_string(),
+                            stage: old.key.clone(),
+                            deals: deals.len() as u64,
+                        });
+                    };
+                    let target =
+                        deal::find_stage(&next, target_key, &format!("mapping.{}", old.key))
+                            .map_err(|_| {
+                                Error::invalid(
+                                    EntityKind::Pipeline,
+                                    format!("mapping.{}", old.key),
+                                    target_key,
+                                    "the new definition has no stage with this key",
+                                )
+                            })?
+                            .clone();
+                    if target.kind != old.kind {
+                        return Err(Error::invalid(
+                            EntityKind::Pipeline,
+                            format!("mapping.{}", old.key),
+                            target_key,
+                            format!(
+                                "deals in {} stage '{}' can only move to another {} stage",
+                                old.kind, old.key, old.kind
+                            ),
+                        ));
+                    }
+                    for mut d in deals {
+                        d.history.push(StageChange {
+                            from: Some(d.stage.clone()),
+                            to: target.key.clone(),
+                            at: now.max(d.stage_entered_at()),
+                            by: self.actor,
+                        });
+                        moved.push(
+                            serde_json::json!({"deal": d.id, "from": d.stage, "to": target.key}),
+                        );
+                        d.stage = target.key.clone();
+                        d.version += 1;
+                        d.updated_at = now.max(d.updated_at);
+                        self.tx.update_deal(&d)?;
+                    }
+                }
+            }
+        }
+
+        let mut ch = Changes::default();
+        ch.field("name", &current.name, &next.name);
+        ch.field("stages", &current.stages, &next.stages);
+        ch.field("transitions", &current.transitions, &next.transitions);
+        ch.field("allow_reopen", &current.allow_reopen, &next.allow_reopen);
+        if !moved.is_empty() {
+            ch.set("moved_deals", &(), &moved);
+        }
+        if ch.is_empty() {
+            return Ok(current);
+        }
+        next.version += 1;
+        next.updated_at = now.max(current.updated_at);
+        self.tx.update_pipeline(&next)?;
+        self.record(
+            entity(EntityKind::Pipeline, id.as_uuid()),
+            next.version,
+            EventKind::Updated,
+            ch,
+            now,
+        )?;
+        Ok(next)
+    }
+
+    fn all_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>> {
+        let mut out = Vec::new();
+        let mut q: DealQuery = Query::new()
+            .filter(filter.clone())
+            .limit(PageRequest::MAX_LIMIT);
+        loop {
+            let page = self.tx.deals(&q)?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => q.page.after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    // ----- deals -----
+
+    /// Creates a deal. See [`Session::create_deal`](super::Session::create_deal).
+    pub fn create_deal(&mut self, input: NewDeal) -> Result<Deal> {
+        if self.tx.customer(input.customer)?.is_none() {
+            return Err(Error::invalid(
+                EntityKind::Deal,
+                "customer",
+                input.customer,
+                "no customer has this id",
+            ));
+        }
+        let pipeline = self.tx.pipeline(input.pipeline)?.ok_or_else(|| {
+            Error::invalid(
+                EntityKind::Deal,
+                "pipeline",
+                input.pipeline,
+                "no pipeline has this id",
+            )
+        })?;
+        let now = self.now();
+        let id = DealId::from_uuid(self.ids.next_uuid(now));
+        let deal = deal::create(input, id, &pipeline, now, self.actor)?;
+        self.tx.insert_deal(&deal)?;
+        self.record(
+            entity(EntityKind::Deal, id.as_uuid()),
+            1,
+            EventKind::Created,
+            deal::creation_changes(&deal),
+            now,
+        )?;
+        Ok(deal)
+    }
+
+    /// Changes a deal's fields. See [`Session::update_deal`](super::Session::update_deal).
+    pub fn update_deal(&mut self, id: DealId, version: u64, patch: DealPatch) -> Result<Deal> {
+        let current = reads::deal(&*self.tx, id)?;
+        Self::check_version(EntityKind::Deal, id, version, current.version)?;
+        let (mut next, changes) = patch.apply(&current)?;
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let now = self.now();
+        next.version += 1;
+        next.updated_at = now.max(current.updated_at);
+        self.tx.update_deal(&next)?;
+        self.record(
+            entity(EntityKind::Deal, id.as_uuid()),
+            next.version,
+            EventKind::Updated,
+            changes,
+            now,
+        )?;
+        Ok(next)
+    }
+
+    fn move_to(
+        &mut self,
+        id: DealId,
+        version: u64,
+        target: Target<'_>,
+        lost_reason: Option<&str>,
+    ) -> Result<Deal> {
+        let current = reads::deal(&*self.tx, id)?;
+        Self::check_version(EntityKind::Deal, id, version, current.version)?;
+        let pipeline = reads::pipeline(&*self.tx, current.pipeline)?;
+        let to = match target {
+            Target::Key(key) | Target::KeyOfKind(key, _) => {
+                deal::find_stage(&pipeline, key, "stage")?
+            }
+            Target::OnlyOfKind(kind) => {
+                let mut of_kind = pipeline.stages_of_kind(kind);
+                match (of_kind.next(), of_kind.next()) {
+                    (Some(s), None) => s,
+                    _ => {
+                        let keys: Vec<&str> = pipeline
+                            .stages_of_kind(kind)
+                            .map(|s| s.key.as_str())
+                            .collect();
+                        return Err(Error::invalid(
+                            EntityKind::Deal,
+                            "stage",
+                            "",
+                            format!(
+                                "pipeline '{}' has several {kind} stages ({}); name the one to use",
+                                pipeline.name,
+                                keys.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            Target::ReopenDefault => {
+                let from = current
+                    .history
+                    .last()
+                    .and_then(|c| c.from.as_ref())
+                    .and_then(|k| pipeline.stage(k))
+                    .filter(|s| s.kind == StageKind::Open);
+                match from {
+                    Some(s) => s,
+                    None => {
+                        return Err(Error::invalid(
+                            EntityKind::Deal,
+                            "stage",
+                            "",
+                            "the stage this deal was closed from is gone or not open; name the stage to reopen into",
+                        ));
+                    }
+                }
+            }
+        };
+        if let Some(required) = target.required_kind()
+            && to.kind != required
+        {
+            return Err(Error::TransitionNotAllowed {
+                deal: id.to_string(),
+                from: current.stage.clone(),
+                to: to.key.clone(),
+                reason: crate::error::TransitionRefusal::WrongStageKind {
+                    expected: required.as_str().to_owned(),
+                },
+            });
+        }
+        let now = self.now();
+        let (mut next, kind, changes) = deal::apply_move(
+            &current,
+            &pipeline,
+            to,
+            lost_reason.map(str::to_owned),
+            now,
+            self.actor,
+        )?;
+        if matches!(target, Target::ReopenDefault) && kind != EventKind::Reopened {
+            return Err(Error::TransitionNotAllowed {
+                deal: id.to_string(),
+                from: current.stage.clone(),
+                to: to.key.clone(),
+                reason: crate::error::TransitionRefusal::WrongStageKind {
+                    expected: "won or lost".into(),
+                },
+            });
+        }
+        next.version += 1;
+        next.updated_at = now.max(current.updated_at);
+        self.tx.update_deal(&next)?;
+        self.record(
+            entity(EntityKind::Deal, id.as_uuid()),
+            next.version,
+            kind,
+            changes,
+            now,
+        )?;
+        Ok(next)
+    }
+
+    /// Moves a deal to a stage. See [`Session::move_deal`](super::Session::move_deal).
+    pub fn move_deal(&mut self, id: DealId, version: u64, stage: &str) -> Result<Deal> {
+        self.move_to(id, version, Target::Key(stage), None)
+    }
+
+    /// Wins a deal. See [`Session::win_deal`](super::Session::win_deal).
+    pub fn win_deal(&mut self, id: DealId, version: u64) -> Result<Deal> {
+        self.move_to(id, version, Target::OnlyOfKind(StageKind::Won), None)
+    }
+
+    /// Loses a deal. See [`Session::lose_deal`](super::Session::lose_deal).
+    pub fn lose_deal(&mut self, id: DealId, version: u64, reason: &str) -> Result<Deal> {
+        self.move_to(
+            id,
+            version,
+            Target::OnlyOfKind(StageKind::Lost),
+            Some(reason),
+        )
+    }
+
+    /// Loses a deal into a named lost stage. See [`Session::lose_deal_in`](super::Session::lose_deal_in).
+    pub fn lose_deal_in(
+        &mut self,
+        id: DealId,
+        version: u64,
+        stage: &str,
+        reason: &str,
+    ) -> Result<Deal> {
+        self.move_to(
+            id,
+            version,
+            Target::KeyOfKind(stage, StageKind::Lost),
+            Some(reason),
+        )
+    }
+
+    /// Reopens a closed deal. See [`Session::reopen_deal`](super::Session::reopen_deal).
+    pub fn reopen_deal(&mut self, id: DealId, version: u64, stage: Option<&str>) -> Result<Deal> {
+        let current = reads::deal(&*self.tx, id)?;
+        if current.status == crate::deal::DealStatus::Open {
+            return Err(Error::invalid(
+                EntityKind::Deal,
+                "status",
+                current.status,
+                "only a won or lost deal can be reopened",
+            ));
+        }
+        match stage {
+            Some(key) => self.move_to(id, version, Target::Key(key), None),
+            None => self.move_to(id, version, Target::ReopenDefault, None),
+        }
+    }
+
+    // ----- activities -----
+
+    /// Logs an activity. See [`Session::log_activity`](super::Session::log_activity).
+    pub fn log_activity(&mut self, input: NewActivity) -> Result<Activity> {
+        let now = self.now();
+        let id = ActivityId::from_uuid(self.ids.next_uuid(now));
+        let mut activity = input.into_activity(id, now)?;
+        if let Some(deal_id) = activity.deal {
+            let deal = self.tx.deal(deal_id)?.ok_or_else(|| {
+                Error::invalid(EntityKind::Activity, "deal", deal_id, "no deal has this id")
+            })?;
+            match activity.customer {
+                None => activity.customer = Some(deal.customer),
+                Some(c) if c != deal.customer => {
+                    return Err(Error::invalid(
+                        EntityKind::Activity,
+                        "deal",
+                        deal_id,
+                        format!("that deal belongs to customer {}, not {c}", deal.customer),
+                    ));
+                }
+                Some(_) => {}
+            }
+        } else if let Some(c) = activity.customer
+            && self.tx.customer(c)?.is_none()
+        {
+            return Err(Error::invalid(
+                EntityKind::Activity,
+                "customer",
+                c,
+                "no customer has this id",
+            ));
+        }
+        self.tx.insert_activity(&activity)?;
+        self.record(
+            entity(EntityKind::Activity, id.as_uuid()),
+            1,
+            EventKind::Created,
+            activity::creation_changes(&activity),
+            now,
+        )?;
+        Ok(activity)
+    }
+
+    /// Completes a task. See [`Session::complete_task`](super::Session::complete_task).
+    pub fn complete_task(&mut self, id: ActivityId, version: u64) -> Result<Activity> {
+        let current = reads::activity(&*self.tx, id)?;
+        Self::check_version(EntityKind::Activity, id, version, current.version)?;
+        if current.kind != ActivityKind::Task {
+            return Err(Error::invalid(
+                EntityKind::Activity,
+                "kind",
+                current.kind,
+                "only tasks can be completed",
+            ));
+        }
+        if let Some(done) = current.completed_at {
+            return Err(Error::invalid(
+                EntityKind::Activity,
+                "completed_at",
+                done.to_rfc3339(),
+                "the task is already completed",
+            ));
+        }
+        let now = self.now();
+        let mut next = current.clone();
+        next.completed_at = Some(now);
+        next.version += 1;
+        next.updated_at = now.max(current.updated_at);
+        let mut ch = Changes::default();
+        ch.field("completed_at", &current.completed_at, &next.completed_at);
+        self.tx.update_activity(&next)?;
+        self.record(
+            entity(EntityKind::Activity, id.as_uuid()),
+            next.version,
+            EventKind::Completed,
+            ch,
+            now,
+        )?;
+        Ok(next)
+    }
+
+    // ----- reads inside the batch -----
+
+    /// The customer with `id`, as this batch sees it.
+    pub fn customer(&self, id: CustomerId) -> Result<Customer> {
+        reads::customer(&*self.tx, id)
+    }
+
+    /// A page of customers, as this batch sees them.
+    pub fn customers(&self, query: &CustomerQuery) -> Result<Page<Customer>> {
+        reads::customers(&*self.tx, query)
+    }
+
+    /// How many customers match `filter`.
+    pub fn count_customers(&self, filter: &CustomerFilter) -> Result<u64> {
+        Ok(self.tx.count_customers(filter)?)
+    }
+
+    /// The pipeline with `id`.
+    pub fn pipeline(&self, id: PipelineId) -> Result<Pipeline> {
+        reads::pipeline(&*self.tx, id)
+    }
+
+    /// A page of pipelines.
+    pub fn pipelines(&self, query: &PipelineQuery) -> Result<Page<Pipeline>> {
+        reads::pipelines(&*self.tx, query)
+    }
+
+    /// The deal with `id`.
+    pub fn deal(&self, id: DealId) -> Result<Deal> {
+        reads::deal(&*self.tx, id)
+    }
+
+    /// A page of deals.
+    pub fn deals(&self, query: &DealQuery) -> Result<Page<Deal>> {
+        reads::deals(&*self.tx, query)
+    }
+
+    /// The activity with `id`.
+    pub fn activity(&self, id: ActivityId) -> Result<Activity> {
+        reads::activity(&*self.tx, id)
+    }
+
+    /// A page of activities.
+    pub fn activities(&self, query: &ActivityQuery) -> Result<Page<Activity>> {
+        reads::activities(&*self.tx, query)
+    }
+
+    /// A page of the audit log, including this batch's events so far.
+    pub fn events(&self, query: &EventQuery) -> Result<Page<Event>> {
+        reads::events(&*self.tx, query)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Key(&'a str),
+    KeyOfKind(&'a str, StageKind),
+    OnlyOfKind(StageKind),
+    ReopenDefault,
+}
+
+impl<'a> Target<'a> {
+    fn required_kind(&self) -> Option<StageKind> {
+        match self {
+            Target::KeyOfKind(_, k) | Target::OnlyOfKind(k) => Some(*k),
+            Target::Key(_) | Target::ReopenDefault => None,
+        }
+    }
+}
+
+fn entity(kind: EntityKind, id: uuid::Uuid) -> EntityRef {
+    EntityRef { kind, id }
+}

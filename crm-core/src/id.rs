@@ -1,0 +1,212 @@
+//! Typed identifiers.
+//!
+//! Every entity has its own id type ([`CustomerId`], [`DealId`], …) wrapping a
+//! UUID version 7, so ids sort by creation time and a deal id can never be
+//! passed where a customer id is expected. Ids are made by an [`IdGenerator`]
+//! that the [`Crm`](crate::Crm) facade owns: [`RandomIds`] in production,
+//! [`SequentialIds`] where tests need the same ids on every run.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $label:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an existing UUID (for example one read back from storage).
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The UUID inside.
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", $label, self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdParseError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s.trim()).map(Self).map_err(|_| IdParseError {
+                    kind: $label,
+                    value: s.to_owned(),
+                })
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Uuid {
+                id.0
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// Identifies a [`Customer`](crate::Customer).
+    CustomerId,
+    "CustomerId"
+);
+typed_id!(
+    /// Identifies a [`Deal`](crate::Deal).
+    DealId,
+    "DealId"
+);
+typed_id!(
+    /// Identifies a [`Pipeline`](crate::Pipeline).
+    PipelineId,
+    "PipelineId"
+);
+typed_id!(
+    /// Identifies an [`Activity`](crate::Activity).
+    ActivityId,
+    "ActivityId"
+);
+typed_id!(
+    /// Identifies an [`Event`](crate::Event) in the audit log.
+    EventId,
+    "EventId"
+);
+typed_id!(
+    /// Identifies a user of the host application (owner of records, actor of changes).
+    UserId,
+    "UserId"
+);
+
+/// A string that is not a valid id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "'{value}' is not a valid {kind}: expected a UUID such as 0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d1e"
+)]
+pub struct IdParseError {
+    /// Which id type was being parsed.
+    pub kind: &'static str,
+    /// The text that was rejected.
+    pub value: String,
+}
+
+/// Makes the UUIDs behind new ids.
+///
+/// Implementations must return version 7 UUIDs whose timestamp is `now`, so
+/// that ids sort by the (possibly historical) creation time of their record.
+pub trait IdGenerator: Send + Sync {
+    /// A new, never before returned UUID for a record created at `now`.
+    fn next_uuid(&self, now: DateTime<Utc>) -> Uuid;
+}
+
+fn unix_millis(now: DateTime<Utc>) -> u64 {
+    // UUID v7 cannot represent times before 1970; clamp rather than wrap.
+    u64::try_from(now.timestamp_millis()).unwrap_or(0)
+}
+
+/// UUID v7 ids with random bits: the default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl IdGenerator for RandomIds {
+    fn next_uuid(&self, now: DateTime<Utc>) -> Uuid {
+        let millis = unix_millis(now);
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            millis / 1000,
+            ((millis % 1000) * 1_000_000) as u32,
+        );
+        Uuid::new_v7(ts)
+    }
+}
+
+/// Deterministic UUID v7 ids: the timestamp part comes from `now`, the rest
+/// is a counter. Two generators created with the same seed return the same
+/// sequence, so tests and the backend-equivalence checks see identical ids.
+#[derive(Debug)]
+pub struct SequentialIds {
+    seed: u16,
+    counter: Mutex<u64>,
+}
+
+impl SequentialIds {
+    /// A generator whose ids carry `seed` so that two generators with
+    /// different seeds never collide.
+    pub fn new(seed: u16) -> Self {
+        Self {
+            seed,
+            counter: Mutex::new(0),
+        }
+    }
+}
+
+impl Default for SequentialIds {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl IdGenerator for SequentialIds {
+    fn next_uuid(&self, now: DateTime<Utc>) -> Uuid {
+        let n = {
+            let mut counter = self.counter.lock().unwrap_or_else(|p| p.into_inner());
+            *counter += 1;
+            *counter
+        };
+        let mut bytes = [0u8; 10];
+        bytes[..2].copy_from_slice(&self.seed.to_be_bytes());
+        bytes[2..].copy_from_slice(&n.to_be_bytes());
+        uuid::Builder::from_unix_timestamp_millis(unix_millis(now), &bytes).into_uuid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn ids_parse_and_print_round_trip() {
+        let uuid = RandomIds.next_uuid(DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap());
+        let id = CustomerId::from_uuid(uuid);
+        assert_eq!(id.to_string().parse::<CustomerId>().unwrap(), id);
+        assert_eq!(uuid.get_version_num(), 7);
+    }
+
+    #[test]
+    fn bad_id_names_type_and_value() {
+        let err = "nope".parse::<DealId>().unwrap_err();
+        assert_eq!(err.kind, "DealId");
+        assert!(err.to_string().contains("'nope' is not a valid DealId"));
+    }
+
+    #[test]
+    fn sequential_ids_are_deterministic_and_sort_by_time() {
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let t1 = Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap();
+        let a = SequentialIds::new(1);
+        let b = SequentialIds::new(1);
+        let ids_a = [a.next_uuid(t0), a.next_uuid(t0), a.next_uuid(t1)];
+        let ids_b = [b.next_uuid(t0), b.next_uuid(t0), b.next_uuid(t1)];
+        assert_eq!(ids_a, ids_b);
+        assert!(ids_a[0] < ids_a[1] && ids_a[1] < ids_a[2]);
+        assert_eq!(ids_a[2].get_version_num(), 7);
+    }
+}

@@ -1,0 +1,319 @@
+//! Exact amounts of money.
+//!
+//! A [`Money`] is a [`Decimal`] amount in one [`Currency`]. Arithmetic never
+//! converts between currencies: adding EUR to USD is a
+//! [`MoneyError::CurrencyMismatch`]. Arithmetic never panics either: overflow
+//! is a [`MoneyError::Overflow`]. The serialised form keeps the amount as a
+//! decimal string (`{"amount":"1250.00","currency":"EUR"}`) so no float ever
+//! touches it; a JSON number is rejected on input.
+//!
+//! Rounding is explicit: [`Money::round_to_minor_units`] rounds half away
+//! from zero (commercial rounding) to the currency's minor unit.
+
+use std::fmt;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::currency::{Currency, UnknownCurrency};
+
+/// An amount of money in one currency.
+///
+/// ```
+/// use crm_core::{Currency, Money};
+///
+/// let a = Money::parse("1250.50", "EUR")?;
+/// let b = Money::parse("99.50", "eur")?;
+/// assert_eq!(a.checked_add(&b)?, Money::parse("1350.00", "EUR")?);
+///
+/// let usd = Money::parse("10", "USD")?;
+/// assert!(a.checked_add(&usd).is_err()); // never a silent conversion
+/// # Ok::<(), crm_core::MoneyError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    /// The amount, exact.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// The currency of `amount`.
+    pub currency: Currency,
+}
+
+/// Why a money operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    /// The two operands are in different currencies.
+    #[error(
+        "cannot {operation} {left} and {right}: amounts in different currencies are never converted implicitly"
+    )]
+    CurrencyMismatch {
+        /// What was attempted ("add", "subtract", "compare").
+        operation: &'static str,
+        /// Currency of the left operand.
+        left: Currency,
+        /// Currency of the right operand.
+        right: Currency,
+    },
+    /// The result does not fit in a decimal (about 7.9e28).
+    #[error("the result of {operation} is too large to represent exactly")]
+    Overflow {
+        /// What was attempted.
+        operation: &'static str,
+    },
+    /// The amount text is not a decimal number.
+    #[error(
+        "'{0}' is not a decimal amount (write it like 1250.50, with a dot and no thousands separators)"
+    )]
+    InvalidAmount(String),
+    /// The currency code is unknown.
+    #[error(transparent)]
+    UnknownCurrency(#[from] UnknownCurrency),
+}
+
+impl Money {
+    /// Money from an amount and a currency.
+    pub const fn new(amount: Decimal, currency: Currency) -> Self {
+        Money { amount, currency }
+    }
+
+    /// Zero in `currency`.
+    pub const fn zero(currency: Currency) -> Self {
+        Money {
+            amount: Decimal::ZERO,
+            currency,
+        }
+    }
+
+    /// Parses an amount such as `"1250.50"` and a currency code such as `"EUR"`.
+    pub fn parse(amount: &str, currency: &str) -> Result<Self, MoneyError> {
+        let currency = Currency::from_code(currency)?;
+        let text = amount.trim();
+        let amount = text
+            .parse::<Decimal>()
+            .map_err(|_| MoneyError::InvalidAmount(amount.to_owned()))?;
+        Ok(Money { amount, currency })
+    }
+
+    fn same_currency(&self, other: &Money, operation: &'static str) -> Result<(), MoneyError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch {
+                operation,
+                left: self.currency,
+                right: other.currency,
+            })
+        }
+    }
+
+    /// `self + other`, both in the same currency.
+    pub fn checked_add(&self, other: &Money) -> Result<Money, MoneyError> {
+        self.same_currency(other, "add")?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow {
+                operation: "addition",
+            })?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// `self - other`, both in the same currency.
+    pub fn checked_sub(&self, other: &Money) -> Result<Money, MoneyError> {
+        self.same_currency(other, "subtract")?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow {
+                operation: "subtraction",
+            })?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// `self × factor` (a plain number such as a probability or a rate).
+    pub fn checked_mul(&self, factor: Decimal) -> Result<Money, MoneyError> {
+        let amount = self
+            .amount
+            .checked_mul(factor)
+            .ok_or(MoneyError::Overflow {
+                operation: "multiplication",
+            })?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// Compares two amounts in the same currency.
+    pub fn checked_cmp(&self, other: &Money) -> Result<std::cmp::Ordering, MoneyError> {
+        self.same_currency(other, "compare")?;
+        Ok(self.amount.cmp(&other.amount))
+    }
+
+    /// Sums amounts that must all be in `currency` (an empty input sums to zero).
+    pub fn checked_sum<'a>(
+        currency: Currency,
+        items: impl IntoIterator<Item = &'a Money>,
+    ) -> Result<Money, MoneyError> {
+        items
+            .into_iter()
+            .try_fold(Money::zero(currency), |acc, m| acc.checked_add(m))
+    }
+
+    /// Rounds half away from zero to the currency's minor unit
+    /// (`10.005 EUR` → `10.01 EUR`, `-10.005 EUR` → `-10.01 EUR`, `99.5 JPY` → `100 JPY`).
+    pub fn round_to_minor_units(&self) -> Money {
+        Money::new(
+            self.amount.round_dp_with_strategy(
+                self.currency.minor_units(),
+                RoundingStrategy::MidpointAwayFromZero,
+            ),
+            self.currency,
+        )
+    }
+
+    /// True when the amount has no more decimal places than the currency's
+    /// minor unit allows (`10.50 EUR` yes, `10.505 EUR` no).
+    pub fn fits_minor_units(&self) -> bool {
+        self.amount.normalize().scale() <= self.currency.minor_units()
+    }
+
+    /// True when the amount is below zero.
+    pub fn is_negative(&self) -> bool {
+        self.amount.is_sign_negative() && !self.amount.is_zero()
+    }
+}
+
+impl fmt::Display for Money {
+    /// `1250.50 EUR`: at least as many decimals as the minor unit, never fewer
+    /// digits than the exact amount has.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut amount = self.amount;
+        if amount.scale() < self.currency.minor_units() {
+            amount.rescale(self.currency.minor_units());
+        }
+        write!(f, "{} {}", amount, self.currency)
+    }
+}
+
+impl fmt::Debug for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::str::FromStr;
+
+    fn eur(s: &str) -> Money {
+        Money::parse(s, "EUR").unwrap()
+    }
+
+    #[test]
+    fn worked_examples() {
+        assert_eq!(eur("0.1").checked_add(&eur("0.2")).unwrap(), eur("0.3"));
+        assert_eq!(
+            eur("100").checked_sub(&eur("100.01")).unwrap(),
+            eur("-0.01")
+        );
+        assert_eq!(
+            eur("1000")
+                .checked_mul(Decimal::from_str("0.25").unwrap())
+                .unwrap(),
+            eur("250")
+        );
+        assert_eq!(eur("10.005").round_to_minor_units(), eur("10.01"));
+        assert_eq!(eur("-10.005").round_to_minor_units(), eur("-10.01"));
+        assert_eq!(
+            Money::parse("99.5", "JPY").unwrap().round_to_minor_units(),
+            Money::parse("100", "JPY").unwrap()
+        );
+        assert_eq!(eur("1250.5").to_string(), "1250.50 EUR");
+        assert_eq!(Money::parse("1250", "JPY").unwrap().to_string(), "1250 JPY");
+        assert!(eur("10.50").fits_minor_units());
+        assert!(!eur("10.505").fits_minor_units());
+        assert!(eur("-1").is_negative());
+        assert!(!eur("0").is_negative());
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        let err = eur("1")
+            .checked_add(&Money::parse("1", "USD").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot add EUR and USD: amounts in different currencies are never converted implicitly"
+        );
+        assert_eq!(
+            Money::parse("1,000.00", "EUR").unwrap_err(),
+            MoneyError::InvalidAmount("1,000.00".into())
+        );
+        let max = Money::new(Decimal::MAX, Currency::EUR);
+        assert_eq!(
+            max.checked_add(&eur("1")).unwrap_err(),
+            MoneyError::Overflow {
+                operation: "addition"
+            }
+        );
+    }
+
+    #[test]
+    fn serde_uses_strings_and_rejects_floats() {
+        let json = serde_json::to_string(&eur("1250.50")).unwrap();
+        assert_eq!(json, r#"{"amount":"1250.50","currency":"EUR"}"#);
+        assert_eq!(
+            serde_json::from_str::<Money>(&json).unwrap(),
+            eur("1250.50")
+        );
+        assert!(serde_json::from_str::<Money>(r#"{"amount":1250.5,"currency":"EUR"}"#).is_err());
+    }
+
+    fn cents() -> impl Strategy<Value = Decimal> {
+        (-10_000_000_000i64..10_000_000_000i64).prop_map(|c| Decimal::new(c, 2))
+    }
+
+    proptest! {
+        #[test]
+        fn addition_commutes_and_subtraction_inverts(a in cents(), b in cents()) {
+            let (a, b) = (Money::new(a, Currency::EUR), Money::new(b, Currency::EUR));
+            prop_assert_eq!(a.checked_add(&b).unwrap(), b.checked_add(&a).unwrap());
+            prop_assert_eq!(a.checked_add(&b).unwrap().checked_sub(&b).unwrap(), a);
+        }
+
+        #[test]
+        fn sum_is_order_independent(mut xs in proptest::collection::vec(cents(), 0..20)) {
+            let ms: Vec<Money> = xs.iter().map(|d| Money::new(*d, Currency::EUR)).collect();
+            let s1 = Money::checked_sum(Currency::EUR, &ms).unwrap();
+            xs.reverse();
+            let ms: Vec<Money> = xs.iter().map(|d| Money::new(*d, Currency::EUR)).collect();
+            prop_assert_eq!(s1, Money::checked_sum(Currency::EUR, &ms).unwrap());
+        }
+
+        #[test]
+        fn cross_currency_always_fails(a in cents(), b in cents()) {
+            let a = Money::new(a, Currency::EUR);
+            let b = Money::new(b, Currency::USD);
+            prop_assert!(matches!(a.checked_add(&b), Err(MoneyError::CurrencyMismatch { .. })), "add");
+            prop_assert!(matches!(a.checked_sub(&b), Err(MoneyError::CurrencyMismatch { .. })), "sub");
+            prop_assert!(a.checked_cmp(&b).is_err());
+        }
+
+        #[test]
+        fn rounding_is_idempotent_and_close(a in (-1_000_000_000i64..1_000_000_000i64).prop_map(|c| Decimal::new(c, 4))) {
+            let m = Money::new(a, Currency::EUR);
+            let r = m.round_to_minor_units();
+            prop_assert_eq!(r.round_to_minor_units(), r);
+            prop_assert!(r.fits_minor_units());
+            prop_assert!((r.amount - a).abs() <= Decimal::new(5, 3));
+        }
+
+        #[test]
+        fn serde_round_trip(a in cents()) {
+            let m = Money::new(a, Currency::EUR);
+            let back: Money = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+            prop_assert_eq!(back, m);
+            prop_assert_eq!(back.amount.scale(), m.amount.scale());
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The storage traits every backend implements.
+//!
+//! A backend stores and queries records; it never decides whether a change
+//! is allowed (that is the [`Crm`](crate::Crm) facade's job). The traits are
+//! synchronous and object-safe, so a store can be picked at run time as a
+//! `Box<dyn Store>`.
+//!
+//! # Contract
+//!
+//! - [`Store::write`] starts a transaction that sees its own writes and that
+//!   no other transaction sees until [`WriteTx::commit`]. Dropping a
+//!   [`WriteTx`] without committing rolls back everything it did, the event
+//!   log included. Write transactions are serialised: one at a time.
+//! - [`Store::read`] gives a consistent snapshot for the duration of the
+//!   read transaction.
+//! - `insert_*` fails with [`StoreError::AlreadyExists`] if the id is taken.
+//! - `update_*` is a compare-and-set on the version: it stores the record
+//!   only if the stored version is exactly `record.version - 1`, otherwise
+//!   it fails with [`StoreError::VersionConflict`] (or
+//!   [`StoreError::Missing`] if there is no such record). This is what makes
+//!   concurrent writers unable to lose an update, even across processes.
+//! - [`WriteTx::append_event`] numbers events 1, 2, 3, … in commit order; a
+//!   rolled-back transaction leaves no gap.
+//! - Listing methods behave exactly like [`paginate`](crate::query::paginate)
+//!   over all records: same filter semantics, order, tie-breaking and cursors.
+//! - Records read back are equal (`==`) to the records written.
+//!
+//! The conformance suite in [`crate::testing`] (feature `testing`) checks all
+//! of this; every backend runs it.
+
+use crate::activity::Activity;
+use crate::customer::Customer;
+use crate::deal::Deal;
+use crate::error::StoreError;
+use crate::event::{Event, NewEvent};
+use crate::id::{ActivityId, CustomerId, DealId, PipelineId};
+use crate::pipeline::Pipeline;
+use crate::query::{
+    ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, EventQuery, Page,
+    PipelineQuery,
+};
+
+/// A storage backend.
+pub trait Store: Send + Sync {
+    /// Starts a read-only transaction.
+    fn read(&self) -> Result<Box<dyn ReadTx + '_>, StoreError>;
+    /// Starts a read-write transaction (waiting for any other writer to finish).
+    fn write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError>;
+}
+
+/// Reads, inside a read or write transaction.
+pub trait ReadTx {
+    /// The customer with `id`, if any.
+    fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
+    /// A page of customers.
+    fn customers(&self, query: &CustomerQuery) -> Result<Page<Customer>, StoreError>;
+    /// How many customers match `filter`.
+    fn count_customers(&self, filter: &CustomerFilter) -> Result<u64, StoreError>;
+
+    /// The pipeline with `id`, if any.
+    fn pipeline(&self, id: PipelineId) -> Result<Option<Pipeline>, StoreError>;
+    /// A page of pipelines.
+    fn pipelines(&self, query: &PipelineQuery) -> Result<Page<Pipeline>, StoreError>;
+
+    /// The deal with `id`, if any.
+    fn deal(&self, id: DealId) -> Result<Option<Deal>, StoreError>;
+    /// A page of deals.
+    fn deals(&self, query: &DealQuery) -> Result<Page<Deal>, StoreError>;
+    /// How many deals match `filter`.
+    fn count_deals(&self, filter: &DealFilter) -> Result<u64, StoreError>;
+
+    /// The activity with `id`, if any.
+    fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError>;
+    /// A page of activities.
+    fn activities(&self, query: &ActivityQuery) -> Result<Page<Activity>, StoreError>;
+
+    /// A page of the event log.
+    fn events(&self, query: &EventQuery) -> Result<Page<Event>, StoreError>;
+    /// The `seq` of the newest event (0 when the log is empty).
+    fn last_event_seq(&self) -> Result<u64, StoreError>;
+}
+
+/// Writes, inside a write transaction. Reads see the transaction's own writes.
+pub trait WriteTx: ReadTx {
+    /// Stores a new customer.
+    fn insert_customer(&mut self, customer: &Customer) -> Result<(), StoreError>;
+    /// Replaces a customer whose stored version is `customer.version - 1`.
+    fn update_customer(&mut self, customer: &Customer) -> Result<(), StoreError>;
+
+    /// Stores a new pipeline.
+    fn insert_pipeline(&mut self, pipeline: &Pipeline) -> Result<(), StoreError>;
+    /// Replaces a pipeline whose stored version is `pipeline.version - 1`.
+    fn update_pipeline(&mut self, pipeline: &Pipeline) -> Result<(), StoreError>;
+
+    /// Stores a new deal.
+    fn insert_deal(&mut self, deal: &Deal) -> Result<(), StoreError>;
+    /// Replaces a deal whose stored version is `deal.version - 1`.
+    fn update_deal(&mut self, deal: &Deal) -> Result<(), StoreError>;
+
+    /// Stores a new activity.
+    fn insert_activity(&mut self, activity: &Activity) -> Result<(), StoreError>;
+    /// Replaces an activity whose stored version is `activity.version - 1`.
+    fn update_activity(&mut self, activity: &Activity) -> Result<(), StoreError>;
+
+    /// Appends an event, numbering it after the newest one.
+    fn append_event(&mut self, event: NewEvent) -> Result<Event, StoreError>;
+
+    /// Makes every write of this transaction durable and visible.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+impl<T: Store + ?Sized> Store for Box<T> {
+    fn read(&self) -> Result<Box<dyn ReadTx + '_>, StoreError> {
+        (**self).read()
+    }
+    fn write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+        (**self).write()
+    }
+}
+
+impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
+    fn read(&self) -> Result<Box<dyn ReadTx + '_>, StoreError> {
+        (**self).read()
+    }
+    fn write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+        (**self).write()
+    }
+}

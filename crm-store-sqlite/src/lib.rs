@@ -1,0 +1,4 @@
+//! # crm-store-sqlite
+//!
+//! Work in progress.
+#![deny(missing_docs)]
