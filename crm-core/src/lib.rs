@@ -85,6 +85,7 @@ pub use query::{
     PageRequest, PipelineQuery, Query, SortDirection,
 };
 pub use store::{ReadTx, Store, WriteTx};
+pub use tag::Tag;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -1,1 +1,1354 @@
 //! The storage conformance suite.
+//!
+//! Every function here takes a fresh, empty store and checks one part of
+//! the contract in [`crate::store`], either directly on the traits or
+//! through the [`Crm`] facade. A backend runs them all with one line in its
+//! tests:
+//!
+//! ```ignore
+//! crm_core::store_conformance_tests!(crm_store_memory::MemoryStore::new());
+//! ```
+//!
+//! The macro expands to one `#[test]` per contract, evaluating the
+//! expression anew for each. Failures panic with a message saying which
+//! part of the contract broke.
+
+use std::sync::{Arc, Barrier};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::query::{Filter, Order, Query, paginate};
+use crate::testing::strategies;
+use crate::*;
+
+/// Expands to one `#[test]` per storage contract, each run on the store
+/// `$factory` evaluates to.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr) => {
+        $crate::__store_conformance_tests!($factory;
+            records_round_trip_exactly,
+            insert_with_taken_id_fails,
+            updates_are_compare_and_set,
+            dropped_write_rolls_back_everything,
+            write_sees_its_own_writes,
+            events_are_numbered_without_gaps,
+            listings_match_reference_pagination,
+            invalid_cursor_is_rejected,
+            failed_operations_change_nothing,
+            batch_is_all_or_nothing,
+            concurrent_updates_never_lose_one,
+            pipeline_edit_remaps_deals,
+            deal_state_machine_holds_under_random_operations,
+            worked_example_sales_flow,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_tests {
+    ($factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::testing::conformance::$name($factory);
+            }
+        )*
+    };
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_735_689_600, 0).unwrap_or_default() // 2025-01-01
+}
+
+fn engine<S: Store>(store: S) -> (Crm<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let crm = Crm::new(store)
+        .with_clock(clock.clone())
+        .with_ids(SequentialIds::new(7));
+    (crm, clock)
+}
+
+fn runner(cases: u32) -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+fn all_events<S: Store>(store: &S) -> Vec<Event> {
+    let tx = store.read().expect("read tx");
+    collect(|q| tx.events(q), EventQuery::new().limit(500))
+}
+
+fn collect<T, F, O: Clone, G>(mut fetch: G, mut q: Query<F, O>) -> Vec<T>
+where
+    G: FnMut(&Query<F, O>) -> std::result::Result<Page<T>, StoreError>,
+{
+    let mut out = Vec::new();
+    loop {
+        let page = fetch(&q).expect("listing failed");
+        assert!(
+            page.items.len() <= q.page.limit as usize,
+            "page longer than its limit"
+        );
+        out.extend(page.items);
+        match page.next {
+            Some(c) => q.page.after = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// Arbitrary valid records are read back equal to what was written.
+pub fn records_round_trip_exactly<S: Store>(store: S) {
+    let mut runner = runner(24);
+    runner
+        .run(
+            &(
+                strategies::record_set(),
+                proptest::collection::vec(strategies::event(), 0..4),
+            ),
+            |((c, p, deals, acts), events)| {
+                let mut tx = store.write().expect("write tx");
+                // Ids are random, so records from earlier cases never collide.
+                tx.insert_customer(&c).expect("insert customer");
+                tx.insert_pipeline(&p).expect("insert pipeline");
+                for d in &deals {
+                    tx.insert_deal(d).expect("insert deal");
+                }
+                for a in &acts {
+                    tx.insert_activity(a).expect("insert activity");
+                }
+                let mut stored_events = Vec::new();
+                for e in events {
+                    let new = NewEvent {
+                        id: e.id,
+                        at: e.at,
+                        actor: e.actor,
+                        entity: e.entity,
+                        version: e.version,
+                        kind: e.kind,
+                        changes: e.changes,
+                    };
+                    stored_events.push(tx.append_event(new.clone()).expect("append event"));
+                }
+                tx.commit().expect("commit");
+                let tx = store.read().expect("read tx");
+                prop_assert_eq!(tx.customer(c.id).expect("get"), Some(c.clone()), "customer");
+                prop_assert_eq!(tx.pipeline(p.id).expect("get"), Some(p.clone()), "pipeline");
+                for d in &deals {
+                    prop_assert_eq!(tx.deal(d.id).expect("get"), Some(d.clone()), "deal");
+                }
+                for a in &acts {
+                    prop_assert_eq!(tx.activity(a.id).expect("get"), Some(a.clone()), "activity");
+                }
+                for e in &stored_events {
+                    let filter = EventFilter {
+                        entity: Some(e.entity),
+                        ..Default::default()
+                    };
+                    let found = collect(|q| tx.events(q), EventQuery::new().filter(filter));
+                    prop_assert!(found.contains(e), "event {} not read back equal", e.seq);
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("records do not round-trip: {e}"));
+}
+
+fn sample_customer(id: u128, name: &str, at: DateTime<Utc>) -> Customer {
+    Customer {
+        id: CustomerId::from_uuid(uuid::Uuid::from_u128(id)),
+        version: 1,
+        kind: PartyKind::Person,
+        name: name.to_owned(),
+        organisation: None,
+        roles: [Role::Customer].into_iter().collect(),
+        lifecycle: Lifecycle::Lead,
+        emails: vec![],
+        phones: vec![],
+        owner: None,
+        tags: Default::default(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Inserting a record whose id is taken fails with `AlreadyExists`.
+pub fn insert_with_taken_id_fails<S: Store>(store: S) {
+    let c = sample_customer(1, "Ada", t0());
+    let mut tx = store.write().expect("write tx");
+    tx.insert_customer(&c).expect("first insert");
+    match tx.insert_customer(&c) {
+        Err(StoreError::AlreadyExists {
+            entity: EntityKind::Customer,
+            ..
+        }) => {}
+        other => {
+            panic!("second insert with the same id must fail with AlreadyExists, got {other:?}")
+        }
+    }
+}
+
+/// `update_*` stores only over the exact previous version.
+pub fn updates_are_compare_and_set<S: Store>(store: S) {
+    let c = sample_customer(1, "Ada", t0());
+    let mut tx = store.write().expect("write tx");
+    tx.insert_customer(&c).expect("insert");
+    let mut v2 = c.clone();
+    v2.version = 2;
+    v2.name = "Ada L.".into();
+    tx.update_customer(&v2).expect("update 1 -> 2");
+    let mut stale = c.clone();
+    stale.version = 2;
+    stale.name = "lost update".into();
+    match tx.update_customer(&stale) {
+        Err(StoreError::VersionConflict {
+            expected: 1,
+            actual: 2,
+            ..
+        }) => {}
+        other => panic!(
+            "update over a stale version must conflict (expected 1, actual 2), got {other:?}"
+        ),
+    }
+    let mut skip = v2.clone();
+    skip.version = 4;
+    assert!(
+        matches!(
+            tx.update_customer(&skip),
+            Err(StoreError::VersionConflict { .. })
+        ),
+        "skipping a version must conflict"
+    );
+    let ghost = sample_customer(99, "Nobody", t0());
+    let mut ghost2 = ghost.clone();
+    ghost2.version = 2;
+    assert!(
+        matches!(tx.update_customer(&ghost2), Err(StoreError::Missing { .. })),
+        "updating a missing record must fail with Missing"
+    );
+    assert_eq!(
+        tx.customer(c.id).expect("get"),
+        Some(v2),
+        "the conflicting update must not be stored"
+    );
+}
+
+/// A write transaction dropped without commit leaves no trace.
+pub fn dropped_write_rolls_back_everything<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let kept = s
+        .create_customer(NewCustomer::person("Kept"))
+        .expect("create");
+    let seq_before = crm
+        .store()
+        .read()
+        .expect("read")
+        .last_event_seq()
+        .expect("seq");
+    {
+        let mut tx = crm.store().write().expect("write tx");
+        tx.insert_customer(&sample_customer(42, "Ghost", t0()))
+            .expect("insert");
+        let mut changed = kept.clone();
+        changed.version = 2;
+        changed.name = "Changed".into();
+        tx.update_customer(&changed).expect("update");
+        tx.append_event(NewEvent {
+            id: EventId::from_uuid(uuid::Uuid::from_u128(5)),
+            at: t0(),
+            actor: Actor::System,
+            entity: EntityRef {
+                kind: EntityKind::Customer,
+                id: kept.id.as_uuid(),
+            },
+            version: 2,
+            kind: EventKind::Updated,
+            changes: vec![],
+        })
+        .expect("append");
+        // dropped here without commit
+    }
+    let tx = crm.store().read().expect("read");
+    assert_eq!(
+        tx.customer(CustomerId::from_uuid(uuid::Uuid::from_u128(42)))
+            .expect("get"),
+        None,
+        "rolled-back insert is visible"
+    );
+    assert_eq!(
+        tx.customer(kept.id).expect("get"),
+        Some(kept),
+        "rolled-back update is visible"
+    );
+    assert_eq!(
+        tx.last_event_seq().expect("seq"),
+        seq_before,
+        "rolled-back event is visible"
+    );
+}
+
+/// Reads inside a write transaction see its writes.
+pub fn write_sees_its_own_writes<S: Store>(store: S) {
+    let c = sample_customer(1, "Ada", t0());
+    let mut tx = store.write().expect("write tx");
+    tx.insert_customer(&c).expect("insert");
+    assert_eq!(tx.customer(c.id).expect("get"), Some(c.clone()));
+    assert_eq!(
+        tx.count_customers(&CustomerFilter::default())
+            .expect("count"),
+        1
+    );
+    let page = tx.customers(&CustomerQuery::new()).expect("list");
+    assert_eq!(page.items, vec![c]);
+}
+
+/// Events are numbered 1, 2, 3, … and a rollback leaves no gap.
+pub fn events_are_numbered_without_gaps<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    s.create_customer(NewCustomer::person("A")).expect("create");
+    s.create_customer(NewCustomer::person("B")).expect("create");
+    let _ = s.batch(|b| {
+        b.create_customer(NewCustomer::person("C"))?;
+        b.create_customer(NewCustomer::person(" "))
+    });
+    s.create_customer(NewCustomer::person("D")).expect("create");
+    let seqs: Vec<u64> = all_events(crm.store()).iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        vec![1, 2, 3],
+        "event numbers after a rolled-back batch"
+    );
+}
+
+fn check_listing<T, F, O>(
+    what: &str,
+    all: &[T],
+    fetch: impl Fn(&Query<F, O>) -> std::result::Result<Page<T>, StoreError>,
+    filter: F,
+    orders: &[O],
+) where
+    T: crate::query::Record + PartialEq + std::fmt::Debug,
+    F: Filter<T> + Clone + std::fmt::Debug,
+    O: Order<T> + Clone + std::fmt::Debug,
+{
+    for order in orders {
+        for desc in [false, true] {
+            for limit in [1u32, 3, 7, 1000] {
+                let mut q = Query {
+                    filter: filter.clone(),
+                    order: order.clone(),
+                    direction: SortDirection::Asc,
+                    page: PageRequest { limit, after: None },
+                };
+                if desc {
+                    q.direction = SortDirection::Desc;
+                }
+                let expected = collect(|q| paginate(all, q), q.clone());
+                let got = collect(&fetch, q.clone());
+                assert_eq!(
+                    got, expected,
+                    "{what}: listing differs from the reference for {filter:?}, {order:?}, desc={desc}, limit={limit}"
+                );
+                // The first page's cursor must equal the reference's too.
+                let first = fetch(&q).expect("first page");
+                let reference = paginate(all, &q).expect("reference page");
+                assert_eq!(
+                    first.next, reference.next,
+                    "{what}: next cursor differs for {order:?}, desc={desc}, limit={limit}"
+                );
+            }
+        }
+    }
+}
+
+/// Every listing (filters, orders, directions, page sizes) returns exactly
+/// what [`paginate`] returns over the same records, and counts agree.
+pub fn listings_match_reference_pagination<S: Store>(store: S) {
+    let (crm, clock) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let users: Vec<UserId> = (1..=3)
+        .map(|i| UserId::from_uuid(uuid::Uuid::from_u128(i)))
+        .collect();
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let p2 = s
+        .create_pipeline(PipelineDef::sales_template("Partners"))
+        .expect("pipeline");
+    let names = [
+        "Zoë", "ada", "Ada", "Émile", "bob", "Bob", "ada", "Carl", "dora", "Ümit", "eve", "Frank",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        // Several records share a timestamp, so ties are broken by id.
+        if i % 3 == 0 {
+            clock.advance(Duration::minutes(5));
+        }
+        let mut input = NewCustomer::person(*name)
+            .owner(users[i % 3])
+            .tag(if i % 2 == 0 { "vip" } else { "berlin" });
+        if i % 4 == 0 {
+            input = input
+                .lifecycle(Lifecycle::Customer)
+                .email(format!("c{i}@example.org"));
+        }
+        let c = s.create_customer(input).expect("customer");
+        for j in 0..(i % 3) {
+            let pipeline = if j == 0 { p.id } else { p2.id };
+            let d = s
+                .create_deal(
+                    NewDeal::new(c.id, pipeline, format!("Deal {i}-{j}"))
+                        .owner(users[(i + j) % 3])
+                        .amount(Money::parse("100.50", "EUR").expect("money")),
+                )
+                .expect("deal");
+            if i % 5 == 0 {
+                s.win_deal(d.id, d.version).expect("win");
+            } else if i % 5 == 1 {
+                s.move_deal(d.id, d.version, "qualified").expect("move");
+            }
+            s.log_activity(
+                NewActivity::task("Follow up", t0() + Duration::days(i as i64))
+                    .deal(d.id)
+                    .owner(users[j % 3]),
+            )
+            .expect("task");
+        }
+        s.log_activity(
+            NewActivity::new(ActivityKind::Call, "Call")
+                .customer(c.id)
+                .direction(Direction::Outbound)
+                .occurred_at(t0() - Duration::hours(i as i64 % 4)),
+        )
+        .expect("call");
+        if i % 4 == 1 {
+            s.update_customer(
+                c.id,
+                c.version,
+                CustomerPatch::default().name(format!("{name} II")),
+            )
+            .expect("update");
+        }
+    }
+    let tx = crm.store().read().expect("read");
+    let customers = collect(|q| tx.customers(q), CustomerQuery::new().limit(1000));
+    let deals = collect(|q| tx.deals(q), DealQuery::new().limit(1000));
+    let activities = collect(|q| tx.activities(q), ActivityQuery::new().limit(1000));
+    let events = collect(|q| tx.events(q), EventQuery::new().limit(1000));
+    assert_eq!(customers.len(), names.len());
+    assert!(
+        deals.len() >= 10 && activities.len() >= 20 && events.len() > 50,
+        "fixture too small"
+    );
+
+    let customer_orders = [
+        CustomerOrder::CreatedAt,
+        CustomerOrder::UpdatedAt,
+        CustomerOrder::Name,
+    ];
+    let customer_filters = [
+        CustomerFilter::default(),
+        CustomerFilter {
+            lifecycle: Some(Lifecycle::Customer),
+            ..Default::default()
+        },
+        CustomerFilter {
+            owner: Some(users[1]),
+            tag: Tag::parse("vip").ok(),
+            ..Default::default()
+        },
+        CustomerFilter {
+            name_contains: Some("AD".into()),
+            ..Default::default()
+        },
+        CustomerFilter {
+            name_contains: Some("ü".into()),
+            ..Default::default()
+        },
+        CustomerFilter {
+            email: Email::parse("c4@example.org").ok(),
+            ..Default::default()
+        },
+        CustomerFilter {
+            kind: Some(PartyKind::Organisation),
+            ..Default::default()
+        },
+        CustomerFilter {
+            role: Some(Role::Customer),
+            ..Default::default()
+        },
+    ];
+    for f in customer_filters {
+        let expected = customers.iter().filter(|c| f.matches(c)).count() as u64;
+        assert_eq!(
+            tx.count_customers(&f).expect("count"),
+            expected,
+            "count_customers({f:?})"
+        );
+        check_listing(
+            "customers",
+            &customers,
+            |q| tx.customers(q),
+            f,
+            &customer_orders,
+        );
+    }
+    let deal_orders = [DealOrder::CreatedAt, DealOrder::UpdatedAt, DealOrder::Title];
+    let deal_filters = [
+        DealFilter::default(),
+        DealFilter {
+            pipeline: Some(p.id),
+            ..Default::default()
+        },
+        DealFilter {
+            pipeline: Some(p.id),
+            stage: StageKey::new("qualified").ok(),
+            ..Default::default()
+        },
+        DealFilter {
+            status: Some(DealStatus::Won),
+            ..Default::default()
+        },
+        DealFilter {
+            owner: Some(users[2]),
+            status: Some(DealStatus::Open),
+            ..Default::default()
+        },
+        DealFilter {
+            customer: Some(customers[4].id),
+            ..Default::default()
+        },
+    ];
+    for f in deal_filters {
+        let expected = deals.iter().filter(|d| f.matches(d)).count() as u64;
+        assert_eq!(
+            tx.count_deals(&f).expect("count"),
+            expected,
+            "count_deals({f:?})"
+        );
+        check_listing("deals", &deals, |q| tx.deals(q), f, &deal_orders);
+    }
+    let activity_orders = [ActivityOrder::OccurredAt, ActivityOrder::CreatedAt];
+    let activity_filters = [
+        ActivityFilter::default(),
+        ActivityFilter {
+            kind: Some(ActivityKind::Task),
+            open_tasks_only: true,
+            ..Default::default()
+        },
+        ActivityFilter {
+            due_before: Some(t0() + Duration::days(5)),
+            ..Default::default()
+        },
+        ActivityFilter {
+            customer: Some(customers[2].id),
+            ..Default::default()
+        },
+        ActivityFilter {
+            deal: Some(deals[0].id),
+            ..Default::default()
+        },
+        ActivityFilter {
+            owner: Some(users[0]),
+            ..Default::default()
+        },
+    ];
+    for f in activity_filters {
+        check_listing(
+            "activities",
+            &activities,
+            |q| tx.activities(q),
+            f,
+            &activity_orders,
+        );
+    }
+    let event_filters = [
+        EventFilter::default(),
+        EventFilter {
+            entity_kind: Some(EntityKind::Deal),
+            ..Default::default()
+        },
+        EventFilter {
+            entity: Some(EntityRef {
+                kind: EntityKind::Customer,
+                id: customers[1].id.as_uuid(),
+            }),
+            ..Default::default()
+        },
+        EventFilter {
+            from: Some(t0() + Duration::minutes(10)),
+            to: Some(t0() + Duration::minutes(15)),
+            ..Default::default()
+        },
+        EventFilter {
+            actor: Some(Actor::System),
+            ..Default::default()
+        },
+    ];
+    for f in event_filters {
+        check_listing("events", &events, |q| tx.events(q), f, &[EventOrder::Seq]);
+    }
+    let pipelines = collect(|q| tx.pipelines(q), PipelineQuery::new());
+    assert_eq!(pipelines.len(), 2);
+    check_listing(
+        "pipelines",
+        &pipelines,
+        |q| tx.pipelines(q),
+        Default::default(),
+        &[
+            crate::query::PipelineOrder::CreatedAt,
+            crate::query::PipelineOrder::Name,
+        ],
+    );
+}
+
+/// A cursor from another order, or garbage, is refused.
+pub fn invalid_cursor_is_rejected<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    for name in ["A", "B", "C"] {
+        s.create_customer(NewCustomer::person(name))
+            .expect("create");
+    }
+    let page = s
+        .customers(&CustomerQuery::new().order(CustomerOrder::Name).limit(1))
+        .expect("list");
+    let by_name = page.next.expect("a next cursor");
+    let wrong_order = CustomerQuery::new()
+        .order(CustomerOrder::CreatedAt)
+        .after(Some(by_name));
+    assert!(
+        matches!(
+            s.customers(&wrong_order),
+            Err(Error::Store(StoreError::InvalidCursor(_)))
+        ),
+        "cursor of another order accepted"
+    );
+    let garbage = CustomerQuery::new().after(Some(Cursor::from_string("nonsense")));
+    assert!(
+        matches!(
+            s.customers(&garbage),
+            Err(Error::Store(StoreError::InvalidCursor(_)))
+        ),
+        "garbage cursor accepted"
+    );
+    let zero = CustomerQuery::new().limit(0);
+    assert!(
+        matches!(s.customers(&zero), Err(Error::Invalid(_))),
+        "page limit 0 accepted"
+    );
+}
+
+fn snapshot<S: Store>(
+    s: &Session<'_, S>,
+) -> (
+    Vec<Customer>,
+    Vec<Deal>,
+    Vec<Activity>,
+    Vec<Pipeline>,
+    Vec<Event>,
+) {
+    (
+        s.customers(&CustomerQuery::new().limit(1000))
+            .expect("list")
+            .items,
+        s.deals(&DealQuery::new().limit(1000)).expect("list").items,
+        s.activities(&ActivityQuery::new().limit(1000))
+            .expect("list")
+            .items,
+        s.pipelines(&PipelineQuery::new().limit(1000))
+            .expect("list")
+            .items,
+        s.events(&EventQuery::new().limit(1000))
+            .expect("list")
+            .items,
+    )
+}
+
+/// Every kind of refused operation leaves the store exactly as it was and
+/// appends no event, and the error says what was wrong.
+pub fn failed_operations_change_nothing<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let c = s
+        .create_customer(NewCustomer::person("Ada"))
+        .expect("customer");
+    let person = s
+        .create_customer(NewCustomer::person("Bob"))
+        .expect("customer");
+    let d = s
+        .create_deal(NewDeal::new(c.id, p.id, "Deal"))
+        .expect("deal");
+    let task = s
+        .log_activity(NewActivity::task("Call back", t0()).customer(c.id))
+        .expect("task");
+    let note = s
+        .log_activity(NewActivity::new(ActivityKind::Note, "Note").customer(c.id))
+        .expect("note");
+    let before = snapshot(&s);
+
+    let attempts: Vec<(&str, Error)> = vec![
+        (
+            "bad email",
+            s.create_customer(NewCustomer::person("X").email("x@"))
+                .unwrap_err(),
+        ),
+        (
+            "stale version",
+            s.update_customer(c.id, 7, CustomerPatch::default().name("Y"))
+                .unwrap_err(),
+        ),
+        (
+            "bad lifecycle",
+            s.update_customer(
+                c.id,
+                c.version,
+                CustomerPatch::default().lifecycle(Lifecycle::Churned),
+            )
+            .unwrap_err(),
+        ),
+        (
+            "org is a person",
+            s.create_customer(NewCustomer::person("Z").works_at(person.id))
+                .unwrap_err(),
+        ),
+        (
+            "guard",
+            s.move_deal(d.id, d.version, "proposal").unwrap_err(),
+        ),
+        (
+            "unknown stage",
+            s.move_deal(d.id, d.version, "nowhere").unwrap_err(),
+        ),
+        (
+            "same stage",
+            s.move_deal(d.id, d.version, "lead").unwrap_err(),
+        ),
+        (
+            "lost needs reason",
+            s.lose_deal(d.id, d.version, "  ").unwrap_err(),
+        ),
+        ("stale deal", s.win_deal(d.id, d.version + 1).unwrap_err()),
+        (
+            "unknown deal",
+            s.win_deal(DealId::from_uuid(uuid::Uuid::from_u128(1)), 1)
+                .unwrap_err(),
+        ),
+        (
+            "reopen open deal",
+            s.reopen_deal(d.id, d.version, None).unwrap_err(),
+        ),
+        (
+            "negative amount",
+            s.update_deal(
+                d.id,
+                d.version,
+                DealPatch::default().amount(Some(Money::parse("-1", "EUR").expect("money"))),
+            )
+            .unwrap_err(),
+        ),
+        (
+            "too precise amount",
+            s.create_deal(
+                NewDeal::new(c.id, p.id, "D").amount(Money::parse("1.001", "EUR").expect("money")),
+            )
+            .unwrap_err(),
+        ),
+        (
+            "deal for unknown customer",
+            s.create_deal(NewDeal::new(
+                CustomerId::from_uuid(uuid::Uuid::from_u128(3)),
+                p.id,
+                "D",
+            ))
+            .unwrap_err(),
+        ),
+        (
+            "deal starting won",
+            s.create_deal(NewDeal::new(c.id, p.id, "D").stage("won"))
+                .unwrap_err(),
+        ),
+        (
+            "complete a note",
+            s.complete_task(note.id, note.version).unwrap_err(),
+        ),
+        (
+            "due on a call",
+            s.log_activity(NewActivity {
+                due_at: Some(t0()),
+                ..NewActivity::new(ActivityKind::Call, "c").customer(c.id)
+            })
+            .unwrap_err(),
+        ),
+        (
+            "unlinked activity",
+            s.log_activity(NewActivity::new(ActivityKind::Call, "c"))
+                .unwrap_err(),
+        ),
+        (
+            "invalid pipeline",
+            s.create_pipeline(PipelineDef::new("Empty")).unwrap_err(),
+        ),
+        (
+            "stale task",
+            s.complete_task(task.id, task.version + 1).unwrap_err(),
+        ),
+    ];
+    let after = snapshot(&s);
+    assert!(before == after, "a refused operation changed the store");
+    let messages: Vec<String> = attempts
+        .iter()
+        .map(|(what, e)| format!("{what}: {e}"))
+        .collect();
+    let expect = |what: &str, needle: &str| {
+        let m = messages
+            .iter()
+            .find(|m| m.starts_with(&format!("{what}:")))
+            .expect("attempt");
+        assert!(
+            m.contains(needle),
+            "error for '{what}' should mention {needle:?}: {m}"
+        );
+    };
+    expect("bad email", "invalid customer.emails[0] \"x@\"");
+    expect(
+        "stale version",
+        "based on version 7 but it is now at version 1",
+    );
+    expect(
+        "guard",
+        "cannot enter stage 'proposal': the deal needs an amount first",
+    );
+    expect(
+        "unknown stage",
+        "has no such stage (its stages are lead, qualified, proposal, negotiation, won, lost)",
+    );
+    expect(
+        "lost needs reason",
+        "a reason for losing the deal is required",
+    );
+    expect(
+        "reopen open deal",
+        "only a won or lost deal can be reopened",
+    );
+    expect("too precise amount", "EUR has 2 decimal places at most");
+    expect("complete a note", "only tasks can be completed");
+    assert!(matches!(attempts[1].1, Error::Conflict { .. }));
+    assert!(matches!(
+        attempts[9].1,
+        Error::NotFound {
+            entity: EntityKind::Deal,
+            ..
+        }
+    ));
+}
+
+/// A batch either commits every operation or none, events included.
+pub fn batch_is_all_or_nothing<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let before = snapshot(&s);
+    let err = s
+        .batch(|b| {
+            let c = b.create_customer(NewCustomer::organisation("ACME"))?;
+            let d = b.create_deal(NewDeal::new(c.id, p.id, "Big"))?;
+            let d = b.move_deal(d.id, d.version, "qualified")?;
+            assert_eq!(
+                b.deal(d.id)?.stage,
+                "qualified",
+                "a batch must see its own writes"
+            );
+            b.win_deal(d.id, d.version + 5)
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }));
+    assert!(snapshot(&s) == before, "a failed batch left changes behind");
+    let made = s
+        .batch(|b| {
+            let c = b.create_customer(NewCustomer::organisation("ACME"))?;
+            let d = b.create_deal(NewDeal::new(c.id, p.id, "Big"))?;
+            b.win_deal(d.id, d.version)
+        })
+        .expect("batch");
+    assert_eq!(made.status, DealStatus::Won);
+    assert_eq!(
+        all_events(crm.store()).len(),
+        before.4.len() + 3,
+        "one event per operation in a batch"
+    );
+}
+
+/// Two writers updating the same record from the same version: exactly one
+/// succeeds, the other gets a conflict, the final record has one update.
+pub fn concurrent_updates_never_lose_one<S: Store + 'static>(store: S) {
+    let (crm, _) = engine(store);
+    let crm = Arc::new(crm);
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let c = s
+        .create_customer(NewCustomer::person("Ada"))
+        .expect("customer");
+    for round in 0..10 {
+        let d = s
+            .create_deal(NewDeal::new(c.id, p.id, format!("Deal {round}")))
+            .expect("deal");
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = ["first", "second"]
+            .into_iter()
+            .map(|title| {
+                let (crm, barrier) = (crm.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    crm.as_actor(Actor::System).update_deal(
+                        d.id,
+                        d.version,
+                        DealPatch::default().title(title),
+                    )
+                })
+            })
+            .collect();
+        let results: Vec<Result<Deal>> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        let ok: Vec<&Deal> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Conflict { .. })))
+            .count();
+        assert_eq!(
+            (ok.len(), conflicts),
+            (1, 1),
+            "round {round}: expected one success and one conflict, got {results:?}"
+        );
+        let stored = s.deal(d.id).expect("deal");
+        assert_eq!(stored.version, 2);
+        assert_eq!(
+            &stored.title, &ok[0].title,
+            "the stored title is the successful writer's"
+        );
+    }
+}
+
+/// Editing a pipeline: dropping a stage with deals needs a mapping; with
+/// one, the deals move and the edit records one event.
+pub fn pipeline_edit_remaps_deals<S: Store>(store: S) {
+    let (crm, clock) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let c = s
+        .create_customer(NewCustomer::person("Ada"))
+        .expect("customer");
+    let d1 = s
+        .create_deal(NewDeal::new(c.id, p.id, "One").stage("qualified"))
+        .expect("deal");
+    let d2 = s
+        .create_deal(NewDeal::new(c.id, p.id, "Two").stage("qualified"))
+        .expect("deal");
+    let d3 = s
+        .create_deal(NewDeal::new(c.id, p.id, "Three"))
+        .expect("deal");
+    clock.advance(Duration::hours(1));
+    let without_qualified = PipelineDef::new("Sales v2")
+        .stage(StageDef::open("lead", "Lead", 10))
+        .stage(StageDef::open("demo", "Demo", 40))
+        .stage(StageDef::won("won", "Won"))
+        .stage(StageDef::lost("lost", "Lost").guard(StageGuard::RequiresLostReason));
+    let before = snapshot(&s);
+    match s.update_pipeline(
+        p.id,
+        p.version,
+        without_qualified.clone(),
+        &StageMapping::new(),
+    ) {
+        Err(Error::StageMappingRequired {
+            stage, deals: 2, ..
+        }) => assert_eq!(stage, "qualified"),
+        other => panic!("dropping a stage with deals needs a mapping, got {other:?}"),
+    }
+    let to_won: StageMapping = [("qualified".to_owned(), "won".to_owned())].into();
+    assert!(
+        s.update_pipeline(p.id, p.version, without_qualified.clone(), &to_won)
+            .is_err(),
+        "open deals mapped to a won stage"
+    );
+    assert!(
+        snapshot(&s) == before,
+        "refused pipeline edit changed something"
+    );
+
+    let mapping: StageMapping = [("qualified".to_owned(), "demo".to_owned())].into();
+    let p2 = s
+        .update_pipeline(p.id, p.version, without_qualified, &mapping)
+        .expect("edit");
+    assert_eq!(
+        (p2.version, p2.name.as_str(), p2.stages.len()),
+        (2, "Sales v2", 4)
+    );
+    for d in [d1, d2] {
+        let moved = s.deal(d.id).expect("deal");
+        assert_eq!(moved.stage, "demo");
+        assert_eq!(moved.version, 2);
+        let last = moved.history.last().expect("history");
+        assert_eq!(
+            (last.from.as_ref().map(|k| k.as_str()), last.to.as_str()),
+            (Some("qualified"), "demo")
+        );
+    }
+    assert_eq!(
+        s.deal(d3.id).expect("deal").version,
+        1,
+        "deals in kept stages are untouched"
+    );
+    let events = all_events(crm.store());
+    assert_eq!(
+        events.len(),
+        before.4.len() + 1,
+        "a pipeline edit appends exactly one event"
+    );
+    let last = events.last().expect("event");
+    assert!(
+        last.changes.iter().any(|c| c.field == "moved_deals"),
+        "the edit's event lists the moved deals"
+    );
+}
+
+#[derive(Debug, Clone)]
+enum DealOp {
+    Move(usize),
+    Win,
+    Lose(bool),
+    Reopen(Option<usize>),
+    SetAmount(bool),
+    SetCloseDate(bool),
+    SetOwner(bool),
+    Stale,
+}
+
+fn deal_op() -> impl Strategy<Value = DealOp> {
+    prop_oneof![
+        4 => (0usize..8).prop_map(DealOp::Move),
+        1 => Just(DealOp::Win),
+        1 => any::<bool>().prop_map(DealOp::Lose),
+        1 => proptest::option::of(0usize..8).prop_map(DealOp::Reopen),
+        1 => any::<bool>().prop_map(DealOp::SetAmount),
+        1 => any::<bool>().prop_map(DealOp::SetCloseDate),
+        1 => any::<bool>().prop_map(DealOp::SetOwner),
+        1 => Just(DealOp::Stale),
+    ]
+}
+
+fn check_deal_invariants(deal: &Deal, p: &Pipeline) -> std::result::Result<(), TestCaseError> {
+    let stage = p
+        .stage(&deal.stage)
+        .ok_or_else(|| TestCaseError::fail("deal in a stage its pipeline lacks"))?;
+    prop_assert_eq!(
+        deal.status,
+        DealStatus::from(stage.kind),
+        "status follows the stage kind"
+    );
+    prop_assert_eq!(
+        deal.history.last().map(|c| &c.to),
+        Some(&deal.stage),
+        "history replays to the current stage"
+    );
+    prop_assert!(
+        deal.history[0].from.is_none(),
+        "history starts with the first stage"
+    );
+    for w in deal.history.windows(2) {
+        prop_assert_eq!(w[1].from.as_ref(), Some(&w[0].to), "history entries chain");
+        prop_assert!(w[1].at >= w[0].at, "history is in time order");
+        let (from, to) = (p.stage(&w[0].to), p.stage(&w[1].to));
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(TestCaseError::fail("history names unknown stages"));
+        };
+        prop_assert!(
+            p.check_move(from, to).is_ok(),
+            "history contains a move the pipeline forbids: {} -> {}",
+            from.key,
+            to.key
+        );
+    }
+    prop_assert_eq!(
+        deal.won_at.is_some(),
+        deal.status == DealStatus::Won,
+        "won_at iff won"
+    );
+    prop_assert_eq!(
+        deal.lost_at.is_some(),
+        deal.status == DealStatus::Lost,
+        "lost_at iff lost"
+    );
+    if deal.lost_reason.is_some() {
+        prop_assert_eq!(deal.status, DealStatus::Lost);
+    }
+    Ok(())
+}
+
+/// Random operation sequences on deals never leave a deal in a state its
+/// pipeline forbids; its history always replays to its current stage;
+/// every successful change appends exactly one event and bumps the version
+/// by one; every failed one changes nothing and appends nothing.
+pub fn deal_state_machine_holds_under_random_operations<S: Store>(store: S) {
+    let (crm, clock) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let c = s
+        .create_customer(NewCustomer::organisation("ACME"))
+        .expect("customer");
+    let mut runner = runner(48);
+    runner
+        .run(
+            &(
+                strategies::pipeline_def(),
+                proptest::collection::vec(deal_op(), 1..30),
+            ),
+            |(def, ops)| {
+                let p = s.create_pipeline(def).expect("valid generated pipeline");
+                // The first stage may have guards: start with every guarded field set.
+                let input = NewDeal::new(c.id, p.id, "Deal")
+                    .amount(Money::parse("500", "EUR").expect("money"))
+                    .expected_close_date(NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or_default())
+                    .owner(UserId::from_uuid(uuid::Uuid::from_u128(2)));
+                let mut deal = s.create_deal(input).expect("deal");
+                for op in ops {
+                    clock.advance(Duration::minutes(1));
+                    let seq_before = crm
+                        .store()
+                        .read()
+                        .expect("read")
+                        .last_event_seq()
+                        .expect("seq");
+                    let key = |i: usize| p.stages[i % p.stages.len()].key.as_str().to_owned();
+                    let result = match &op {
+                        DealOp::Move(i) => s.move_deal(deal.id, deal.version, &key(*i)),
+                        DealOp::Win => s.win_deal(deal.id, deal.version),
+                        DealOp::Lose(with_reason) => {
+                            let lost: Vec<&Stage> = p.stages_of_kind(StageKind::Lost).collect();
+                            s.lose_deal_in(
+                                deal.id,
+                                deal.version,
+                                lost[0].key.as_str(),
+                                if *with_reason { "Too expensive" } else { "" },
+                            )
+                        }
+                        DealOp::Reopen(i) => {
+                            s.reopen_deal(deal.id, deal.version, i.map(key).as_deref())
+                        }
+                        DealOp::SetAmount(set) => s.update_deal(
+                            deal.id,
+                            deal.version,
+                            DealPatch::default()
+                                .amount(set.then(|| Money::parse("990.00", "EUR").expect("money"))),
+                        ),
+                        DealOp::SetCloseDate(set) => {
+                            s.update_deal(
+                                deal.id,
+                                deal.version,
+                                DealPatch::default().expected_close_date(set.then(|| {
+                                    NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or_default()
+                                })),
+                            )
+                        }
+                        DealOp::SetOwner(set) => s.update_deal(
+                            deal.id,
+                            deal.version,
+                            DealPatch::default()
+                                .owner(set.then(|| UserId::from_uuid(uuid::Uuid::from_u128(1)))),
+                        ),
+                        DealOp::Stale => s.move_deal(
+                            deal.id,
+                            deal.version.saturating_sub(1).max(1)
+                                + if deal.version == 1 { 1 } else { 0 },
+                            &key(0),
+                        ),
+                    };
+                    let seq_after = crm
+                        .store()
+                        .read()
+                        .expect("read")
+                        .last_event_seq()
+                        .expect("seq");
+                    let stored = s.deal(deal.id).expect("deal");
+                    match result {
+                        Ok(next) => {
+                            prop_assert_eq!(&stored, &next, "returned deal equals stored deal");
+                            if next.version == deal.version {
+                                prop_assert_eq!(
+                                    seq_after,
+                                    seq_before,
+                                    "a no-op update appends no event"
+                                );
+                            } else {
+                                prop_assert_eq!(
+                                    next.version,
+                                    deal.version + 1,
+                                    "a change bumps the version by one"
+                                );
+                                prop_assert_eq!(
+                                    seq_after,
+                                    seq_before + 1,
+                                    "a change appends exactly one event ({:?})",
+                                    op
+                                );
+                            }
+                            deal = next;
+                        }
+                        Err(_) => {
+                            prop_assert_eq!(
+                                &stored,
+                                &deal,
+                                "a failed operation changed the deal ({:?})",
+                                op
+                            );
+                            prop_assert_eq!(
+                                seq_after,
+                                seq_before,
+                                "a failed operation appended an event ({:?})",
+                                op
+                            );
+                        }
+                    }
+                    check_deal_invariants(&deal, &p)?;
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("deal state machine property failed: {e}"));
+}
+
+/// The quickstart's story with hand-checked expectations: stage history,
+/// won/lost times, and the audit trail in order.
+pub fn worked_example_sales_flow<S: Store>(store: S) {
+    let (crm, clock) = engine(store);
+    let rep = UserId::from_uuid(uuid::Uuid::from_u128(77));
+    let s = crm.as_actor(Actor::User(rep));
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let acme = s
+        .create_customer(NewCustomer::organisation("ACME GmbH").tag("Key Account"))
+        .expect("org");
+    let ada = s
+        .create_customer(
+            NewCustomer::person("Ada")
+                .works_at(acme.id)
+                .email("ADA@acme.example"),
+        )
+        .expect("person");
+    assert_eq!(ada.emails[0].as_str(), "ada@acme.example");
+    let d = s
+        .create_deal(NewDeal::new(acme.id, p.id, "200 seats").owner(rep))
+        .expect("deal");
+    clock.advance(Duration::days(2));
+    let d = s
+        .update_deal(
+            d.id,
+            d.version,
+            DealPatch::default()
+                .amount(Some(Money::parse("48000.00", "EUR").expect("money")))
+                .expected_close_date(NaiveDate::from_ymd_opt(2025, 3, 31)),
+        )
+        .expect("amount");
+    let d = s.move_deal(d.id, d.version, "proposal").expect("proposal");
+    clock.advance(Duration::days(10));
+    let d = s.win_deal(d.id, d.version).expect("win");
+    assert_eq!(d.version, 4);
+    assert_eq!(d.won_at, Some(t0() + Duration::days(12)));
+    let path: Vec<&str> = d.history.iter().map(|c| c.to.as_str()).collect();
+    assert_eq!(path, ["lead", "proposal", "won"]);
+    assert!(d.history.iter().all(|c| c.by == Actor::User(rep)));
+    let call = s
+        .log_activity(
+            NewActivity::new(ActivityKind::Call, "Kick-off")
+                .deal(d.id)
+                .direction(Direction::Outbound),
+        )
+        .expect("call");
+    assert_eq!(
+        call.customer,
+        Some(acme.id),
+        "an activity on a deal is linked to the deal's customer"
+    );
+    let ada2 = s
+        .update_customer(
+            ada.id,
+            ada.version,
+            CustomerPatch::default().lifecycle(Lifecycle::Customer),
+        )
+        .expect("lifecycle");
+
+    let trail = s
+        .events(&EventQuery::new().filter(EventFilter {
+            entity: Some(EntityRef {
+                kind: EntityKind::Deal,
+                id: d.id.as_uuid(),
+            }),
+            ..Default::default()
+        }))
+        .expect("events")
+        .items;
+    let kinds: Vec<EventKind> = trail.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Created,
+            EventKind::Updated,
+            EventKind::StageChanged,
+            EventKind::Won
+        ]
+    );
+    assert_eq!(
+        trail.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    let won = &trail[3];
+    assert_eq!(won.actor, Actor::User(rep));
+    let stage_change = won
+        .changes
+        .iter()
+        .find(|c| c.field == "stage")
+        .expect("stage change");
+    assert_eq!(
+        (stage_change.old.as_str(), stage_change.new.as_str()),
+        (Some("proposal"), Some("won"))
+    );
+    let all = all_events(crm.store());
+    assert_eq!(
+        all.len(),
+        9,
+        "pipeline, 2 customers, 4 deal changes, 1 activity, 1 lifecycle change"
+    );
+    let last = all.last().expect("event");
+    assert_eq!(
+        (last.entity.id, last.version, last.kind),
+        (ada2.id.as_uuid(), 2, EventKind::Updated)
+    );
+    assert_eq!(last.changes[0].field, "lifecycle");
+    assert_eq!(
+        (last.changes[0].old.as_str(), last.changes[0].new.as_str()),
+        (Some("lead"), Some("customer"))
+    );
+}

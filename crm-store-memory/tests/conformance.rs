@@ -1,0 +1,9 @@
+//! The memory store passes the whole storage conformance suite.
+
+crm_core::store_conformance_tests!(crm_store_memory::MemoryStore::new());
+
+#[test]
+fn store_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<crm_store_memory::MemoryStore>();
+}
