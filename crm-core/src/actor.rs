@@ -32,8 +32,8 @@ impl Actor {
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Actor::System => f.write_str("system"),
-            Actor::User(u) => write!(f, "user {u}"),
+            Actor::System => f.pad("system"),
+            Actor::User(u) => f.pad(&format!("user {u}")),
         }
     }
 }

@@ -157,7 +157,7 @@ macro_rules! string_newtype_impls {
     ($t:ident) => {
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.pad(&self.0)
             }
         }
         impl fmt::Debug for $t {

@@ -61,7 +61,7 @@ impl DealStatus {
 
 impl fmt::Display for DealStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -75,7 +75,7 @@ impl StageKey {
 
 impl fmt::Display for StageKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -147,7 +147,7 @@ impl StageKind {
 
 impl fmt::Display for StageKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -163,6 +163,18 @@ pub enum StageGuard {
     RequiresOwner,
     /// A reason must be given (lost stages only).
     RequiresLostReason,
+}
+
+impl StageGuard {
+    /// The snake_case name, as serialised (`requires_amount`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StageGuard::RequiresAmount => "requires_amount",
+            StageGuard::RequiresExpectedCloseDate => "requires_expected_close_date",
+            StageGuard::RequiresOwner => "requires_owner",
+            StageGuard::RequiresLostReason => "requires_lost_reason",
+        }
+    }
 }
 
 impl fmt::Display for StageGuard {

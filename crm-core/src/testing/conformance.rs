@@ -651,15 +651,16 @@ pub fn invalid_cursor_is_rejected<S: Store>(store: S) {
     );
 }
 
-fn snapshot<S: Store>(
-    s: &Session<'_, S>,
-) -> (
+/// Everything a store holds, as seen through the facade.
+type Snapshot = (
     Vec<Customer>,
     Vec<Deal>,
     Vec<Activity>,
     Vec<Pipeline>,
     Vec<Event>,
-) {
+);
+
+fn snapshot<S: Store>(s: &Session<'_, S>) -> Snapshot {
     (
         s.customers(&CustomerQuery::new().limit(1000))
             .expect("list")
