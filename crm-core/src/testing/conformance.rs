@@ -42,6 +42,7 @@ macro_rules! store_conformance_tests {
             concurrent_updates_never_lose_one,
             pipeline_edit_remaps_deals,
             deal_state_machine_holds_under_random_operations,
+            every_change_appends_exactly_one_event,
             worked_example_sales_flow,
         );
     };
@@ -1238,6 +1239,269 @@ pub fn deal_state_machine_holds_under_random_operations<S: Store>(store: S) {
             },
         )
         .unwrap_or_else(|e| panic!("deal state machine property failed: {e}"));
+}
+
+#[derive(Debug, Clone)]
+enum AnyOp {
+    CreateCustomer {
+        person: bool,
+        good_email: bool,
+        org: Option<usize>,
+    },
+    SetLifecycle {
+        who: usize,
+        to: Lifecycle,
+        stale: bool,
+    },
+    Tag {
+        who: usize,
+        tag: &'static str,
+    },
+    LogActivity {
+        kind: ActivityKind,
+        who: Option<usize>,
+    },
+    CompleteTask {
+        which: usize,
+    },
+    CreatePipeline {
+        valid: bool,
+    },
+    CreateDeal {
+        who: usize,
+        start: &'static str,
+    },
+}
+
+fn any_op() -> impl Strategy<Value = AnyOp> {
+    let lifecycle = prop_oneof![
+        Just(Lifecycle::Lead),
+        Just(Lifecycle::Prospect),
+        Just(Lifecycle::Customer),
+        Just(Lifecycle::Churned)
+    ];
+    let kind = prop_oneof![
+        Just(ActivityKind::Call),
+        Just(ActivityKind::Note),
+        Just(ActivityKind::Task)
+    ];
+    prop_oneof![
+        3 => (any::<bool>(), any::<bool>(), proptest::option::of(0usize..6)).prop_map(|(person, good_email, org)| AnyOp::CreateCustomer { person, good_email, org }),
+        2 => (0usize..6, lifecycle, proptest::bool::weighted(0.2)).prop_map(|(who, to, stale)| AnyOp::SetLifecycle { who, to, stale }),
+        1 => (0usize..6, prop_oneof![Just("vip"), Just("VIP "), Just("bad tag!")]).prop_map(|(who, tag)| AnyOp::Tag { who, tag }),
+        2 => (kind, proptest::option::of(0usize..6)).prop_map(|(kind, who)| AnyOp::LogActivity { kind, who }),
+        1 => (0usize..6).prop_map(|which| AnyOp::CompleteTask { which }),
+        1 => any::<bool>().prop_map(|valid| AnyOp::CreatePipeline { valid }),
+        2 => (0usize..6, prop_oneof![Just("lead"), Just("proposal"), Just("won"), Just("nope")]).prop_map(|(who, start)| AnyOp::CreateDeal { who, start }),
+    ]
+}
+
+/// Across every kind of operation: a success that changes a record appends
+/// exactly one event, about that record and its new version; a failure
+/// changes nothing and appends nothing.
+pub fn every_change_appends_exactly_one_event<S: Store>(store: S) {
+    let (crm, clock) = engine(store);
+    let s = crm.as_actor(Actor::User(UserId::from_uuid(uuid::Uuid::from_u128(9))));
+    let mut runner = runner(16);
+    runner
+        .run(&proptest::collection::vec(any_op(), 1..40), |ops| {
+            let mut customers: Vec<Customer> = Vec::new();
+            let mut tasks: Vec<Activity> = Vec::new();
+            let mut pipelines: Vec<Pipeline> = vec![
+                s.create_pipeline(PipelineDef::sales_template("P"))
+                    .expect("pipeline"),
+            ];
+            for op in ops {
+                clock.advance(Duration::seconds(30));
+                let before = snapshot(&s);
+                let pick = |i: usize| customers.get(i % customers.len().max(1)).cloned();
+                // (entity, version) the operation claims to have written, if it changed something.
+                let outcome: Result<Option<(EntityRef, u64)>> = match &op {
+                    AnyOp::CreateCustomer {
+                        person,
+                        good_email,
+                        org,
+                    } => {
+                        let base = if *person {
+                            NewCustomer::person("P")
+                        } else {
+                            NewCustomer::organisation("O")
+                        };
+                        let mut input = base.email(if *good_email {
+                            "ok@example.org"
+                        } else {
+                            "broken@"
+                        });
+                        if let Some(o) = org.and_then(pick) {
+                            input = input.works_at(o.id);
+                        }
+                        s.create_customer(input).map(|c| {
+                            customers.push(c.clone());
+                            Some((
+                                EntityRef {
+                                    kind: EntityKind::Customer,
+                                    id: c.id.as_uuid(),
+                                },
+                                c.version,
+                            ))
+                        })
+                    }
+                    AnyOp::SetLifecycle { who, to, stale } => match pick(*who) {
+                        None => continue,
+                        Some(c) => {
+                            let version = if *stale { c.version + 1 } else { c.version };
+                            s.update_customer(
+                                c.id,
+                                version,
+                                CustomerPatch::default().lifecycle(*to),
+                            )
+                            .map(|n| {
+                                let changed = n.version != c.version;
+                                if let Some(slot) = customers.iter_mut().find(|x| x.id == n.id) {
+                                    *slot = n.clone();
+                                }
+                                changed.then_some((
+                                    EntityRef {
+                                        kind: EntityKind::Customer,
+                                        id: n.id.as_uuid(),
+                                    },
+                                    n.version,
+                                ))
+                            })
+                        }
+                    },
+                    AnyOp::Tag { who, tag } => match pick(*who) {
+                        None => continue,
+                        Some(c) => s
+                            .update_customer(
+                                c.id,
+                                c.version,
+                                CustomerPatch::default().add_tag(*tag),
+                            )
+                            .map(|n| {
+                                let changed = n.version != c.version;
+                                if let Some(slot) = customers.iter_mut().find(|x| x.id == n.id) {
+                                    *slot = n.clone();
+                                }
+                                changed.then_some((
+                                    EntityRef {
+                                        kind: EntityKind::Customer,
+                                        id: n.id.as_uuid(),
+                                    },
+                                    n.version,
+                                ))
+                            }),
+                    },
+                    AnyOp::LogActivity { kind, who } => {
+                        let mut input = NewActivity::new(*kind, "Touch");
+                        if *kind == ActivityKind::Task {
+                            input.due_at = Some(clock_now(&clock) + Duration::days(1));
+                        }
+                        if let Some(c) = who.and_then(pick) {
+                            input = input.customer(c.id);
+                        }
+                        s.log_activity(input).map(|a| {
+                            if a.kind == ActivityKind::Task {
+                                tasks.push(a.clone());
+                            }
+                            Some((
+                                EntityRef {
+                                    kind: EntityKind::Activity,
+                                    id: a.id.as_uuid(),
+                                },
+                                a.version,
+                            ))
+                        })
+                    }
+                    AnyOp::CompleteTask { which } => {
+                        match tasks.get(which % tasks.len().max(1)).cloned() {
+                            None => continue,
+                            Some(t) => s.complete_task(t.id, t.version).map(|a| {
+                                if let Some(slot) = tasks.iter_mut().find(|x| x.id == a.id) {
+                                    *slot = a.clone();
+                                }
+                                Some((
+                                    EntityRef {
+                                        kind: EntityKind::Activity,
+                                        id: a.id.as_uuid(),
+                                    },
+                                    a.version,
+                                ))
+                            }),
+                        }
+                    }
+                    AnyOp::CreatePipeline { valid } => {
+                        let def = if *valid {
+                            PipelineDef::sales_template("Q")
+                        } else {
+                            PipelineDef::new("Q").stage(StageDef::open("a", "A", 1))
+                        };
+                        s.create_pipeline(def).map(|p| {
+                            pipelines.push(p.clone());
+                            Some((
+                                EntityRef {
+                                    kind: EntityKind::Pipeline,
+                                    id: p.id.as_uuid(),
+                                },
+                                p.version,
+                            ))
+                        })
+                    }
+                    AnyOp::CreateDeal { who, start } => match pick(*who) {
+                        None => continue,
+                        Some(c) => s
+                            .create_deal(NewDeal::new(c.id, pipelines[0].id, "D").stage(*start))
+                            .map(|d| {
+                                Some((
+                                    EntityRef {
+                                        kind: EntityKind::Deal,
+                                        id: d.id.as_uuid(),
+                                    },
+                                    d.version,
+                                ))
+                            }),
+                    },
+                };
+                let after = snapshot(&s);
+                let new_events = &after.4[before.4.len()..];
+                match outcome {
+                    Ok(Some((entity, version))) => {
+                        prop_assert_eq!(
+                            new_events.len(),
+                            1,
+                            "{:?} succeeded but appended {} events",
+                            op,
+                            new_events.len()
+                        );
+                        prop_assert_eq!(
+                            (new_events[0].entity, new_events[0].version),
+                            (entity, version),
+                            "the event names the changed record and its new version"
+                        );
+                        prop_assert_eq!(
+                            new_events[0].actor,
+                            s.actor(),
+                            "the event records the actor"
+                        );
+                    }
+                    Ok(None) => {
+                        prop_assert!(before == after, "a no-op changed the store ({:?})", op)
+                    }
+                    Err(e) => prop_assert!(
+                        before == after,
+                        "{:?} failed ({}) but changed the store",
+                        op,
+                        e
+                    ),
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("event accounting property failed: {e}"));
+}
+
+fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
+    Clock::now(clock)
 }
 
 /// The quickstart's story with hand-checked expectations: stage history,
