@@ -25,7 +25,8 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::{self, ThreadId};
 
 use crm_core::query::{Filter, paginate};
 use crm_core::{
@@ -44,9 +45,14 @@ struct State {
 }
 
 /// A thread-safe, transactional store kept in memory.
+///
+/// Opening a second transaction on a thread that holds a write transaction
+/// (for example calling a `Session` method inside `Session::batch` instead
+/// of using the batch handle) fails with an error instead of deadlocking.
 #[derive(Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
+    writer: Mutex<Option<ThreadId>>,
 }
 
 impl MemoryStore {
@@ -56,8 +62,22 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    fn refuse_reentry(&self) -> Result<(), StoreError> {
+        let writer = *self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if writer == Some(thread::current().id()) {
+            return Err(StoreError::backend(
+                "opening a transaction on the memory store",
+                "this thread already holds a write transaction on this store; inside Session::batch use the Batch handle it passes you",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Store for MemoryStore {
     fn read(&self) -> Result<Box<dyn ReadTx + '_>, StoreError> {
+        self.refuse_reentry()?;
         // A poisoned lock only means a writer panicked; its undo log already
         // restored the state while unwinding, so the data is consistent.
         let guard = self.state.read().unwrap_or_else(|p| p.into_inner());
@@ -65,9 +85,12 @@ impl Store for MemoryStore {
     }
 
     fn write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+        self.refuse_reentry()?;
         let guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread::current().id());
         Ok(Box::new(WriteGuard {
             state: guard,
+            writer: &self.writer,
             undo: Vec::new(),
             committed: false,
         }))
@@ -87,12 +110,14 @@ enum Undo {
 
 struct WriteGuard<'a> {
     state: RwLockWriteGuard<'a, State>,
+    writer: &'a Mutex<Option<ThreadId>>,
     undo: Vec<Undo>,
     committed: bool,
 }
 
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
+        *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if self.committed {
             return;
         }
