@@ -1,0 +1,395 @@
+//! The schema, its migrations and the checks made when a file is opened.
+//!
+//! The schema version is SQLite's `PRAGMA user_version`; a crm database is
+//! recognised by `PRAGMA application_id` = [`APPLICATION_ID`].
+//! [`MIGRATIONS`]`[i]` takes a database from version `i` to `i + 1`. The
+//! list is append-only: a released migration is never edited, a change to
+//! the schema is a new entry. All pending migrations run in one
+//! `BEGIN IMMEDIATE` transaction, so a crash mid-migration leaves the file
+//! at its old version, and two processes opening the same new file migrate
+//! it once.
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+use crate::OpenError;
+
+/// The `PRAGMA application_id` of a crm database ("CRM1" in ASCII).
+pub const APPLICATION_ID: i32 = 0x4352_4D31;
+
+/// The schema version this library writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 1: the first schema.
+///
+/// Conventions: ids are 16-byte UUID blobs (so `ORDER BY id` is UUID
+/// order), times are INTEGER epoch milliseconds, money is a TEXT decimal
+/// with a TEXT currency code, enums are their snake_case names, an actor
+/// is a user id blob or NULL for the system. Text uses the BINARY
+/// collation, i.e. UTF-8 byte order, which is Rust's `String` order.
+const V1: &str = r#"
+CREATE TABLE customers (
+    id           BLOB    NOT NULL PRIMARY KEY,
+    version      INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    name         TEXT    NOT NULL,
+    organisation BLOB,
+    roles        INTEGER NOT NULL, -- bit set: 1 customer, 2 supplier, 4 partner
+    lifecycle    TEXT    NOT NULL,
+    owner        BLOB,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX customers_by_created ON customers (created_at, id);
+CREATE INDEX customers_by_updated ON customers (updated_at, id);
+CREATE INDEX customers_by_name ON customers (name, id);
+CREATE INDEX customers_by_owner ON customers (owner);
+CREATE INDEX customers_by_organisation ON customers (organisation);
+CREATE INDEX customers_by_lifecycle ON customers (lifecycle);
+
+CREATE TABLE customer_emails (
+    customer_id BLOB    NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    email       TEXT    NOT NULL,
+    PRIMARY KEY (customer_id, position)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX customer_emails_by_email ON customer_emails (email);
+
+CREATE TABLE customer_phones (
+    customer_id BLOB    NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    phone       TEXT    NOT NULL,
+    PRIMARY KEY (customer_id, position)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX customer_phones_by_phone ON customer_phones (phone);
+
+CREATE TABLE customer_tags (
+    customer_id BLOB NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    tag         TEXT NOT NULL,
+    PRIMARY KEY (customer_id, tag)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX customer_tags_by_tag ON customer_tags (tag, customer_id);
+
+CREATE TABLE pipelines (
+    id           BLOB    NOT NULL PRIMARY KEY,
+    version      INTEGER NOT NULL,
+    name         TEXT    NOT NULL,
+    transitions  TEXT    NOT NULL, -- 'any', or 'only' with the edges in pipeline_transitions
+    allow_reopen INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX pipelines_by_created ON pipelines (created_at, id);
+CREATE INDEX pipelines_by_name ON pipelines (name, id);
+
+CREATE TABLE pipeline_stages (
+    pipeline_id BLOB    NOT NULL REFERENCES pipelines (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    key         TEXT    NOT NULL,
+    name        TEXT    NOT NULL,
+    probability INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,
+    guards      TEXT    NOT NULL, -- comma-separated guard names, in order
+    PRIMARY KEY (pipeline_id, position)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE pipeline_transitions (
+    pipeline_id BLOB    NOT NULL REFERENCES pipelines (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    from_stage  TEXT    NOT NULL,
+    to_stage    TEXT    NOT NULL,
+    PRIMARY KEY (pipeline_id, position)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE deals (
+    id                  BLOB    NOT NULL PRIMARY KEY,
+    version             INTEGER NOT NULL,
+    title               TEXT    NOT NULL,
+    customer_id         BLOB    NOT NULL REFERENCES customers (id),
+    pipeline_id         BLOB    NOT NULL REFERENCES pipelines (id),
+    stage               TEXT    NOT NULL,
+    status              TEXT    NOT NULL,
+    amount              TEXT,            -- exact decimal, scale kept ("10.50")
+    currency            TEXT,            -- ISO 4217 code
+    expected_close_date TEXT,            -- YYYY-MM-DD
+    owner               BLOB,
+    won_at              INTEGER,
+    lost_at             INTEGER,
+    lost_reason         TEXT,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    CHECK ((amount IS NULL) = (currency IS NULL))
+) STRICT;
+CREATE INDEX deals_by_created ON deals (created_at, id);
+CREATE INDEX deals_by_updated ON deals (updated_at, id);
+CREATE INDEX deals_by_title ON deals (title, id);
+CREATE INDEX deals_by_stage ON deals (pipeline_id, stage);
+CREATE INDEX deals_by_customer ON deals (customer_id);
+CREATE INDEX deals_by_owner ON deals (owner);
+CREATE INDEX deals_by_status ON deals (status);
+
+CREATE TABLE deal_stage_history (
+    deal_id    BLOB    NOT NULL REFERENCES deals (id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    from_stage TEXT,
+    to_stage   TEXT    NOT NULL,
+    at         INTEGER NOT NULL,
+    by_user    BLOB,                     -- NULL: the system
+    PRIMARY KEY (deal_id, position)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE activities (
+    id           BLOB    NOT NULL PRIMARY KEY,
+    version      INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    body         TEXT,
+    customer_id  BLOB,
+    deal_id      BLOB,
+    owner        BLOB,
+    direction    TEXT,
+    occurred_at  INTEGER NOT NULL,
+    due_at       INTEGER,
+    completed_at INTEGER,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX activities_by_occurred ON activities (occurred_at, id);
+CREATE INDEX activities_by_created ON activities (created_at, id);
+CREATE INDEX activities_by_customer ON activities (customer_id);
+CREATE INDEX activities_by_deal ON activities (deal_id);
+CREATE INDEX activities_by_owner ON activities (owner);
+CREATE INDEX activities_by_due ON activities (due_at);
+
+-- No AUTOINCREMENT: a new seq is max(seq) + 1, so a rolled-back append leaves no gap.
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY,
+    id          BLOB    NOT NULL,
+    at          INTEGER NOT NULL,
+    actor       BLOB,                    -- NULL: the system
+    entity_kind TEXT    NOT NULL,
+    entity_id   BLOB    NOT NULL,
+    version     INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,
+    changes     TEXT    NOT NULL         -- JSON array of {field, old, new}
+) STRICT;
+CREATE INDEX events_by_entity ON events (entity_kind, entity_id, seq);
+CREATE INDEX events_by_at ON events (at);
+"#;
+
+/// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
+/// version `i` to `i + 1`. Append only.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
+    move |source| OpenError::Sqlite {
+        context: context.to_owned(),
+        source,
+    }
+}
+
+/// What the file's header says, read without writing anything.
+struct Header {
+    application_id: i32,
+    user_version: i64,
+    objects: i64,
+}
+
+fn read_header(conn: &Connection, path: &Path) -> Result<Header, OpenError> {
+    let not_a_db = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => OpenError::NotADatabase {
+            path: path.to_owned(),
+        },
+        _ => OpenError::Sqlite {
+            context: format!("reading the header of {}", path.display()),
+            source: e,
+        },
+    };
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(not_a_db)?;
+    let user_version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(not_a_db)?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(not_a_db)?;
+    Ok(Header {
+        application_id,
+        user_version,
+        objects,
+    })
+}
+
+/// Refuses files that are not crm databases, or are newer than this library.
+fn check_header(h: &Header, path: &Path) -> Result<(), OpenError> {
+    let fresh = h.application_id == 0 && h.user_version == 0 && h.objects == 0;
+    if (h.application_id != APPLICATION_ID && !fresh) || h.user_version < 0 {
+        return Err(OpenError::NotACrmDatabase {
+            path: path.to_owned(),
+            application_id: h.application_id,
+        });
+    }
+    if h.user_version > SCHEMA_VERSION {
+        return Err(OpenError::TooNew {
+            path: path.to_owned(),
+            found: h.user_version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Checks what `conn` was opened on, without writing to it.
+pub(crate) fn check(conn: &Connection, path: &Path) -> Result<(), OpenError> {
+    check_header(&read_header(conn, path)?, path)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], in one `BEGIN IMMEDIATE`
+/// transaction that re-checks the header under the write lock.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sqlite("starting the schema migration"))?;
+    let header = read_header(&tx, path)?;
+    check_header(&header, path)?;
+    if header.user_version == SCHEMA_VERSION {
+        return Ok(()); // dropping `tx` ends the (empty) transaction
+    }
+    let done = usize::try_from(header.user_version).unwrap_or(MIGRATIONS.len());
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        tx.execute_batch(sql).map_err(|source| OpenError::Sqlite {
+            context: format!("migrating the schema from version {from} to {}", from + 1),
+            source,
+        })?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(sqlite("setting the application id"))?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(sqlite("setting the schema version"))?;
+    tx.commit()
+        .map_err(sqlite("committing the schema migration"))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every earlier schema version, rebuilt from [`MIGRATIONS`] and filled
+    //! with that version's fixture, must open and read back.
+    use super::*;
+    use crate::SqliteStore;
+    use crm_core::{CustomerId, DealId, Store};
+    use uuid::Uuid;
+
+    /// Fixture data valid at each schema version: `FIXTURES[v]` is SQL run
+    /// against a database at version `v` (index 0: the empty file, no data).
+    /// When a migration is added, add the data that version can hold.
+    const FIXTURES: &[&str] = &[
+        "",
+        r#"
+        INSERT INTO customers VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e', 2, 'organisation', 'ACME GmbH', NULL, 3, 'customer', NULL, 1735689600000, 1735693200000);
+        INSERT INTO customer_emails VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e', 0, 'sales@acme.example');
+        INSERT INTO customer_tags VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e', 'vip');
+        INSERT INTO pipelines VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d2e', 1, 'Sales', 'any', 1, 1735689600000, 1735689600000);
+        INSERT INTO pipeline_stages VALUES
+            (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d2e', 0, 'lead', 'Lead', 10, 'open', ''),
+            (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d2e', 1, 'won', 'Won', 100, 'won', ''),
+            (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d2e', 2, 'lost', 'Lost', 0, 'lost', 'requires_lost_reason');
+        INSERT INTO deals VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d3e', 1, 'Big one', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d2e',
+            'lead', 'open', '10.50', 'EUR', '2025-03-31', NULL, NULL, NULL, NULL, 1735689600000, 1735689600000);
+        INSERT INTO deal_stage_history VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d3e', 0, NULL, 'lead', 1735689600000, NULL);
+        INSERT INTO events VALUES (NULL, x'0190f5a27c4e7b1a9d3e2f6a8b9c0d4e', 1735689600000, NULL, 'deal', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d3e', 1, 'created', '[{"field":"title","old":null,"new":"Big one"}]');
+        "#,
+    ];
+
+    /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
+    fn check_fixture_data(store: &SqliteStore, version: usize) {
+        let tx = store.read().unwrap();
+        if version >= 1 {
+            let id = CustomerId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d1e));
+            let c = tx.customer(id).unwrap().expect("fixture customer");
+            assert_eq!(c.name, "ACME GmbH");
+            assert_eq!(c.version, 2);
+            assert_eq!(c.emails[0].as_str(), "sales@acme.example");
+            let d = tx
+                .deal(DealId::from_uuid(Uuid::from_u128(
+                    0x0190f5a27c4e7b1a9d3e2f6a8b9c0d3e,
+                )))
+                .unwrap()
+                .expect("fixture deal");
+            assert_eq!(d.amount.unwrap().amount.to_string(), "10.50");
+            assert_eq!(d.history.len(), 1);
+            assert_eq!(tx.last_event_seq().unwrap(), 1);
+        }
+    }
+
+    fn temp_path(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "crm-store-sqlite-schema-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("crm.db")
+    }
+
+    #[test]
+    fn every_earlier_version_migrates_to_the_latest() {
+        assert_eq!(
+            FIXTURES.len(),
+            MIGRATIONS.len() + 1,
+            "one fixture per version"
+        );
+        for version in 0..=MIGRATIONS.len() {
+            let path = temp_path(&format!("v{version}"));
+            {
+                // Build the file exactly as that version of the library left it.
+                let conn = Connection::open(&path).unwrap();
+                for (v, sql) in MIGRATIONS.iter().take(version).enumerate() {
+                    conn.execute_batch(sql).unwrap();
+                    conn.execute_batch(FIXTURES[v + 1]).unwrap();
+                }
+                if version > 0 {
+                    conn.pragma_update(None, "application_id", APPLICATION_ID)
+                        .unwrap();
+                    conn.pragma_update(None, "user_version", version as i64)
+                        .unwrap();
+                }
+            }
+            let store = SqliteStore::open(&path).unwrap();
+            assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+            check_fixture_data(&store, version);
+            drop(store);
+            // Opening again is a no-op.
+            let store = SqliteStore::open(&path).unwrap();
+            check_fixture_data(&store, version);
+            drop(store);
+            let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        }
+    }
+
+    #[test]
+    fn newer_schema_is_refused_untouched() {
+        let path = temp_path("newer");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(V1).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        match SqliteStore::open(&path) {
+            Err(OpenError::TooNew {
+                found, supported, ..
+            }) => {
+                assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            }
+            Err(e) => panic!("expected TooNew, got {e}"),
+            Ok(_) => panic!("expected TooNew, got a store"),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}

@@ -1,0 +1,24 @@
+//! The shared storage conformance suite, run against SQLite in memory and
+//! on a file.
+
+mod in_memory {
+    crm_core::store_conformance_tests!(crm_store_sqlite::SqliteStore::open_in_memory().unwrap());
+}
+
+mod on_file {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh database file per test (files are removed at the next run).
+    fn fresh_file() -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "crm-store-sqlite-conformance-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(format!("{}.db", N.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    crm_core::store_conformance_tests!(crm_store_sqlite::SqliteStore::open(fresh_file()).unwrap());
+}
