@@ -87,6 +87,7 @@ mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use crm_core::{
@@ -167,6 +168,8 @@ impl From<OpenError> for crm_core::Error {
 /// serialised.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The thread holding `conn` for a transaction, to refuse re-entry.
+    holder: Mutex<Option<ThreadId>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -228,6 +231,7 @@ impl SqliteStore {
         schema::migrate(&mut conn, path)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            holder: Mutex::new(None),
         })
     }
 
@@ -251,16 +255,25 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    fn begin(
-        &self,
-        sql: &str,
-        context: &'static str,
-    ) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    /// Starts a transaction with `sql`, refusing to wait for a transaction
+    /// this very thread holds (which would never end).
+    fn begin(&self, sql: &str, context: &'static str) -> Result<Held<'_>, StoreError> {
+        let me = thread::current().id();
+        if *self.holder.lock().unwrap_or_else(|p| p.into_inner()) == Some(me) {
+            return Err(StoreError::backend(
+                "opening a transaction on the SQLite store",
+                "this thread already holds a transaction on this store; inside Session::batch use the Batch handle it passes you",
+            ));
+        }
         let conn = self.lock()?;
         conn.prepare_cached(sql)
             .and_then(|mut s| s.execute([]))
             .map_err(codec::backend(context))?;
-        Ok(conn)
+        *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(me);
+        Ok(Held {
+            conn,
+            holder: &self.holder,
+        })
     }
 }
 
@@ -280,6 +293,28 @@ impl Store for SqliteStore {
     }
 }
 
+/// The connection, held by one transaction of the current thread.
+struct Held<'a> {
+    conn: MutexGuard<'a, Connection>,
+    holder: &'a Mutex<Option<ThreadId>>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // Runs after the transaction's own Drop (fields drop after the
+        // owner), i.e. after its rollback, and before the connection is
+        // released.
+        *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
 /// Ends the transaction on `conn` without keeping anything.
 fn rollback(conn: &Connection) {
     if !conn.is_autocommit() {
@@ -292,7 +327,7 @@ fn rollback(conn: &Connection) {
 }
 
 struct SqliteRead<'a> {
-    conn: MutexGuard<'a, Connection>,
+    conn: Held<'a>,
 }
 
 impl Drop for SqliteRead<'_> {
@@ -302,7 +337,7 @@ impl Drop for SqliteRead<'_> {
 }
 
 struct SqliteWrite<'a> {
-    conn: MutexGuard<'a, Connection>,
+    conn: Held<'a>,
     committed: bool,
     /// A write failed after changing some rows: the transaction may hold
     /// half a record, so it must not commit.
