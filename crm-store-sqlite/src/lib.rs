@@ -85,6 +85,8 @@ mod read;
 mod schema;
 mod write;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
@@ -289,6 +291,7 @@ impl Store for SqliteStore {
             conn,
             committed: false,
             broken: false,
+            cache: RefCell::default(),
         }))
     }
 }
@@ -342,6 +345,7 @@ struct SqliteWrite<'a> {
     /// A write failed after changing some rows: the transaction may hold
     /// half a record, so it must not commit.
     broken: bool,
+    cache: RefCell<TxCache>,
 }
 
 impl Drop for SqliteWrite<'_> {
@@ -352,51 +356,109 @@ impl Drop for SqliteWrite<'_> {
     }
 }
 
-macro_rules! read_impl {
-    ($t:ty) => {
-        impl ReadTx for $t {
-            fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
-                read::customer(&self.conn, id)
-            }
-            fn customers(&self, q: &CustomerQuery) -> Result<Page<Customer>, StoreError> {
-                read::customers(&self.conn, q)
-            }
-            fn count_customers(&self, f: &CustomerFilter) -> Result<u64, StoreError> {
-                read::count_customers(&self.conn, f)
-            }
-            fn pipeline(&self, id: PipelineId) -> Result<Option<Pipeline>, StoreError> {
-                read::pipeline(&self.conn, id)
-            }
-            fn pipelines(&self, q: &PipelineQuery) -> Result<Page<Pipeline>, StoreError> {
-                read::pipelines(&self.conn, q)
-            }
-            fn deal(&self, id: DealId) -> Result<Option<Deal>, StoreError> {
-                read::deal(&self.conn, id)
-            }
-            fn deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
-                read::deals(&self.conn, q)
-            }
-            fn count_deals(&self, f: &DealFilter) -> Result<u64, StoreError> {
-                read::count_deals(&self.conn, f)
-            }
-            fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError> {
-                read::activity(&self.conn, id)
-            }
-            fn activities(&self, q: &ActivityQuery) -> Result<Page<Activity>, StoreError> {
-                read::activities(&self.conn, q)
-            }
-            fn events(&self, q: &EventQuery) -> Result<Page<Event>, StoreError> {
-                read::events(&self.conn, q)
-            }
-            fn last_event_seq(&self) -> Result<u64, StoreError> {
-                read::last_event_seq(&self.conn)
-            }
+/// The reads that go straight to SQL in both kinds of transaction.
+macro_rules! uncached_reads {
+    () => {
+        fn customers(&self, q: &CustomerQuery) -> Result<Page<Customer>, StoreError> {
+            read::customers(&self.conn, q)
+        }
+        fn count_customers(&self, f: &CustomerFilter) -> Result<u64, StoreError> {
+            read::count_customers(&self.conn, f)
+        }
+        fn pipelines(&self, q: &PipelineQuery) -> Result<Page<Pipeline>, StoreError> {
+            read::pipelines(&self.conn, q)
+        }
+        fn deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
+            read::deals(&self.conn, q)
+        }
+        fn count_deals(&self, f: &DealFilter) -> Result<u64, StoreError> {
+            read::count_deals(&self.conn, f)
+        }
+        fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError> {
+            read::activity(&self.conn, id)
+        }
+        fn activities(&self, q: &ActivityQuery) -> Result<Page<Activity>, StoreError> {
+            read::activities(&self.conn, q)
+        }
+        fn events(&self, q: &EventQuery) -> Result<Page<Event>, StoreError> {
+            read::events(&self.conn, q)
+        }
+        fn last_event_seq(&self) -> Result<u64, StoreError> {
+            read::last_event_seq(&self.conn)
         }
     };
 }
 
-read_impl!(SqliteRead<'_>);
-read_impl!(SqliteWrite<'_>);
+impl ReadTx for SqliteRead<'_> {
+    fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        read::customer(&self.conn, id)
+    }
+    fn pipeline(&self, id: PipelineId) -> Result<Option<Pipeline>, StoreError> {
+        read::pipeline(&self.conn, id)
+    }
+    fn deal(&self, id: DealId) -> Result<Option<Deal>, StoreError> {
+        read::deal(&self.conn, id)
+    }
+    uncached_reads!();
+}
+
+/// Records as this write transaction last read or wrote them.
+///
+/// While a write transaction is open it holds SQLite's write lock, so only
+/// its own writes can change a record; they go through this cache. The
+/// facade reads back what it just wrote (the customer of a new deal, the
+/// pipeline of every deal it creates or moves), and `update_deal` compares
+/// the new stage history with the cached one instead of reading it again.
+/// Bounded: when a map is full it is emptied.
+#[derive(Default)]
+struct TxCache {
+    customers: HashMap<CustomerId, Customer>,
+    pipelines: HashMap<PipelineId, Pipeline>,
+    deals: HashMap<DealId, Deal>,
+}
+
+const TX_CACHE_LIMIT: usize = 256;
+
+fn remember<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= TX_CACHE_LIMIT && !map.contains_key(&key) {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+impl ReadTx for SqliteWrite<'_> {
+    fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        if let Some(c) = self.cache.borrow().customers.get(&id) {
+            return Ok(Some(c.clone()));
+        }
+        let found = read::customer(&self.conn, id)?;
+        if let Some(c) = &found {
+            remember(&mut self.cache.borrow_mut().customers, id, c.clone());
+        }
+        Ok(found)
+    }
+    fn pipeline(&self, id: PipelineId) -> Result<Option<Pipeline>, StoreError> {
+        if let Some(p) = self.cache.borrow().pipelines.get(&id) {
+            return Ok(Some(p.clone()));
+        }
+        let found = read::pipeline(&self.conn, id)?;
+        if let Some(p) = &found {
+            remember(&mut self.cache.borrow_mut().pipelines, id, p.clone());
+        }
+        Ok(found)
+    }
+    fn deal(&self, id: DealId) -> Result<Option<Deal>, StoreError> {
+        if let Some(d) = self.cache.borrow().deals.get(&id) {
+            return Ok(Some(d.clone()));
+        }
+        let found = read::deal(&self.conn, id)?;
+        if let Some(d) = &found {
+            remember(&mut self.cache.borrow_mut().deals, id, d.clone());
+        }
+        Ok(found)
+    }
+    uncached_reads!();
+}
 
 impl SqliteWrite<'_> {
     /// Runs one write; a failure other than a clean refusal (taken id,
@@ -416,6 +478,7 @@ impl SqliteWrite<'_> {
             )
         {
             self.broken = true;
+            *self.cache.get_mut() = TxCache::default();
         }
         result
     }
@@ -423,22 +486,41 @@ impl SqliteWrite<'_> {
 
 impl WriteTx for SqliteWrite<'_> {
     fn insert_customer(&mut self, c: &Customer) -> Result<(), StoreError> {
-        self.guarded(|conn| write::insert_customer(conn, c))
+        self.guarded(|conn| write::insert_customer(conn, c))?;
+        remember(&mut self.cache.get_mut().customers, c.id, c.clone());
+        Ok(())
     }
     fn update_customer(&mut self, c: &Customer) -> Result<(), StoreError> {
-        self.guarded(|conn| write::update_customer(conn, c))
+        self.guarded(|conn| write::update_customer(conn, c))?;
+        remember(&mut self.cache.get_mut().customers, c.id, c.clone());
+        Ok(())
     }
     fn insert_pipeline(&mut self, p: &Pipeline) -> Result<(), StoreError> {
-        self.guarded(|conn| write::insert_pipeline(conn, p))
+        self.guarded(|conn| write::insert_pipeline(conn, p))?;
+        remember(&mut self.cache.get_mut().pipelines, p.id, p.clone());
+        Ok(())
     }
     fn update_pipeline(&mut self, p: &Pipeline) -> Result<(), StoreError> {
-        self.guarded(|conn| write::update_pipeline(conn, p))
+        self.guarded(|conn| write::update_pipeline(conn, p))?;
+        remember(&mut self.cache.get_mut().pipelines, p.id, p.clone());
+        Ok(())
     }
     fn insert_deal(&mut self, d: &Deal) -> Result<(), StoreError> {
-        self.guarded(|conn| write::insert_deal(conn, d))
+        self.guarded(|conn| write::insert_deal(conn, d))?;
+        remember(&mut self.cache.get_mut().deals, d.id, d.clone());
+        Ok(())
     }
     fn update_deal(&mut self, d: &Deal) -> Result<(), StoreError> {
-        self.guarded(|conn| write::update_deal(conn, d))
+        // The stored history, if this transaction knows it already.
+        let known = self
+            .cache
+            .get_mut()
+            .deals
+            .remove(&d.id)
+            .map(|old| old.history);
+        self.guarded(|conn| write::update_deal(conn, d, known.as_deref()))?;
+        remember(&mut self.cache.get_mut().deals, d.id, d.clone());
+        Ok(())
     }
     fn insert_activity(&mut self, a: &Activity) -> Result<(), StoreError> {
         self.guarded(|conn| write::insert_activity(conn, a))

@@ -341,7 +341,14 @@ fn insert_history(conn: &Connection, d: &Deal, from: usize) -> Result<(), StoreE
     Ok(())
 }
 
-pub(crate) fn update_deal(conn: &Connection, d: &Deal) -> Result<(), StoreError> {
+/// Replaces a deal whose stored version is `d.version - 1`. `stored_history`
+/// is the deal's stored stage history when the caller knows it (saving a
+/// read).
+pub(crate) fn update_deal(
+    conn: &Connection,
+    d: &Deal,
+    stored_history: Option<&[StageChange]>,
+) -> Result<(), StoreError> {
     let n = conn
         .prepare_cached(
             "UPDATE deals SET version = ?, title = ?, customer_id = ?, pipeline_id = ?, \
@@ -368,7 +375,14 @@ pub(crate) fn update_deal(conn: &Connection, d: &Deal) -> Result<(), StoreError>
     }
     // The engine appends to the history; keep the common prefix and
     // rewrite only from the first entry that differs.
-    let stored: Vec<StageChange> = crate::read::history(conn, d.id)?;
+    let read_back;
+    let stored = match stored_history {
+        Some(h) => h,
+        None => {
+            read_back = crate::read::history(conn, d.id)?;
+            &read_back[..]
+        }
+    };
     let same = stored
         .iter()
         .zip(&d.history)
@@ -456,26 +470,25 @@ pub(crate) fn append_event(conn: &Connection, e: NewEvent) -> Result<Event, Stor
     // seq is an INTEGER PRIMARY KEY without AUTOINCREMENT: SQLite assigns
     // max(seq) + 1, so numbers follow commit order (writers are serialised)
     // and a rolled-back append leaves no gap.
-    let seq: i64 = conn
-        .prepare_cached(
-            "INSERT INTO events (id, at, actor, entity_kind, entity_id, version, kind, changes) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    blob(e.id.as_uuid()),
-                    millis(e.at),
-                    actor_blob(e.actor),
-                    entity_kind_str(e.entity.kind),
-                    blob(e.entity.id),
-                    to_i64(e.version),
-                    event_kind_str(e.kind),
-                    changes,
-                ],
-                |r| r.get(0),
-            )
-        })
-        .map_err(backend("appending an event"))?;
+    // (Not `RETURNING seq`: SQLite materialises RETURNING rows in an
+    // ephemeral table, which costs more than asking for the rowid.)
+    conn.prepare_cached(
+        "INSERT INTO events (id, at, actor, entity_kind, entity_id, version, kind, changes) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            blob(e.id.as_uuid()),
+            millis(e.at),
+            actor_blob(e.actor),
+            entity_kind_str(e.entity.kind),
+            blob(e.entity.id),
+            to_i64(e.version),
+            event_kind_str(e.kind),
+            changes,
+        ])
+    })
+    .map_err(backend("appending an event"))?;
+    let seq = conn.last_insert_rowid();
     Ok(e.with_seq(from_i64(seq)))
 }

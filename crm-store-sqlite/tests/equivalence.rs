@@ -1003,3 +1003,98 @@ fn fixed_sequence_exercises_successes_and_failures() {
     }
     assert!(ok >= 10 && err >= 6, "ok {ok}, err {err}");
 }
+
+/// Many writes and reads of the same records inside one batch (where the
+/// SQLite store serves reads of records the transaction wrote from its
+/// cache), then the committed state, are the same on both backends.
+#[test]
+fn one_long_batch_is_equivalent() {
+    fn scenario<S: Store>(
+        crm: &Crm<S>,
+    ) -> (
+        Vec<String>,
+        Vec<Customer>,
+        Vec<Deal>,
+        Vec<Pipeline>,
+        Vec<Event>,
+    ) {
+        let s = crm.as_actor(Actor::User(user(1)));
+        let mut log = Vec::new();
+        let result = s.batch(|b| {
+            let p = b.create_pipeline(PipelineDef::sales_template("Sales"))?;
+            let c = b.create_customer(NewCustomer::organisation("ACME"))?;
+            let c = b.update_customer(c.id, c.version, CustomerPatch::default().add_tag("vip"))?;
+            let c = b.update_customer(
+                c.id,
+                c.version,
+                CustomerPatch::default()
+                    .name("ACME Inc")
+                    .emails(["a@acme.example", "b@acme.example"]),
+            )?;
+            log.push(format!("{:?}", b.customer(c.id)?));
+            let d = b.create_deal(NewDeal::new(c.id, p.id, "One"))?;
+            let d = b.move_deal(d.id, d.version, "qualified")?;
+            let d = b.move_deal(d.id, d.version, "negotiation")?;
+            let d2 = b.create_deal(NewDeal::new(c.id, p.id, "Two").stage("negotiation"))?;
+            log.push(format!("{:?}", b.move_deal(d.id, d.version - 1, "lead")));
+            log.push(format!("{:?}", b.deal(d.id)?));
+            let smaller = PipelineDef::new("Sales v2")
+                .stage(StageDef::open("lead", "Lead", 10))
+                .stage(StageDef::open("qualified", "Qualified", 30))
+                .stage(StageDef::won("won", "Won"))
+                .stage(StageDef::lost("lost", "Lost"))
+                .allow_reopen(true);
+            let mapping: StageMapping = [("negotiation".to_owned(), "qualified".to_owned())].into();
+            let p = b.update_pipeline(p.id, p.version, smaller, &mapping)?;
+            log.push(format!("{p:?}"));
+            let d = b.deal(d.id)?;
+            log.push(format!("{d:?}"));
+            let d = b.win_deal(d.id, d.version)?;
+            let d = b.reopen_deal(d.id, d.version, None)?;
+            let d = b.update_deal(d.id, d.version, DealPatch::default().title("One, again"))?;
+            log.push(format!("{:?}", b.deal(d.id)?));
+            log.push(format!("{:?}", b.deal(d2.id)?));
+            let t = b.log_activity(NewActivity::task("Call", t0()).deal(d.id))?;
+            b.complete_task(t.id, t.version)?;
+            log.push(format!("{:?}", b.activity(t.id)?));
+            Ok(())
+        });
+        log.push(format!("{result:?}"));
+        // A batch that fails at the end leaves nothing behind.
+        let failed = s.batch(|b| {
+            let c = b.create_customer(NewCustomer::person("Temp"))?;
+            b.update_customer(c.id, c.version, CustomerPatch::default().name("Temp 2"))?;
+            b.update_customer(c.id, c.version, CustomerPatch::default().name("stale"))
+        });
+        log.push(format!("{failed:?}"));
+        (
+            log,
+            s.customers(&CustomerQuery::new().limit(1000))
+                .expect("list")
+                .items,
+            s.deals(&DealQuery::new().limit(1000)).expect("list").items,
+            s.pipelines(&PipelineQuery::new()).expect("list").items,
+            s.events(&EventQuery::new().limit(1000))
+                .expect("list")
+                .items,
+        )
+    }
+    let engine = |clock: Arc<ManualClock>| (clock, SequentialIds::new(3));
+    let (c1, i1) = engine(Arc::new(ManualClock::new(t0())));
+    let (c2, i2) = engine(Arc::new(ManualClock::new(t0())));
+    let mem = scenario(&Crm::new(MemoryStore::new()).with_clock(c1).with_ids(i1));
+    let sql = scenario(
+        &Crm::new(SqliteStore::open_in_memory().expect("open"))
+            .with_clock(c2)
+            .with_ids(i2),
+    );
+    assert_eq!(mem.0, sql.0);
+    assert!(
+        mem.0.iter().any(|l| l.contains("Conflict")),
+        "the scenario includes a refused move"
+    );
+    assert_eq!(mem.1, sql.1);
+    assert_eq!(mem.2, sql.2);
+    assert_eq!(mem.3, sql.3);
+    assert_eq!(mem.4, sql.4);
+}
