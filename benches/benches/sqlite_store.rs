@@ -17,7 +17,7 @@
 //! `cargo test --benches` runs each once on 2 000 records as a smoke test.
 //! `CRM_BENCH_N` overrides the record count.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ fn fresh_db() -> PathBuf {
     path
 }
 
-fn remove_db(path: &PathBuf) {
+fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }

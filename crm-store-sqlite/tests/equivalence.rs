@@ -1007,17 +1007,18 @@ fn fixed_sequence_exercises_successes_and_failures() {
 /// Many writes and reads of the same records inside one batch (where the
 /// SQLite store serves reads of records the transaction wrote from its
 /// cache), then the committed state, are the same on both backends.
+/// The log of a scenario and the state it leaves.
+type Snapshot = (
+    Vec<String>,
+    Vec<Customer>,
+    Vec<Deal>,
+    Vec<Pipeline>,
+    Vec<Event>,
+);
+
 #[test]
 fn one_long_batch_is_equivalent() {
-    fn scenario<S: Store>(
-        crm: &Crm<S>,
-    ) -> (
-        Vec<String>,
-        Vec<Customer>,
-        Vec<Deal>,
-        Vec<Pipeline>,
-        Vec<Event>,
-    ) {
+    fn scenario<S: Store>(crm: &Crm<S>) -> Snapshot {
         let s = crm.as_actor(Actor::User(user(1)));
         let mut log = Vec::new();
         let result = s.batch(|b| {
