@@ -9,13 +9,12 @@ mod on_file {
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A fresh database file per test (files are removed at the next run).
+    /// A fresh database file per test, under Cargo's per-target temp
+    /// directory (so `cargo clean` removes them).
     fn fresh_file() -> PathBuf {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "crm-store-sqlite-conformance-{}",
-            std::process::id()
-        ));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("conformance-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir.join(format!("{}.db", N.fetch_add(1, Ordering::Relaxed)))
     }
