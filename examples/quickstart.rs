@@ -5,8 +5,12 @@
 //! gives), wins one and loses one, logs activities, and prints each deal's
 //! history and the audit log.
 //!
-//! Run it with `cargo run --example quickstart`.
+//! Run it with `cargo run --example quickstart [PATH]`. The CRM is kept in
+//! one SQLite file: `crm-quickstart.db` in the current directory by default
+//! (recreated on every run), or `PATH` (which must not already hold a CRM),
+//! or `:memory:` for an in-memory SQLite database.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -15,11 +19,33 @@ use crm_core::{
     ManualClock, Money, NewActivity, NewCustomer, NewDeal, PipelineDef, StageDef, StageGuard,
     Store, UserId,
 };
-use crm_store_memory::MemoryStore;
+use crm_store_sqlite::SqliteStore;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn main() -> Res<()> {
+/// Where the CRM lives when no path is given.
+const DEFAULT_PATH: &str = "crm-quickstart.db";
+
+fn main() -> std::process::ExitCode {
+    match quickstart() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn quickstart() -> Res<()> {
+    let path = match std::env::args_os().nth(1) {
+        Some(arg) => PathBuf::from(arg),
+        None => {
+            // The default file is the quickstart's own: start it afresh.
+            remove_database(Path::new(DEFAULT_PATH))?;
+            PathBuf::from(DEFAULT_PATH)
+        }
+    };
+    let in_memory = path == Path::new(":memory:");
     // The story spans three weeks; a manual clock makes the dates readable
     // and the output the same on every run. Real programs keep the default
     // system clock (`Crm::new(store)`).
@@ -28,11 +54,61 @@ fn main() -> Res<()> {
             .single()
             .ok_or("bad date")?,
     ));
-    println!("Store: in memory (nothing is written to disk)\n");
-    run(
-        Crm::new(MemoryStore::new()).with_clock(clock.clone()),
-        &clock,
-    )
+    let crm = Crm::new(SqliteStore::open(&path)?).with_clock(clock.clone());
+    if !in_memory {
+        let existing = crm
+            .as_actor(Actor::System)
+            .count_customers(&Default::default())?;
+        if existing > 0 {
+            return Err(format!(
+                "{} already holds a CRM with {existing} customers; give the quickstart a new path, or none to use {DEFAULT_PATH}",
+                path.display()
+            )
+            .into());
+        }
+    }
+    match in_memory {
+        true => println!("Store: SQLite in memory (nothing is written to disk)\n"),
+        false => println!("Store: SQLite file {}\n", display_path(&path)),
+    }
+
+    run(crm, &clock)?;
+
+    if !in_memory {
+        // Everything was committed as it happened: reopen the file and count.
+        let reopened = Crm::new(SqliteStore::open(&path)?);
+        let s = reopened.as_actor(Actor::System);
+        println!(
+            "\nReopened {}: {} customers, {} deals, {} events. Inspect it with any SQLite tool, e.g. sqlite3 {} 'SELECT * FROM deals'",
+            display_path(&path),
+            s.count_customers(&Default::default())?,
+            s.count_deals(&Default::default())?,
+            s.events(&EventQuery::new().limit(1000))?.items.len(),
+            path.display(),
+        );
+    }
+    Ok(())
+}
+
+/// Deletes an SQLite database and its write-ahead-log files, if present.
+fn remove_database(path: &Path) -> Res<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove {}: {e}", file.display()).into()),
+        }
+    }
+    Ok(())
+}
+
+/// The path as the user can find it: absolute where it can be resolved.
+fn display_path(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 fn run<S: Store>(crm: Crm<S>, clock: &ManualClock) -> Res<()> {
