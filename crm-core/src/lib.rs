@@ -84,7 +84,7 @@ pub use query::{
     CustomerQuery, DealFilter, DealOrder, DealQuery, EventFilter, EventOrder, EventQuery, Page,
     PageRequest, PipelineQuery, Query, SortDirection,
 };
-pub use store::{ReadTx, Store, WriteTx};
+pub use store::{ReadTx, Savepoint, Store, WriteTx};
 pub use tag::Tag;
 
 /// The README's examples, compiled and run as doc tests.

@@ -21,6 +21,12 @@
 //!   concurrent writers unable to lose an update, even across processes.
 //! - [`WriteTx::append_event`] numbers events 1, 2, 3, … in commit order; a
 //!   rolled-back transaction leaves no gap.
+//! - [`WriteTx::savepoint`] marks a point inside the transaction;
+//!   [`WriteTx::rollback_to_savepoint`] undoes everything written after it
+//!   (records and events: the next event takes the number the first undone
+//!   one had) and the transaction stays usable;
+//!   [`WriteTx::release_savepoint`] keeps the writes and forgets the mark.
+//!   Savepoints nest: ending one also ends every savepoint taken after it.
 //! - Listing methods behave exactly like [`paginate`](crate::query::paginate)
 //!   over all records: same filter semantics, order, tie-breaking and cursors.
 //! - Records read back are equal (`==`) to the records written.
@@ -105,8 +111,40 @@ pub trait WriteTx: ReadTx {
     /// Appends an event, numbering it after the newest one.
     fn append_event(&mut self, event: NewEvent) -> Result<Event, StoreError>;
 
+    /// Marks the current point of this transaction, to return to with
+    /// [`rollback_to_savepoint`](WriteTx::rollback_to_savepoint).
+    fn savepoint(&mut self) -> Result<Savepoint, StoreError>;
+    /// Undoes every write made since `savepoint` was taken and ends it (and
+    /// every later savepoint). The transaction stays open and usable, even
+    /// if a write after the savepoint had failed halfway.
+    fn rollback_to_savepoint(&mut self, savepoint: Savepoint) -> Result<(), StoreError>;
+    /// Ends `savepoint` (and every later one), keeping the writes made since.
+    fn release_savepoint(&mut self, savepoint: Savepoint) -> Result<(), StoreError>;
+
     /// Makes every write of this transaction durable and visible.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A mark inside a write transaction (see [`WriteTx::savepoint`]).
+///
+/// Savepoints nest: the first one taken in a transaction has depth 1, one
+/// taken while it is still open depth 2, and so on. A store hands them out;
+/// callers only pass them back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Savepoint {
+    depth: u32,
+}
+
+impl Savepoint {
+    /// The savepoint at nesting `depth` (1 for the outermost). For stores.
+    pub fn new(depth: u32) -> Self {
+        Savepoint { depth }
+    }
+
+    /// How deeply this savepoint is nested (1 for the outermost).
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
 }
 
 impl<T: Store + ?Sized> Store for Box<T> {

@@ -32,7 +32,7 @@ use crm_core::query::{Filter, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
     DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
-    PipelineId, PipelineQuery, ReadTx, Store, StoreError, WriteTx,
+    PipelineId, PipelineQuery, ReadTx, Savepoint, Store, StoreError, WriteTx,
 };
 
 #[derive(Default)]
@@ -92,6 +92,7 @@ impl Store for MemoryStore {
             state: guard,
             writer: &self.writer,
             undo: Vec::new(),
+            savepoints: Vec::new(),
             committed: false,
         }))
     }
@@ -112,16 +113,17 @@ struct WriteGuard<'a> {
     state: RwLockWriteGuard<'a, State>,
     writer: &'a Mutex<Option<ThreadId>>,
     undo: Vec<Undo>,
+    /// For each open savepoint, oldest first: the undo-log length when it
+    /// was taken.
+    savepoints: Vec<usize>,
     committed: bool,
 }
 
-impl Drop for WriteGuard<'_> {
-    fn drop(&mut self) {
-        *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        if self.committed {
-            return;
-        }
-        while let Some(u) = self.undo.pop() {
+impl WriteGuard<'_> {
+    /// Replays the undo log back to `len` entries.
+    fn undo_to(&mut self, len: usize) {
+        while self.undo.len() > len {
+            let Some(u) = self.undo.pop() else { break };
             let s = &mut *self.state;
             match u {
                 Undo::Customer(id, old) => restore(&mut s.customers, id, old),
@@ -132,6 +134,33 @@ impl Drop for WriteGuard<'_> {
                     s.events.pop();
                 }
             }
+        }
+    }
+
+    /// Ends `sp` and every later savepoint, returning the undo-log length
+    /// it was taken at.
+    fn end_savepoint(&mut self, sp: Savepoint) -> Result<usize, StoreError> {
+        let depth = sp.depth() as usize;
+        if depth == 0 || depth > self.savepoints.len() {
+            return Err(StoreError::backend(
+                "ending a savepoint",
+                format!(
+                    "savepoint {depth} is not open in this transaction ({} are)",
+                    self.savepoints.len()
+                ),
+            ));
+        }
+        let mark = self.savepoints[depth - 1];
+        self.savepoints.truncate(depth - 1);
+        Ok(mark)
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if !self.committed {
+            self.undo_to(0);
         }
     }
 }
@@ -288,6 +317,23 @@ impl WriteTx for WriteGuard<'_> {
         self.state.events.push(event.clone());
         self.undo.push(Undo::Event);
         Ok(event)
+    }
+
+    fn savepoint(&mut self) -> Result<Savepoint, StoreError> {
+        self.savepoints.push(self.undo.len());
+        let depth = u32::try_from(self.savepoints.len())
+            .map_err(|_| StoreError::backend("taking a savepoint", "too many nested savepoints"))?;
+        Ok(Savepoint::new(depth))
+    }
+
+    fn rollback_to_savepoint(&mut self, sp: Savepoint) -> Result<(), StoreError> {
+        let mark = self.end_savepoint(sp)?;
+        self.undo_to(mark);
+        Ok(())
+    }
+
+    fn release_savepoint(&mut self, sp: Savepoint) -> Result<(), StoreError> {
+        self.end_savepoint(sp).map(|_| ())
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {

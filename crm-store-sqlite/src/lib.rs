@@ -95,7 +95,7 @@ use std::time::Duration;
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
     DealFilter, DealId, DealQuery, Event, EventQuery, NewEvent, Page, Pipeline, PipelineId,
-    PipelineQuery, ReadTx, Store, StoreError, WriteTx,
+    PipelineQuery, ReadTx, Savepoint, Store, StoreError, WriteTx,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -291,6 +291,7 @@ impl Store for SqliteStore {
             conn,
             committed: false,
             broken: false,
+            savepoints: Vec::new(),
             cache: RefCell::default(),
         }))
     }
@@ -345,6 +346,9 @@ struct SqliteWrite<'a> {
     /// A write failed after changing some rows: the transaction may hold
     /// half a record, so it must not commit.
     broken: bool,
+    /// For each open savepoint (SQL name `sp<depth>`), oldest first:
+    /// whether the transaction was already broken when it was taken.
+    savepoints: Vec<bool>,
     cache: RefCell<TxCache>,
 }
 
@@ -461,6 +465,22 @@ impl ReadTx for SqliteWrite<'_> {
 }
 
 impl SqliteWrite<'_> {
+    /// Whether the transaction was broken when the open savepoint `sp` was
+    /// taken; an error if `sp` is not open.
+    fn check_savepoint(&self, sp: Savepoint) -> Result<bool, StoreError> {
+        let depth = sp.depth() as usize;
+        match depth.checked_sub(1).and_then(|i| self.savepoints.get(i)) {
+            Some(broken) => Ok(*broken),
+            None => Err(StoreError::backend(
+                "ending a savepoint",
+                format!(
+                    "savepoint {depth} is not open in this transaction ({} are)",
+                    self.savepoints.len()
+                ),
+            )),
+        }
+    }
+
     /// Runs one write; a failure other than a clean refusal (taken id,
     /// version conflict, missing record: detected before any row changes)
     /// marks the transaction as unable to commit.
@@ -530,6 +550,44 @@ impl WriteTx for SqliteWrite<'_> {
     }
     fn append_event(&mut self, e: NewEvent) -> Result<Event, StoreError> {
         self.guarded(|conn| write::append_event(conn, e))
+    }
+
+    fn savepoint(&mut self) -> Result<Savepoint, StoreError> {
+        let depth = u32::try_from(self.savepoints.len() + 1)
+            .map_err(|_| StoreError::backend("taking a savepoint", "too many nested savepoints"))?;
+        self.conn
+            .execute_batch(&format!("SAVEPOINT sp{depth}"))
+            .map_err(codec::backend("taking a savepoint"))?;
+        self.savepoints.push(self.broken);
+        Ok(Savepoint::new(depth))
+    }
+
+    fn rollback_to_savepoint(&mut self, sp: Savepoint) -> Result<(), StoreError> {
+        let broken_then = self.check_savepoint(sp)?;
+        let depth = sp.depth();
+        // ROLLBACK TO keeps the savepoint open; RELEASE then ends it (and
+        // every later one) without changing anything else.
+        self.conn
+            .execute_batch(&format!("ROLLBACK TO sp{depth}; RELEASE sp{depth}"))
+            .map_err(|e| {
+                self.broken = true;
+                codec::backend("rolling back to a savepoint")(e)
+            })?;
+        self.savepoints.truncate(depth as usize - 1);
+        self.broken = broken_then;
+        // Cached records may have been written after the savepoint.
+        *self.cache.get_mut() = TxCache::default();
+        Ok(())
+    }
+
+    fn release_savepoint(&mut self, sp: Savepoint) -> Result<(), StoreError> {
+        self.check_savepoint(sp)?;
+        let depth = sp.depth();
+        self.conn
+            .execute_batch(&format!("RELEASE sp{depth}"))
+            .map_err(codec::backend("releasing a savepoint"))?;
+        self.savepoints.truncate(depth as usize - 1);
+        Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {

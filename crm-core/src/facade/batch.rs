@@ -61,6 +61,44 @@ impl<'t> Batch<'t> {
         self.at = at.map(truncate_to_millis);
     }
 
+    /// Runs `work` as one step of this batch that can fail on its own: if
+    /// it returns an error, everything it wrote (records and events) is
+    /// undone and the batch goes on as if the step had never run; if it
+    /// returns `Ok`, its writes stay part of the batch. Imports use this to
+    /// skip a bad row without losing the good ones.
+    ///
+    /// ```
+    /// use crm_core::{Actor, Crm, NewCustomer};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let s = crm.as_actor(Actor::System);
+    /// let skipped = s.batch(|b| {
+    ///     b.create_customer(NewCustomer::person("Grace Hopper"))?;
+    ///     let bad = b.attempt(|b| {
+    ///         b.create_customer(NewCustomer::person("Ada"))?;
+    ///         b.create_customer(NewCustomer::person("")) // invalid: undoes Ada too
+    ///     });
+    ///     Ok(bad.is_err())
+    /// })?;
+    /// assert!(skipped);
+    /// assert_eq!(s.count_customers(&Default::default())?, 1); // Grace only
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn attempt<T>(&mut self, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let savepoint = self.tx.savepoint()?;
+        match work(self) {
+            Ok(out) => {
+                self.tx.release_savepoint(savepoint)?;
+                Ok(out)
+            }
+            Err(e) => {
+                self.tx.rollback_to_savepoint(savepoint)?;
+                Err(e)
+            }
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.at
             .unwrap_or_else(|| truncate_to_millis(self.clock.now()))

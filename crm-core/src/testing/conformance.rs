@@ -39,6 +39,8 @@ macro_rules! store_conformance_tests {
             invalid_cursor_is_rejected,
             failed_operations_change_nothing,
             batch_is_all_or_nothing,
+            savepoints_undo_exactly_what_follows_them,
+            attempt_skips_a_failed_step_only,
             concurrent_updates_never_lose_one,
             pipeline_edit_remaps_deals,
             deal_state_machine_holds_under_random_operations,
@@ -331,6 +333,151 @@ pub fn events_are_numbered_without_gaps<S: Store>(store: S) {
         seqs,
         vec![1, 2, 3],
         "event numbers after a rolled-back batch"
+    );
+}
+
+/// Rolling back to a savepoint undoes the records and events written after
+/// it, keeps those written before, leaves no gap in event numbers, and the
+/// transaction stays usable; nested savepoints end with their parent;
+/// releasing keeps the writes; ending a savepoint that is not open fails.
+pub fn savepoints_undo_exactly_what_follows_them<S: Store>(store: S) {
+    let event = |n: u128, customer: CustomerId| NewEvent {
+        id: EventId::from_uuid(uuid::Uuid::from_u128(1000 + n)),
+        at: t0(),
+        actor: Actor::System,
+        entity: EntityRef {
+            kind: EntityKind::Customer,
+            id: customer.as_uuid(),
+        },
+        version: 1,
+        kind: EventKind::Created,
+        changes: vec![],
+    };
+    let a = sample_customer(1, "Before", t0());
+    let b = sample_customer(2, "Undone", t0());
+    let c = sample_customer(3, "Nested", t0());
+    let d = sample_customer(4, "After", t0());
+    let e = sample_customer(5, "Released", t0());
+    {
+        let mut tx = store.write().expect("write tx");
+        tx.insert_customer(&a).expect("insert a");
+        tx.append_event(event(1, a.id)).expect("event a");
+
+        let outer = tx.savepoint().expect("savepoint");
+        assert_eq!(outer.depth(), 1, "first savepoint depth");
+        tx.insert_customer(&b).expect("insert b");
+        let mut a2 = a.clone();
+        a2.version = 2;
+        a2.name = "Changed after the savepoint".into();
+        tx.update_customer(&a2).expect("update a");
+        tx.append_event(event(2, b.id)).expect("event b");
+        let inner = tx.savepoint().expect("nested savepoint");
+        assert_eq!(inner.depth(), 2, "nested savepoint depth");
+        tx.insert_customer(&c).expect("insert c");
+        tx.rollback_to_savepoint(outer).expect("rollback to outer");
+
+        assert_eq!(
+            tx.customer(b.id).expect("get b"),
+            None,
+            "b survived the rollback"
+        );
+        assert_eq!(
+            tx.customer(c.id).expect("get c"),
+            None,
+            "c survived the rollback"
+        );
+        assert_eq!(
+            tx.customer(a.id).expect("get a"),
+            Some(a.clone()),
+            "the update after the savepoint survived the rollback"
+        );
+        assert_eq!(
+            tx.last_event_seq().expect("seq"),
+            1,
+            "event after the savepoint kept"
+        );
+        assert!(
+            tx.release_savepoint(inner).is_err(),
+            "the nested savepoint should have ended with its parent"
+        );
+
+        // The transaction goes on: the next event takes the undone number.
+        tx.insert_customer(&d).expect("insert d");
+        let ev = tx.append_event(event(3, d.id)).expect("event d");
+        assert_eq!(ev.seq, 2, "event number after a rollback to a savepoint");
+
+        let kept = tx.savepoint().expect("savepoint");
+        assert_eq!(kept.depth(), 1, "depth after the outer savepoint ended");
+        tx.insert_customer(&e).expect("insert e");
+        tx.release_savepoint(kept).expect("release");
+        assert!(
+            tx.rollback_to_savepoint(kept).is_err(),
+            "a released savepoint can still be rolled back to"
+        );
+        tx.commit().expect("commit");
+    }
+    let tx = store.read().expect("read");
+    let names: Vec<String> = collect(|q| tx.customers(q), CustomerQuery::new())
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec!["Before", "After", "Released"],
+        "committed customers"
+    );
+    assert_eq!(tx.last_event_seq().expect("seq"), 2, "committed events");
+}
+
+/// [`Batch::attempt`] undoes a failed step (records and events) and keeps
+/// the rest of the batch, including later steps.
+pub fn attempt_skips_a_failed_step_only<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let outcome = s
+        .batch(|b| {
+            let first = b.create_customer(NewCustomer::person("First"))?;
+            let failed = b.attempt(|b| {
+                let c = b.create_customer(NewCustomer::person("Half"))?;
+                let d = b.create_deal(NewDeal::new(c.id, p.id, "Half deal"))?;
+                // "proposal" needs an amount: the whole step is undone.
+                b.move_deal(d.id, d.version, "proposal")
+            });
+            let kept = b.attempt(|b| {
+                let c = b.create_customer(NewCustomer::person("Second"))?;
+                b.create_deal(NewDeal::new(c.id, p.id, "Kept deal"))
+            })?;
+            Ok((first, failed.is_err(), kept))
+        })
+        .expect("batch");
+    assert!(outcome.1, "the failing step should have failed");
+    let names: Vec<String> = s
+        .customers(&CustomerQuery::new())
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, vec!["First", "Second"], "customers after the batch");
+    let deals: Vec<String> = s
+        .deals(&DealQuery::new())
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|d| d.title)
+        .collect();
+    assert_eq!(deals, vec!["Kept deal"], "deals after the batch");
+    let events = all_events(crm.store());
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    // pipeline, First, Second, Kept deal
+    assert_eq!(seqs, vec![1, 2, 3, 4], "event numbers");
+    assert_eq!(
+        events[3].entity.id,
+        outcome.2.id.as_uuid(),
+        "last event is the kept deal's"
     );
 }
 
