@@ -122,8 +122,30 @@ fn unix_millis(now: DateTime<Utc>) -> u64 {
 }
 
 /// UUID v7 ids with random bits: the default.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RandomIds;
+///
+/// Ids made for the same millisecond by one generator strictly increase
+/// (the random part of each is the previous one's plus a random step, as
+/// RFC 9562 §6.2 method 2 describes), so ids sort by creation order even
+/// within a millisecond, and a bulk insert appends to the end of every
+/// id index instead of landing at random places in it.
+#[derive(Debug, Default)]
+pub struct RandomIds {
+    /// The last millisecond used and the 74 random bits given for it.
+    last: Mutex<(u64, u128)>,
+}
+
+impl RandomIds {
+    /// A new generator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The 74 random bits of a version 7 UUID (`rand_a` then `rand_b`).
+fn random_bits(u: Uuid) -> u128 {
+    let u = u.as_u128();
+    (((u >> 64) & 0xFFF) << 62) | (u & ((1 << 62) - 1))
+}
 
 impl IdGenerator for RandomIds {
     fn next_uuid(&self, now: DateTime<Utc>) -> Uuid {
@@ -133,7 +155,25 @@ impl IdGenerator for RandomIds {
             millis / 1000,
             ((millis % 1000) * 1_000_000) as u32,
         );
-        Uuid::new_v7(ts)
+        let fresh = random_bits(Uuid::new_v7(ts));
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let bits = if last.0 == millis && last.1 != 0 {
+            // A random step of 1 to 2^20 keeps the next id hard to guess.
+            let next = last.1 + (fresh & 0xF_FFFF) + 1;
+            if next < (1 << 74) { next } else { fresh }
+        } else {
+            // Leave the top bit clear: room for about 2^53 more ids in this
+            // millisecond.
+            fresh & ((1 << 73) - 1)
+        };
+        *last = (millis, bits);
+        drop(last);
+        let rand_a = u16::try_from(bits >> 62).unwrap_or(0);
+        let rand_b = u64::try_from(bits & ((1 << 62) - 1)).unwrap_or(0);
+        let mut bytes = [0u8; 10];
+        bytes[..2].copy_from_slice(&rand_a.to_be_bytes());
+        bytes[2..].copy_from_slice(&rand_b.to_be_bytes());
+        uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
     }
 }
 
@@ -184,10 +224,34 @@ mod tests {
 
     #[test]
     fn ids_parse_and_print_round_trip() {
-        let uuid = RandomIds.next_uuid(DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap());
+        let uuid =
+            RandomIds::new().next_uuid(DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap());
         let id = CustomerId::from_uuid(uuid);
         assert_eq!(id.to_string().parse::<CustomerId>().unwrap(), id);
         assert_eq!(uuid.get_version_num(), 7);
+    }
+
+    #[test]
+    fn random_ids_increase_within_a_millisecond_and_keep_their_time() {
+        let ids = RandomIds::new();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let t1 = t0 + chrono::Duration::milliseconds(1);
+        let mut made: Vec<Uuid> = (0..1000).map(|_| ids.next_uuid(t0)).collect();
+        made.push(ids.next_uuid(t1));
+        assert!(made.windows(2).all(|w| w[0] < w[1]), "ids are not increasing");
+        for u in &made {
+            assert_eq!(u.get_version_num(), 7);
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
+        }
+        let (secs, nanos) = made[0].get_timestamp().unwrap().to_unix();
+        assert_eq!((secs, nanos), (1_704_067_200, 0));
+        let (secs, nanos) = made[1000].get_timestamp().unwrap().to_unix();
+        assert_eq!((secs, nanos), (1_704_067_200, 1_000_000));
+        // An earlier time (a historical import) still gets its own time.
+        let back = ids.next_uuid(t0 - chrono::Duration::days(1));
+        assert_eq!(back.get_timestamp().unwrap().to_unix().0, 1_704_067_200 - 86_400);
+        // A second generator's ids differ.
+        assert_ne!(RandomIds::new().next_uuid(t0), made[0]);
     }
 
     #[test]

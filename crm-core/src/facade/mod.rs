@@ -61,7 +61,7 @@ impl<S: Store> Crm<S> {
         Crm {
             store,
             clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
+            ids: Arc::new(RandomIds::new()),
         }
     }
 
