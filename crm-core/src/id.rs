@@ -238,7 +238,10 @@ mod tests {
         let t1 = t0 + chrono::Duration::milliseconds(1);
         let mut made: Vec<Uuid> = (0..1000).map(|_| ids.next_uuid(t0)).collect();
         made.push(ids.next_uuid(t1));
-        assert!(made.windows(2).all(|w| w[0] < w[1]), "ids are not increasing");
+        assert!(
+            made.windows(2).all(|w| w[0] < w[1]),
+            "ids are not increasing"
+        );
         for u in &made {
             assert_eq!(u.get_version_num(), 7);
             assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
@@ -249,7 +252,10 @@ mod tests {
         assert_eq!((secs, nanos), (1_704_067_200, 1_000_000));
         // An earlier time (a historical import) still gets its own time.
         let back = ids.next_uuid(t0 - chrono::Duration::days(1));
-        assert_eq!(back.get_timestamp().unwrap().to_unix().0, 1_704_067_200 - 86_400);
+        assert_eq!(
+            back.get_timestamp().unwrap().to_unix().0,
+            1_704_067_200 - 86_400
+        );
         // A second generator's ids differ.
         assert_ne!(RandomIds::new().next_uuid(t0), made[0]);
     }

@@ -319,6 +319,14 @@ impl std::ops::Deref for Held<'_> {
     }
 }
 
+/// Runs a statement without parameters or results through the statement
+/// cache (savepoints are taken once per imported row).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+}
+
 /// Ends the transaction on `conn` without keeping anything.
 fn rollback(conn: &Connection) {
     if !conn.is_autocommit() {
@@ -555,8 +563,7 @@ impl WriteTx for SqliteWrite<'_> {
     fn savepoint(&mut self) -> Result<Savepoint, StoreError> {
         let depth = u32::try_from(self.savepoints.len() + 1)
             .map_err(|_| StoreError::backend("taking a savepoint", "too many nested savepoints"))?;
-        self.conn
-            .execute_batch(&format!("SAVEPOINT sp{depth}"))
+        run_cached(&self.conn, &format!("SAVEPOINT sp{depth}"))
             .map_err(codec::backend("taking a savepoint"))?;
         self.savepoints.push(self.broken);
         Ok(Savepoint::new(depth))
@@ -567,8 +574,8 @@ impl WriteTx for SqliteWrite<'_> {
         let depth = sp.depth();
         // ROLLBACK TO keeps the savepoint open; RELEASE then ends it (and
         // every later one) without changing anything else.
-        self.conn
-            .execute_batch(&format!("ROLLBACK TO sp{depth}; RELEASE sp{depth}"))
+        run_cached(&self.conn, &format!("ROLLBACK TO sp{depth}"))
+            .and_then(|()| run_cached(&self.conn, &format!("RELEASE sp{depth}")))
             .map_err(|e| {
                 self.broken = true;
                 codec::backend("rolling back to a savepoint")(e)
@@ -583,8 +590,7 @@ impl WriteTx for SqliteWrite<'_> {
     fn release_savepoint(&mut self, sp: Savepoint) -> Result<(), StoreError> {
         self.check_savepoint(sp)?;
         let depth = sp.depth();
-        self.conn
-            .execute_batch(&format!("RELEASE sp{depth}"))
+        run_cached(&self.conn, &format!("RELEASE sp{depth}"))
             .map_err(codec::backend("releasing a savepoint"))?;
         self.savepoints.truncate(depth as usize - 1);
         Ok(())

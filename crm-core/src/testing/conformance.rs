@@ -19,6 +19,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+mod import;
+pub use import::*;
+
 use crate::query::{Filter, Order, Query, paginate};
 use crate::testing::strategies;
 use crate::*;
@@ -46,6 +49,10 @@ macro_rules! store_conformance_tests {
             deal_state_machine_holds_under_random_operations,
             every_change_appends_exactly_one_event,
             worked_example_sales_flow,
+            import_all_or_nothing_reports_every_problem_and_writes_nothing,
+            import_skip_invalid_writes_the_valid_rows,
+            import_deals_keeps_history_and_rows_are_atomic,
+            import_activities_with_completed_tasks,
         );
     };
 }

@@ -1,0 +1,185 @@
+//! CSV import through the facade: see [`crate::import`].
+
+use std::io::Read;
+
+use super::{Batch, Session};
+use crate::error::{EntityKind, Error, Result};
+use crate::import::activities::ActivityImporter;
+use crate::import::customers::CustomerImporter;
+use crate::import::deals::DealImporter;
+use crate::import::{ImportOptions, ImportPolicy, ImportReport, Importer, Layout, Row};
+use crate::store::Store;
+
+impl<S: Store> Session<'_, S> {
+    /// Imports customers from a CSV file (columns:
+    /// [`CUSTOMER_COLUMNS`](crate::import::CUSTOMER_COLUMNS)).
+    ///
+    /// Returns the report of every row; an `Err` means the import could
+    /// not run at all (a required column is missing, the input cannot be
+    /// read, the store failed), and then nothing was written.
+    ///
+    /// ```
+    /// use crm_core::import::{ImportOptions, ImportPolicy};
+    /// use crm_core::{Actor, Crm};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let csv = "name,kind,email,tags\n\
+    ///            ACME GmbH,organisation,info@acme.example,vip;manufacturing\n\
+    ///            Ada Byron,person,ada@acme,\n";
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let s = crm.as_actor(Actor::System);
+    /// let options = ImportOptions::default().policy(ImportPolicy::SkipInvalid);
+    /// let report = s.import_customers(csv.as_bytes(), &options)?;
+    /// assert_eq!((report.rows, report.valid_rows), (2, 1));
+    /// assert_eq!(report.problems[0].to_string(),
+    ///     "row 2 (line 3), column 'email' = \"ada@acme\": the domain needs a dot, as in example.com");
+    /// assert_eq!(s.count_customers(&Default::default())?, 1);
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn import_customers(
+        &self,
+        input: impl Read,
+        options: &ImportOptions,
+    ) -> Result<ImportReport> {
+        self.import::<CustomerImporter>(input, options)
+    }
+
+    /// Imports deals from a CSV file (columns:
+    /// [`DEAL_COLUMNS`](crate::import::DEAL_COLUMNS)), with their historical
+    /// stage, amount and created / won / lost times. See
+    /// [`Session::import_customers`] for the report.
+    pub fn import_deals(&self, input: impl Read, options: &ImportOptions) -> Result<ImportReport> {
+        self.import::<DealImporter>(input, options)
+    }
+
+    /// Imports activities from a CSV file (columns:
+    /// [`ACTIVITY_COLUMNS`](crate::import::ACTIVITY_COLUMNS)). See
+    /// [`Session::import_customers`] for the report.
+    pub fn import_activities(
+        &self,
+        input: impl Read,
+        options: &ImportOptions,
+    ) -> Result<ImportReport> {
+        self.import::<ActivityImporter>(input, options)
+    }
+
+    fn import<I: Importer>(
+        &self,
+        input: impl Read,
+        options: &ImportOptions,
+    ) -> Result<ImportReport> {
+        let entity = I::ENTITY;
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+        let headers = reader
+            .headers()
+            .map_err(|e| csv_failure(entity, &e))?
+            .clone();
+        let layout = Layout::new(entity, I::COLUMNS, &headers, &options.columns)?;
+
+        let tx = self.crm.store.write()?;
+        let mut batch = Batch::new(tx, &*self.crm.clock, &*self.crm.ids, self.actor, self.at);
+        let mut importer = I::new(&batch, self.at)?;
+        let mut report = ImportReport {
+            entity,
+            dry_run: options.dry_run,
+            policy: options.policy,
+            rows: 0,
+            valid_rows: 0,
+            written: false,
+            ids: Vec::new(),
+            problems: Vec::new(),
+            ignored_columns: layout.ignored().to_vec(),
+        };
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if e.is_io_error() => return Err(csv_failure(entity, &e)),
+                Err(e) => {
+                    // A malformed row (bad UTF-8, say): report it, go on.
+                    report.rows += 1;
+                    report.problems.push(crate::import::RowProblem {
+                        row: report.rows,
+                        line: e.position().map_or(0, |p| p.line()),
+                        column: String::new(),
+                        value: String::new(),
+                        reason: format!("the row cannot be read: {e}"),
+                    });
+                    continue;
+                }
+            }
+            report.rows += 1;
+            let line = record.position().map_or(0, |p| p.line());
+            let mut row = Row::new(&record, &layout, options.list_separator, report.rows, line);
+            if record.len() != layout.width() {
+                row.problem(
+                    "",
+                    "",
+                    format!(
+                        "the row has {} cells but the header has {}",
+                        record.len(),
+                        layout.width()
+                    ),
+                );
+            }
+            if let Some(input) = importer.read(&mut row)
+                && !row.has_problems()
+            {
+                match batch.attempt(|b| importer.write(b, &input)) {
+                    Ok(id) => {
+                        report.valid_rows += 1;
+                        report.ids.push(id);
+                    }
+                    Err(e @ Error::Store(_)) => return Err(e),
+                    Err(e) => {
+                        let column = importer.column_of(&input, &e);
+                        let (value, reason) = explain(&e, row.text(column).unwrap_or(""));
+                        row.problem(column, value, reason);
+                    }
+                }
+            }
+            report.problems.append(&mut row.problems);
+        }
+
+        let keep = !options.dry_run
+            && (options.policy == ImportPolicy::SkipInvalid || report.problems.is_empty());
+        if keep {
+            batch.commit()?;
+            report.written = true;
+        } else {
+            // Dropping the batch rolls every row back.
+            drop(batch);
+            report.ids.clear();
+        }
+        Ok(report)
+    }
+}
+
+/// The value and reason to report for a refusal by the rules.
+fn explain(error: &Error, cell: &str) -> (String, String) {
+    match error {
+        Error::Invalid(v) => (v.value.clone(), v.reason.clone()),
+        Error::GuardFailed { stage, guard, .. } => (
+            cell.to_owned(),
+            format!("the deal cannot enter stage '{stage}': {guard}"),
+        ),
+        Error::TransitionNotAllowed {
+            from, to, reason, ..
+        } => (
+            cell.to_owned(),
+            format!("the deal cannot move from stage '{from}' to '{to}': {reason}"),
+        ),
+        other => (cell.to_owned(), other.to_string()),
+    }
+}
+
+fn csv_failure(entity: EntityKind, e: &csv::Error) -> Error {
+    let line = e.position().map_or(1, |p| p.line());
+    Error::invalid(
+        entity,
+        "csv",
+        format!("line {line}"),
+        format!("the file cannot be read as CSV: {e}"),
+    )
+}

@@ -1,0 +1,375 @@
+//! Importing customers, deals and activities from CSV files.
+//!
+//! An import reads a CSV file whose first line names the columns, turns
+//! every row into the same input a caller would give the facade
+//! ([`NewCustomer`](crate::NewCustomer), [`NewDeal`](crate::NewDeal),
+//! [`NewActivity`](crate::NewActivity)) and runs it through the same rules,
+//! in one write transaction. Nothing is special about imported records:
+//! each gets its audit event, dated with the row's historical time where
+//! the file gives one.
+//!
+//! - **Columns are matched by header name**, ignoring case, spaces and
+//!   punctuation (`E-Mail`, `email` and `EMAIL` all fill `email`). A
+//!   [`ColumnMap`] maps other headers (`Firma` → `name`). Columns the import
+//!   does not know are listed in [`ImportReport::ignored_columns`].
+//! - **Every problem is reported**, not just the first: row number, line,
+//!   column, value and reason ([`RowProblem`]).
+//! - **Dry run** ([`ImportOptions::dry_run`]) runs the whole import, rules
+//!   included, and rolls it back: the report says what would happen.
+//! - **Policies**: [`ImportPolicy::AllOrNothing`] writes nothing if any row
+//!   has a problem; [`ImportPolicy::SkipInvalid`] writes the valid rows in
+//!   one transaction and reports the others. A row is all or nothing too: a
+//!   deal row that fails when entering its historical stage leaves no deal
+//!   behind ([`Batch::attempt`](crate::Batch::attempt)).
+//!
+//! Cell formats: lists (roles, e-mails, phones, tags) are separated by
+//! [`ImportOptions::list_separator`] (`;` by default); times are RFC 3339
+//! (`2024-03-15T10:30:00Z`, `2024-03-15T11:30:00+01:00`), `2024-03-15
+//! 10:30[:00]` (UTC) or a date `2024-03-15` (midnight UTC); dates are
+//! `YYYY-MM-DD`; amounts use a decimal point (`1250.50`); users are ids.
+//! A customer is named by id, e-mail address or exact name.
+//!
+//! The columns of each file are listed in [`CUSTOMER_COLUMNS`],
+//! [`DEAL_COLUMNS`] and [`ACTIVITY_COLUMNS`]; [`crate::export`] writes files
+//! with the same columns, so an export can be imported again.
+
+pub(crate) mod activities;
+mod cell;
+pub(crate) mod customers;
+pub(crate) mod deals;
+pub(crate) mod index;
+mod report;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use activities::ACTIVITY_COLUMNS;
+pub(crate) use cell::Row;
+pub use customers::CUSTOMER_COLUMNS;
+pub use deals::DEAL_COLUMNS;
+pub use report::{ImportReport, RowProblem};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{EntityKind, Error, Result};
+use crate::facade::Batch;
+
+/// A column an import understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name, as it is matched against headers.
+    pub name: &'static str,
+    /// Whether every file must have it.
+    pub required: bool,
+    /// What it holds and in which format.
+    pub description: &'static str,
+}
+
+/// One kind of imported record: how a row is read and written.
+pub(crate) trait Importer: Sized {
+    /// What the rows become.
+    const ENTITY: EntityKind;
+    /// The columns it knows.
+    const COLUMNS: &'static [Column];
+    /// A row read and checked cell by cell, ready to write.
+    type Input;
+
+    /// Prepares for an import inside `batch`; `default_at` is the time
+    /// rows without a time of their own are dated at (`None`: the clock).
+    fn new(batch: &Batch<'_>, default_at: Option<DateTime<Utc>>) -> Result<Self>;
+    /// Reads a row; `None` (with problems recorded on the row) when a cell
+    /// is unusable.
+    fn read(&mut self, row: &mut Row<'_>) -> Option<Self::Input>;
+    /// Writes a row's records through the facade, returning the main
+    /// record's id. Run inside [`Batch::attempt`]: on error nothing of the
+    /// row stays.
+    fn write(&mut self, batch: &mut Batch<'_>, row: &Self::Input) -> Result<Uuid>;
+    /// The column a refusal by the rules is about ("" for the whole row).
+    fn column_of(&self, row: &Self::Input, error: &Error) -> &'static str;
+}
+
+/// What to do with the valid rows when some rows have problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportPolicy {
+    /// Any problem in any row: nothing is written.
+    #[default]
+    AllOrNothing,
+    /// The valid rows are written (in one transaction); rows with problems
+    /// are skipped and reported.
+    SkipInvalid,
+}
+
+/// How to run an import.
+///
+/// ```
+/// use crm_core::import::{ColumnMap, ImportOptions, ImportPolicy};
+/// let options = ImportOptions::default()
+///     .dry_run(true)
+///     .policy(ImportPolicy::SkipInvalid)
+///     .columns(ColumnMap::new().column("name", "Firma"));
+/// assert!(options.dry_run);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportOptions {
+    /// Check everything and write nothing.
+    pub dry_run: bool,
+    /// What to do when some rows have problems.
+    pub policy: ImportPolicy,
+    /// Headers that fill columns of another name.
+    pub columns: ColumnMap,
+    /// The separator of list cells (roles, e-mails, phones, tags).
+    pub list_separator: char,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            dry_run: false,
+            policy: ImportPolicy::AllOrNothing,
+            columns: ColumnMap::default(),
+            list_separator: ';',
+        }
+    }
+}
+
+impl ImportOptions {
+    /// Sets [`ImportOptions::dry_run`].
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Sets [`ImportOptions::policy`].
+    pub fn policy(mut self, policy: ImportPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets [`ImportOptions::columns`].
+    pub fn columns(mut self, columns: ColumnMap) -> Self {
+        self.columns = columns;
+        self
+    }
+
+    /// Sets [`ImportOptions::list_separator`].
+    pub fn list_separator(mut self, separator: char) -> Self {
+        self.list_separator = separator;
+        self
+    }
+}
+
+/// Which header fills which column, where the names differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMap {
+    /// Column name → header in the file.
+    pub headers: HashMap<String, String>,
+}
+
+impl ColumnMap {
+    /// No mapping: every column is read from the header of its own name.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads column `column` (such as `email`) from the header `header`
+    /// (such as `Kontakt E-Mail`).
+    pub fn column(mut self, column: impl Into<String>, header: impl Into<String>) -> Self {
+        self.headers.insert(column.into(), header.into());
+        self
+    }
+}
+
+/// A header or column name reduced for matching: lower case, letters and
+/// digits only.
+pub(crate) fn header_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Where each known column is in a file.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// Column name → (index, header as written in the file).
+    found: HashMap<&'static str, (usize, String)>,
+    /// Headers no column uses.
+    ignored: Vec<String>,
+    width: usize,
+}
+
+impl Layout {
+    /// Matches `headers` against `columns`. A missing required column or a
+    /// mapping to a header the file lacks is an error that lists the
+    /// file's headers.
+    pub(crate) fn new(
+        entity: EntityKind,
+        columns: &'static [Column],
+        headers: &csv::StringRecord,
+        map: &ColumnMap,
+    ) -> Result<Layout> {
+        let keys: Vec<String> = headers.iter().map(header_key).collect();
+        let listed = || {
+            headers
+                .iter()
+                .map(|h| format!("'{h}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for name in map.headers.keys() {
+            if !columns.iter().any(|c| c.name == name) {
+                let known: Vec<&str> = columns.iter().map(|c| c.name).collect();
+                return Err(Error::invalid(
+                    entity,
+                    format!("columns.{name}"),
+                    name,
+                    format!(
+                        "an import of {entity} records has no such column (it has {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut found = HashMap::new();
+        for column in columns {
+            let wanted = map
+                .headers
+                .get(column.name)
+                .map(|h| header_key(h))
+                .unwrap_or_else(|| header_key(column.name));
+            match keys.iter().position(|k| *k == wanted) {
+                Some(i) => {
+                    found.insert(column.name, (i, headers.get(i).unwrap_or("").to_owned()));
+                }
+                None if map.headers.contains_key(column.name) => {
+                    return Err(Error::invalid(
+                        entity,
+                        format!("columns.{}", column.name),
+                        map.headers.get(column.name).map_or("", String::as_str),
+                        format!("the file has no such header (its headers are {})", listed()),
+                    ));
+                }
+                None if column.required => {
+                    return Err(Error::invalid(
+                        entity,
+                        format!("columns.{}", column.name),
+                        "",
+                        format!(
+                            "the file needs a '{}' column ({}); its headers are {}. Map another header to it with ColumnMap::column",
+                            column.name,
+                            column.description,
+                            listed()
+                        ),
+                    ));
+                }
+                None => {}
+            }
+        }
+        let used: Vec<usize> = found.values().map(|(i, _)| *i).collect();
+        let ignored = headers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(i))
+            .map(|(_, h)| h.to_owned())
+            .collect();
+        Ok(Layout {
+            found,
+            ignored,
+            width: headers.len(),
+        })
+    }
+
+    pub(crate) fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The index and header of column `name`, if the file has it.
+    pub(crate) fn get(&self, name: &str) -> Option<&(usize, String)> {
+        self.found.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(h: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(h.to_vec())
+    }
+
+    #[test]
+    fn headers_match_ignoring_case_and_punctuation() {
+        let layout = Layout::new(
+            EntityKind::Customer,
+            CUSTOMER_COLUMNS,
+            &headers(&["Name", "E-Mail", "Created At", "Shoe size"]),
+            &ColumnMap::new(),
+        )
+        .unwrap();
+        assert_eq!(layout.get("name"), Some(&(0, "Name".to_owned())));
+        assert_eq!(layout.get("email"), Some(&(1, "E-Mail".to_owned())));
+        assert_eq!(
+            layout.get("created_at"),
+            Some(&(2, "Created At".to_owned()))
+        );
+        assert_eq!(layout.ignored(), ["Shoe size".to_owned()]);
+    }
+
+    #[test]
+    fn a_missing_required_column_names_it_and_the_headers() {
+        let err = Layout::new(
+            EntityKind::Customer,
+            CUSTOMER_COLUMNS,
+            &headers(&["Firma", "Mail"]),
+            &ColumnMap::new(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("invalid customer.columns.name"), "{text}");
+        assert!(text.contains("'Firma', 'Mail'"), "{text}");
+
+        let layout = Layout::new(
+            EntityKind::Customer,
+            CUSTOMER_COLUMNS,
+            &headers(&["Firma", "Mail"]),
+            &ColumnMap::new()
+                .column("name", "firma")
+                .column("email", "Mail"),
+        )
+        .unwrap();
+        assert_eq!(layout.get("name").map(|c| c.0), Some(0));
+        assert_eq!(layout.get("email").map(|c| c.0), Some(1));
+    }
+
+    #[test]
+    fn a_mapping_to_an_unknown_column_or_header_is_refused() {
+        let unknown_column = Layout::new(
+            EntityKind::Customer,
+            CUSTOMER_COLUMNS,
+            &headers(&["name"]),
+            &ColumnMap::new().column("shoe_size", "name"),
+        )
+        .unwrap_err();
+        assert!(unknown_column.to_string().contains("has no such column"));
+        let unknown_header = Layout::new(
+            EntityKind::Customer,
+            CUSTOMER_COLUMNS,
+            &headers(&["name"]),
+            &ColumnMap::new().column("email", "Mail"),
+        )
+        .unwrap_err();
+        assert!(
+            unknown_header
+                .to_string()
+                .contains("the file has no such header")
+        );
+    }
+}

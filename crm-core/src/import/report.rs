@@ -1,0 +1,122 @@
+//! What an import did, row by row.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::ImportPolicy;
+use crate::error::EntityKind;
+
+/// One problem with one cell (or one row) of an imported file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowProblem {
+    /// The data row, counting from 1 (the header line is not a row).
+    pub row: u64,
+    /// The line of the file the row starts on, counting from 1.
+    pub line: u64,
+    /// The column's header as written in the file; empty when the problem
+    /// concerns the whole row.
+    pub column: String,
+    /// The cell's value as written (possibly shortened).
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {} (line {})", self.row, self.line)?;
+        if !self.column.is_empty() {
+            write!(f, ", column '{}' = {:?}", self.column, self.value)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// What was imported.
+    pub entity: EntityKind,
+    /// Whether this was a dry run (nothing is ever written in one).
+    pub dry_run: bool,
+    /// The policy the import ran under.
+    pub policy: ImportPolicy,
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows without problems (written, or that would be written).
+    pub valid_rows: u64,
+    /// Whether the valid rows were committed. False for a dry run, and
+    /// under [`ImportPolicy::AllOrNothing`] when any row had a problem.
+    pub written: bool,
+    /// The ids of the records created, in row order; empty when nothing
+    /// was written.
+    pub ids: Vec<Uuid>,
+    /// Every problem found, in row order.
+    pub problems: Vec<RowProblem>,
+    /// Headers of the file that no column uses.
+    pub ignored_columns: Vec<String>,
+}
+
+impl ImportReport {
+    /// Rows with at least one problem.
+    pub fn invalid_rows(&self) -> u64 {
+        self.rows - self.valid_rows
+    }
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let outcome = match (self.dry_run, self.written) {
+            (true, _) => "dry run, nothing written",
+            (false, true) => "written",
+            (false, false) => "nothing written",
+        };
+        writeln!(
+            f,
+            "{} import: {} rows, {} valid, {} with problems ({outcome})",
+            self.entity,
+            self.rows,
+            self.valid_rows,
+            self.invalid_rows()
+        )?;
+        if !self.ignored_columns.is_empty() {
+            writeln!(f, "  ignored columns: {}", self.ignored_columns.join(", "))?;
+        }
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_reads_as_a_summary_and_one_line_per_problem() {
+        let report = ImportReport {
+            entity: EntityKind::Deal,
+            dry_run: false,
+            policy: ImportPolicy::SkipInvalid,
+            rows: 3,
+            valid_rows: 2,
+            written: true,
+            ids: vec![],
+            problems: vec![RowProblem {
+                row: 2,
+                line: 3,
+                column: "currency".into(),
+                value: "EURO".into(),
+                reason: "'EURO' is not an ISO 4217 currency code".into(),
+            }],
+            ignored_columns: vec!["notes".into()],
+        };
+        assert_eq!(
+            report.to_string(),
+            "deal import: 3 rows, 2 valid, 1 with problems (written)\n  ignored columns: notes\n  row 2 (line 3), column 'currency' = \"EURO\": 'EURO' is not an ISO 4217 currency code\n"
+        );
+    }
+}
