@@ -62,6 +62,16 @@ pub enum Direction {
     Outbound,
 }
 
+impl Direction {
+    /// The lower-case name used in serialised forms.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
 /// An activity as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {

@@ -35,6 +35,16 @@ pub enum PartyKind {
     Organisation,
 }
 
+impl PartyKind {
+    /// The lower-case name used in serialised forms.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PartyKind::Person => "person",
+            PartyKind::Organisation => "organisation",
+        }
+    }
+}
+
 /// The relationships a party has with the business.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +55,17 @@ pub enum Role {
     Supplier,
     /// Works with the business (resellers, agencies).
     Partner,
+}
+
+impl Role {
+    /// The lower-case name used in serialised forms.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Supplier => "supplier",
+            Role::Partner => "partner",
+        }
+    }
 }
 
 /// Where a customer stands in the relationship.

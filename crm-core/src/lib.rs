@@ -49,6 +49,7 @@ pub mod customer;
 pub mod deal;
 pub mod error;
 pub mod event;
+pub mod export;
 pub(crate) mod facade;
 pub mod id;
 pub mod import;

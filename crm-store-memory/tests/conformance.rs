@@ -7,3 +7,11 @@ fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<crm_store_memory::MemoryStore>();
 }
+
+#[test]
+fn export_then_import_reproduces_the_records() {
+    crm_core::testing::conformance::export_then_import_reproduces_the_records(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_memory::MemoryStore::new(),
+    );
+}

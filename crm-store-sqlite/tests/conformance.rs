@@ -21,3 +21,12 @@ mod on_file {
 
     crm_core::store_conformance_tests!(crm_store_sqlite::SqliteStore::open(fresh_file()).unwrap());
 }
+
+/// A CSV export of the reference store imports into SQLite unchanged.
+#[test]
+fn export_from_memory_then_import_into_sqlite_reproduces_the_records() {
+    crm_core::testing::conformance::export_then_import_reproduces_the_records(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap(),
+    );
+}

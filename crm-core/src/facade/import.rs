@@ -87,10 +87,12 @@ impl<S: Store> Session<'_, S> {
             valid_rows: 0,
             written: false,
             ids: Vec::new(),
+            id_map: options.id_map.clone(),
             problems: Vec::new(),
             ignored_columns: layout.ignored().to_vec(),
         };
         let mut record = csv::StringRecord::new();
+        let mut new_ids = Vec::new();
         loop {
             match reader.read_record(&mut record) {
                 Ok(true) => {}
@@ -111,7 +113,15 @@ impl<S: Store> Session<'_, S> {
             }
             report.rows += 1;
             let line = record.position().map_or(0, |p| p.line());
-            let mut row = Row::new(&record, &layout, options.list_separator, report.rows, line);
+            let mut row = Row::new(
+                &record,
+                &layout,
+                options.list_separator,
+                &report.id_map,
+                report.rows,
+                line,
+            );
+            let own_id = row.own_id();
             if record.len() != layout.width() {
                 row.problem(
                     "",
@@ -130,6 +140,9 @@ impl<S: Store> Session<'_, S> {
                     Ok(id) => {
                         report.valid_rows += 1;
                         report.ids.push(id);
+                        if let Some(own) = own_id {
+                            new_ids.push((own, id));
+                        }
                     }
                     Err(e @ Error::Store(_)) => return Err(e),
                     Err(e) => {
@@ -140,6 +153,8 @@ impl<S: Store> Session<'_, S> {
                 }
             }
             report.problems.append(&mut row.problems);
+            // After the row (which borrows the map) is done with.
+            report.id_map.extend(new_ids.drain(..));
         }
 
         let keep = !options.dry_run
@@ -151,6 +166,7 @@ impl<S: Store> Session<'_, S> {
             // Dropping the batch rolls every row back.
             drop(batch);
             report.ids.clear();
+            report.id_map.clear();
         }
         Ok(report)
     }

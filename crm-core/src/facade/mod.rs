@@ -14,6 +14,7 @@
 //! 5. commits; on any error nothing of it is kept.
 
 mod batch;
+mod export;
 mod import;
 mod reads;
 

@@ -14,6 +14,11 @@ use crate::id::DealId;
 /// The columns of an activity file.
 pub const ACTIVITY_COLUMNS: &[Column] = &[
     Column {
+        name: "id",
+        required: false,
+        description: "the record's id in the system the file comes from; later rows and files can refer to it",
+    },
+    Column {
         name: "kind",
         required: true,
         description: "call, email, meeting, note or task",
@@ -63,15 +68,21 @@ pub const ACTIVITY_COLUMNS: &[Column] = &[
         required: false,
         description: "when a task was done",
     },
+    Column {
+        name: "created_at",
+        required: false,
+        description: "when it was recorded (default: occurred_at, else now)",
+    },
 ];
 
 pub(crate) struct ActivityRow {
     input: NewActivity,
     completed_at: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
 }
 
-/// Imports activities; a task with `completed_at` is logged, then
-/// completed at that time.
+/// Imports activities, recorded at `created_at` (or when they occurred);
+/// a task with `completed_at` is logged, then completed at that time.
 pub(crate) struct ActivityImporter {
     customers: CustomerIndex,
     default_at: Option<DateTime<Utc>>,
@@ -97,9 +108,11 @@ impl Importer for ActivityImporter {
             None => None,
         };
         let subject = row.required("subject");
-        let customer = row.parse("customer", |t| self.customers.resolve(t));
+        let ids = row.ids();
+        let customer = row.parse("customer", |t| self.customers.resolve(t, ids));
         let deal = row.parse("deal", |t| {
-            t.parse::<DealId>()
+            t.parse::<uuid::Uuid>()
+                .map(|id| DealId::from_uuid(ids.get(&id).copied().unwrap_or(id)))
                 .map_err(|_| "expected a deal id (a UUID)".to_owned())
         });
         let owner = row.parse("owner", parse_user);
@@ -107,6 +120,7 @@ impl Importer for ActivityImporter {
         let occurred_at = row.parse("occurred_at", parse_time);
         let due_at = row.parse("due_at", parse_time);
         let completed_at = row.parse("completed_at", parse_time);
+        let created_at = row.parse("created_at", parse_time).or(occurred_at);
         let kind = kind?;
         if kind != ActivityKind::Task
             && let Some(done) = completed_at
@@ -131,18 +145,21 @@ impl Importer for ActivityImporter {
         Some(ActivityRow {
             input,
             completed_at,
+            created_at,
         })
     }
 
     fn write(&mut self, batch: &mut Batch<'_>, row: &ActivityRow) -> Result<Uuid> {
-        let activity = batch.log_activity(row.input.clone())?;
-        if let Some(done) = row.completed_at {
-            batch.set_time(Some(done));
-            let completed = batch.complete_task(activity.id, activity.version);
-            batch.set_time(self.default_at);
-            completed?;
-        }
-        Ok(activity.id.as_uuid())
+        batch.set_time(row.created_at.or(self.default_at));
+        let result = batch.log_activity(row.input.clone()).and_then(|activity| {
+            if let Some(done) = row.completed_at {
+                batch.set_time(Some(done));
+                batch.complete_task(activity.id, activity.version)?;
+            }
+            Ok(activity.id.as_uuid())
+        });
+        batch.set_time(self.default_at);
+        result
     }
 
     fn column_of(&self, _: &ActivityRow, error: &Error) -> &'static str {

@@ -4,8 +4,9 @@ use std::fmt::Display;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 
-use super::{Layout, RowProblem};
+use super::{IdMap, Layout, RowProblem};
 use crate::id::UserId;
 
 /// One data row of an imported file, with the problems found in it so far.
@@ -13,6 +14,7 @@ pub(crate) struct Row<'r> {
     record: &'r csv::StringRecord,
     layout: &'r Layout,
     separator: char,
+    ids: &'r IdMap,
     /// The data row, from 1.
     pub(crate) number: u64,
     /// The file line it starts on, from 1.
@@ -25,6 +27,7 @@ impl<'r> Row<'r> {
         record: &'r csv::StringRecord,
         layout: &'r Layout,
         separator: char,
+        ids: &'r IdMap,
         number: u64,
         line: u64,
     ) -> Self {
@@ -32,10 +35,25 @@ impl<'r> Row<'r> {
             record,
             layout,
             separator,
+            ids,
             number,
             line,
             problems: Vec::new(),
         }
+    }
+
+    /// Ids from the file's system and the ids their records got here.
+    pub(crate) fn ids(&self) -> &'r IdMap {
+        self.ids
+    }
+
+    /// The row's own `id` cell: `None` when blank, a problem when it is
+    /// not a UUID.
+    pub(crate) fn own_id(&mut self) -> Option<Uuid> {
+        self.parse("id", |t| {
+            t.parse::<Uuid>()
+                .map_err(|_| "expected a UUID, the record's id where the file comes from")
+        })
     }
 
     /// The trimmed cell of column `name`, or `None` when the file has no

@@ -13,6 +13,11 @@ use crate::facade::Batch;
 /// The columns of a customer file.
 pub const CUSTOMER_COLUMNS: &[Column] = &[
     Column {
+        name: "id",
+        required: false,
+        description: "the record's id in the system the file comes from; later rows and files can refer to it",
+    },
+    Column {
         name: "name",
         required: true,
         description: "the person's or organisation's name",
@@ -93,7 +98,8 @@ impl Importer for CustomerImporter {
         let kind = row
             .parse("kind", |t| parse_enum(t, &["person", "organisation"]))
             .unwrap_or(PartyKind::Person);
-        let organisation = row.parse("organisation", |t| self.index.resolve(t));
+        let ids = row.ids();
+        let organisation = row.parse("organisation", |t| self.index.resolve(t, ids));
         let roles = row.enum_list("roles", &["customer", "supplier", "partner"]);
         let lifecycle = row.parse("lifecycle", |t| {
             parse_enum(t, &["lead", "prospect", "customer", "churned"])

@@ -15,6 +15,11 @@ use crate::pipeline::{StageGuard, StageKind};
 /// The columns of a deal file.
 pub const DEAL_COLUMNS: &[Column] = &[
     Column {
+        name: "id",
+        required: false,
+        description: "the record's id in the system the file comes from; later rows and files can refer to it",
+    },
+    Column {
         name: "title",
         required: true,
         description: "what is being sold",
@@ -115,11 +120,14 @@ impl Importer for DealImporter {
     fn read(&mut self, row: &mut Row<'_>) -> Option<DealRow> {
         let title = row.required("title");
         let customer = match row.required("customer") {
-            Some(_) => row.parse("customer", |t| self.customers.resolve(t)),
+            Some(_) => {
+                let ids = row.ids();
+                row.parse("customer", |t| self.customers.resolve(t, ids))
+            }
             None => None,
         };
         let pipeline_cell = row.text("pipeline");
-        let pipeline = match self.pipelines.resolve(pipeline_cell) {
+        let pipeline = match self.pipelines.resolve(pipeline_cell, row.ids()) {
             Ok(p) => Some(p),
             Err(reason) => {
                 row.problem("pipeline", pipeline_cell.unwrap_or(""), reason);

@@ -56,9 +56,13 @@ impl CustomerIndex {
 
     /// The customer a cell names: by id, by e-mail address (normalised),
     /// or by exact name (ignoring case and repeated spaces).
-    pub(crate) fn resolve(&self, text: &str) -> std::result::Result<CustomerId, String> {
-        if let Ok(id) = text.parse::<CustomerId>() {
-            return Ok(id);
+    pub(crate) fn resolve(
+        &self,
+        text: &str,
+        ids: &super::IdMap,
+    ) -> std::result::Result<CustomerId, String> {
+        if let Ok(id) = text.parse::<uuid::Uuid>() {
+            return Ok(CustomerId::from_uuid(ids.get(&id).copied().unwrap_or(id)));
         }
         let (found, what) = if text.contains('@') {
             let email = Email::parse(text).map_err(|e| e.to_string())?;
@@ -98,7 +102,11 @@ impl PipelineIndex {
 
     /// The pipeline a cell names by id or name; with no cell, the only
     /// pipeline there is.
-    pub(crate) fn resolve(&self, text: Option<&str>) -> std::result::Result<&Pipeline, String> {
+    pub(crate) fn resolve(
+        &self,
+        text: Option<&str>,
+        ids: &super::IdMap,
+    ) -> std::result::Result<&Pipeline, String> {
         let Some(text) = text else {
             return match self.pipelines.as_slice() {
                 [one] => Ok(one),
@@ -110,7 +118,8 @@ impl PipelineIndex {
                 )),
             };
         };
-        if let Ok(id) = text.parse::<PipelineId>() {
+        if let Ok(id) = text.parse::<uuid::Uuid>() {
+            let id = PipelineId::from_uuid(ids.get(&id).copied().unwrap_or(id));
             return self
                 .pipelines
                 .iter()

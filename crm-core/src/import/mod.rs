@@ -67,6 +67,10 @@ pub struct Column {
     pub description: &'static str,
 }
 
+/// Ids of records in the system a file comes from (its `id` column) →
+/// the ids they got when imported here.
+pub type IdMap = std::collections::BTreeMap<Uuid, Uuid>;
+
 /// One kind of imported record: how a row is read and written.
 pub(crate) trait Importer: Sized {
     /// What the rows become.
@@ -123,6 +127,11 @@ pub struct ImportOptions {
     pub columns: ColumnMap,
     /// The separator of list cells (roles, e-mails, phones, tags).
     pub list_separator: char,
+    /// Ids given to records by earlier imports ([`ImportReport::id_map`]):
+    /// references to them in this file (a deal's customer, an activity's
+    /// deal) are translated. This is how an export from another store is
+    /// imported file by file.
+    pub id_map: IdMap,
 }
 
 impl Default for ImportOptions {
@@ -132,6 +141,7 @@ impl Default for ImportOptions {
             policy: ImportPolicy::AllOrNothing,
             columns: ColumnMap::default(),
             list_separator: ';',
+            id_map: IdMap::new(),
         }
     }
 }
@@ -152,6 +162,12 @@ impl ImportOptions {
     /// Sets [`ImportOptions::columns`].
     pub fn columns(mut self, columns: ColumnMap) -> Self {
         self.columns = columns;
+        self
+    }
+
+    /// Sets [`ImportOptions::id_map`].
+    pub fn id_map(mut self, ids: IdMap) -> Self {
+        self.id_map = ids;
         self
     }
 

@@ -53,6 +53,11 @@ pub struct ImportReport {
     /// The ids of the records created, in row order; empty when nothing
     /// was written.
     pub ids: Vec<Uuid>,
+    /// The [`ImportOptions::id_map`](super::ImportOptions::id_map) given,
+    /// plus, for every written row with an `id` cell, that id → the id of
+    /// the record created for the row. Give it to the next import so its
+    /// references resolve. Empty when nothing was written.
+    pub id_map: super::IdMap,
     /// Every problem found, in row order.
     pub problems: Vec<RowProblem>,
     /// Headers of the file that no column uses.
@@ -105,6 +110,7 @@ mod tests {
             valid_rows: 2,
             written: true,
             ids: vec![],
+            id_map: Default::default(),
             problems: vec![RowProblem {
                 row: 2,
                 line: 3,

@@ -1,0 +1,108 @@
+//! CSV export through the facade: see [`crate::export`].
+
+use std::io::Write;
+
+use super::Session;
+use crate::error::{EntityKind, Error, Result};
+use crate::export::{
+    ACTIVITY_HEADER, CUSTOMER_HEADER, DEAL_HEADER, activity_row, customer_row, deal_row,
+};
+use crate::query::{ActivityQuery, CustomerQuery, DealQuery, Page, PageRequest, Query};
+use crate::store::Store;
+
+impl<S: Store> Session<'_, S> {
+    /// Writes every customer this session can read as CSV (columns:
+    /// [`CUSTOMER_HEADER`]); returns how many rows were written.
+    ///
+    /// The rows are read in one read transaction, so the file is one
+    /// consistent snapshot even while others write.
+    ///
+    /// ```
+    /// use crm_core::{Actor, Crm, NewCustomer};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let s = crm.as_actor(Actor::System);
+    /// s.create_customer(NewCustomer::person("Ada Byron").email("ada@example.org").tag("vip"))?;
+    /// let mut out = Vec::new();
+    /// assert_eq!(s.export_customers(&mut out)?, 1);
+    /// let text = String::from_utf8(out).unwrap();
+    /// assert!(text.starts_with("id,name,kind,organisation,roles,lifecycle,email"));
+    /// assert!(text.contains(",Ada Byron,person,,customer,lead,ada@example.org,,,vip,"));
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn export_customers(&self, out: impl Write) -> Result<u64> {
+        self.read(|tx| {
+            write_all(
+                EntityKind::Customer,
+                out,
+                CUSTOMER_HEADER,
+                |q: &CustomerQuery| Ok(tx.customers(q)?),
+                customer_row,
+            )
+        })
+    }
+
+    /// Writes every deal as CSV (columns: [`DEAL_HEADER`]); returns how
+    /// many rows were written.
+    pub fn export_deals(&self, out: impl Write) -> Result<u64> {
+        self.read(|tx| {
+            write_all(
+                EntityKind::Deal,
+                out,
+                DEAL_HEADER,
+                |q: &DealQuery| Ok(tx.deals(q)?),
+                deal_row,
+            )
+        })
+    }
+
+    /// Writes every activity as CSV (columns: [`ACTIVITY_HEADER`]);
+    /// returns how many rows were written.
+    pub fn export_activities(&self, out: impl Write) -> Result<u64> {
+        self.read(|tx| {
+            write_all(
+                EntityKind::Activity,
+                out,
+                ACTIVITY_HEADER,
+                |q: &ActivityQuery| Ok(tx.activities(q)?),
+                activity_row,
+            )
+        })
+    }
+}
+
+/// Pages through a listing in id order, writing one row per record.
+fn write_all<T, F: Default, O: Default + Clone>(
+    entity: EntityKind,
+    out: impl Write,
+    header: &[&str],
+    mut fetch: impl FnMut(&Query<F, O>) -> Result<Page<T>>,
+    row: impl Fn(&T) -> Vec<String>,
+) -> Result<u64> {
+    let failed = |e: csv::Error| {
+        Error::invalid(
+            entity,
+            "export",
+            "",
+            format!("writing the CSV output failed: {e}"),
+        )
+    };
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(header).map_err(failed)?;
+    let mut q: Query<F, O> = Query::new().limit(PageRequest::MAX_LIMIT);
+    let mut written = 0;
+    loop {
+        let page = fetch(&q)?;
+        for item in &page.items {
+            writer.write_record(row(item)).map_err(failed)?;
+            written += 1;
+        }
+        match page.next {
+            Some(cursor) => q.page.after = Some(cursor),
+            None => break,
+        }
+    }
+    writer.flush().map_err(|e| failed(e.into()))?;
+    Ok(written)
+}
