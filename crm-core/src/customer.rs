@@ -153,6 +153,18 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The customer this one was merged into: a merged customer is kept
+    /// for the record but cannot change, and listings leave it out unless
+    /// asked ([`CustomerFilter::include_merged`](crate::CustomerFilter::include_merged)).
+    #[serde(default)]
+    pub merged_into: Option<CustomerId>,
+}
+
+impl Customer {
+    /// Whether this customer was merged into another.
+    pub fn is_merged(&self) -> bool {
+        self.merged_into.is_some()
+    }
 }
 
 /// Input for creating a customer. Start from [`NewCustomer::person`] or
@@ -289,6 +301,7 @@ impl NewCustomer {
             tags: validate_tags("tags", &self.tags)?,
             created_at: now,
             updated_at: now,
+            merged_into: None,
         })
     }
 }

@@ -50,6 +50,8 @@ pub enum EventKind {
     Reopened,
     /// A task was completed.
     Completed,
+    /// Another customer was merged into this one.
+    Merged,
 }
 
 impl EventKind {
@@ -63,6 +65,7 @@ impl EventKind {
             EventKind::Lost => "lost",
             EventKind::Reopened => "reopened",
             EventKind::Completed => "completed",
+            EventKind::Merged => "merged",
         }
     }
 }

@@ -168,6 +168,33 @@ impl<F: Default, O: Default> Query<F, O> {
     }
 }
 
+/// Every record `filter` selects, fetched page by page (largest pages) in
+/// the default order, for work that needs them all (merges, imports,
+/// exports, duplicate searches).
+pub(crate) fn fetch_all<T, F, O: Default, E>(
+    filter: F,
+    mut fetch: impl FnMut(&Query<F, O>) -> Result<Page<T>, E>,
+) -> Result<Vec<T>, E> {
+    let mut q = Query {
+        filter,
+        order: O::default(),
+        direction: SortDirection::default(),
+        page: PageRequest {
+            limit: PageRequest::MAX_LIMIT,
+            after: None,
+        },
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = fetch(&q)?;
+        out.extend(page.items);
+        match page.next {
+            Some(cursor) => q.page.after = Some(cursor),
+            None => return Ok(out),
+        }
+    }
+}
+
 impl<F, O> Query<F, O> {
     /// Sets the filter.
     pub fn filter(mut self, filter: F) -> Self {
@@ -285,6 +312,8 @@ pub struct CustomerFilter {
     pub email: Option<Email>,
     /// Name contains this text, ignoring ASCII case.
     pub name_contains: Option<String>,
+    /// Also list customers merged into others (left out by default).
+    pub include_merged: bool,
 }
 
 impl Filter<Customer> for CustomerFilter {
@@ -296,6 +325,7 @@ impl Filter<Customer> for CustomerFilter {
             && self.tag.as_ref().is_none_or(|t| c.tags.contains(t))
             && self.organisation.is_none_or(|o| c.organisation == Some(o))
             && self.email.as_ref().is_none_or(|e| c.emails.contains(e))
+            && (self.include_merged || c.merged_into.is_none())
             && self.name_contains.as_ref().is_none_or(|n| {
                 c.name
                     .to_ascii_lowercase()

@@ -289,6 +289,7 @@ text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Lost => "lost",
     EventKind::Reopened => "reopened",
     EventKind::Completed => "completed",
+    EventKind::Merged => "merged",
 });
 
 /// The bit of a role in `customers.roles`.

@@ -193,7 +193,7 @@ fn count(conn: &Connection, from: &str, filter: Where) -> Result<u64, StoreError
 // ----- customers -----
 
 const CUSTOMER_COLUMNS: &str = "c.id, c.version, c.kind, c.name, c.organisation, c.roles, \
-     c.lifecycle, c.owner, c.created_at, c.updated_at, \
+     c.lifecycle, c.owner, c.created_at, c.updated_at, c.merged_into, \
      (SELECT group_concat(email, char(10) ORDER BY position) FROM customer_emails WHERE customer_id = c.id), \
      (SELECT group_concat(phone, char(10) ORDER BY position) FROM customer_phones WHERE customer_id = c.id), \
      (SELECT group_concat(tag, char(10)) FROM customer_tags WHERE customer_id = c.id)";
@@ -224,17 +224,17 @@ fn split_list<T, E: std::fmt::Display>(
 fn decode_customer(row: &Row<'_>) -> Result<Customer, StoreError> {
     const T: &str = "customers";
     let emails = split_list(
-        get_opt_str(row, 10, col("customer_emails", "email"))?,
+        get_opt_str(row, 11, col("customer_emails", "email"))?,
         col("customer_emails", "email"),
         Email::parse,
     )?;
     let phones = split_list(
-        get_opt_str(row, 11, col("customer_phones", "phone"))?,
+        get_opt_str(row, 12, col("customer_phones", "phone"))?,
         col("customer_phones", "phone"),
         Phone::parse,
     )?;
     let tags: BTreeSet<Tag> = split_list(
-        get_opt_str(row, 12, col("customer_tags", "tag"))?,
+        get_opt_str(row, 13, col("customer_tags", "tag"))?,
         col("customer_tags", "tag"),
         Tag::parse,
     )?
@@ -254,6 +254,7 @@ fn decode_customer(row: &Row<'_>) -> Result<Customer, StoreError> {
         tags,
         created_at: get_time(row, 8, col(T, "created_at"))?,
         updated_at: get_time(row, 9, col(T, "updated_at"))?,
+        merged_into: get_opt_uuid(row, 10, col(T, "merged_into"))?.map(CustomerId::from_uuid),
     })
 }
 
@@ -274,6 +275,9 @@ pub(crate) fn customer(conn: &Connection, id: CustomerId) -> Result<Option<Custo
 
 fn customer_where(f: &CustomerFilter) -> Where {
     let mut w = Where::default();
+    if !f.include_merged {
+        w.push("c.merged_into IS NULL", []);
+    }
     if let Some(k) = f.kind {
         w.push("c.kind = ?", [t(party_kind_str(k))]);
     }

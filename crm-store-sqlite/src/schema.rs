@@ -178,9 +178,16 @@ CREATE INDEX events_by_entity ON events (entity_kind, entity_id, seq);
 CREATE INDEX events_by_at ON events (at);
 "#;
 
+/// Version 2: merged customers point to the customer they were merged
+/// into (NULL for every customer of version 1).
+const V2_MERGE: &str = r#"
+ALTER TABLE customers ADD COLUMN merged_into BLOB;
+CREATE INDEX customers_by_merged_into ON customers (merged_into) WHERE merged_into IS NOT NULL;
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
     move |source| OpenError::Sqlite {
@@ -300,6 +307,9 @@ mod tests {
         INSERT INTO deal_stage_history VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d3e', 0, NULL, 'lead', 1735689600000, NULL);
         INSERT INTO events VALUES (NULL, x'0190f5a27c4e7b1a9d3e2f6a8b9c0d4e', 1735689600000, NULL, 'deal', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d3e', 1, 'created', '[{"field":"title","old":null,"new":"Big one"}]');
         "#,
+        r#"
+        INSERT INTO customers VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 2, 'organisation', 'ACME', NULL, 1, 'lead', NULL, 1735689600000, 1735693200000, x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e');
+        "#,
     ];
 
     /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
@@ -320,6 +330,17 @@ mod tests {
             assert_eq!(d.amount.unwrap().amount.to_string(), "10.50");
             assert_eq!(d.history.len(), 1);
             assert_eq!(tx.last_event_seq().unwrap(), 1);
+            assert_eq!(c.merged_into, None, "a version-1 customer is not merged");
+        }
+        if version >= 2 {
+            let id = CustomerId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d5e));
+            let c = tx.customer(id).unwrap().expect("fixture merged customer");
+            assert_eq!(
+                c.merged_into,
+                Some(CustomerId::from_uuid(Uuid::from_u128(
+                    0x0190f5a27c4e7b1a9d3e2f6a8b9c0d1e
+                )))
+            );
         }
     }
 

@@ -61,7 +61,7 @@ pub(crate) fn insert_customer(conn: &Connection, c: &Customer) -> Result<(), Sto
     let n = conn
         .prepare_cached(
             "INSERT INTO customers (id, version, kind, name, organisation, roles, lifecycle, \
-             owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             owner, created_at, updated_at, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO NOTHING",
         )
         .and_then(|mut s| {
@@ -76,6 +76,7 @@ pub(crate) fn insert_customer(conn: &Connection, c: &Customer) -> Result<(), Sto
                 opt_blob(c.owner.map(|o| o.as_uuid())),
                 millis(c.created_at),
                 millis(c.updated_at),
+                opt_blob(c.merged_into.map(|o| o.as_uuid())),
             ])
         })
         .map_err(backend("inserting a customer"))?;
@@ -125,7 +126,8 @@ pub(crate) fn update_customer(conn: &Connection, c: &Customer) -> Result<(), Sto
     let n = conn
         .prepare_cached(
             "UPDATE customers SET version = ?, kind = ?, name = ?, organisation = ?, roles = ?, \
-             lifecycle = ?, owner = ?, created_at = ?, updated_at = ? WHERE id = ? AND version = ?",
+             lifecycle = ?, owner = ?, created_at = ?, updated_at = ?, merged_into = ? \
+             WHERE id = ? AND version = ?",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -138,6 +140,7 @@ pub(crate) fn update_customer(conn: &Connection, c: &Customer) -> Result<(), Sto
                 opt_blob(c.owner.map(|o| o.as_uuid())),
                 millis(c.created_at),
                 millis(c.updated_at),
+                opt_blob(c.merged_into.map(|o| o.as_uuid())),
                 blob(c.id.as_uuid()),
                 to_i64(c.version.wrapping_sub(1)),
             ])

@@ -14,7 +14,7 @@ use crate::id::{ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId
 use crate::pipeline::{Pipeline, PipelineDef, StageKind, StageMapping};
 use crate::query::{
     ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, EventQuery, Page,
-    PageRequest, PipelineQuery, Query,
+    PipelineQuery, fetch_all,
 };
 use crate::store::WriteTx;
 
@@ -22,10 +22,10 @@ use crate::store::WriteTx;
 /// when the closure given to [`Session::batch`](super::Session::batch)
 /// returns `Ok`. Reads on it see the batch's own writes.
 pub struct Batch<'t> {
-    tx: Box<dyn WriteTx + 't>,
+    pub(super) tx: Box<dyn WriteTx + 't>,
     clock: &'t dyn Clock,
     ids: &'t dyn IdGenerator,
-    actor: Actor,
+    pub(super) actor: Actor,
     at: Option<DateTime<Utc>>,
 }
 
@@ -99,12 +99,12 @@ impl<'t> Batch<'t> {
         }
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(super) fn now(&self) -> DateTime<Utc> {
         self.at
             .unwrap_or_else(|| truncate_to_millis(self.clock.now()))
     }
 
-    fn record(
+    pub(super) fn record(
         &mut self,
         entity: EntityRef,
         version: u64,
@@ -124,7 +124,7 @@ impl<'t> Batch<'t> {
         Ok(self.tx.append_event(event)?)
     }
 
-    fn check_version(
+    pub(super) fn check_version(
         entity: EntityKind,
         id: impl std::fmt::Display,
         expected: u64,
@@ -171,6 +171,7 @@ impl<'t> Batch<'t> {
     ) -> Result<Customer> {
         let current = reads::customer(&*self.tx, id)?;
         Self::check_version(EntityKind::Customer, id, version, current.version)?;
+        super::merge::check_not_merged(&*self.tx, EntityKind::Customer, "id", id)?;
         let (mut next, changes) = patch.apply(&current)?;
         if changes.is_empty() {
             return Ok(current);
@@ -193,6 +194,14 @@ impl<'t> Batch<'t> {
     fn check_organisation(&self, c: &Customer) -> Result<()> {
         if let Some(org_id) = c.organisation {
             match self.tx.customer(org_id)? {
+                Some(org) if org.is_merged() => {
+                    super::merge::check_not_merged(
+                        &*self.tx,
+                        EntityKind::Customer,
+                        "organisation",
+                        org_id,
+                    )?;
+                }
                 Some(org) if org.kind == PartyKind::Organisation => {}
                 Some(_) => {
                     return Err(Error::invalid(
@@ -399,18 +408,7 @@ impl<'t> Batch<'t> {
     }
 
     fn all_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>> {
-        let mut out = Vec::new();
-        let mut q: DealQuery = Query::new()
-            .filter(filter.clone())
-            .limit(PageRequest::MAX_LIMIT);
-        loop {
-            let page = self.tx.deals(&q)?;
-            out.extend(page.items);
-            match page.next {
-                Some(c) => q.page.after = Some(c),
-                None => return Ok(out),
-            }
-        }
+        Ok(fetch_all(filter.clone(), |q: &DealQuery| self.tx.deals(q))?)
     }
 
     // ----- deals -----
@@ -425,6 +423,7 @@ impl<'t> Batch<'t> {
                 "no customer has this id",
             ));
         }
+        super::merge::check_not_merged(&*self.tx, EntityKind::Deal, "customer", input.customer)?;
         let pipeline = self.tx.pipeline(input.pipeline)?.ok_or_else(|| {
             Error::invalid(
                 EntityKind::Deal,
@@ -655,6 +654,9 @@ impl<'t> Batch<'t> {
                 "no customer has this id",
             ));
         }
+        if let Some(c) = activity.customer {
+            super::merge::check_not_merged(&*self.tx, EntityKind::Activity, "customer", c)?;
+        }
         self.tx.insert_activity(&activity)?;
         self.record(
             entity(EntityKind::Activity, id.as_uuid()),
@@ -774,6 +776,6 @@ impl<'a> Target<'a> {
     }
 }
 
-fn entity(kind: EntityKind, id: uuid::Uuid) -> EntityRef {
+pub(super) fn entity(kind: EntityKind, id: uuid::Uuid) -> EntityRef {
     EntityRef { kind, id }
 }

@@ -7,7 +7,14 @@ use crate::error::{EntityKind, Error, Result};
 use crate::import::activities::ActivityImporter;
 use crate::import::customers::CustomerImporter;
 use crate::import::deals::DealImporter;
-use crate::import::{ImportOptions, ImportPolicy, ImportReport, Importer, Layout, Row};
+use std::collections::HashMap;
+
+use crate::duplicate::{DuplicateOptions, find_duplicates};
+use crate::id::CustomerId;
+use crate::import::{
+    ImportDuplicate, ImportOptions, ImportPolicy, ImportReport, Importer, Layout, Row,
+};
+use crate::query::{CustomerFilter, CustomerQuery, fetch_all};
 use crate::store::Store;
 
 impl<S: Store> Session<'_, S> {
@@ -90,9 +97,12 @@ impl<S: Store> Session<'_, S> {
             id_map: options.id_map.clone(),
             problems: Vec::new(),
             ignored_columns: layout.ignored().to_vec(),
+            duplicates: Vec::new(),
         };
         let mut record = csv::StringRecord::new();
         let mut new_ids = Vec::new();
+        // The row number of each id in `report.ids`.
+        let mut id_rows = Vec::new();
         loop {
             match reader.read_record(&mut record) {
                 Ok(true) => {}
@@ -140,6 +150,7 @@ impl<S: Store> Session<'_, S> {
                     Ok(id) => {
                         report.valid_rows += 1;
                         report.ids.push(id);
+                        id_rows.push(report.rows);
                         if let Some(own) = own_id {
                             new_ids.push((own, id));
                         }
@@ -155,6 +166,12 @@ impl<S: Store> Session<'_, S> {
             report.problems.append(&mut row.problems);
             // After the row (which borrows the map) is done with.
             report.id_map.extend(new_ids.drain(..));
+        }
+
+        if let Some(rules) = &options.duplicates
+            && entity == EntityKind::Customer
+        {
+            report.duplicates = imported_duplicates(&batch, &report.ids, &id_rows, rules)?;
         }
 
         let keep = !options.dry_run
@@ -198,4 +215,44 @@ fn csv_failure(entity: EntityKind, e: &csv::Error) -> Error {
         format!("line {line}"),
         format!("the file cannot be read as CSV: {e}"),
     )
+}
+
+/// Rows of a customer import (created as `ids` from rows `id_rows`) that
+/// resemble existing customers or each other.
+fn imported_duplicates(
+    batch: &Batch<'_>,
+    ids: &[uuid::Uuid],
+    id_rows: &[u64],
+    rules: &DuplicateOptions,
+) -> Result<Vec<ImportDuplicate>> {
+    let rows: HashMap<CustomerId, u64> = ids
+        .iter()
+        .zip(id_rows)
+        .map(|(id, row)| (CustomerId::from_uuid(*id), *row))
+        .collect();
+    let customers = fetch_all(CustomerFilter::default(), |q: &CustomerQuery| {
+        batch.customers(q)
+    })?;
+    let found = find_duplicates(&customers, rules);
+    let mut out: Vec<ImportDuplicate> = found
+        .candidates
+        .into_iter()
+        .filter_map(|c| {
+            let (ra, rb) = (rows.get(&c.a).copied(), rows.get(&c.b).copied());
+            let (row, customer, other_row) = match (ra, rb) {
+                (Some(x), Some(y)) => (x.min(y), None, Some(x.max(y))),
+                (Some(x), None) => (x, Some(c.b), None),
+                (None, Some(y)) => (y, Some(c.a), None),
+                (None, None) => return None,
+            };
+            Some(ImportDuplicate {
+                row,
+                customer,
+                other_row,
+                matches: c.matches,
+            })
+        })
+        .collect();
+    out.sort_by_key(|d| (d.row, d.other_row, d.customer));
+    Ok(out)
 }

@@ -14,8 +14,10 @@
 //! 5. commits; on any error nothing of it is kept.
 
 mod batch;
+mod duplicate;
 mod export;
 mod import;
+mod merge;
 mod reads;
 
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::facade::Batch;
 use crate::id::{CustomerId, PipelineId};
 use crate::pipeline::Pipeline;
-use crate::query::{CustomerQuery, PageRequest, PipelineQuery, Query};
+use crate::query::{CustomerFilter, CustomerQuery, PipelineQuery, fetch_all};
 
 /// Every customer by e-mail address and by name, loaded once per import
 /// and kept up to date with the customers the import creates.
@@ -28,17 +28,12 @@ fn name_key(name: &str) -> String {
 impl CustomerIndex {
     pub(crate) fn load(batch: &Batch<'_>) -> Result<Self> {
         let mut index = CustomerIndex::default();
-        let mut q: CustomerQuery = Query::new().limit(PageRequest::MAX_LIMIT);
-        loop {
-            let page = batch.customers(&q)?;
-            for c in &page.items {
-                index.add(c);
-            }
-            match page.next {
-                Some(cursor) => q.page.after = Some(cursor),
-                None => return Ok(index),
-            }
+        for c in &fetch_all(CustomerFilter::default(), |q: &CustomerQuery| {
+            batch.customers(q)
+        })? {
+            index.add(c);
         }
+        Ok(index)
     }
 
     pub(crate) fn add(&mut self, c: &Customer) {
@@ -88,16 +83,9 @@ pub(crate) struct PipelineIndex {
 
 impl PipelineIndex {
     pub(crate) fn load(batch: &Batch<'_>) -> Result<Self> {
-        let mut pipelines = Vec::new();
-        let mut q: PipelineQuery = Query::new().limit(PageRequest::MAX_LIMIT);
-        loop {
-            let page = batch.pipelines(&q)?;
-            pipelines.extend(page.items);
-            match page.next {
-                Some(cursor) => q.page.after = Some(cursor),
-                None => return Ok(PipelineIndex { pipelines }),
-            }
-        }
+        Ok(PipelineIndex {
+            pipelines: fetch_all(Default::default(), |q: &PipelineQuery| batch.pipelines(q))?,
+        })
     }
 
     /// The pipeline a cell names by id or name; with no cell, the only

@@ -48,7 +48,7 @@ pub use activities::ACTIVITY_COLUMNS;
 pub(crate) use cell::Row;
 pub use customers::CUSTOMER_COLUMNS;
 pub use deals::DEAL_COLUMNS;
-pub use report::{ImportReport, RowProblem};
+pub use report::{ImportDuplicate, ImportReport, RowProblem};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -116,7 +116,7 @@ pub enum ImportPolicy {
 ///     .columns(ColumnMap::new().column("name", "Firma"));
 /// assert!(options.dry_run);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ImportOptions {
     /// Check everything and write nothing.
@@ -132,6 +132,10 @@ pub struct ImportOptions {
     /// deal) are translated. This is how an export from another store is
     /// imported file by file.
     pub id_map: IdMap,
+    /// For customer imports: also look for rows that resemble existing
+    /// customers or each other ([`ImportReport::duplicates`]). Works in dry
+    /// runs too, which is how to check a file before importing it.
+    pub duplicates: Option<crate::duplicate::DuplicateOptions>,
 }
 
 impl Default for ImportOptions {
@@ -142,6 +146,7 @@ impl Default for ImportOptions {
             columns: ColumnMap::default(),
             list_separator: ';',
             id_map: IdMap::new(),
+            duplicates: None,
         }
     }
 }
@@ -168,6 +173,12 @@ impl ImportOptions {
     /// Sets [`ImportOptions::id_map`].
     pub fn id_map(mut self, ids: IdMap) -> Self {
         self.id_map = ids;
+        self
+    }
+
+    /// Sets [`ImportOptions::duplicates`].
+    pub fn duplicates(mut self, options: crate::duplicate::DuplicateOptions) -> Self {
+        self.duplicates = Some(options);
         self
     }
 

@@ -34,8 +34,44 @@ impl fmt::Display for RowProblem {
     }
 }
 
+/// An imported row that resembles an existing customer or another row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportDuplicate {
+    /// The row.
+    pub row: u64,
+    /// The existing customer it resembles, if that is what it resembles.
+    pub customer: Option<crate::id::CustomerId>,
+    /// The other row of the file it resembles (a later one), otherwise.
+    pub other_row: Option<u64>,
+    /// The rules that matched, strongest first.
+    pub matches: Vec<crate::duplicate::DuplicateMatch>,
+}
+
+impl fmt::Display for ImportDuplicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {} resembles ", self.row)?;
+        match (self.customer, self.other_row) {
+            (Some(c), _) => write!(f, "customer {c}")?,
+            (None, Some(r)) => write!(f, "row {r}")?,
+            (None, None) => f.write_str("another customer")?,
+        }
+        let why: Vec<String> = self
+            .matches
+            .iter()
+            .map(|m| match m.rule {
+                crate::duplicate::DuplicateRule::Name => {
+                    format!("similar name {} ({:.2})", m.evidence, m.score)
+                }
+                crate::duplicate::DuplicateRule::Email => format!("same e-mail {}", m.evidence),
+                crate::duplicate::DuplicateRule::Phone => format!("same phone {}", m.evidence),
+            })
+            .collect();
+        write!(f, ": {}", why.join(", "))
+    }
+}
+
 /// The outcome of an import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {
     /// What was imported.
     pub entity: EntityKind,
@@ -62,6 +98,9 @@ pub struct ImportReport {
     pub problems: Vec<RowProblem>,
     /// Headers of the file that no column uses.
     pub ignored_columns: Vec<String>,
+    /// Rows that resemble existing customers or each other, when asked
+    /// for ([`ImportOptions::duplicates`](super::ImportOptions::duplicates)).
+    pub duplicates: Vec<ImportDuplicate>,
 }
 
 impl ImportReport {
@@ -92,6 +131,9 @@ impl fmt::Display for ImportReport {
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }
+        for d in &self.duplicates {
+            writeln!(f, "  {d}")?;
+        }
         Ok(())
     }
 }
@@ -119,6 +161,7 @@ mod tests {
                 reason: "'EURO' is not an ISO 4217 currency code".into(),
             }],
             ignored_columns: vec!["notes".into()],
+            duplicates: vec![],
         };
         assert_eq!(
             report.to_string(),

@@ -20,7 +20,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 mod import;
+mod merge;
 pub use import::*;
+pub use merge::*;
 
 use crate::query::{Filter, Order, Query, paginate};
 use crate::testing::strategies;
@@ -53,6 +55,9 @@ macro_rules! store_conformance_tests {
             import_skip_invalid_writes_the_valid_rows,
             import_deals_keeps_history_and_rows_are_atomic,
             import_activities_with_completed_tasks,
+            import_dry_run_finds_duplicates,
+            merge_moves_everything_and_records_one_event,
+            merge_refusals_change_nothing,
         );
     };
 }
@@ -175,7 +180,7 @@ pub fn records_round_trip_exactly<S: Store>(store: S) {
         .unwrap_or_else(|e| panic!("records do not round-trip: {e}"));
 }
 
-fn sample_customer(id: u128, name: &str, at: DateTime<Utc>) -> Customer {
+pub(crate) fn sample_customer(id: u128, name: &str, at: DateTime<Utc>) -> Customer {
     Customer {
         id: CustomerId::from_uuid(uuid::Uuid::from_u128(id)),
         version: 1,
@@ -190,6 +195,7 @@ fn sample_customer(id: u128, name: &str, at: DateTime<Utc>) -> Customer {
         tags: Default::default(),
         created_at: at,
         updated_at: at,
+        merged_into: None,
     }
 }
 

@@ -159,6 +159,8 @@ pub fn customer() -> impl Strategy<Value = Customer> {
                     tags,
                     created_at: created,
                     updated_at: created + chrono::Duration::milliseconds(delta),
+                    // Some merged customers, pointing anywhere.
+                    merged_into: (delta % 5 == 0).then(|| CustomerId::from_uuid(id)),
                 }
             },
         )
@@ -397,7 +399,8 @@ pub fn event() -> impl Strategy<Value = Event> {
             Just(EventKind::Won),
             Just(EventKind::Lost),
             Just(EventKind::Reopened),
-            Just(EventKind::Completed)
+            Just(EventKind::Completed),
+            Just(EventKind::Merged)
         ],
         vec(("[a-z_]{1,12}", json_value(), json_value()), 0..4),
     )

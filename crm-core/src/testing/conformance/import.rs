@@ -415,7 +415,10 @@ pub fn export_then_import_reproduces_the_records<S: Store, T: Store>(source: S, 
         })
     };
     let again = export(&t);
-    assert_ne!(again[0], customers, "the imported records kept the source's ids");
+    assert_ne!(
+        again[0], customers,
+        "the imported records kept the source's ids"
+    );
     assert_eq!(
         again[0],
         translate(&customers),
@@ -441,4 +444,67 @@ fn export<S: Store>(s: &Session<'_, S>) -> [String; 3] {
     s.export_deals(&mut d).expect("deals");
     s.export_activities(&mut a).expect("activities");
     [c, d, a].map(|f| String::from_utf8(f).unwrap_or_default())
+}
+
+/// A dry run of a customer import can list the rows that resemble existing
+/// customers or each other, before anything is written.
+pub fn import_dry_run_finds_duplicates<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let acme = s
+        .create_customer(NewCustomer::organisation("ACME GmbH").email("info@acme.example"))
+        .expect("acme");
+    let csv = "\
+name,kind,email,phone
+Acme Gmbh.,organisation,,
+Bob Stone,person,bob@example.org,
+Carla Diaz,person,,+34 600 000 000
+Robert Stone,person,BOB@example.org,
+Carla Diaz,person,carla@example.org,
+";
+    let report = s
+        .import_customers(
+            csv.as_bytes(),
+            &ImportOptions::default()
+                .dry_run(true)
+                .duplicates(crate::duplicate::DuplicateOptions::default()),
+        )
+        .expect("dry run");
+    assert!(!report.written);
+    assert_eq!(
+        s.count_customers(&CustomerFilter::default())
+            .expect("count"),
+        1
+    );
+    type Found = (
+        u64,
+        Option<CustomerId>,
+        Option<u64>,
+        Vec<crate::duplicate::DuplicateRule>,
+    );
+    let found: Vec<Found> = report
+        .duplicates
+        .iter()
+        .map(|d| {
+            (
+                d.row,
+                d.customer,
+                d.other_row,
+                d.matches.iter().map(|m| m.rule).collect(),
+            )
+        })
+        .collect();
+    use crate::duplicate::DuplicateRule::{Email, Name};
+    assert_eq!(
+        found,
+        vec![
+            (1, Some(acme.id), None, vec![Name]),
+            (2, None, Some(4), vec![Email]),
+            (3, None, Some(5), vec![Name]),
+        ]
+    );
+    assert_eq!(
+        report.duplicates[1].to_string(),
+        "row 2 resembles row 4: same e-mail bob@example.org"
+    );
 }

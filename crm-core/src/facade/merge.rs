@@ -1,0 +1,230 @@
+//! Merging customers through the facade: see [`crate::merge`].
+
+use super::batch::entity;
+use super::{Batch, Session, reads};
+use crate::activity::Activity;
+use crate::customer::Customer;
+use crate::deal::Deal;
+use crate::error::{EntityKind, Error, Result};
+use crate::event::{Changes, EventKind};
+use crate::id::CustomerId;
+use crate::merge::{MergePolicy, pick, union};
+use crate::query::{
+    ActivityFilter, ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, fetch_all,
+};
+use crate::store::{ReadTx, Store};
+
+impl<S: Store> Session<'_, S> {
+    /// Merges customer `merged` (at `merged_version`) into `survivor` (at
+    /// `survivor_version`) and returns the survivor as it is now. See
+    /// [`crate::merge`] for what moves and the conflict policy.
+    ///
+    /// ```
+    /// use crm_core::merge::{Keep, MergePolicy};
+    /// use crm_core::{Actor, Crm, NewCustomer};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let s = crm.as_actor(Actor::System);
+    /// let ada = s.create_customer(NewCustomer::person("Ada Byron").email("ada@example.org"))?;
+    /// let dup = s.create_customer(NewCustomer::person("Ada Lovelace").email("countess@example.org"))?;
+    /// let ada = s.merge_customers(ada.id, ada.version, dup.id, dup.version,
+    ///     &MergePolicy::default().name(Keep::Merged))?;
+    /// assert_eq!(ada.name, "Ada Lovelace");
+    /// assert_eq!(ada.emails.len(), 2);
+    /// assert_eq!(s.customer(dup.id)?.merged_into, Some(ada.id));
+    /// assert_eq!(s.count_customers(&Default::default())?, 1); // merged ones are not listed
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn merge_customers(
+        &self,
+        survivor: CustomerId,
+        survivor_version: u64,
+        merged: CustomerId,
+        merged_version: u64,
+        policy: &MergePolicy,
+    ) -> Result<Customer> {
+        self.batch(|b| {
+            b.merge_customers(survivor, survivor_version, merged, merged_version, policy)
+        })
+    }
+}
+
+impl Batch<'_> {
+    /// Merges one customer into another. See [`Session::merge_customers`].
+    pub fn merge_customers(
+        &mut self,
+        survivor_id: CustomerId,
+        survivor_version: u64,
+        merged_id: CustomerId,
+        merged_version: u64,
+        policy: &MergePolicy,
+    ) -> Result<Customer> {
+        let invalid = |field: &str, value: &dyn std::fmt::Display, reason: String| {
+            Error::invalid(EntityKind::Customer, field, value, reason)
+        };
+        if survivor_id == merged_id {
+            return Err(invalid(
+                "merged",
+                &merged_id,
+                "a customer cannot be merged into itself".into(),
+            ));
+        }
+        let survivor = reads::customer(&*self.tx, survivor_id)?;
+        Self::check_version(
+            EntityKind::Customer,
+            survivor_id,
+            survivor_version,
+            survivor.version,
+        )?;
+        let merged = reads::customer(&*self.tx, merged_id)?;
+        Self::check_version(
+            EntityKind::Customer,
+            merged_id,
+            merged_version,
+            merged.version,
+        )?;
+        for (field, c) in [("survivor", &survivor), ("merged", &merged)] {
+            if let Some(into) = c.merged_into {
+                return Err(invalid(
+                    field,
+                    &c.id,
+                    format!("this customer was already merged into {into}"),
+                ));
+            }
+        }
+        if survivor.kind != merged.kind {
+            return Err(invalid(
+                "merged",
+                &merged_id,
+                format!(
+                    "a {} cannot be merged into a {}",
+                    merged.kind.as_str(),
+                    survivor.kind.as_str()
+                ),
+            ));
+        }
+
+        let now = self.now();
+        let mut next = survivor.clone();
+        next.name = pick(
+            policy.name,
+            survivor.name.clone(),
+            Some(merged.name.clone()),
+        );
+        next.lifecycle = pick(policy.lifecycle, survivor.lifecycle, Some(merged.lifecycle));
+        next.owner = pick(policy.owner, survivor.owner, merged.owner.map(Some));
+        next.organisation = pick(
+            policy.organisation,
+            survivor.organisation,
+            merged.organisation.map(Some),
+        );
+        if next.organisation == Some(survivor_id) || next.organisation == Some(merged_id) {
+            next.organisation = survivor.organisation.filter(|o| *o != merged_id);
+        }
+        next.emails = union(&survivor.emails, &merged.emails);
+        next.phones = union(&survivor.phones, &merged.phones);
+        next.tags.extend(merged.tags.iter().cloned());
+        next.roles.extend(merged.roles.iter().copied());
+        next.version += 1;
+        next.updated_at = now.max(survivor.updated_at);
+
+        let mut ch = Changes::default();
+        ch.field("name", &survivor.name, &next.name);
+        ch.field("lifecycle", &survivor.lifecycle, &next.lifecycle);
+        ch.field("owner", &survivor.owner, &next.owner);
+        ch.field("organisation", &survivor.organisation, &next.organisation);
+        ch.field("emails", &survivor.emails, &next.emails);
+        ch.field("phones", &survivor.phones, &next.phones);
+        ch.field("tags", &survivor.tags, &next.tags);
+        ch.field("roles", &survivor.roles, &next.roles);
+        ch.set("merged", &(), &merged_id);
+
+        // Deals, activities and (for organisations) people move over.
+        let tx = &*self.tx;
+        let deals: Vec<Deal> = fetch_all(
+            DealFilter {
+                customer: Some(merged_id),
+                ..DealFilter::default()
+            },
+            |q: &DealQuery| tx.deals(q),
+        )?;
+        let activities: Vec<Activity> = fetch_all(
+            ActivityFilter {
+                customer: Some(merged_id),
+                ..ActivityFilter::default()
+            },
+            |q: &ActivityQuery| tx.activities(q),
+        )?;
+        let people: Vec<Customer> = fetch_all(
+            CustomerFilter {
+                organisation: Some(merged_id),
+                include_merged: true,
+                ..CustomerFilter::default()
+            },
+            |q: &CustomerQuery| tx.customers(q),
+        )?;
+        let deal_ids: Vec<_> = deals.iter().map(|d| d.id).collect();
+        let activity_ids: Vec<_> = activities.iter().map(|a| a.id).collect();
+        let people_ids: Vec<_> = people.iter().map(|p| p.id).collect();
+        ch.set("moved_deals", &(), &deal_ids);
+        ch.set("moved_activities", &(), &activity_ids);
+        ch.set("moved_people", &(), &people_ids);
+        for mut d in deals {
+            d.customer = survivor_id;
+            d.version += 1;
+            d.updated_at = now.max(d.updated_at);
+            self.tx.update_deal(&d)?;
+        }
+        for mut a in activities {
+            a.customer = Some(survivor_id);
+            a.version += 1;
+            a.updated_at = now.max(a.updated_at);
+            self.tx.update_activity(&a)?;
+        }
+        for mut p in people {
+            if p.id == survivor_id {
+                continue;
+            }
+            p.organisation = Some(survivor_id);
+            p.version += 1;
+            p.updated_at = now.max(p.updated_at);
+            self.tx.update_customer(&p)?;
+        }
+
+        let mut gone = merged.clone();
+        gone.merged_into = Some(survivor_id);
+        gone.version += 1;
+        gone.updated_at = now.max(merged.updated_at);
+        self.tx.update_customer(&gone)?;
+        self.tx.update_customer(&next)?;
+        self.record(
+            entity(EntityKind::Customer, survivor_id.as_uuid()),
+            next.version,
+            EventKind::Merged,
+            ch,
+            now,
+        )?;
+        Ok(next)
+    }
+}
+
+/// Refuses to change, or attach records to, a merged customer.
+pub(super) fn check_not_merged(
+    tx: &dyn ReadTx,
+    entity: EntityKind,
+    field: &str,
+    id: CustomerId,
+) -> Result<()> {
+    if let Some(c) = tx.customer(id)?
+        && let Some(into) = c.merged_into
+    {
+        return Err(Error::invalid(
+            entity,
+            field,
+            id,
+            format!("this customer was merged into {into}; use that customer instead"),
+        ));
+    }
+    Ok(())
+}
