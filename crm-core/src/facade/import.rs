@@ -133,17 +133,18 @@ impl<S: Store> Session<'_, S> {
             );
             let own_id = row.own_id();
             if record.len() != layout.width() {
+                // The cells no longer line up with the columns: reading
+                // them would only report noise.
                 row.problem(
                     "",
                     "",
                     format!(
-                        "the row has {} cells but the header has {}",
+                        "the row has {} cells but the header has {}; a value containing a comma (such as 1.200,50) must be in double quotes",
                         record.len(),
                         layout.width()
                     ),
                 );
-            }
-            if let Some(input) = importer.read(&mut row)
+            } else if let Some(input) = importer.read(&mut row)
                 && !row.has_problems()
             {
                 match batch.attempt(|b| importer.write(b, &input)) {

@@ -56,6 +56,7 @@ macro_rules! store_conformance_tests {
             import_deals_keeps_history_and_rows_are_atomic,
             import_activities_with_completed_tasks,
             import_dry_run_finds_duplicates,
+            import_reports_misaligned_rows_and_missing_columns,
             merge_moves_everything_and_records_one_event,
             merge_refusals_change_nothing,
         );

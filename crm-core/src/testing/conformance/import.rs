@@ -508,3 +508,53 @@ Carla Diaz,person,carla@example.org,
         "row 2 resembles row 4: same e-mail bob@example.org"
     );
 }
+
+/// A row whose cells do not line up with the header is reported once (its
+/// cells are not read), and a file without a required column is refused
+/// before anything happens.
+pub fn import_reports_misaligned_rows_and_missing_columns<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let csv = "name,email\nAda,ada@example.org\nBob\nCarla,1.200,50\n";
+    let report = s
+        .import_customers(
+            csv.as_bytes(),
+            &ImportOptions::default().policy(ImportPolicy::SkipInvalid),
+        )
+        .expect("import");
+    let reasons: Vec<(u64, &str)> = report
+        .problems
+        .iter()
+        .map(|p| (p.row, p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (
+                2,
+                "the row has 1 cells but the header has 2; a value containing a comma (such as 1.200,50) must be in double quotes"
+            ),
+            (
+                3,
+                "the row has 3 cells but the header has 2; a value containing a comma (such as 1.200,50) must be in double quotes"
+            ),
+        ]
+    );
+    assert_eq!(report.valid_rows, 1);
+
+    let err = s
+        .import_customers(
+            "Firma,Mail\nACME,info@acme.example\n".as_bytes(),
+            &ImportOptions::default(),
+        )
+        .expect_err("a file without a name column is refused");
+    assert!(
+        err.to_string().starts_with("invalid customer.columns.name"),
+        "{err}"
+    );
+    assert_eq!(
+        s.count_customers(&CustomerFilter::default())
+            .expect("count"),
+        1
+    );
+}
