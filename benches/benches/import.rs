@@ -1,0 +1,251 @@
+//! Getting data in: CSV import and duplicate search.
+//!
+//! - `import_customers/csv_into_sqlite`: `Session::import_customers` of a
+//!   CSV file of 100k customer rows (name, kind, e-mail, phone, tags,
+//!   lifecycle, historical created_at) into a fresh SQLite file, policy
+//!   skip-invalid (one savepoint per row), everything in one transaction.
+//! - `import_customers/batch_into_sqlite`: the same customers created with
+//!   `Batch::create_customer` in one `Session::batch`, no CSV: the floor
+//!   the import is measured against (the rules and the store cost the same
+//!   in both; the difference is parsing, reporting and savepoints).
+//! - `duplicates/find_100k`: `find_duplicates` over 100k customers whose
+//!   names come from a small vocabulary (so name blocks are realistic and
+//!   large), with 2 % re-entered with a typo.
+//!
+//! `cargo bench -p crm-benches --bench import` runs the full sizes;
+//! `cargo test --benches` runs each once on 2 000 rows. `CRM_BENCH_N`
+//! overrides the row count.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use crm_core::duplicate::{DuplicateOptions, find_duplicates};
+use crm_core::import::{ImportOptions, ImportPolicy};
+use crm_core::{Actor, Crm, Customer, CustomerFilter, CustomerQuery, Lifecycle, NewCustomer};
+use crm_store_sqlite::SqliteStore;
+
+fn rows() -> usize {
+    if let Some(n) = std::env::var("CRM_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    if std::env::args().any(|a| a == "--bench") {
+        100_000
+    } else {
+        2_000
+    }
+}
+
+fn fresh_db() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("crm-bench-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let path = dir.join(format!("{}.db", N.fetch_add(1, Ordering::Relaxed)));
+    remove_db(&path);
+    path
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "John",
+    "Margaret",
+    "Dennis",
+    "Ken",
+    "Radia",
+    "Tim",
+    "Vint",
+    "Leslie",
+    "Niklaus",
+    "Hedy",
+    "Katherine",
+    "Linus",
+    "Guido",
+];
+const LAST: &[&str] = &[
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "McCarthy",
+    "Hamilton",
+    "Ritchie",
+    "Thompson",
+    "Perlman",
+    "Berners-Lee",
+    "Cerf",
+    "Lamport",
+    "Wirth",
+    "Lamarr",
+    "Johnson",
+    "Torvalds",
+    "Rossum",
+];
+
+/// The i-th generated person: name, e-mail, phone.
+fn person(i: usize) -> (String, String, String) {
+    let name = format!(
+        "{} {} {}",
+        FIRST[i % FIRST.len()],
+        LAST[(i / FIRST.len()) % LAST.len()],
+        i
+    );
+    (
+        name,
+        format!("p{i}@example.org"),
+        format!("+49 30 {:07}", i % 10_000_000),
+    )
+}
+
+fn csv(n: usize) -> String {
+    let mut out = String::from("name,kind,email,phone,tags,lifecycle,created_at\n");
+    for i in 0..n {
+        let (name, email, phone) = person(i);
+        let _ = writeln!(
+            out,
+            "{name},person,{email},{phone},imported;batch{},prospect,2023-{:02}-{:02}",
+            i % 10,
+            1 + i % 12,
+            1 + i % 28
+        );
+    }
+    out
+}
+
+fn import_csv(n: usize, file: &str) -> Duration {
+    let path = fresh_db();
+    let crm = Crm::new(SqliteStore::open(&path).expect("open"));
+    let s = crm.as_actor(Actor::System);
+    let options = ImportOptions::default().policy(ImportPolicy::SkipInvalid);
+    let start = Instant::now();
+    let report = s
+        .import_customers(file.as_bytes(), &options)
+        .expect("import");
+    let took = start.elapsed();
+    assert_eq!(report.valid_rows as usize, n, "{report}");
+    drop(crm);
+    remove_db(&path);
+    took
+}
+
+fn batch_create(n: usize) -> Duration {
+    let path = fresh_db();
+    let crm = Crm::new(SqliteStore::open(&path).expect("open"));
+    let s = crm.as_actor(Actor::System);
+    let start = Instant::now();
+    s.batch(|b| {
+        for i in 0..n {
+            let (name, email, phone) = person(i);
+            let created: DateTime<Utc> =
+                format!("2023-{:02}-{:02}T00:00:00Z", 1 + i % 12, 1 + i % 28)
+                    .parse()
+                    .expect("time");
+            b.set_time(Some(created));
+            b.create_customer(
+                NewCustomer::person(name)
+                    .email(email)
+                    .phone(phone)
+                    .tag("imported")
+                    .tag(format!("batch{}", i % 10))
+                    .lifecycle(Lifecycle::Prospect),
+            )?;
+        }
+        Ok(())
+    })
+    .expect("batch");
+    let took = start.elapsed();
+    drop(crm);
+    remove_db(&path);
+    took
+}
+
+fn import_customers(c: &mut Criterion) {
+    let n = rows();
+    let file = csv(n);
+    let mut group = c.benchmark_group("import_customers");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("csv_into_sqlite", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| import_csv(n, &file)).sum())
+    });
+    group.bench_function("batch_into_sqlite", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| batch_create(n)).sum())
+    });
+    group.finish();
+}
+
+/// 100k customers in memory, 2 % of them entered again with a typo.
+fn customers_with_duplicates(n: usize) -> Vec<Customer> {
+    let crm = Crm::new(crm_store_memory::MemoryStore::new());
+    let s = crm.as_actor(Actor::System);
+    s.batch(|b| {
+        for i in 0..n {
+            let (mut name, email, _) = person(i);
+            if i % 50 == 49 {
+                // A re-entered earlier person, one letter dropped.
+                let (earlier, _, _) = person(i - 7);
+                name = earlier.replacen('a', "", 1);
+            }
+            b.create_customer(NewCustomer::person(name).email(email))?;
+        }
+        Ok(())
+    })
+    .expect("customers");
+    let mut q: CustomerQuery = CustomerQuery::new().limit(1000);
+    q.filter = CustomerFilter::default();
+    let mut all = Vec::new();
+    loop {
+        let page = s.customers(&q).expect("page");
+        all.extend(page.items);
+        match page.next {
+            Some(c) => q.page.after = Some(c),
+            None => return all,
+        }
+    }
+}
+
+fn duplicates(c: &mut Criterion) {
+    let n = rows();
+    let customers = customers_with_duplicates(n);
+    let options = DuplicateOptions::default();
+    let mut group = c.benchmark_group("duplicates");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("find_100k", |b| {
+        b.iter(|| {
+            let report = find_duplicates(&customers, &options);
+            assert!(!report.candidates.is_empty());
+            report
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, import_customers, duplicates);
+criterion_main!(benches);
