@@ -204,6 +204,15 @@ pub enum Error {
         deals: u64,
     },
 
+    /// A backup cannot be restored; nothing was restored.
+    #[error("cannot restore the backup: line {line}: {reason}")]
+    Backup {
+        /// The line of the backup file (from 1; 0 for the file as a whole).
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The storage backend failed.
     #[error("storage error: {0}")]
     Store(StoreError),

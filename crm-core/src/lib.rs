@@ -42,6 +42,7 @@
 
 pub mod activity;
 pub mod actor;
+pub mod backup;
 pub mod clock;
 pub mod contact;
 pub mod currency;

@@ -168,31 +168,50 @@ impl<F: Default, O: Default> Query<F, O> {
     }
 }
 
-/// Every record `filter` selects, fetched page by page (largest pages) in
-/// the default order, for work that needs them all (merges, imports,
-/// exports, duplicate searches).
+/// Feeds every record `q` selects to `each`, fetching them page by page
+/// (largest pages) from `q`'s order and filter, so memory stays bounded.
+pub(crate) fn for_each<T, F, O, E, E1>(
+    mut q: Query<F, O>,
+    mut fetch: impl FnMut(&Query<F, O>) -> Result<Page<T>, E1>,
+    mut each: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<E1>,
+{
+    q.page = PageRequest {
+        limit: PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    loop {
+        let page = fetch(&q)?;
+        for item in page.items {
+            each(item)?;
+        }
+        match page.next {
+            Some(cursor) => q.page.after = Some(cursor),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Every record `filter` selects, in the default order, for work that
+/// needs them all at once (merges, imports, duplicate searches).
 pub(crate) fn fetch_all<T, F, O: Default, E>(
     filter: F,
-    mut fetch: impl FnMut(&Query<F, O>) -> Result<Page<T>, E>,
+    fetch: impl FnMut(&Query<F, O>) -> Result<Page<T>, E>,
 ) -> Result<Vec<T>, E> {
-    let mut q = Query {
+    let q = Query {
         filter,
         order: O::default(),
         direction: SortDirection::default(),
-        page: PageRequest {
-            limit: PageRequest::MAX_LIMIT,
-            after: None,
-        },
+        page: PageRequest::default(),
     };
     let mut out = Vec::new();
-    loop {
-        let page = fetch(&q)?;
-        out.extend(page.items);
-        match page.next {
-            Some(cursor) => q.page.after = Some(cursor),
-            None => return Ok(out),
-        }
-    }
+    for_each(q, fetch, |item| -> Result<(), E> {
+        out.push(item);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 impl<F, O> Query<F, O> {

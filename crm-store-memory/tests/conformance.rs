@@ -15,3 +15,19 @@ fn export_then_import_reproduces_the_records() {
         crm_store_memory::MemoryStore::new(),
     );
 }
+
+#[test]
+fn backup_then_restore_is_lossless() {
+    crm_core::testing::conformance::backup_then_restore_is_lossless(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_memory::MemoryStore::new(),
+    );
+}
+
+#[test]
+fn restore_refuses_damaged_backups() {
+    crm_core::testing::conformance::restore_refuses_damaged_backups(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_memory::MemoryStore::new(),
+    );
+}

@@ -30,3 +30,34 @@ fn export_from_memory_then_import_into_sqlite_reproduces_the_records() {
         crm_store_sqlite::SqliteStore::open_in_memory().unwrap(),
     );
 }
+
+/// memory → backup → SQLite (a file) → backup gives the same file.
+#[test]
+fn backup_from_memory_restores_into_sqlite_byte_for_byte() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("backup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("restored.db");
+    let _ = std::fs::remove_file(&path);
+    crm_core::testing::conformance::backup_then_restore_is_lossless(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_sqlite::SqliteStore::open(&path).unwrap(),
+    );
+}
+
+/// SQLite → backup → memory, the other way round.
+#[test]
+fn backup_from_sqlite_restores_into_memory_byte_for_byte() {
+    crm_core::testing::conformance::backup_then_restore_is_lossless(
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap(),
+        crm_store_memory::MemoryStore::new(),
+    );
+}
+
+#[test]
+fn restore_into_sqlite_refuses_damaged_backups() {
+    crm_core::testing::conformance::restore_refuses_damaged_backups(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap(),
+    );
+}

@@ -7,7 +7,7 @@ use crate::error::{EntityKind, Error, Result};
 use crate::export::{
     ACTIVITY_HEADER, CUSTOMER_HEADER, DEAL_HEADER, activity_row, customer_row, deal_row,
 };
-use crate::query::{ActivityQuery, CustomerQuery, DealQuery, Page, PageRequest, Query};
+use crate::query::{ActivityQuery, CustomerQuery, DealQuery, Page, Query, for_each};
 use crate::store::Store;
 
 impl<S: Store> Session<'_, S> {
@@ -90,19 +90,12 @@ fn write_all<T, F: Default, O: Default + Clone>(
     };
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(header).map_err(failed)?;
-    let mut q: Query<F, O> = Query::new().limit(PageRequest::MAX_LIMIT);
     let mut written = 0;
-    loop {
-        let page = fetch(&q)?;
-        for item in &page.items {
-            writer.write_record(row(item)).map_err(failed)?;
-            written += 1;
-        }
-        match page.next {
-            Some(cursor) => q.page.after = Some(cursor),
-            None => break,
-        }
-    }
+    for_each(Query::new(), &mut fetch, |item| -> Result<()> {
+        writer.write_record(row(&item)).map_err(failed)?;
+        written += 1;
+        Ok(())
+    })?;
     writer.flush().map_err(|e| failed(e.into()))?;
     Ok(written)
 }

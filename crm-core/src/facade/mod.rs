@@ -13,6 +13,7 @@
 //! 4. stores the new version of the record and appends exactly one event,
 //! 5. commits; on any error nothing of it is kept.
 
+mod backup;
 mod batch;
 mod duplicate;
 mod export;

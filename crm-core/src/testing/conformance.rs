@@ -19,8 +19,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+mod backup;
 mod import;
 mod merge;
+pub use backup::*;
 pub use import::*;
 pub use merge::*;
 

@@ -1,0 +1,238 @@
+//! Backup and restore through the facade: see [`crate::backup`].
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+
+use super::Session;
+use crate::backup::{BackupCounts, FORMAT, Header, Line, VERSION};
+use crate::error::{Error, Result};
+use crate::event::NewEvent;
+use crate::id::{CustomerId, DealId, PipelineId};
+use crate::pipeline::StageKey;
+use crate::query::{
+    ActivityQuery, CustomerFilter, CustomerQuery, DealQuery, EventQuery, PipelineQuery, Query,
+    for_each,
+};
+use crate::store::Store;
+
+impl<S: Store> Session<'_, S> {
+    /// Writes a full backup of the store (see [`crate::backup`]) from one
+    /// consistent read, and returns what it holds.
+    ///
+    /// ```
+    /// use crm_core::{Actor, Crm, NewCustomer};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let source = Crm::new(MemoryStore::new());
+    /// let s = source.as_actor(Actor::System);
+    /// s.create_customer(NewCustomer::person("Ada"))?;
+    /// let mut file = Vec::new();
+    /// s.backup(&mut file)?;
+    ///
+    /// let copy = Crm::new(MemoryStore::new());
+    /// let counts = copy.as_actor(Actor::System).restore(file.as_slice())?;
+    /// assert_eq!((counts.customers, counts.events), (1, 1));
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn backup(&self, out: impl Write) -> Result<BackupCounts> {
+        self.read(|tx| {
+            let mut out = std::io::BufWriter::new(out);
+            let mut counts = BackupCounts::default();
+            let mut write = |line: Line| -> Result<()> {
+                counts.count(&line);
+                serde_json::to_writer(&mut out, &line).map_err(|e| write_failed(e.to_string()))?;
+                out.write_all(b"\n")
+                    .map_err(|e| write_failed(e.to_string()))
+            };
+            write(Line::Header(Header {
+                format: FORMAT.to_owned(),
+                version: VERSION,
+            }))?;
+            for_each(
+                Query::new(),
+                |q: &PipelineQuery| tx.pipelines(q),
+                |p| write(Line::Pipeline(p)),
+            )?;
+            let everyone: CustomerQuery = Query::new().filter(CustomerFilter {
+                include_merged: true,
+                ..CustomerFilter::default()
+            });
+            for_each(everyone, |q| tx.customers(q), |c| write(Line::Customer(c)))?;
+            for_each(
+                Query::new(),
+                |q: &DealQuery| tx.deals(q),
+                |d| write(Line::Deal(d)),
+            )?;
+            for_each(
+                Query::new(),
+                |q: &ActivityQuery| tx.activities(q),
+                |a| write(Line::Activity(a)),
+            )?;
+            for_each(
+                Query::new(),
+                |q: &EventQuery| tx.events(q),
+                |e| write(Line::Event(e)),
+            )?;
+            out.flush().map_err(|e| write_failed(e.to_string()))?;
+            Ok(counts)
+        })
+    }
+
+    /// Restores a backup into this store, which must be empty, in one
+    /// transaction: on any problem (a malformed line, a reference that
+    /// does not resolve, a gap in the event numbers) nothing is restored
+    /// and the error names the line.
+    pub fn restore(&self, input: impl BufRead) -> Result<BackupCounts> {
+        let mut tx = self.crm.store.write()?;
+        let nothing: CustomerFilter = CustomerFilter {
+            include_merged: true,
+            ..CustomerFilter::default()
+        };
+        let empty = tx.count_customers(&nothing)? == 0
+            && tx.pipelines(&Query::new().limit(1))?.items.is_empty()
+            && tx.count_deals(&Default::default())? == 0
+            && tx.activities(&Query::new().limit(1))?.items.is_empty()
+            && tx.last_event_seq()? == 0;
+        if !empty {
+            return Err(Error::Backup {
+                line: 0,
+                reason: "a backup is restored into an empty store only, and this one holds records"
+                    .into(),
+            });
+        }
+        let mut counts = BackupCounts::default();
+        let mut stages: HashMap<PipelineId, Vec<StageKey>> = HashMap::new();
+        let mut customers: HashSet<CustomerId> = HashSet::new();
+        // References among customers may point forward: checked at the end.
+        let mut customer_links: Vec<(u64, &'static str, CustomerId)> = Vec::new();
+        let mut deals: HashSet<DealId> = HashSet::new();
+        let mut lines_read = 0u64;
+        for (i, text) in input.lines().enumerate() {
+            let n = i as u64 + 1;
+            lines_read = n;
+            let fail = |reason: String| Error::Backup { line: n, reason };
+            let text = text.map_err(|e| fail(format!("cannot be read: {e}")))?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let line: Line = serde_json::from_str(&text)
+                .map_err(|e| fail(format!("is not a backup record: {e}")))?;
+            if n == 1 {
+                match &line {
+                    Line::Header(h) if h.format == FORMAT && h.version <= VERSION => continue,
+                    Line::Header(h) if h.format == FORMAT => {
+                        return Err(fail(format!(
+                            "the backup has format version {}, and this library reads versions up to {VERSION}; upgrade it to restore this backup",
+                            h.version
+                        )));
+                    }
+                    _ => {
+                        return Err(fail(format!(
+                            "the first line must be the '{FORMAT}' header"
+                        )));
+                    }
+                }
+            }
+            counts.count(&line);
+            match line {
+                Line::Header(_) => return Err(fail("a second header".into())),
+                Line::Pipeline(p) => {
+                    stages.insert(p.id, p.stages.iter().map(|s| s.key.clone()).collect());
+                    tx.insert_pipeline(&p)?;
+                }
+                Line::Customer(c) => {
+                    if let Some(o) = c.organisation {
+                        customer_links.push((n, "organisation", o));
+                    }
+                    if let Some(m) = c.merged_into {
+                        customer_links.push((n, "merged_into", m));
+                    }
+                    customers.insert(c.id);
+                    tx.insert_customer(&c)?;
+                }
+                Line::Deal(d) => {
+                    if !customers.contains(&d.customer) {
+                        return Err(fail(format!(
+                            "deal {} belongs to customer {}, which is not earlier in the backup",
+                            d.id, d.customer
+                        )));
+                    }
+                    let keys = stages.get(&d.pipeline).ok_or_else(|| {
+                        fail(format!(
+                            "deal {} is in pipeline {}, which is not earlier in the backup",
+                            d.id, d.pipeline
+                        ))
+                    })?;
+                    let unknown = std::iter::once(&d.stage)
+                        .chain(d.history.iter().map(|h| &h.to))
+                        .find(|k| !keys.contains(k));
+                    if let Some(k) = unknown {
+                        return Err(fail(format!(
+                            "deal {} refers to stage '{k}', which its pipeline does not have",
+                            d.id
+                        )));
+                    }
+                    deals.insert(d.id);
+                    tx.insert_deal(&d)?;
+                }
+                Line::Activity(a) => {
+                    if let Some(c) = a.customer.filter(|c| !customers.contains(c)) {
+                        return Err(fail(format!(
+                            "activity {} is about customer {c}, which is not earlier in the backup",
+                            a.id
+                        )));
+                    }
+                    if let Some(d) = a.deal.filter(|d| !deals.contains(d)) {
+                        return Err(fail(format!(
+                            "activity {} is about deal {d}, which is not earlier in the backup",
+                            a.id
+                        )));
+                    }
+                    tx.insert_activity(&a)?;
+                }
+                Line::Event(e) => {
+                    let seq = e.seq;
+                    let stored = tx.append_event(NewEvent {
+                        id: e.id,
+                        at: e.at,
+                        actor: e.actor,
+                        entity: e.entity,
+                        version: e.version,
+                        kind: e.kind,
+                        changes: e.changes,
+                    })?;
+                    if stored.seq != seq {
+                        return Err(fail(format!(
+                            "event number {seq} comes where number {} belongs: the log has a gap or is out of order",
+                            stored.seq
+                        )));
+                    }
+                }
+            }
+        }
+        if lines_read == 0 {
+            return Err(Error::Backup {
+                line: 0,
+                reason: "the file is empty".into(),
+            });
+        }
+        if let Some((line, field, id)) = customer_links
+            .iter()
+            .find(|(_, _, id)| !customers.contains(id))
+        {
+            return Err(Error::Backup {
+                line: *line,
+                reason: format!("the customer's {field} {id} is not in the backup"),
+            });
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+}
+
+fn write_failed(reason: String) -> Error {
+    Error::Backup {
+        line: 0,
+        reason: format!("writing the backup failed: {reason}"),
+    }
+}

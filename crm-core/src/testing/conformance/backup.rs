@@ -1,0 +1,230 @@
+//! Backup and restore contracts.
+
+use super::engine;
+use crate::merge::MergePolicy;
+use crate::*;
+
+/// Fills a store with every kind of record and change: a pipeline edited
+/// after use, customers updated and merged, deals won, lost and reopened,
+/// activities and completed tasks.
+fn fill<S: Store>(crm: &Crm<S>, clock: &ManualClock) {
+    let s = crm.as_actor(Actor::System);
+    let rep = crm.as_actor(Actor::User(UserId::from_uuid(uuid::Uuid::from_u128(5))));
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let acme = rep
+        .create_customer(
+            NewCustomer::organisation("ACME GmbH")
+                .email("info@acme.example")
+                .phone("+49 30 1234567")
+                .tag("vip"),
+        )
+        .expect("acme");
+    let ada = rep
+        .create_customer(NewCustomer::person("Ada").works_at(acme.id))
+        .expect("ada");
+    let dup = s
+        .create_customer(NewCustomer::organisation("Acme").email("sales@acme.example"))
+        .expect("dup");
+    clock.advance(chrono::Duration::hours(3));
+    let won = rep
+        .create_deal(
+            NewDeal::new(acme.id, p.id, "Robots")
+                .amount(Money::parse("48000.10", "EUR").expect("money"))
+                .expected_close_date(
+                    chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or_default(),
+                ),
+        )
+        .expect("deal");
+    let won = rep
+        .move_deal(won.id, won.version, "proposal")
+        .expect("move");
+    clock.advance(chrono::Duration::days(2));
+    let won = rep.win_deal(won.id, won.version).expect("win");
+    let lost = rep
+        .create_deal(NewDeal::new(dup.id, p.id, "Spares"))
+        .expect("deal");
+    let lost = rep
+        .lose_deal(lost.id, lost.version, "Budget")
+        .expect("lose");
+    rep.reopen_deal(lost.id, lost.version, None)
+        .expect("reopen");
+    let task = rep
+        .log_activity(
+            NewActivity::task("Call back", clock.now() + chrono::Duration::days(1)).deal(won.id),
+        )
+        .expect("task");
+    clock.advance(chrono::Duration::hours(1));
+    rep.complete_task(task.id, task.version).expect("complete");
+    rep.log_activity(
+        NewActivity::new(ActivityKind::Email, "Offer")
+            .customer(ada.id)
+            .direction(Direction::Outbound)
+            .body("Attached: offer.pdf"),
+    )
+    .expect("email");
+    let acme = s.customer(acme.id).expect("acme");
+    let dup = s.customer(dup.id).expect("dup");
+    s.merge_customers(
+        acme.id,
+        acme.version,
+        dup.id,
+        dup.version,
+        &MergePolicy::default(),
+    )
+    .expect("merge");
+    let p = s.pipeline(p.id).expect("pipeline");
+    s.update_pipeline(
+        p.id,
+        p.version,
+        PipelineDef::sales_template("Sales (2025)"),
+        &Default::default(),
+    )
+    .expect("rename");
+}
+
+/// A backup restored into an empty store (of another backend, even)
+/// gives back every record and event exactly: backing the copy up gives
+/// the same file byte for byte.
+pub fn backup_then_restore_is_lossless<S: Store, T: Store>(source: S, target: T) {
+    let (crm, clock) = engine(source);
+    fill(&crm, &clock);
+    let s = crm.as_actor(Actor::System);
+    let mut first = Vec::new();
+    let counts = s.backup(&mut first).expect("backup");
+    assert_eq!(
+        counts,
+        crate::backup::BackupCounts {
+            pipelines: 1,
+            customers: 3,
+            deals: 2,
+            activities: 2,
+            // pipeline, 3 customers, deal + move + win, deal + lose +
+            // reopen, task + complete, e-mail, merge, pipeline edit
+            events: 15,
+        }
+    );
+    let text = String::from_utf8(first.clone()).unwrap_or_default();
+    assert!(text.starts_with("{\"header\":{\"format\":\"crm-core backup\",\"version\":1}}\n"));
+    assert_eq!(text.lines().count(), 1 + 1 + 3 + 2 + 2 + 15);
+
+    let copy = Crm::new(target);
+    let restored = copy
+        .as_actor(Actor::System)
+        .restore(first.as_slice())
+        .expect("restore");
+    assert_eq!(restored, counts);
+    let mut second = Vec::new();
+    copy.as_actor(Actor::System)
+        .backup(&mut second)
+        .expect("backup of the copy");
+    assert_eq!(
+        String::from_utf8(second).unwrap_or_default(),
+        text,
+        "the copy's backup differs"
+    );
+    // And the copy works on from there: the next event continues the log.
+    let c = copy
+        .as_actor(Actor::System)
+        .create_customer(NewCustomer::person("After"))
+        .expect("create after restore");
+    let last = copy
+        .as_actor(Actor::System)
+        .events(&EventQuery::new().limit(100))
+        .expect("events")
+        .items
+        .pop()
+        .expect("an event");
+    assert_eq!((last.seq, last.entity.id), (16, c.id.as_uuid()));
+}
+
+/// A damaged backup, or a store that is not empty, restores nothing and
+/// the error names the line. `source` holds the backup's data, `store`
+/// is restored into.
+pub fn restore_refuses_damaged_backups<S: Store, T: Store>(source: S, store: T) {
+    let (crm, clock) = engine(source);
+    fill(&crm, &clock);
+    let mut file = Vec::new();
+    crm.as_actor(Actor::System)
+        .backup(&mut file)
+        .expect("backup");
+    let text = String::from_utf8(file).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let event_lines: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("{\"event\""))
+        .map(|(i, _)| i)
+        .collect();
+    let deal_line = lines
+        .iter()
+        .position(|l| l.starts_with("{\"deal\""))
+        .unwrap_or(0);
+    let without = |skip: usize| -> String {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    };
+    let cases: Vec<(String, u64, &str)> = vec![
+        (String::new(), 0, "the file is empty"),
+        (
+            text.replacen("\"version\":1", "\"version\":9", 1),
+            1,
+            "format version 9",
+        ),
+        (
+            text.replacen("{\"header\"", "{\"heading\"", 1),
+            1,
+            "is not a backup record",
+        ),
+        // Drop the pipeline: the first deal's pipeline is missing.
+        (
+            without(1),
+            deal_line as u64,
+            "which is not earlier in the backup",
+        ),
+        // Drop the second event: the third is out of place.
+        (
+            without(event_lines[1]),
+            event_lines[1] as u64 + 1,
+            "event number 3 comes where number 2 belongs",
+        ),
+    ];
+    let target = Crm::new(store);
+    let t = target.as_actor(Actor::System);
+    for (file, line, reason) in cases {
+        match t.restore(file.as_bytes()) {
+            Err(Error::Backup { line: l, reason: r }) => {
+                assert_eq!(l, line, "line of {reason:?} ({r})");
+                assert!(r.contains(reason), "{r:?} should say {reason:?}");
+            }
+            other => panic!("expected a backup error saying {reason:?}, got {other:?}"),
+        }
+        let tx = target.store().read().expect("read");
+        assert_eq!(
+            tx.last_event_seq().expect("seq"),
+            0,
+            "a failed restore left events"
+        );
+        assert_eq!(
+            tx.count_customers(&CustomerFilter {
+                include_merged: true,
+                ..CustomerFilter::default()
+            })
+            .expect("count"),
+            0,
+            "a failed restore left customers"
+        );
+    }
+    // Into a store that holds something: refused.
+    t.create_customer(NewCustomer::person("Existing"))
+        .expect("create");
+    match t.restore(text.as_bytes()) {
+        Err(Error::Backup { line: 0, reason }) => assert!(reason.contains("empty store")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
