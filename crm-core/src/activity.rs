@@ -13,6 +13,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::custom_field::{CustomValue, CustomValues};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::Changes;
 use crate::id::{ActivityId, CustomerId, DealId, UserId};
@@ -103,6 +104,9 @@ pub struct Activity {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Custom field values, by key ([`crate::custom_field`]).
+    #[serde(default)]
+    pub custom: CustomValues,
 }
 
 impl Activity {
@@ -147,6 +151,9 @@ pub struct NewActivity {
     /// When a task is due.
     #[serde(default)]
     pub due_at: Option<DateTime<Utc>>,
+    /// Custom field values.
+    #[serde(default)]
+    pub custom: CustomValues,
 }
 
 impl NewActivity {
@@ -162,6 +169,7 @@ impl NewActivity {
             direction: None,
             occurred_at: None,
             due_at: None,
+            custom: CustomValues::new(),
         }
     }
 
@@ -171,6 +179,12 @@ impl NewActivity {
             due_at: Some(due_at),
             ..NewActivity::new(ActivityKind::Task, subject)
         }
+    }
+
+    /// Sets a custom field's value.
+    pub fn custom(mut self, key: impl Into<String>, value: CustomValue) -> Self {
+        self.custom.insert(key.into(), value);
+        self
     }
 
     /// Links a customer.
@@ -279,6 +293,7 @@ impl NewActivity {
             completed_at: None,
             created_at: now,
             updated_at: now,
+            custom: self.custom,
         })
     }
 }
@@ -302,6 +317,9 @@ pub(crate) fn creation_changes(a: &Activity) -> Changes {
     }
     if a.due_at.is_some() {
         ch.set("due_at", &(), &a.due_at);
+    }
+    if !a.custom.is_empty() {
+        ch.set("custom", &(), &a.custom);
     }
     ch
 }

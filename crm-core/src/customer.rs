@@ -13,13 +13,14 @@
 //!   existing organisation (checked by the facade);
 //! - lifecycle moves follow [`Lifecycle::allowed_moves`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::contact::{Email, Phone};
+use crate::custom_field::{CustomValue, CustomValues, apply_custom};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::Changes;
 use crate::id::{CustomerId, UserId};
@@ -158,6 +159,9 @@ pub struct Customer {
     /// asked ([`CustomerFilter::include_merged`](crate::CustomerFilter::include_merged)).
     #[serde(default)]
     pub merged_into: Option<CustomerId>,
+    /// Custom field values, by key ([`crate::custom_field`]).
+    #[serde(default)]
+    pub custom: CustomValues,
 }
 
 impl Customer {
@@ -206,6 +210,9 @@ pub struct NewCustomer {
     /// Tags as typed by the user.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Custom field values.
+    #[serde(default)]
+    pub custom: CustomValues,
 }
 
 fn default_roles() -> Vec<Role> {
@@ -228,6 +235,7 @@ impl NewCustomer {
             phones: Vec::new(),
             owner: None,
             tags: Vec::new(),
+            custom: CustomValues::new(),
         }
     }
 
@@ -277,6 +285,12 @@ impl NewCustomer {
         self
     }
 
+    /// Sets a custom field's value.
+    pub fn custom(mut self, key: impl Into<String>, value: CustomValue) -> Self {
+        self.custom.insert(key.into(), value);
+        self
+    }
+
     /// Links a person to the organisation they belong to.
     pub fn works_at(mut self, organisation: CustomerId) -> Self {
         self.organisation = Some(organisation);
@@ -302,6 +316,7 @@ impl NewCustomer {
             created_at: now,
             updated_at: now,
             merged_into: None,
+            custom: self.custom,
         })
     }
 }
@@ -337,6 +352,9 @@ pub struct CustomerPatch {
     pub add_tags: Vec<String>,
     /// Tags to remove (removing a tag the customer does not have is not an error).
     pub remove_tags: Vec<String>,
+    /// Custom field values to set (`Some`) or clear (`None`); other keys
+    /// stay as they are.
+    pub custom: BTreeMap<String, Option<CustomValue>>,
 }
 
 impl CustomerPatch {
@@ -367,6 +385,12 @@ impl CustomerPatch {
     /// Removes a tag.
     pub fn remove_tag(mut self, tag: impl Into<String>) -> Self {
         self.remove_tags.push(tag.into());
+        self
+    }
+
+    /// Sets (`Some`) or clears (`None`) a custom field's value.
+    pub fn custom(mut self, key: impl Into<String>, value: Option<CustomValue>) -> Self {
+        self.custom.insert(key.into(), value);
         self
     }
 
@@ -441,6 +465,8 @@ impl CustomerPatch {
             next.tags.remove(&tag);
         }
 
+        apply_custom(&mut next.custom, self.custom);
+
         let mut changes = Changes::default();
         changes.field("name", &current.name, &next.name);
         changes.field("organisation", &current.organisation, &next.organisation);
@@ -450,6 +476,7 @@ impl CustomerPatch {
         changes.field("phones", &current.phones, &next.phones);
         changes.field("owner", &current.owner, &next.owner);
         changes.field("tags", &current.tags, &next.tags);
+        changes.field("custom", &current.custom, &next.custom);
         Ok((next, changes))
     }
 }
@@ -475,6 +502,9 @@ pub(crate) fn creation_changes(c: &Customer) -> Changes {
     }
     if !c.tags.is_empty() {
         ch.set("tags", &(), &c.tags);
+    }
+    if !c.custom.is_empty() {
+        ch.set("custom", &(), &c.custom);
     }
     ch
 }

@@ -14,12 +14,14 @@
 //! - new deals start in an open stage (by default the pipeline's first);
 //! - a stage change cannot be dated before the deal's previous one.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
+use crate::custom_field::{CustomValue, CustomValues, apply_custom};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EventKind};
 use crate::id::{CustomerId, DealId, PipelineId, UserId};
@@ -113,6 +115,9 @@ pub struct Deal {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Custom field values, by key ([`crate::custom_field`]).
+    #[serde(default)]
+    pub custom: CustomValues,
 }
 
 impl Deal {
@@ -152,6 +157,9 @@ pub struct NewDeal {
     /// Owner.
     #[serde(default)]
     pub owner: Option<UserId>,
+    /// Custom field values.
+    #[serde(default)]
+    pub custom: CustomValues,
 }
 
 impl NewDeal {
@@ -165,6 +173,7 @@ impl NewDeal {
             amount: None,
             expected_close_date: None,
             owner: None,
+            custom: CustomValues::new(),
         }
     }
 
@@ -191,6 +200,12 @@ impl NewDeal {
         self.owner = Some(owner);
         self
     }
+
+    /// Sets a custom field's value.
+    pub fn custom(mut self, key: impl Into<String>, value: CustomValue) -> Self {
+        self.custom.insert(key.into(), value);
+        self
+    }
 }
 
 /// Changes to a deal's fields (stage moves have their own calls). `None`
@@ -209,6 +224,8 @@ pub struct DealPatch {
     /// New owner.
     #[serde(deserialize_with = "crate::serde_util::double_option")]
     pub owner: Option<Option<UserId>>,
+    /// Custom field values to set (`Some`) or clear (`None`).
+    pub custom: BTreeMap<String, Option<CustomValue>>,
 }
 
 impl DealPatch {
@@ -236,6 +253,12 @@ impl DealPatch {
         self
     }
 
+    /// Sets (`Some`) or clears (`None`) a custom field's value.
+    pub fn custom(mut self, key: impl Into<String>, value: Option<CustomValue>) -> Self {
+        self.custom.insert(key.into(), value);
+        self
+    }
+
     pub(crate) fn apply(self, current: &Deal) -> Result<(Deal, Changes)> {
         let mut next = current.clone();
         if let Some(title) = &self.title {
@@ -250,6 +273,7 @@ impl DealPatch {
         if let Some(owner) = self.owner {
             next.owner = owner;
         }
+        apply_custom(&mut next.custom, self.custom);
         let mut ch = Changes::default();
         ch.field("title", &current.title, &next.title);
         ch.field("amount", &current.amount, &next.amount);
@@ -259,6 +283,7 @@ impl DealPatch {
             &next.expected_close_date,
         );
         ch.field("owner", &current.owner, &next.owner);
+        ch.field("custom", &current.custom, &next.custom);
         Ok((next, ch))
     }
 }
@@ -384,6 +409,7 @@ pub(crate) fn create(
         lost_reason: None,
         created_at: at,
         updated_at: at,
+        custom: input.custom,
     };
     check_guards(&deal, "new deal", stage)?;
     Ok(deal)
@@ -404,6 +430,9 @@ pub(crate) fn creation_changes(d: &Deal) -> Changes {
     }
     if d.owner.is_some() {
         ch.set("owner", &(), &d.owner);
+    }
+    if !d.custom.is_empty() {
+        ch.set("custom", &(), &d.custom);
     }
     ch
 }

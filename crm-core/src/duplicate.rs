@@ -317,6 +317,7 @@ mod tests {
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
             merged_into: None,
+            custom: Default::default(),
         }
     }
 

@@ -24,6 +24,9 @@ pub enum EntityKind {
     Activity,
     /// An [`Event`](crate::Event).
     Event,
+    /// A [`FieldSchema`](crate::custom_field::FieldSchema): the custom
+    /// fields of customers, deals or activities.
+    FieldSchema,
 }
 
 impl EntityKind {
@@ -35,6 +38,7 @@ impl EntityKind {
             EntityKind::Deal => "deal",
             EntityKind::Activity => "activity",
             EntityKind::Event => "event",
+            EntityKind::FieldSchema => "field_schema",
         }
     }
 }

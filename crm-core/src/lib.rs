@@ -46,6 +46,7 @@ pub mod backup;
 pub mod clock;
 pub mod contact;
 pub mod currency;
+pub mod custom_field;
 pub mod customer;
 pub mod deal;
 pub mod duplicate;

@@ -5,7 +5,8 @@
 //!
 //! - e-mail addresses, phone numbers, tags and roles: the survivor keeps
 //!   its own and gains the merged customer's (survivor's first, no
-//!   repeats);
+//!   repeats); custom field values: the survivor keeps its own and gains
+//!   the merged customer's values for fields it has no value for;
 //! - name, lifecycle, owner and organisation: the survivor's value wins
 //!   unless the [`MergePolicy`] says to take the merged customer's (a
 //!   merged value that is empty never replaces a set one). Taking the

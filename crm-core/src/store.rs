@@ -35,9 +35,10 @@
 //! of this; every backend runs it.
 
 use crate::activity::Activity;
+use crate::custom_field::FieldSchema;
 use crate::customer::Customer;
 use crate::deal::Deal;
-use crate::error::StoreError;
+use crate::error::{EntityKind, StoreError};
 use crate::event::{Event, NewEvent};
 use crate::id::{ActivityId, CustomerId, DealId, PipelineId};
 use crate::pipeline::Pipeline;
@@ -84,6 +85,10 @@ pub trait ReadTx {
     fn events(&self, query: &EventQuery) -> Result<Page<Event>, StoreError>;
     /// The `seq` of the newest event (0 when the log is empty).
     fn last_event_seq(&self) -> Result<u64, StoreError>;
+
+    /// The custom-field schema of `entity` (customer, deal or activity),
+    /// if one was ever stored.
+    fn field_schema(&self, entity: EntityKind) -> Result<Option<FieldSchema>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -110,6 +115,11 @@ pub trait WriteTx: ReadTx {
 
     /// Appends an event, numbering it after the newest one.
     fn append_event(&mut self, event: NewEvent) -> Result<Event, StoreError>;
+
+    /// Stores `schema` as its entity's custom-field schema: at version 1
+    /// only if there is none yet ([`StoreError::AlreadyExists`] otherwise),
+    /// later versions only over version `schema.version - 1`.
+    fn put_field_schema(&mut self, schema: &FieldSchema) -> Result<(), StoreError>;
 
     /// Marks the current point of this transaction, to return to with
     /// [`rollback_to_savepoint`](WriteTx::rollback_to_savepoint).

@@ -28,6 +28,7 @@ use std::hash::Hash;
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
+use crm_core::custom_field::FieldSchema;
 use crm_core::query::{Filter, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
@@ -42,6 +43,7 @@ struct State {
     deals: HashMap<DealId, Deal>,
     activities: HashMap<ActivityId, Activity>,
     events: Vec<Event>,
+    field_schemas: HashMap<EntityKind, FieldSchema>,
 }
 
 /// A thread-safe, transactional store kept in memory.
@@ -107,6 +109,7 @@ enum Undo {
     Deal(DealId, Option<Deal>),
     Activity(ActivityId, Option<Activity>),
     Event,
+    FieldSchema(EntityKind, Option<FieldSchema>),
 }
 
 struct WriteGuard<'a> {
@@ -133,6 +136,7 @@ impl WriteGuard<'_> {
                 Undo::Event => {
                     s.events.pop();
                 }
+                Undo::FieldSchema(entity, old) => restore(&mut s.field_schemas, entity, old),
             }
         }
     }
@@ -231,6 +235,10 @@ macro_rules! read_impl {
                 let $me = self;
                 Ok(reads($state).events.last().map(|e| e.seq).unwrap_or(0))
             }
+            fn field_schema(&self, entity: EntityKind) -> Result<Option<FieldSchema>, StoreError> {
+                let $me = self;
+                Ok(reads($state).field_schemas.get(&entity).cloned())
+            }
         }
     };
 }
@@ -317,6 +325,39 @@ impl WriteTx for WriteGuard<'_> {
         self.state.events.push(event.clone());
         self.undo.push(Undo::Event);
         Ok(event)
+    }
+
+    fn put_field_schema(&mut self, schema: &FieldSchema) -> Result<(), StoreError> {
+        let id = || crm_core::custom_field::FieldSchema::event_id(schema.entity).to_string();
+        match (self.state.field_schemas.get(&schema.entity), schema.version) {
+            (Some(_), 1) => {
+                return Err(StoreError::AlreadyExists {
+                    entity: EntityKind::FieldSchema,
+                    id: id(),
+                });
+            }
+            (None, v) if v != 1 => {
+                return Err(StoreError::Missing {
+                    entity: EntityKind::FieldSchema,
+                    id: id(),
+                });
+            }
+            (Some(stored), v) if stored.version + 1 != v => {
+                return Err(StoreError::VersionConflict {
+                    entity: EntityKind::FieldSchema,
+                    id: id(),
+                    expected: v.saturating_sub(1),
+                    actual: stored.version,
+                });
+            }
+            _ => {}
+        }
+        let old = self
+            .state
+            .field_schemas
+            .insert(schema.entity, schema.clone());
+        self.undo.push(Undo::FieldSchema(schema.entity, old));
+        Ok(())
     }
 
     fn savepoint(&mut self) -> Result<Savepoint, StoreError> {

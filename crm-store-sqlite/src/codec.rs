@@ -83,6 +83,29 @@ pub(crate) fn get_str<'r>(row: &'r Row<'_>, idx: usize, c: Col) -> Result<&'r st
     }
 }
 
+/// Custom field values as stored: a JSON object (`{}` when there are none).
+pub(crate) fn custom_json(
+    values: &crm_core::custom_field::CustomValues,
+) -> Result<String, StoreError> {
+    if values.is_empty() {
+        return Ok("{}".to_owned());
+    }
+    serde_json::to_string(values)
+        .map_err(|e| StoreError::backend("encoding custom field values as JSON", e))
+}
+
+pub(crate) fn get_custom(
+    row: &Row<'_>,
+    idx: usize,
+    c: Col,
+) -> Result<crm_core::custom_field::CustomValues, StoreError> {
+    let text = get_str(row, idx, c)?;
+    if text == "{}" {
+        return Ok(Default::default());
+    }
+    serde_json::from_str(text).map_err(|e| c.err(e))
+}
+
 pub(crate) fn get_opt_str<'r>(
     row: &'r Row<'_>,
     idx: usize,
@@ -280,6 +303,7 @@ text_enum!(entity_kind_str, entity_kind, EntityKind {
     EntityKind::Deal => "deal",
     EntityKind::Activity => "activity",
     EntityKind::Event => "event",
+    EntityKind::FieldSchema => "field_schema",
 });
 text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Created => "created",

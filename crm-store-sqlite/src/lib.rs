@@ -92,10 +92,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
+use crm_core::custom_field::FieldSchema;
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
-    DealFilter, DealId, DealQuery, Event, EventQuery, NewEvent, Page, Pipeline, PipelineId,
-    PipelineQuery, ReadTx, Savepoint, Store, StoreError, WriteTx,
+    DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
+    PipelineId, PipelineQuery, ReadTx, Savepoint, Store, StoreError, WriteTx,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -398,6 +399,9 @@ macro_rules! uncached_reads {
         fn last_event_seq(&self) -> Result<u64, StoreError> {
             read::last_event_seq(&self.conn)
         }
+        fn field_schema(&self, entity: EntityKind) -> Result<Option<FieldSchema>, StoreError> {
+            read::field_schema(&self.conn, entity)
+        }
     };
 }
 
@@ -558,6 +562,9 @@ impl WriteTx for SqliteWrite<'_> {
     }
     fn append_event(&mut self, e: NewEvent) -> Result<Event, StoreError> {
         self.guarded(|conn| write::append_event(conn, e))
+    }
+    fn put_field_schema(&mut self, schema: &FieldSchema) -> Result<(), StoreError> {
+        self.guarded(|conn| write::put_field_schema(conn, schema))
     }
 
     fn savepoint(&mut self) -> Result<Savepoint, StoreError> {

@@ -16,9 +16,9 @@ use crm_core::query::{
 };
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Actor, Currency, Customer, CustomerFilter, CustomerId,
-    CustomerQuery, Deal, DealFilter, DealId, DealQuery, Email, EntityRef, Event, EventId,
-    EventQuery, FieldChange, Money, Page, Phone, Pipeline, PipelineId, PipelineQuery, Query,
-    SortDirection, Stage, StageChange, StageKey, StoreError, Tag, Transitions,
+    CustomerQuery, Deal, DealFilter, DealId, DealQuery, Email, EntityKind, EntityRef, Event,
+    EventId, EventQuery, FieldChange, Money, Page, Phone, Pipeline, PipelineId, PipelineQuery,
+    Query, SortDirection, Stage, StageChange, StageKey, StoreError, Tag, Transitions,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
@@ -193,7 +193,7 @@ fn count(conn: &Connection, from: &str, filter: Where) -> Result<u64, StoreError
 // ----- customers -----
 
 const CUSTOMER_COLUMNS: &str = "c.id, c.version, c.kind, c.name, c.organisation, c.roles, \
-     c.lifecycle, c.owner, c.created_at, c.updated_at, c.merged_into, \
+     c.lifecycle, c.owner, c.created_at, c.updated_at, c.merged_into, c.custom, \
      (SELECT group_concat(email, char(10) ORDER BY position) FROM customer_emails WHERE customer_id = c.id), \
      (SELECT group_concat(phone, char(10) ORDER BY position) FROM customer_phones WHERE customer_id = c.id), \
      (SELECT group_concat(tag, char(10)) FROM customer_tags WHERE customer_id = c.id)";
@@ -224,17 +224,17 @@ fn split_list<T, E: std::fmt::Display>(
 fn decode_customer(row: &Row<'_>) -> Result<Customer, StoreError> {
     const T: &str = "customers";
     let emails = split_list(
-        get_opt_str(row, 11, col("customer_emails", "email"))?,
+        get_opt_str(row, 12, col("customer_emails", "email"))?,
         col("customer_emails", "email"),
         Email::parse,
     )?;
     let phones = split_list(
-        get_opt_str(row, 12, col("customer_phones", "phone"))?,
+        get_opt_str(row, 13, col("customer_phones", "phone"))?,
         col("customer_phones", "phone"),
         Phone::parse,
     )?;
     let tags: BTreeSet<Tag> = split_list(
-        get_opt_str(row, 13, col("customer_tags", "tag"))?,
+        get_opt_str(row, 14, col("customer_tags", "tag"))?,
         col("customer_tags", "tag"),
         Tag::parse,
     )?
@@ -255,6 +255,7 @@ fn decode_customer(row: &Row<'_>) -> Result<Customer, StoreError> {
         created_at: get_time(row, 8, col(T, "created_at"))?,
         updated_at: get_time(row, 9, col(T, "updated_at"))?,
         merged_into: get_opt_uuid(row, 10, col(T, "merged_into"))?.map(CustomerId::from_uuid),
+        custom: get_custom(row, 11, col(T, "custom"))?,
     })
 }
 
@@ -488,7 +489,7 @@ pub(crate) fn pipelines(
 
 const DEAL_COLUMNS: &str = "d.id, d.version, d.title, d.customer_id, d.pipeline_id, d.stage, \
      d.status, d.amount, d.currency, d.expected_close_date, d.owner, d.won_at, d.lost_at, \
-     d.lost_reason, d.created_at, d.updated_at";
+     d.lost_reason, d.created_at, d.updated_at, d.custom";
 
 const DEALS: Listing = Listing {
     columns: DEAL_COLUMNS,
@@ -529,6 +530,7 @@ fn decode_deal(row: &Row<'_>) -> Result<Deal, StoreError> {
         lost_reason: get_opt_str(row, 13, col(T, "lost_reason"))?.map(str::to_owned),
         created_at: get_time(row, 14, col(T, "created_at"))?,
         updated_at: get_time(row, 15, col(T, "updated_at"))?,
+        custom: get_custom(row, 16, col(T, "custom"))?,
     })
 }
 
@@ -620,7 +622,7 @@ pub(crate) fn count_deals(conn: &Connection, f: &DealFilter) -> Result<u64, Stor
 
 const ACTIVITY_COLUMNS: &str = "a.id, a.version, a.kind, a.subject, a.body, a.customer_id, \
      a.deal_id, a.owner, a.direction, a.occurred_at, a.due_at, a.completed_at, a.created_at, \
-     a.updated_at";
+     a.updated_at, a.custom";
 
 const ACTIVITIES: Listing = Listing {
     columns: ACTIVITY_COLUMNS,
@@ -646,6 +648,7 @@ fn decode_activity(row: &Row<'_>) -> Result<Activity, StoreError> {
         completed_at: get_opt_time(row, 11, col(T, "completed_at"))?,
         created_at: get_time(row, 12, col(T, "created_at"))?,
         updated_at: get_time(row, 13, col(T, "updated_at"))?,
+        custom: get_custom(row, 14, col(T, "custom"))?,
     })
 }
 
@@ -785,4 +788,36 @@ pub(crate) fn last_event_seq(conn: &Connection) -> Result<u64, StoreError> {
         .query_row([], |r| r.get(0))
         .map_err(backend("reading the last event number"))?;
     Ok(from_i64(seq))
+}
+
+// ----- custom field schemas -----
+
+pub(crate) fn field_schema(
+    conn: &Connection,
+    entity: EntityKind,
+) -> Result<Option<crm_core::custom_field::FieldSchema>, StoreError> {
+    const T: &str = "field_schemas";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT version, fields, created_at, updated_at FROM field_schemas WHERE entity = ?",
+        )
+        .map_err(backend("preparing to read a custom-field schema"))?;
+    let mut rows = stmt
+        .query([entity_kind_str(entity)])
+        .map_err(backend("reading a custom-field schema"))?;
+    let Some(row) = rows
+        .next()
+        .map_err(backend("reading a custom-field schema"))?
+    else {
+        return Ok(None);
+    };
+    let fields = serde_json::from_str(get_str(row, 1, col(T, "fields"))?)
+        .map_err(|e| corrupt(T, "fields", e))?;
+    Ok(Some(crm_core::custom_field::FieldSchema {
+        entity,
+        fields,
+        version: get_u64(row, 0, col(T, "version"))?,
+        created_at: get_time(row, 2, col(T, "created_at"))?,
+        updated_at: get_time(row, 3, col(T, "updated_at"))?,
+    }))
 }

@@ -185,9 +185,25 @@ ALTER TABLE customers ADD COLUMN merged_into BLOB;
 CREATE INDEX customers_by_merged_into ON customers (merged_into) WHERE merged_into IS NOT NULL;
 "#;
 
+/// Version 3: custom fields. Each entity type's schema is one row of
+/// `field_schemas` (definitions as JSON); records keep their values in a
+/// JSON object column (`{}` for none).
+const V3_CUSTOM_FIELDS: &str = r#"
+CREATE TABLE field_schemas (
+    entity     TEXT    NOT NULL PRIMARY KEY, -- customer, deal or activity
+    version    INTEGER NOT NULL,
+    fields     TEXT    NOT NULL,             -- JSON array of field definitions
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE customers ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE deals ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE activities ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE, V3_CUSTOM_FIELDS];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
     move |source| OpenError::Sqlite {
@@ -310,6 +326,10 @@ mod tests {
         r#"
         INSERT INTO customers VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 2, 'organisation', 'ACME', NULL, 1, 'lead', NULL, 1735689600000, 1735693200000, x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e');
         "#,
+        r#"
+        INSERT INTO field_schemas VALUES ('customer', 1, '[{"key":"tier","label":"Tier","type":"enum","options":["gold","silver"],"required":false}]', 1735689600000, 1735689600000);
+        UPDATE customers SET custom = '{"tier":{"type":"text","value":"gold"}}' WHERE id = x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e';
+        "#,
     ];
 
     /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
@@ -331,6 +351,28 @@ mod tests {
             assert_eq!(d.history.len(), 1);
             assert_eq!(tx.last_event_seq().unwrap(), 1);
             assert_eq!(c.merged_into, None, "a version-1 customer is not merged");
+        }
+        if (1..3).contains(&version) {
+            let id = CustomerId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d1e));
+            let c = tx.customer(id).unwrap().expect("fixture customer");
+            assert!(c.custom.is_empty(), "custom values before version 3");
+            assert_eq!(
+                tx.field_schema(crm_core::EntityKind::Customer).unwrap(),
+                None
+            );
+        }
+        if version >= 3 {
+            let id = CustomerId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d1e));
+            let c = tx.customer(id).unwrap().expect("fixture customer");
+            assert_eq!(
+                c.custom["tier"],
+                crm_core::custom_field::CustomValue::Text("gold".into())
+            );
+            let schema = tx
+                .field_schema(crm_core::EntityKind::Customer)
+                .unwrap()
+                .expect("fixture schema");
+            assert_eq!((schema.version, schema.fields[0].key.as_str()), (1, "tier"));
         }
         if version >= 2 {
             let id = CustomerId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d5e));

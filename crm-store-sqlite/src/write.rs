@@ -12,7 +12,7 @@ use crm_core::{
     Activity, Customer, Deal, EntityKind, Event, NewEvent, Pipeline, StageChange, StoreError,
     Transitions,
 };
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 use crate::codec::*;
@@ -58,10 +58,12 @@ fn cas_failure(
 // ----- customers -----
 
 pub(crate) fn insert_customer(conn: &Connection, c: &Customer) -> Result<(), StoreError> {
+    let custom = custom_json(&c.custom)?;
     let n = conn
         .prepare_cached(
             "INSERT INTO customers (id, version, kind, name, organisation, roles, lifecycle, \
-             owner, created_at, updated_at, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             owner, created_at, updated_at, merged_into, custom) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO NOTHING",
         )
         .and_then(|mut s| {
@@ -77,6 +79,7 @@ pub(crate) fn insert_customer(conn: &Connection, c: &Customer) -> Result<(), Sto
                 millis(c.created_at),
                 millis(c.updated_at),
                 opt_blob(c.merged_into.map(|o| o.as_uuid())),
+                custom,
             ])
         })
         .map_err(backend("inserting a customer"))?;
@@ -123,11 +126,12 @@ fn insert_customer_children(conn: &Connection, c: &Customer) -> Result<(), Store
 }
 
 pub(crate) fn update_customer(conn: &Connection, c: &Customer) -> Result<(), StoreError> {
+    let custom = custom_json(&c.custom)?;
     let n = conn
         .prepare_cached(
             "UPDATE customers SET version = ?, kind = ?, name = ?, organisation = ?, roles = ?, \
-             lifecycle = ?, owner = ?, created_at = ?, updated_at = ?, merged_into = ? \
-             WHERE id = ? AND version = ?",
+             lifecycle = ?, owner = ?, created_at = ?, updated_at = ?, merged_into = ?, \
+             custom = ? WHERE id = ? AND version = ?",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -141,6 +145,7 @@ pub(crate) fn update_customer(conn: &Connection, c: &Customer) -> Result<(), Sto
                 millis(c.created_at),
                 millis(c.updated_at),
                 opt_blob(c.merged_into.map(|o| o.as_uuid())),
+                custom,
                 blob(c.id.as_uuid()),
                 to_i64(c.version.wrapping_sub(1)),
             ])
@@ -304,14 +309,15 @@ macro_rules! deal_params {
 }
 
 pub(crate) fn insert_deal(conn: &Connection, d: &Deal) -> Result<(), StoreError> {
+    let custom = custom_json(&d.custom)?;
     let n = conn
         .prepare_cached(
             "INSERT INTO deals (version, title, customer_id, pipeline_id, stage, status, amount, \
              currency, expected_close_date, owner, won_at, lost_at, lost_reason, created_at, \
-             updated_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             updated_at, custom, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO NOTHING",
         )
-        .and_then(|mut s| s.execute(deal_params!(d, blob(d.id.as_uuid()))))
+        .and_then(|mut s| s.execute(deal_params!(d, custom, blob(d.id.as_uuid()))))
         .map_err(backend("inserting a deal"))?;
     if n == 0 {
         return Err(already_exists(EntityKind::Deal, d.id.as_uuid()));
@@ -352,16 +358,18 @@ pub(crate) fn update_deal(
     d: &Deal,
     stored_history: Option<&[StageChange]>,
 ) -> Result<(), StoreError> {
+    let custom = custom_json(&d.custom)?;
     let n = conn
         .prepare_cached(
             "UPDATE deals SET version = ?, title = ?, customer_id = ?, pipeline_id = ?, \
              stage = ?, status = ?, amount = ?, currency = ?, expected_close_date = ?, \
              owner = ?, won_at = ?, lost_at = ?, lost_reason = ?, created_at = ?, \
-             updated_at = ? WHERE id = ? AND version = ?",
+             updated_at = ?, custom = ? WHERE id = ? AND version = ?",
         )
         .and_then(|mut s| {
             s.execute(deal_params!(
                 d,
+                custom,
                 blob(d.id.as_uuid()),
                 to_i64(d.version.wrapping_sub(1))
             ))
@@ -423,13 +431,14 @@ macro_rules! activity_params {
 }
 
 pub(crate) fn insert_activity(conn: &Connection, a: &Activity) -> Result<(), StoreError> {
+    let custom = custom_json(&a.custom)?;
     let n = conn
         .prepare_cached(
             "INSERT INTO activities (version, kind, subject, body, customer_id, deal_id, owner, \
-             direction, occurred_at, due_at, completed_at, created_at, updated_at, id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+             direction, occurred_at, due_at, completed_at, created_at, updated_at, custom, id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         )
-        .and_then(|mut s| s.execute(activity_params!(a, blob(a.id.as_uuid()))))
+        .and_then(|mut s| s.execute(activity_params!(a, custom, blob(a.id.as_uuid()))))
         .map_err(backend("inserting an activity"))?;
     if n == 0 {
         return Err(already_exists(EntityKind::Activity, a.id.as_uuid()));
@@ -438,16 +447,18 @@ pub(crate) fn insert_activity(conn: &Connection, a: &Activity) -> Result<(), Sto
 }
 
 pub(crate) fn update_activity(conn: &Connection, a: &Activity) -> Result<(), StoreError> {
+    let custom = custom_json(&a.custom)?;
     let n = conn
         .prepare_cached(
             "UPDATE activities SET version = ?, kind = ?, subject = ?, body = ?, \
              customer_id = ?, deal_id = ?, owner = ?, direction = ?, occurred_at = ?, \
-             due_at = ?, completed_at = ?, created_at = ?, updated_at = ? \
+             due_at = ?, completed_at = ?, created_at = ?, updated_at = ?, custom = ? \
              WHERE id = ? AND version = ?",
         )
         .and_then(|mut s| {
             s.execute(activity_params!(
                 a,
+                custom,
                 blob(a.id.as_uuid()),
                 to_i64(a.version.wrapping_sub(1))
             ))
@@ -494,4 +505,69 @@ pub(crate) fn append_event(conn: &Connection, e: NewEvent) -> Result<Event, Stor
     .map_err(backend("appending an event"))?;
     let seq = conn.last_insert_rowid();
     Ok(e.with_seq(from_i64(seq)))
+}
+
+// ----- custom field schemas -----
+
+pub(crate) fn put_field_schema(
+    conn: &Connection,
+    schema: &crm_core::custom_field::FieldSchema,
+) -> Result<(), StoreError> {
+    let fields = serde_json::to_string(&schema.fields)
+        .map_err(|e| StoreError::backend("encoding custom field definitions as JSON", e))?;
+    let entity = entity_kind_str(schema.entity);
+    let id = crm_core::custom_field::FieldSchema::event_id(schema.entity);
+    let n = if schema.version == 1 {
+        conn.prepare_cached(
+            "INSERT INTO field_schemas (entity, version, fields, created_at, updated_at) \
+             VALUES (?, 1, ?, ?, ?) ON CONFLICT (entity) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                entity,
+                fields,
+                millis(schema.created_at),
+                millis(schema.updated_at)
+            ])
+        })
+        .map_err(backend("inserting a custom-field schema"))?
+    } else {
+        conn.prepare_cached(
+            "UPDATE field_schemas SET version = ?, fields = ?, created_at = ?, updated_at = ? \
+             WHERE entity = ? AND version = ?",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                to_i64(schema.version),
+                fields,
+                millis(schema.created_at),
+                millis(schema.updated_at),
+                entity,
+                to_i64(schema.version.wrapping_sub(1)),
+            ])
+        })
+        .map_err(backend("updating a custom-field schema"))?
+    };
+    if n == 0 {
+        if schema.version == 1 {
+            return Err(already_exists(EntityKind::FieldSchema, id));
+        }
+        let stored: Option<i64> = conn
+            .prepare_cached("SELECT version FROM field_schemas WHERE entity = ?")
+            .and_then(|mut s| s.query_row([entity], |r| r.get(0)).optional())
+            .map_err(backend("reading a custom-field schema's version"))?;
+        return Err(match stored {
+            None => StoreError::Missing {
+                entity: EntityKind::FieldSchema,
+                id: id.to_string(),
+            },
+            Some(v) => StoreError::VersionConflict {
+                entity: EntityKind::FieldSchema,
+                id: id.to_string(),
+                expected: schema.version.saturating_sub(1),
+                actual: from_i64(v),
+            },
+        });
+    }
+    Ok(())
 }

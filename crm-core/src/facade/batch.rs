@@ -27,6 +27,8 @@ pub struct Batch<'t> {
     ids: &'t dyn IdGenerator,
     pub(super) actor: Actor,
     at: Option<DateTime<Utc>>,
+    /// Custom-field schemas read (or written) in this batch.
+    pub(super) schemas: std::collections::HashMap<EntityKind, crate::custom_field::FieldSchema>,
 }
 
 impl<'t> Batch<'t> {
@@ -43,6 +45,7 @@ impl<'t> Batch<'t> {
             ids,
             actor,
             at,
+            schemas: Default::default(),
         }
     }
 
@@ -149,6 +152,7 @@ impl<'t> Batch<'t> {
         let now = self.now();
         let id = CustomerId::from_uuid(self.ids.next_uuid(now));
         let customer = input.into_customer(id, now)?;
+        self.check_custom(EntityKind::Customer, &customer.custom)?;
         self.check_organisation(&customer)?;
         self.tx.insert_customer(&customer)?;
         let changes = customer::creation_changes(&customer);
@@ -176,6 +180,7 @@ impl<'t> Batch<'t> {
         if changes.is_empty() {
             return Ok(current);
         }
+        self.check_custom(EntityKind::Customer, &next.custom)?;
         self.check_organisation(&next)?;
         let now = self.now();
         next.version += 1;
@@ -435,6 +440,7 @@ impl<'t> Batch<'t> {
         let now = self.now();
         let id = DealId::from_uuid(self.ids.next_uuid(now));
         let deal = deal::create(input, id, &pipeline, now, self.actor)?;
+        self.check_custom(EntityKind::Deal, &deal.custom)?;
         self.tx.insert_deal(&deal)?;
         self.record(
             entity(EntityKind::Deal, id.as_uuid()),
@@ -454,6 +460,7 @@ impl<'t> Batch<'t> {
         if changes.is_empty() {
             return Ok(current);
         }
+        self.check_custom(EntityKind::Deal, &next.custom)?;
         let now = self.now();
         next.version += 1;
         next.updated_at = now.max(current.updated_at);
@@ -628,6 +635,7 @@ impl<'t> Batch<'t> {
         let now = self.now();
         let id = ActivityId::from_uuid(self.ids.next_uuid(now));
         let mut activity = input.into_activity(id, now)?;
+        self.check_custom(EntityKind::Activity, &activity.custom)?;
         if let Some(deal_id) = activity.deal {
             let deal = self.tx.deal(deal_id)?.ok_or_else(|| {
                 Error::invalid(EntityKind::Activity, "deal", deal_id, "no deal has this id")

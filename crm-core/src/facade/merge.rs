@@ -125,6 +125,11 @@ impl Batch<'_> {
         next.emails = union(&survivor.emails, &merged.emails);
         next.phones = union(&survivor.phones, &merged.phones);
         next.tags.extend(merged.tags.iter().cloned());
+        for (key, value) in &merged.custom {
+            next.custom
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
         next.roles.extend(merged.roles.iter().copied());
         next.version += 1;
         next.updated_at = now.max(survivor.updated_at);
@@ -138,6 +143,7 @@ impl Batch<'_> {
         ch.field("phones", &survivor.phones, &next.phones);
         ch.field("tags", &survivor.tags, &next.tags);
         ch.field("roles", &survivor.roles, &next.roles);
+        ch.field("custom", &survivor.custom, &next.custom);
         ch.set("merged", &(), &merged_id);
 
         // Deals, activities and (for organisations) people move over.

@@ -15,6 +15,7 @@
 
 mod backup;
 mod batch;
+mod custom_field;
 mod duplicate;
 mod export;
 mod import;

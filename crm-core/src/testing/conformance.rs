@@ -20,9 +20,11 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 mod backup;
+mod custom_field;
 mod import;
 mod merge;
 pub use backup::*;
+pub use custom_field::*;
 pub use import::*;
 pub use merge::*;
 
@@ -61,6 +63,7 @@ macro_rules! store_conformance_tests {
             import_reports_misaligned_rows_and_missing_columns,
             merge_moves_everything_and_records_one_event,
             merge_refusals_change_nothing,
+            custom_fields_are_defined_checked_and_versioned,
         );
     };
 }
@@ -199,6 +202,7 @@ pub(crate) fn sample_customer(id: u128, name: &str, at: DateTime<Utc>) -> Custom
         created_at: at,
         updated_at: at,
         merged_into: None,
+        custom: Default::default(),
     }
 }
 

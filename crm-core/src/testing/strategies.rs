@@ -161,9 +161,55 @@ pub fn customer() -> impl Strategy<Value = Customer> {
                     updated_at: created + chrono::Duration::milliseconds(delta),
                     // Some merged customers, pointing anywhere.
                     merged_into: (delta % 5 == 0).then(|| CustomerId::from_uuid(id)),
+                    custom: custom_values(id.as_u128()),
                 }
             },
         )
+}
+
+/// Zero to three custom values of different types, picked by `seed`'s
+/// bits (stores must round-trip them whatever the schema says).
+pub fn custom_values(seed: u128) -> crate::custom_field::CustomValues {
+    use crate::custom_field::CustomValue;
+    let mut out = crate::custom_field::CustomValues::new();
+    let bits = (seed >> 8) as u64;
+    if bits & 1 == 1 {
+        out.insert("tier".into(), CustomValue::Text(format!("t{}", bits % 7)));
+    }
+    if bits & 2 == 2 {
+        let amount = rust_decimal::Decimal::new((bits % 100_000) as i64, 2);
+        out.insert(
+            "budget".into(),
+            CustomValue::Money(Money::new(amount, crate::Currency::EUR)),
+        );
+    }
+    if bits & 4 == 4 {
+        out.insert(
+            "seats".into(),
+            CustomValue::Integer((bits % 1000) as i64 - 500),
+        );
+    }
+    if bits & 8 == 8 {
+        out.insert(
+            "renewal".into(),
+            CustomValue::Date(
+                chrono::NaiveDate::from_ymd_opt(
+                    2020 + (bits % 10) as i32,
+                    1 + (bits % 12) as u32,
+                    1,
+                )
+                .unwrap_or_default(),
+            ),
+        );
+    }
+    if bits & 16 == 16 {
+        out.insert("active".into(), CustomValue::Bool(bits & 32 == 32));
+        out.insert(
+            "score".into(),
+            CustomValue::Decimal(rust_decimal::Decimal::new((bits % 10_000) as i64, 3)),
+        );
+    }
+    out
 }
 
 /// A valid pipeline definition: 1–3 open stages, 1 won, 1–2 lost, random
@@ -308,6 +354,7 @@ pub fn deal_for(customer: CustomerId, pipeline: &Pipeline) -> impl Strategy<Valu
                     },
                     created_at: start,
                     updated_at: last.1,
+                    custom: custom_values(id.as_u128()),
                 }
             },
         )
@@ -361,6 +408,7 @@ pub fn activity_for(customer: CustomerId, deal: Option<DealId>) -> impl Strategy
                     completed_at: if is_task { done } else { None },
                     created_at: at,
                     updated_at: at,
+                    custom: custom_values(id.as_u128()),
                 }
             },
         )

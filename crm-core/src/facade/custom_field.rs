@@ -1,0 +1,125 @@
+//! Custom-field schemas through the facade: see [`crate::custom_field`].
+
+use super::batch::entity;
+use super::{Batch, Session};
+use crate::custom_field::{CustomValues, FieldDef, FieldSchema, check_change, validate_defs};
+use crate::error::{EntityKind, Result};
+use crate::event::{Changes, EventKind};
+use crate::query::{ActivityQuery, CustomerFilter, CustomerQuery, DealQuery, fetch_all};
+use crate::store::Store;
+
+impl<S: Store> Session<'_, S> {
+    /// The custom fields of `entity` (customer, deal or activity); version
+    /// 0 with no fields if none were ever defined.
+    pub fn custom_fields(&self, entity: EntityKind) -> Result<FieldSchema> {
+        self.read(|tx| {
+            Ok(tx
+                .field_schema(entity)?
+                .unwrap_or_else(|| FieldSchema::empty(entity)))
+        })
+    }
+
+    /// Replaces the custom fields of `entity`, whose schema is at `version`
+    /// (0 the first time). See [`crate::custom_field`] for the rules.
+    pub fn set_custom_fields(
+        &self,
+        entity: EntityKind,
+        version: u64,
+        fields: Vec<FieldDef>,
+    ) -> Result<FieldSchema> {
+        self.batch(|b| b.set_custom_fields(entity, version, fields))
+    }
+}
+
+impl Batch<'_> {
+    /// Replaces the custom fields of an entity type. See
+    /// [`Session::set_custom_fields`].
+    pub fn set_custom_fields(
+        &mut self,
+        kind: EntityKind,
+        version: u64,
+        fields: Vec<FieldDef>,
+    ) -> Result<FieldSchema> {
+        validate_defs(kind, &fields)?;
+        let current = self.field_schema(kind)?;
+        Self::check_version(EntityKind::FieldSchema, kind, version, current.version)?;
+        if current.version > 0 && current.fields == fields {
+            return Ok(current);
+        }
+        let tx = &*self.tx;
+        let values: Vec<CustomValues> = match kind {
+            EntityKind::Customer => fetch_all(
+                CustomerFilter {
+                    include_merged: true,
+                    ..CustomerFilter::default()
+                },
+                |q: &CustomerQuery| tx.customers(q),
+            )?
+            .into_iter()
+            .map(|c| c.custom)
+            .collect(),
+            EntityKind::Deal => fetch_all(Default::default(), |q: &DealQuery| tx.deals(q))?
+                .into_iter()
+                .map(|d| d.custom)
+                .collect(),
+            _ => fetch_all(Default::default(), |q: &ActivityQuery| tx.activities(q))?
+                .into_iter()
+                .map(|a| a.custom)
+                .collect(),
+        };
+        check_change(kind, &current, &fields, values.iter())?;
+        let now = self.now();
+        let next = FieldSchema {
+            entity: kind,
+            fields,
+            version: current.version + 1,
+            created_at: if current.version == 0 {
+                now
+            } else {
+                current.created_at
+            },
+            updated_at: now.max(current.updated_at),
+        };
+        self.tx.put_field_schema(&next)?;
+        self.schemas.insert(kind, next.clone());
+        let mut ch = Changes::default();
+        ch.field("fields", &current.fields, &next.fields);
+        self.record(
+            entity(EntityKind::FieldSchema, FieldSchema::event_id(kind)),
+            next.version,
+            if current.version == 0 {
+                EventKind::Created
+            } else {
+                EventKind::Updated
+            },
+            ch,
+            now,
+        )?;
+        Ok(next)
+    }
+
+    /// The custom-field schema of `kind`, read once per batch.
+    pub(super) fn field_schema(&mut self, kind: EntityKind) -> Result<FieldSchema> {
+        if let Some(s) = self.schemas.get(&kind) {
+            return Ok(s.clone());
+        }
+        let schema = self
+            .tx
+            .field_schema(kind)?
+            .unwrap_or_else(|| FieldSchema::empty(kind));
+        self.schemas.insert(kind, schema.clone());
+        Ok(schema)
+    }
+
+    /// Checks a record's custom values against its type's schema.
+    pub(super) fn check_custom(&mut self, kind: EntityKind, values: &CustomValues) -> Result<()> {
+        if values.is_empty() && !self.has_required(kind)? {
+            return Ok(());
+        }
+        self.field_schema(kind)?.check(values, true)
+    }
+
+    fn has_required(&mut self, kind: EntityKind) -> Result<bool> {
+        Ok(self.field_schema(kind)?.fields.iter().any(|f| f.required))
+    }
+}
