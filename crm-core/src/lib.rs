@@ -51,6 +51,7 @@ pub mod error;
 pub mod event;
 mod facade;
 pub mod id;
+pub mod kpi;
 pub mod money;
 pub mod pipeline;
 pub mod query;

@@ -14,6 +14,7 @@
 //! 5. commits; on any error nothing of it is kept.
 
 mod batch;
+mod kpi;
 mod reads;
 
 use std::sync::Arc;
