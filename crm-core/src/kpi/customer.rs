@@ -251,7 +251,7 @@ pub(crate) fn summarise(
     mut rows: Vec<(CustomerId, Currency, NaiveDate, Decimal)>,
     end_day: NaiveDate,
 ) -> Result<Vec<PurchaseSummary>, KpiError> {
-    rows.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    rows.sort_unstable_by_key(|r| (r.0, r.1, r.2));
     let days = |a: NaiveDate, b: NaiveDate| -> Result<u32, KpiError> {
         u32::try_from((b - a).num_days()).map_err(|_| overflow("day count"))
     };

@@ -16,7 +16,14 @@ use crate::activity::{Activity, ActivityKind};
 use crate::deal::Deal;
 use crate::id::{ActivityId, DealId};
 
-const STAGES: [&str; 6] = ["lead", "qualified", "proposal", "negotiation", "won", "lost"];
+const STAGES: [&str; 6] = [
+    "lead",
+    "qualified",
+    "proposal",
+    "negotiation",
+    "won",
+    "lost",
+];
 
 /// (customer, owner, amount in cents and currency, close-date offset, start minute, moves)
 type DealSpec = (
@@ -45,7 +52,10 @@ fn build(i: usize, s: &DealSpec) -> Deal {
     let mut at = base + Duration::minutes(*start);
     let mut hist: Vec<(&str, DateTime<Utc>)> = vec![(STAGES[*start as usize % 4], at)];
     for (stage, gap) in moves {
-        if hist.last().is_some_and(|(k, _)| *k == "won" || *k == "lost") {
+        if hist
+            .last()
+            .is_some_and(|(k, _)| *k == "won" || *k == "lost")
+        {
             break;
         }
         if hist.last().is_some_and(|(k, _)| *k == STAGES[*stage]) {
@@ -71,9 +81,8 @@ fn build(i: usize, s: &DealSpec) -> Deal {
 }
 
 fn deals_strategy() -> impl Strategy<Value = Vec<Deal>> {
-    proptest::collection::vec(spec(), 0..40).prop_map(|specs| {
-        specs.iter().enumerate().map(|(i, s)| build(i, s)).collect()
-    })
+    proptest::collection::vec(spec(), 0..40)
+        .prop_map(|specs| specs.iter().enumerate().map(|(i, s)| build(i, s)).collect())
 }
 
 fn activities_for(deals: &[Deal], seeds: &[(usize, u8, i64, bool)]) -> Vec<Activity> {
@@ -83,7 +92,8 @@ fn activities_for(deals: &[Deal], seeds: &[(usize, u8, i64, bool)]) -> Vec<Activ
         .enumerate()
         .map(|(i, (d, kind, minute, done))| {
             let at = base + Duration::minutes(*minute);
-            let kind = [ActivityKind::Call, ActivityKind::Email, ActivityKind::Task][*kind as usize % 3];
+            let kind =
+                [ActivityKind::Call, ActivityKind::Email, ActivityKind::Task][*kind as usize % 3];
             Activity {
                 id: ActivityId::from_uuid(Uuid::from_u128(0x9000 + i as u128)),
                 version: 1,
@@ -108,7 +118,10 @@ fn window() -> impl Strategy<Value = KpiFilter> {
     (0i64..150, 1i64..150, proptest::option::of(0u8..3)).prop_map(|(from, len, owner)| {
         let base = t("2026-01-01T00:00");
         let mut f = KpiFilter::default()
-            .window(base + Duration::days(from), base + Duration::days(from + len))
+            .window(
+                base + Duration::days(from),
+                base + Duration::days(from + len),
+            )
             .unwrap();
         f.owner = owner.map(|o| uid(u128::from(o)));
         f
@@ -127,7 +140,12 @@ fn report(
         ..KpiOptions::default()
     };
     let p = [sales()];
-    let data = KpiData { deals, pipelines: &p, activities, lifecycle: lc };
+    let data = KpiData {
+        deals,
+        pipelines: &p,
+        activities,
+        lifecycle: lc,
+    };
     kpi_report(data, &options, t("2026-06-01T00:00")).unwrap()
 }
 
