@@ -23,16 +23,17 @@
 
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
+use std::ops::Bound;
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
-use crm_core::query::{Filter, paginate};
+use crm_core::query::{Cursor, Filter, Order, SortValue, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
-    DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
-    PipelineId, PipelineQuery, ReadTx, Store, StoreError, WriteTx,
+    DealFilter, DealId, DealOrder, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page,
+    Pipeline, PipelineId, PipelineQuery, ReadTx, SortDirection, Store, StoreError, WriteTx,
 };
 
 #[derive(Default)]
@@ -42,6 +43,87 @@ struct State {
     deals: HashMap<DealId, Deal>,
     activities: HashMap<ActivityId, Activity>,
     events: Vec<Event>,
+    /// Deals by (creation time in ms, id): the default deal order, so that
+    /// paging through every deal costs one pass instead of one per page.
+    deals_by_created: BTreeSet<(i64, DealId)>,
+}
+
+/// Keeps the secondary indexes in step with the record maps.
+trait Indexed: Sized {
+    fn reindex(_state: &mut State, _old: Option<&Self>, _new: Option<&Self>) {}
+}
+
+impl Indexed for Customer {}
+impl Indexed for Pipeline {}
+impl Indexed for Activity {}
+impl Indexed for Deal {
+    fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
+        if let Some(d) = old {
+            state
+                .deals_by_created
+                .remove(&(d.created_at.timestamp_millis(), d.id));
+        }
+        if let Some(d) = new {
+            state
+                .deals_by_created
+                .insert((d.created_at.timestamp_millis(), d.id));
+        }
+    }
+}
+
+impl State {
+    /// A page of deals: walks the creation-time index for the default
+    /// order, with exactly [`paginate`]'s semantics; other orders use
+    /// [`paginate`] itself.
+    fn list_deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
+        if q.order != DealOrder::CreatedAt {
+            return paginate(self.deals.values(), q);
+        }
+        let after = match &q.page.after {
+            None => None,
+            Some(c) => match c.decode(q.order.name())? {
+                (SortValue::Int(v), id) => Some((v, DealId::from_uuid(id))),
+                // A text key sorts after every integer key: let the reference decide.
+                _ => return paginate(self.deals.values(), q),
+            },
+        };
+        let desc = q.direction == SortDirection::Desc;
+        let range = match (after, desc) {
+            (None, _) => (Bound::Unbounded, Bound::Unbounded),
+            (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
+            (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
+        };
+        let keys = self.deals_by_created.range(range);
+        let keys: Box<dyn Iterator<Item = &(i64, DealId)>> = if desc {
+            Box::new(keys.rev())
+        } else {
+            Box::new(keys)
+        };
+        let limit = q.page.limit.max(1) as usize;
+        let mut items = Vec::with_capacity(limit.min(self.deals.len()));
+        let mut more = false;
+        for (_, id) in keys {
+            let Some(d) = self.deals.get(id) else {
+                continue;
+            };
+            if !q.filter.matches(d) {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(d.clone());
+        }
+        let next = if more {
+            items
+                .last()
+                .map(|d: &Deal| Cursor::new(q.order.name(), &q.order.value(d), d.id.as_uuid()))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
 }
 
 /// A thread-safe, transactional store kept in memory.
@@ -124,10 +206,10 @@ impl Drop for WriteGuard<'_> {
         while let Some(u) = self.undo.pop() {
             let s = &mut *self.state;
             match u {
-                Undo::Customer(id, old) => restore(&mut s.customers, id, old),
-                Undo::Pipeline(id, old) => restore(&mut s.pipelines, id, old),
-                Undo::Deal(id, old) => restore(&mut s.deals, id, old),
-                Undo::Activity(id, old) => restore(&mut s.activities, id, old),
+                Undo::Customer(id, old) => restore(s, |s| &mut s.customers, id, old),
+                Undo::Pipeline(id, old) => restore(s, |s| &mut s.pipelines, id, old),
+                Undo::Deal(id, old) => restore(s, |s| &mut s.deals, id, old),
+                Undo::Activity(id, old) => restore(s, |s| &mut s.activities, id, old),
                 Undo::Event => {
                     s.events.pop();
                 }
@@ -136,11 +218,18 @@ impl Drop for WriteGuard<'_> {
     }
 }
 
-fn restore<K: Eq + Hash, V>(map: &mut HashMap<K, V>, id: K, old: Option<V>) {
-    match old {
-        Some(v) => map.insert(id, v),
-        None => map.remove(&id),
-    };
+fn restore<K: Eq + Hash, V: Indexed>(
+    s: &mut State,
+    map: impl Fn(&mut State) -> &mut HashMap<K, V>,
+    id: K,
+    old: Option<V>,
+) {
+    let current = map(s).remove(&id);
+    V::reindex(s, current.as_ref(), None);
+    if let Some(v) = old {
+        V::reindex(s, None, Some(&v));
+        map(s).insert(id, v);
+    }
 }
 
 fn count<'a, T: 'a>(items: impl Iterator<Item = &'a T>, filter: &impl Filter<T>) -> u64 {
@@ -180,7 +269,7 @@ macro_rules! read_impl {
             }
             fn deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
                 let $me = self;
-                paginate(reads($state).deals.values(), q)
+                reads($state).list_deals(q)
             }
             fn count_deals(&self, f: &DealFilter) -> Result<u64, StoreError> {
                 let $me = self;
@@ -219,6 +308,7 @@ macro_rules! insert_update {
                 });
             }
             self.state.$field.insert(v.id, v.clone());
+            <$t as Indexed>::reindex(&mut self.state, None, Some(v));
             self.undo.push(Undo::$undo(v.id, None));
             Ok(())
         }
@@ -242,6 +332,7 @@ macro_rules! insert_update {
                 });
             }
             let old = self.state.$field.insert(v.id, v.clone());
+            <$t as Indexed>::reindex(&mut self.state, old.as_ref(), Some(v));
             self.undo.push(Undo::$undo(v.id, old));
             Ok(())
         }
@@ -293,5 +384,48 @@ impl WriteTx for WriteGuard<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.committed = true;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crm_core::{Actor, Crm, NewCustomer, NewDeal, PipelineDef};
+
+    use super::*;
+
+    fn index_matches(store: &MemoryStore) -> bool {
+        let s = store.state.read().unwrap_or_else(|p| p.into_inner());
+        let from_map: BTreeSet<(i64, DealId)> = s
+            .deals
+            .values()
+            .map(|d| (d.created_at.timestamp_millis(), d.id))
+            .collect();
+        from_map == s.deals_by_created
+    }
+
+    #[test]
+    fn deal_index_follows_inserts_updates_and_rollbacks() {
+        let store = Arc::new(MemoryStore::new());
+        let crm = Crm::new(store.clone());
+        let s = crm.as_actor(Actor::System);
+        let p = s
+            .create_pipeline(PipelineDef::sales_template("Sales"))
+            .unwrap();
+        let c = s.create_customer(NewCustomer::person("Ada")).unwrap();
+        let d = s.create_deal(NewDeal::new(c.id, p.id, "One")).unwrap();
+        s.move_deal(d.id, d.version, "qualified").unwrap();
+        assert!(index_matches(&store));
+        // A batch that inserts and updates deals, then fails: all undone.
+        let failed: Result<(), crm_core::Error> = s.batch(|b| {
+            b.create_deal(NewDeal::new(c.id, p.id, "Two"))?;
+            let d = b.deal(d.id)?;
+            b.move_deal(d.id, d.version, "proposal")?; // guard: needs an amount
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert!(index_matches(&store));
+        assert_eq!(store.state.read().unwrap().deals_by_created.len(), 1);
     }
 }
