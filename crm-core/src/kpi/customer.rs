@@ -7,7 +7,7 @@
 //! offset; all purchases of one customer on one day count as one purchase
 //! (Fader, Hardie & Lee, 2005).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -33,24 +33,45 @@ pub fn new_customers<'a>(
     period: Period,
     offset: FixedOffset,
 ) -> BTreeMap<NaiveDate, u64> {
-    let mut first: BTreeMap<CustomerId, DateTime<Utc>> = BTreeMap::new();
-    for d in deals
-        .into_iter()
-        .filter(|d| d.status == DealStatus::Won && filter.scopes(d))
-    {
+    let mut a = NewCustomersAcc::default();
+    for d in deals {
+        a.add(d, filter);
+    }
+    a.finish(filter, period, offset)
+}
+
+/// First purchase per customer, one deal at a time.
+#[derive(Default)]
+pub(crate) struct NewCustomersAcc {
+    first: HashMap<CustomerId, DateTime<Utc>>,
+}
+
+impl NewCustomersAcc {
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) {
+        if d.status != DealStatus::Won || !filter.scopes(d) {
+            return;
+        }
         if let Some(w) = d.won_at {
-            first
+            self.first
                 .entry(d.customer)
                 .and_modify(|t| *t = (*t).min(w))
                 .or_insert(w);
         }
     }
-    let mut out = BTreeMap::new();
-    for t in first.into_values().filter(|t| filter.in_window(*t)) {
-        *out.entry(period.start_of(local_date(t, offset)))
-            .or_default() += 1;
+
+    pub(crate) fn finish(
+        self,
+        filter: &KpiFilter,
+        period: Period,
+        offset: FixedOffset,
+    ) -> BTreeMap<NaiveDate, u64> {
+        let mut out = BTreeMap::new();
+        for t in self.first.into_values().filter(|t| filter.in_window(*t)) {
+            *out.entry(period.start_of(local_date(t, offset)))
+                .or_default() += 1;
+        }
+        out
     }
-    out
 }
 
 /// A customer's lifecycle change, as read from the audit log.
@@ -124,7 +145,7 @@ pub fn churn<'a>(
     filter.check()?;
     // Per customer: (latest change before `from`, latest change before `to`).
     type Last = Option<(DateTime<Utc>, u64, Lifecycle)>;
-    let mut state: BTreeMap<CustomerId, (Last, Last)> = BTreeMap::new();
+    let mut state: HashMap<CustomerId, (Last, Last)> = HashMap::new();
     let later =
         |cur: &Last, c: &LifecycleChange| cur.is_none_or(|(t, s, _)| (c.at, c.seq) > (t, s));
     for c in changes {
@@ -175,20 +196,47 @@ pub fn repeat_purchase_rate<'a>(
     filter: &KpiFilter,
     offset: FixedOffset,
 ) -> RepeatPurchase {
-    let mut days: BTreeMap<CustomerId, (NaiveDate, bool)> = BTreeMap::new();
-    for d in deals.into_iter().filter(|d| won_in_window(d, filter)) {
-        let Some(w) = d.won_at else { continue };
-        let day = local_date(w, offset);
-        days.entry(d.customer)
+    let mut a = RepeatAcc::new(offset);
+    for d in deals {
+        a.add(d, filter);
+    }
+    a.finish()
+}
+
+/// First purchase day and "bought on another day" per customer.
+pub(crate) struct RepeatAcc {
+    offset: FixedOffset,
+    days: HashMap<CustomerId, (NaiveDate, bool)>,
+}
+
+impl RepeatAcc {
+    pub(crate) fn new(offset: FixedOffset) -> Self {
+        RepeatAcc {
+            offset,
+            days: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) {
+        if !won_in_window(d, filter) {
+            return;
+        }
+        let Some(w) = d.won_at else { return };
+        let day = local_date(w, self.offset);
+        self.days
+            .entry(d.customer)
             .and_modify(|(first, repeat)| *repeat |= *first != day)
             .or_insert((day, false));
     }
-    let customers = days.len() as u64;
-    let repeat_customers = days.values().filter(|(_, r)| *r).count() as u64;
-    RepeatPurchase {
-        customers,
-        repeat_customers,
-        rate: rate(repeat_customers, customers),
+
+    pub(crate) fn finish(self) -> RepeatPurchase {
+        let customers = self.days.len() as u64;
+        let repeat_customers = self.days.values().filter(|(_, r)| *r).count() as u64;
+        RepeatPurchase {
+            customers,
+            repeat_customers,
+            rate: rate(repeat_customers, customers),
+        }
     }
 }
 
@@ -235,15 +283,44 @@ pub fn purchase_summaries<'a>(
     observation_end: DateTime<Utc>,
     offset: FixedOffset,
 ) -> Result<Vec<PurchaseSummary>, KpiError> {
-    let mut rows: Vec<(CustomerId, Currency, NaiveDate, Decimal)> = Vec::new();
-    for d in deals.into_iter().filter(|d| won_in_window(d, filter)) {
-        if let (Some(m), Some(w)) = (&d.amount, d.won_at)
-            && w < observation_end
-        {
-            rows.push((d.customer, m.currency, local_date(w, offset), m.amount));
+    let mut a = SummaryAcc::new(observation_end, offset);
+    for d in deals {
+        a.add(d, filter);
+    }
+    a.finish()
+}
+
+/// Purchase rows for the summaries, one deal at a time.
+pub(crate) struct SummaryAcc {
+    observation_end: DateTime<Utc>,
+    offset: FixedOffset,
+    rows: Vec<(CustomerId, Currency, NaiveDate, Decimal)>,
+}
+
+impl SummaryAcc {
+    pub(crate) fn new(observation_end: DateTime<Utc>, offset: FixedOffset) -> Self {
+        SummaryAcc {
+            observation_end,
+            offset,
+            rows: Vec::new(),
         }
     }
-    summarise(rows, local_date(observation_end, offset))
+
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) {
+        if !won_in_window(d, filter) {
+            return;
+        }
+        if let (Some(m), Some(w)) = (&d.amount, d.won_at)
+            && w < self.observation_end
+        {
+            self.rows
+                .push((d.customer, m.currency, local_date(w, self.offset), m.amount));
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<Vec<PurchaseSummary>, KpiError> {
+        summarise(self.rows, local_date(self.observation_end, self.offset))
+    }
 }
 
 /// Builds summaries from purchase rows (sorted here).

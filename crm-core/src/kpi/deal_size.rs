@@ -20,6 +20,52 @@ pub(crate) fn won_in_window(d: &Deal, f: &KpiFilter) -> bool {
     d.status == DealStatus::Won && f.scopes(d) && d.won_at.is_some_and(|t| f.in_window(t))
 }
 
+/// Won amounts and cycle lengths, one deal at a time.
+#[derive(Debug, Default)]
+pub(crate) struct SizeAcc {
+    amounts: PerCurrency<Vec<Decimal>>,
+    without_amount: u64,
+    cycles: Vec<i64>,
+}
+
+impl SizeAcc {
+    pub(crate) fn add(&mut self, d: &Deal, f: &KpiFilter) {
+        if !won_in_window(d, f) {
+            return;
+        }
+        match &d.amount {
+            Some(m) => self.amounts.entry(m.currency).or_default().push(m.amount),
+            None => self.without_amount += 1,
+        }
+        if let Some(w) = d.won_at {
+            self.cycles.push((w - d.created_at).num_milliseconds());
+        }
+    }
+
+    pub(crate) fn deal_size(&mut self) -> Result<DealSize, KpiError> {
+        let mut per_currency = PerCurrency::new();
+        for (c, v) in &mut self.amounts {
+            per_currency.insert(*c, AmountStats::from_amounts(*c, v)?);
+        }
+        Ok(DealSize {
+            per_currency,
+            without_amount: self.without_amount,
+        })
+    }
+
+    pub(crate) fn sales_cycle(&mut self) -> Result<DurationStats, KpiError> {
+        DurationStats::from_millis(&mut self.cycles)
+    }
+}
+
+fn acc<'a>(deals: impl IntoIterator<Item = &'a Deal>, filter: &KpiFilter) -> SizeAcc {
+    let mut a = SizeAcc::default();
+    for d in deals {
+        a.add(d, filter);
+    }
+    a
+}
+
 /// **Deal size**: over the deals in scope that are won with `won_at` in
 /// the window, per currency: the number of won deals with an amount, the
 /// exact total, the mean (total ÷ count) and the median, both rounded to
@@ -29,22 +75,7 @@ pub fn deal_size<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
 ) -> Result<DealSize, KpiError> {
-    let mut amounts: PerCurrency<Vec<Decimal>> = PerCurrency::new();
-    let mut without_amount = 0;
-    for d in deals.into_iter().filter(|d| won_in_window(d, filter)) {
-        match &d.amount {
-            Some(m) => amounts.entry(m.currency).or_default().push(m.amount),
-            None => without_amount += 1,
-        }
-    }
-    let mut per_currency = PerCurrency::new();
-    for (c, mut v) in amounts {
-        per_currency.insert(c, AmountStats::from_amounts(c, &mut v)?);
-    }
-    Ok(DealSize {
-        per_currency,
-        without_amount,
-    })
+    acc(deals, filter).deal_size()
 }
 
 /// **Sales cycle**: over the deals in scope that are won with `won_at` in
@@ -54,10 +85,5 @@ pub fn sales_cycle<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
 ) -> Result<DurationStats, KpiError> {
-    let mut ms: Vec<i64> = deals
-        .into_iter()
-        .filter(|d| won_in_window(d, filter))
-        .filter_map(|d| d.won_at.map(|w| (w - d.created_at).num_milliseconds()))
-        .collect();
-    DurationStats::from_millis(&mut ms)
+    acc(deals, filter).sales_cycle()
 }

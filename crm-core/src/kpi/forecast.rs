@@ -54,27 +54,49 @@ pub fn forecast<'a>(
     pipelines: &[Pipeline],
     filter: &KpiFilter,
 ) -> Result<Forecast, KpiError> {
-    let mut f = Forecast::default();
-    let mut exact: PerCurrency<BTreeMap<NaiveDate, Decimal>> = PerCurrency::new();
-    for d in deals
-        .into_iter()
-        .filter(|d| d.status == DealStatus::Open && filter.scopes(d))
-    {
+    let mut a = ForecastAcc::new(pipelines);
+    for d in deals {
+        a.add(d, filter)?;
+    }
+    a.finish()
+}
+
+/// The forecast, one deal at a time.
+pub(crate) struct ForecastAcc<'p> {
+    pipelines: &'p [Pipeline],
+    f: Forecast,
+    exact: PerCurrency<BTreeMap<NaiveDate, Decimal>>,
+}
+
+impl<'p> ForecastAcc<'p> {
+    pub(crate) fn new(pipelines: &'p [Pipeline]) -> Self {
+        ForecastAcc {
+            pipelines,
+            f: Forecast::default(),
+            exact: PerCurrency::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) -> Result<(), KpiError> {
+        if d.status != DealStatus::Open || !filter.scopes(d) {
+            return Ok(());
+        }
+        let f = &mut self.f;
         if let Some(m) = &d.amount {
             add_to(&mut f.open_total, m, "open total")?;
         }
         let Some(date) = d.expected_close_date else {
             f.undated.push(d.id);
-            continue;
+            return Ok(());
         };
         if !filter.in_window(date.and_time(chrono::NaiveTime::MIN).and_utc()) {
-            continue;
+            return Ok(());
         }
         let Some(m) = &d.amount else {
             f.without_amount.push(d.id);
-            continue;
+            return Ok(());
         };
-        let p = probability(d, pipelines)?;
+        let p = probability(d, self.pipelines)?;
         let month = NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date);
         let b = f
             .by_month
@@ -92,7 +114,8 @@ pub fn forecast<'a>(
             .checked_mul(Decimal::from(p))
             .ok_or_else(|| overflow("weighted forecast"))?
             / Decimal::ONE_HUNDRED;
-        let slot = exact
+        let slot = self
+            .exact
             .entry(m.currency)
             .or_default()
             .entry(month)
@@ -100,23 +123,28 @@ pub fn forecast<'a>(
         *slot = slot
             .checked_add(w)
             .ok_or_else(|| overflow("weighted forecast"))?;
+        Ok(())
     }
-    for (c, months) in exact {
-        let mut total = Decimal::ZERO;
-        for (month, w) in months {
-            let w = round_money(w, c);
-            total = total
-                .checked_add(w)
-                .ok_or_else(|| overflow("weighted forecast"))?;
-            if let Some(b) = f.by_month.get_mut(&c).and_then(|m| m.get_mut(&month)) {
-                b.weighted = w;
+
+    pub(crate) fn finish(self) -> Result<Forecast, KpiError> {
+        let mut f = self.f;
+        for (c, months) in self.exact {
+            let mut total = Decimal::ZERO;
+            for (month, w) in months {
+                let w = round_money(w, c);
+                total = total
+                    .checked_add(w)
+                    .ok_or_else(|| overflow("weighted forecast"))?;
+                if let Some(b) = f.by_month.get_mut(&c).and_then(|m| m.get_mut(&month)) {
+                    b.weighted = w;
+                }
             }
+            f.weighted_total.insert(c, total);
         }
-        f.weighted_total.insert(c, total);
+        f.undated.sort_unstable();
+        f.without_amount.sort_unstable();
+        Ok(f)
     }
-    f.undated.sort_unstable();
-    f.without_amount.sort_unstable();
-    Ok(f)
 }
 
 /// The win probability (percent) of the deal's current stage.

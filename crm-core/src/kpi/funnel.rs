@@ -78,36 +78,65 @@ pub fn stage_funnel<'a>(
     pipeline: &Pipeline,
     filter: &KpiFilter,
 ) -> Result<Funnel, KpiError> {
-    let n = pipeline.stages.len();
-    let mut acc: Vec<Acc> = (0..n).map(|_| Acc::default()).collect();
-    let index = |k: &StageKey| pipeline.stages.iter().position(|s| &s.key == k);
-    let mut cohort = 0u64;
-    let mut seen = vec![false; n];
-    let mut left = vec![false; n];
-    let mut advanced = vec![false; n];
-    let mut idx: Vec<Option<usize>> = Vec::new();
-    for d in deals
-        .into_iter()
-        .filter(|d| d.pipeline == pipeline.id && filter.scopes(d) && filter.in_window(d.created_at))
-    {
-        cohort += 1;
-        seen.fill(false);
-        left.fill(false);
-        advanced.fill(false);
-        idx.clear();
-        idx.extend(d.history.iter().map(|c| index(&c.to)));
+    let mut a = FunnelAcc::new(pipeline);
+    for d in deals {
+        a.add(d, filter);
+    }
+    a.finish()
+}
+
+/// The funnel of one pipeline, one deal at a time.
+pub(crate) struct FunnelAcc<'p> {
+    pipeline: &'p Pipeline,
+    acc: Vec<Acc>,
+    cohort: u64,
+    seen: Vec<bool>,
+    left: Vec<bool>,
+    advanced: Vec<bool>,
+    idx: Vec<Option<usize>>,
+}
+
+impl<'p> FunnelAcc<'p> {
+    pub(crate) fn new(pipeline: &'p Pipeline) -> Self {
+        let n = pipeline.stages.len();
+        FunnelAcc {
+            pipeline,
+            acc: (0..n).map(|_| Acc::default()).collect(),
+            cohort: 0,
+            seen: vec![false; n],
+            left: vec![false; n],
+            advanced: vec![false; n],
+            idx: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) {
+        let pipeline = self.pipeline;
+        if d.pipeline != pipeline.id || !filter.scopes(d) || !filter.in_window(d.created_at) {
+            return;
+        }
+        self.cohort += 1;
+        self.seen.fill(false);
+        self.left.fill(false);
+        self.advanced.fill(false);
+        self.idx.clear();
+        self.idx.extend(
+            d.history
+                .iter()
+                .map(|c| pipeline.stages.iter().position(|s| s.key == c.to)),
+        );
         // Furthest non-lost stage entered after position j, scanning backwards.
         let mut furthest_after: Option<usize> = None;
-        for j in (0..idx.len()).rev() {
-            if let Some(s) = idx[j] {
-                seen[s] = true;
+        for j in (0..self.idx.len()).rev() {
+            if let Some(s) = self.idx[j] {
+                self.seen[s] = true;
                 if furthest_after.is_some_and(|f| f > s) {
-                    advanced[s] = true;
+                    self.advanced[s] = true;
                 }
-                if j + 1 < idx.len() {
-                    left[s] = true;
+                if j + 1 < self.idx.len() {
+                    self.left[s] = true;
                     let ms = (d.history[j + 1].at - d.history[j].at).num_milliseconds();
-                    acc[s].visits.push(ms);
+                    self.acc[s].visits.push(ms);
                 }
                 if pipeline.stages[s].kind != StageKind::Lost {
                     furthest_after = Some(furthest_after.map_or(s, |f| f.max(s)));
@@ -115,34 +144,36 @@ pub fn stage_funnel<'a>(
             }
         }
         let won = d.status == DealStatus::Won;
-        for s in 0..n {
-            if seen[s] {
-                let a = &mut acc[s];
+        for (s, a) in self.acc.iter_mut().enumerate() {
+            if self.seen[s] {
                 a.entered += 1;
-                a.moved_on += u64::from(left[s]);
-                a.advanced += u64::from(advanced[s]);
+                a.moved_on += u64::from(self.left[s]);
+                a.advanced += u64::from(self.advanced[s]);
                 a.won += u64::from(won);
             }
         }
     }
-    let mut stages = Vec::with_capacity(n);
-    for (stage, mut a) in pipeline.stages.iter().zip(acc) {
-        stages.push(StageFunnel {
-            stage: stage.key.clone(),
-            name: stage.name.clone(),
-            kind: stage.kind,
-            entered: a.entered,
-            moved_on: a.moved_on,
-            advanced: a.advanced,
-            won: a.won,
-            conversion_to_next: rate(a.advanced, a.entered),
-            conversion_to_won: rate(a.won, a.entered),
-            time_in_stage: DurationStats::from_millis(&mut a.visits)?,
-        });
+
+    pub(crate) fn finish(self) -> Result<Funnel, KpiError> {
+        let mut stages = Vec::with_capacity(self.acc.len());
+        for (stage, mut a) in self.pipeline.stages.iter().zip(self.acc) {
+            stages.push(StageFunnel {
+                stage: stage.key.clone(),
+                name: stage.name.clone(),
+                kind: stage.kind,
+                entered: a.entered,
+                moved_on: a.moved_on,
+                advanced: a.advanced,
+                won: a.won,
+                conversion_to_next: rate(a.advanced, a.entered),
+                conversion_to_won: rate(a.won, a.entered),
+                time_in_stage: DurationStats::from_millis(&mut a.visits)?,
+            });
+        }
+        Ok(Funnel {
+            pipeline: self.pipeline.id,
+            deals: self.cohort,
+            stages,
+        })
     }
-    Ok(Funnel {
-        pipeline: pipeline.id,
-        deals: cohort,
-        stages,
-    })
 }

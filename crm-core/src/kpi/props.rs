@@ -155,6 +155,35 @@ fn unit(r: Option<Decimal>) -> bool {
 
 proptest! {
     #[test]
+    fn the_single_pass_report_equals_the_single_functions(
+        deals in deals_strategy(),
+        seeds in proptest::collection::vec((0usize..40, 0u8..3, 0i64..(200 * 1440), any::<bool>()), 0..20),
+        filter in window(),
+    ) {
+        use super::{customer, deal_size as ds, funnel, rotting, velocity, win_rate as wr};
+        let acts = activities_for(&deals, &seeds);
+        let lc = lifecycle();
+        let r = report(&deals, &acts, &lc, &filter);
+        let now = t("2026-06-01T00:00");
+        let off = FixedOffset::east_opt(5400).unwrap();
+        let o = KpiOptions::default();
+        let end = filter.to.map_or(now, |e| e.min(now));
+        prop_assert_eq!(&r.win_rate, &wr::win_rate(&deals, &filter));
+        prop_assert_eq!(&r.win_rate_by_owner, &wr::win_rate_by_owner(&deals, &filter));
+        prop_assert_eq!(&r.close_rate, &wr::close_rate(&deals, &filter));
+        prop_assert_eq!(&r.funnels[0], &funnel::stage_funnel(&deals, &sales(), &filter).unwrap());
+        prop_assert_eq!(&r.deal_size, &ds::deal_size(&deals, &filter).unwrap());
+        prop_assert_eq!(&r.sales_cycle, &ds::sales_cycle(&deals, &filter).unwrap());
+        prop_assert_eq!(&r.velocity, &velocity::sales_velocity(&deals, &filter).unwrap());
+        prop_assert_eq!(&r.forecast, &forecast(&deals, &[sales()], &filter).unwrap());
+        prop_assert_eq!(&r.revenue, &revenue_by_period(&deals, &filter, o.period, off).unwrap());
+        prop_assert_eq!(&r.new_customers, &customer::new_customers(&deals, &filter, o.period, off));
+        prop_assert_eq!(&r.repeat_purchase, &customer::repeat_purchase_rate(&deals, &filter, off));
+        prop_assert_eq!(&r.purchase_summaries, &customer::purchase_summaries(&deals, &filter, end, off).unwrap());
+        prop_assert_eq!(&r.rotting, &rotting::rotting_deals(&deals, &acts, &o.rotting, &filter, now).unwrap());
+    }
+
+    #[test]
     fn input_order_changes_nothing(
         (deals, shuffled) in deals_strategy().prop_flat_map(|d| (Just(d.clone()), Just(d).prop_shuffle())),
         seeds in proptest::collection::vec((0usize..40, 0u8..3, 0i64..(200 * 1440), any::<bool>()), 0..20),

@@ -36,18 +36,48 @@ pub fn revenue_by_period<'a>(
     period: Period,
     offset: FixedOffset,
 ) -> Result<Revenue, KpiError> {
-    let mut out = Revenue::new();
-    for d in deals.into_iter().filter(|d| won_in_window(d, filter)) {
+    let mut a = RevenueAcc::new(period, offset);
+    for d in deals {
+        a.add(d, filter)?;
+    }
+    Ok(a.out)
+}
+
+/// Revenue by period, one deal at a time.
+pub(crate) struct RevenueAcc {
+    period: Period,
+    offset: FixedOffset,
+    pub(crate) out: Revenue,
+}
+
+impl RevenueAcc {
+    pub(crate) fn new(period: Period, offset: FixedOffset) -> Self {
+        RevenueAcc {
+            period,
+            offset,
+            out: Revenue::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) -> Result<(), KpiError> {
+        if !won_in_window(d, filter) {
+            return Ok(());
+        }
         let (Some(m), Some(at)) = (&d.amount, d.won_at) else {
-            continue;
+            return Ok(());
         };
-        let key = period.start_of(local_date(at, offset));
-        let slot = out.entry(m.currency).or_default().entry(key).or_default();
+        let key = self.period.start_of(local_date(at, self.offset));
+        let slot = self
+            .out
+            .entry(m.currency)
+            .or_default()
+            .entry(key)
+            .or_default();
         *slot = slot
             .checked_add(m.amount)
             .ok_or_else(|| overflow("revenue"))?;
+        Ok(())
     }
-    Ok(out)
 }
 
 /// Revenue converted into the rate table's reporting currency, per period:

@@ -82,34 +82,64 @@ pub fn rotting_deals<'a>(
     filter: &KpiFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<RottingDeal>, KpiError> {
-    let mut last_activity: HashMap<DealId, DateTime<Utc>> = HashMap::new();
-    for a in activities {
-        let (Some(deal), t) = (a.deal, touched_at(a)) else {
-            continue;
-        };
-        let t = if t > now { a.occurred_at } else { t };
-        if t <= now {
-            last_activity
-                .entry(deal)
-                .and_modify(|l| *l = (*l).max(t))
-                .or_insert(t);
+    let mut a = RottingAcc::new(activities, thresholds, now);
+    for d in deals {
+        a.add(d, filter)?;
+    }
+    Ok(a.finish())
+}
+
+/// Rotting deals, one deal at a time (after one pass over the activities).
+pub(crate) struct RottingAcc<'t> {
+    thresholds: &'t RottingThresholds,
+    now: DateTime<Utc>,
+    last_activity: HashMap<DealId, DateTime<Utc>>,
+    out: Vec<RottingDeal>,
+}
+
+impl<'t> RottingAcc<'t> {
+    pub(crate) fn new<'a>(
+        activities: impl IntoIterator<Item = &'a Activity>,
+        thresholds: &'t RottingThresholds,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut last_activity: HashMap<DealId, DateTime<Utc>> = HashMap::new();
+        for a in activities {
+            let (Some(deal), t) = (a.deal, touched_at(a)) else {
+                continue;
+            };
+            // A completion after `now` has not happened yet as of `now`.
+            let t = if t > now { a.occurred_at } else { t };
+            if t <= now {
+                last_activity
+                    .entry(deal)
+                    .and_modify(|l| *l = (*l).max(t))
+                    .or_insert(t);
+            }
+        }
+        RottingAcc {
+            thresholds,
+            now,
+            last_activity,
+            out: Vec::new(),
         }
     }
-    let mut out = Vec::new();
-    for d in deals
-        .into_iter()
-        .filter(|d| d.status == DealStatus::Open && filter.scopes(d))
-    {
-        let Some(days) = thresholds.for_stage(&d.stage) else {
-            continue;
+
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) -> Result<(), KpiError> {
+        if d.status != DealStatus::Open || !filter.scopes(d) {
+            return Ok(());
+        }
+        let Some(days) = self.thresholds.for_stage(&d.stage) else {
+            return Ok(());
         };
         let entered = d.stage_entered_at();
-        let last = last_activity
+        let last = self
+            .last_activity
             .get(&d.id)
             .map_or(entered, |t| (*t).max(entered));
-        let idle_ms = (now - last).num_milliseconds();
+        let idle_ms = (self.now - last).num_milliseconds();
         if idle_ms > i64::from(days) * 86_400_000 {
-            out.push(RottingDeal {
+            self.out.push(RottingDeal {
                 deal: d.id,
                 owner: d.owner,
                 stage: d.stage.clone(),
@@ -118,7 +148,12 @@ pub fn rotting_deals<'a>(
                 threshold_days: days,
             });
         }
+        Ok(())
     }
-    out.sort_unstable_by(|a, b| a.last_touch.cmp(&b.last_touch).then(a.deal.cmp(&b.deal)));
-    Ok(out)
+
+    pub(crate) fn finish(mut self) -> Vec<RottingDeal> {
+        self.out
+            .sort_unstable_by(|a, b| a.last_touch.cmp(&b.last_touch).then(a.deal.cmp(&b.deal)));
+        self.out
+    }
 }

@@ -55,16 +55,32 @@ pub fn sales_velocity<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
 ) -> Result<PerCurrency<Velocity>, KpiError> {
-    let mut acc: PerCurrency<Acc> = PerCurrency::new();
-    for d in deals.into_iter().filter(|d| filter.scopes(d)) {
-        let Some(m) = &d.amount else { continue };
+    let mut a = VelocityAcc::default();
+    for d in deals {
+        a.add(d, filter)?;
+    }
+    a.finish()
+}
+
+/// Velocity inputs per currency, one deal at a time.
+#[derive(Default)]
+pub(crate) struct VelocityAcc {
+    acc: PerCurrency<Acc>,
+}
+
+impl VelocityAcc {
+    pub(crate) fn add(&mut self, d: &Deal, filter: &KpiFilter) -> Result<(), KpiError> {
+        if !filter.scopes(d) {
+            return Ok(());
+        }
+        let Some(m) = &d.amount else { return Ok(()) };
         if d.status == DealStatus::Open {
-            acc.entry(m.currency).or_default().open += 1;
-            continue;
+            self.acc.entry(m.currency).or_default().open += 1;
+            return Ok(());
         }
         match closed_in_window(d, filter) {
             Some(true) => {
-                let a = acc.entry(m.currency).or_default();
+                let a = self.acc.entry(m.currency).or_default();
                 a.won += 1;
                 a.won_total = a
                     .won_total
@@ -74,42 +90,47 @@ pub fn sales_velocity<'a>(
                     a.cycle_ms += i128::from((w - d.created_at).num_milliseconds());
                 }
             }
-            Some(false) => acc.entry(m.currency).or_default().lost += 1,
+            Some(false) => self.acc.entry(m.currency).or_default().lost += 1,
             None => {}
         }
+        Ok(())
     }
-    let mut out = PerCurrency::new();
-    for (c, a) in acc {
-        let won = Decimal::from(a.won);
-        let cycle_days = super::ms_to_days(a.cycle_ms)?;
-        let per_day = if a.won == 0 || cycle_days.is_zero() {
-            None
-        } else {
-            let num = Decimal::from(a.open)
-                .checked_mul(a.won_total)
-                .and_then(|x| x.checked_mul(won))
-                .ok_or_else(|| overflow("sales velocity"))?;
-            let den = Decimal::from(a.won + a.lost)
-                .checked_mul(cycle_days)
-                .ok_or_else(|| overflow("sales velocity"))?;
-            Some(round_money(
-                num.checked_div(den)
-                    .ok_or_else(|| overflow("sales velocity"))?,
+
+    pub(crate) fn finish(self) -> Result<PerCurrency<Velocity>, KpiError> {
+        let acc = self.acc;
+        let mut out = PerCurrency::new();
+        for (c, a) in acc {
+            let won = Decimal::from(a.won);
+            let cycle_days = super::ms_to_days(a.cycle_ms)?;
+            let per_day = if a.won == 0 || cycle_days.is_zero() {
+                None
+            } else {
+                let num = Decimal::from(a.open)
+                    .checked_mul(a.won_total)
+                    .and_then(|x| x.checked_mul(won))
+                    .ok_or_else(|| overflow("sales velocity"))?;
+                let den = Decimal::from(a.won + a.lost)
+                    .checked_mul(cycle_days)
+                    .ok_or_else(|| overflow("sales velocity"))?;
+                Some(round_money(
+                    num.checked_div(den)
+                        .ok_or_else(|| overflow("sales velocity"))?,
+                    c,
+                ))
+            };
+            out.insert(
                 c,
-            ))
-        };
-        out.insert(
-            c,
-            Velocity {
-                open_deals: a.open,
-                won: a.won,
-                lost: a.lost,
-                win_rate: rate(a.won, a.won + a.lost),
-                average_deal_size: (a.won > 0).then(|| round_money(a.won_total / won, c)),
-                average_cycle_days: (a.won > 0).then(|| round(cycle_days / won, DAYS_DP)),
-                per_day,
-            },
-        );
+                Velocity {
+                    open_deals: a.open,
+                    won: a.won,
+                    lost: a.lost,
+                    win_rate: rate(a.won, a.won + a.lost),
+                    average_deal_size: (a.won > 0).then(|| round_money(a.won_total / won, c)),
+                    average_cycle_days: (a.won > 0).then(|| round(cycle_days / won, DAYS_DP)),
+                    per_day,
+                },
+            );
+        }
+        Ok(out)
     }
-    Ok(out)
 }

@@ -28,21 +28,73 @@ pub(crate) fn closed_in_window(d: &Deal, f: &KpiFilter) -> Option<bool> {
     }
 }
 
+/// Counts for the win rate (total and per owner) and the close rate, one
+/// deal at a time.
+#[derive(Debug, Default)]
+pub(crate) struct WinAcc {
+    won: u64,
+    lost: u64,
+    by_owner: BTreeMap<OwnerKey, (u64, u64)>,
+    created: u64,
+    created_won: u64,
+}
+
+impl WinAcc {
+    pub(crate) fn add(&mut self, d: &Deal, f: &KpiFilter) {
+        if !f.scopes(d) {
+            return;
+        }
+        if let Some(won) = closed_in_window(d, f) {
+            let o = self.by_owner.entry(d.owner).or_default();
+            if won {
+                self.won += 1;
+                o.0 += 1;
+            } else {
+                self.lost += 1;
+                o.1 += 1;
+            }
+        }
+        if f.in_window(d.created_at) {
+            self.created += 1;
+            self.created_won += u64::from(d.status == DealStatus::Won);
+        }
+    }
+
+    pub(crate) fn win_rate(&self) -> WinRate {
+        finish(self.won, self.lost)
+    }
+
+    pub(crate) fn by_owner(&self) -> BTreeMap<OwnerKey, WinRate> {
+        self.by_owner
+            .iter()
+            .map(|(o, (w, l))| (*o, finish(*w, *l)))
+            .collect()
+    }
+
+    pub(crate) fn close_rate(&self) -> CloseRate {
+        CloseRate {
+            created: self.created,
+            won: self.created_won,
+            rate: rate(self.created_won, self.created),
+        }
+    }
+}
+
+fn acc<'a>(deals: impl IntoIterator<Item = &'a Deal>, filter: &KpiFilter) -> WinAcc {
+    let mut a = WinAcc::default();
+    for d in deals {
+        a.add(d, filter);
+    }
+    a
+}
+
 /// **Win rate** = won ÷ (won + lost), over the deals in the filter's
 /// pipeline and owner scope that are *currently* won with `won_at` in the
 /// window, or currently lost with `lost_at` in the window. A deal that was
 /// reopened counts by its current state only (reopening clears the close
 /// time). Rounded to 4 places; `None` when no deal closed.
 pub fn win_rate<'a>(deals: impl IntoIterator<Item = &'a Deal>, filter: &KpiFilter) -> WinRate {
-    let (mut won, mut lost) = (0u64, 0u64);
-    for d in deals.into_iter().filter(|d| filter.scopes(d)) {
-        match closed_in_window(d, filter) {
-            Some(true) => won += 1,
-            Some(false) => lost += 1,
-            None => {}
-        }
-    }
-    finish(won, lost)
+    acc(deals, filter).win_rate()
 }
 
 fn finish(won: u64, lost: u64) -> WinRate {
@@ -59,21 +111,7 @@ pub fn win_rate_by_owner<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
 ) -> BTreeMap<OwnerKey, WinRate> {
-    let mut counts: BTreeMap<OwnerKey, (u64, u64)> = BTreeMap::new();
-    for d in deals.into_iter().filter(|d| filter.scopes(d)) {
-        if let Some(won) = closed_in_window(d, filter) {
-            let c = counts.entry(d.owner).or_default();
-            if won {
-                c.0 += 1;
-            } else {
-                c.1 += 1;
-            }
-        }
-    }
-    counts
-        .into_iter()
-        .map(|(o, (w, l))| (o, finish(w, l)))
-        .collect()
+    acc(deals, filter).by_owner()
 }
 
 /// Deals created and won, and the close rate.
@@ -92,19 +130,5 @@ pub struct CloseRate {
 /// the win rate it counts still-open deals in the denominator: it answers
 /// "how many of the deals we start do we win".
 pub fn close_rate<'a>(deals: impl IntoIterator<Item = &'a Deal>, filter: &KpiFilter) -> CloseRate {
-    let (mut created, mut won) = (0u64, 0u64);
-    for d in deals
-        .into_iter()
-        .filter(|d| filter.scopes(d) && filter.in_window(d.created_at))
-    {
-        created += 1;
-        if d.status == DealStatus::Won {
-            won += 1;
-        }
-    }
-    CloseRate {
-        created,
-        won,
-        rate: rate(won, created),
-    }
+    acc(deals, filter).close_rate()
 }
