@@ -29,12 +29,14 @@ use std::ops::Bound;
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
-use crm_core::query::{Cursor, Filter, Order, SortValue, paginate};
+use crm_core::query::{Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
-    Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
-    DealFilter, DealId, DealOrder, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page,
-    Pipeline, PipelineId, PipelineQuery, ReadTx, SortDirection, Store, StoreError, WriteTx,
+    Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
+    CustomerQuery, Deal, DealFilter, DealId, DealOrder, DealQuery, EntityKind, Event, EventQuery,
+    NewEvent, Page, Pipeline, PipelineId, PipelineQuery, ReadTx, SortDirection, Store, StoreError,
+    WriteTx,
 };
+use uuid::Uuid;
 
 #[derive(Default)]
 struct State {
@@ -43,9 +45,11 @@ struct State {
     deals: HashMap<DealId, Deal>,
     activities: HashMap<ActivityId, Activity>,
     events: Vec<Event>,
-    /// Deals by (creation time in ms, id): the default deal order, so that
-    /// paging through every deal costs one pass instead of one per page.
-    deals_by_created: BTreeSet<(i64, DealId)>,
+    /// Deals by (creation time in ms, id) and activities by (occurrence
+    /// time in ms, id): their default listing orders, so that paging
+    /// through all of them costs one pass instead of one per page.
+    deals_by_created: BTreeSet<(i64, Uuid)>,
+    activities_by_occurred: BTreeSet<(i64, Uuid)>,
 }
 
 /// Keeps the secondary indexes in step with the record maps.
@@ -53,77 +57,120 @@ trait Indexed: Sized {
     fn reindex(_state: &mut State, _old: Option<&Self>, _new: Option<&Self>) {}
 }
 
+fn reindex_in(
+    index: &mut BTreeSet<(i64, Uuid)>,
+    old: Option<(i64, Uuid)>,
+    new: Option<(i64, Uuid)>,
+) {
+    if let Some(k) = old {
+        index.remove(&k);
+    }
+    if let Some(k) = new {
+        index.insert(k);
+    }
+}
+
 impl Indexed for Customer {}
 impl Indexed for Pipeline {}
-impl Indexed for Activity {}
 impl Indexed for Deal {
     fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
-        if let Some(d) = old {
-            state
-                .deals_by_created
-                .remove(&(d.created_at.timestamp_millis(), d.id));
-        }
-        if let Some(d) = new {
-            state
-                .deals_by_created
-                .insert((d.created_at.timestamp_millis(), d.id));
-        }
+        let key = |d: &Deal| (d.created_at.timestamp_millis(), d.id.as_uuid());
+        reindex_in(&mut state.deals_by_created, old.map(key), new.map(key));
+    }
+}
+impl Indexed for Activity {
+    fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
+        let key = |a: &Activity| (a.occurred_at.timestamp_millis(), a.id.as_uuid());
+        reindex_in(
+            &mut state.activities_by_occurred,
+            old.map(key),
+            new.map(key),
+        );
     }
 }
 
 impl State {
-    /// A page of deals: walks the creation-time index for the default
-    /// order, with exactly [`paginate`]'s semantics; other orders use
-    /// [`paginate`] itself.
     fn list_deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
-        if q.order != DealOrder::CreatedAt {
-            return paginate(self.deals.values(), q);
-        }
-        let after = match &q.page.after {
-            None => None,
-            Some(c) => match c.decode(q.order.name())? {
-                (SortValue::Int(v), id) => Some((v, DealId::from_uuid(id))),
-                // A text key sorts after every integer key: let the reference decide.
-                _ => return paginate(self.deals.values(), q),
-            },
-        };
-        let desc = q.direction == SortDirection::Desc;
-        let range = match (after, desc) {
-            (None, _) => (Bound::Unbounded, Bound::Unbounded),
-            (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
-            (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
-        };
-        let keys = self.deals_by_created.range(range);
-        let keys: Box<dyn Iterator<Item = &(i64, DealId)>> = if desc {
-            Box::new(keys.rev())
+        if q.order == DealOrder::CreatedAt {
+            list_indexed(&self.deals, &self.deals_by_created, q, DealId::from_uuid)
         } else {
-            Box::new(keys)
-        };
-        let limit = q.page.limit.max(1) as usize;
-        let mut items = Vec::with_capacity(limit.min(self.deals.len()));
-        let mut more = false;
-        for (_, id) in keys {
-            let Some(d) = self.deals.get(id) else {
-                continue;
-            };
-            if !q.filter.matches(d) {
-                continue;
-            }
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(d.clone());
+            paginate(self.deals.values(), q)
         }
-        let next = if more {
-            items
-                .last()
-                .map(|d: &Deal| Cursor::new(q.order.name(), &q.order.value(d), d.id.as_uuid()))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
     }
+
+    fn list_activities(&self, q: &ActivityQuery) -> Result<Page<Activity>, StoreError> {
+        if q.order == ActivityOrder::OccurredAt {
+            list_indexed(
+                &self.activities,
+                &self.activities_by_occurred,
+                q,
+                ActivityId::from_uuid,
+            )
+        } else {
+            paginate(self.activities.values(), q)
+        }
+    }
+}
+
+/// A page of records in an order whose sort key `index` holds, walking the
+/// index from the cursor: exactly [`paginate`]'s result (same filter,
+/// order, tie-breaking and cursors) without looking at every record.
+fn list_indexed<K, T, F, O>(
+    map: &HashMap<K, T>,
+    index: &BTreeSet<(i64, Uuid)>,
+    q: &Query<F, O>,
+    key: impl Fn(Uuid) -> K,
+) -> Result<Page<T>, StoreError>
+where
+    K: Eq + Hash,
+    T: Record,
+    F: Filter<T>,
+    O: Order<T>,
+{
+    let after = match &q.page.after {
+        None => None,
+        Some(c) => match c.decode(q.order.name())? {
+            (SortValue::Int(v), id) => Some((v, id)),
+            // A text key sorts after every integer key: let the reference decide.
+            _ => return paginate(map.values(), q),
+        },
+    };
+    let desc = q.direction == SortDirection::Desc;
+    let range = match (after, desc) {
+        (None, _) => (Bound::Unbounded, Bound::Unbounded),
+        (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
+        (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
+    };
+    let keys = index.range(range);
+    let keys: Box<dyn Iterator<Item = &(i64, Uuid)>> = if desc {
+        Box::new(keys.rev())
+    } else {
+        Box::new(keys)
+    };
+    let limit = q.page.limit.max(1) as usize;
+    let mut items: Vec<T> = Vec::with_capacity(limit.min(map.len()));
+    let mut more = false;
+    for (_, id) in keys {
+        let Some(item) = map.get(&key(*id)) else {
+            continue;
+        };
+        if !q.filter.matches(item) {
+            continue;
+        }
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(item.clone());
+    }
+    let next = if more {
+        items
+            .last()
+            .map(|item| Cursor::new(q.order.name(), &q.order.value(item), item.uuid()))
+    } else {
+        None
+    };
+    Ok(Page { items, next })
 }
 
 /// A thread-safe, transactional store kept in memory.
@@ -281,7 +328,7 @@ macro_rules! read_impl {
             }
             fn activities(&self, q: &ActivityQuery) -> Result<Page<Activity>, StoreError> {
                 let $me = self;
-                paginate(reads($state).activities.values(), q)
+                reads($state).list_activities(q)
             }
             fn events(&self, q: &EventQuery) -> Result<Page<Event>, StoreError> {
                 let $me = self;
@@ -391,22 +438,27 @@ impl WriteTx for WriteGuard<'_> {
 mod tests {
     use std::sync::Arc;
 
-    use crm_core::{Actor, Crm, NewCustomer, NewDeal, PipelineDef};
+    use crm_core::{ActivityKind, Actor, Crm, NewActivity, NewCustomer, NewDeal, PipelineDef};
 
     use super::*;
 
     fn index_matches(store: &MemoryStore) -> bool {
         let s = store.state.read().unwrap_or_else(|p| p.into_inner());
-        let from_map: BTreeSet<(i64, DealId)> = s
+        let deals: BTreeSet<(i64, Uuid)> = s
             .deals
             .values()
-            .map(|d| (d.created_at.timestamp_millis(), d.id))
+            .map(|d| (d.created_at.timestamp_millis(), d.id.as_uuid()))
             .collect();
-        from_map == s.deals_by_created
+        let activities: BTreeSet<(i64, Uuid)> = s
+            .activities
+            .values()
+            .map(|a| (a.occurred_at.timestamp_millis(), a.id.as_uuid()))
+            .collect();
+        deals == s.deals_by_created && activities == s.activities_by_occurred
     }
 
     #[test]
-    fn deal_index_follows_inserts_updates_and_rollbacks() {
+    fn indexes_follow_inserts_updates_and_rollbacks() {
         let store = Arc::new(MemoryStore::new());
         let crm = Crm::new(store.clone());
         let s = crm.as_actor(Actor::System);
@@ -416,16 +468,21 @@ mod tests {
         let c = s.create_customer(NewCustomer::person("Ada")).unwrap();
         let d = s.create_deal(NewDeal::new(c.id, p.id, "One")).unwrap();
         s.move_deal(d.id, d.version, "qualified").unwrap();
+        s.log_activity(NewActivity::new(ActivityKind::Call, "Call").deal(d.id))
+            .unwrap();
         assert!(index_matches(&store));
         // A batch that inserts and updates deals, then fails: all undone.
         let failed: Result<(), crm_core::Error> = s.batch(|b| {
             b.create_deal(NewDeal::new(c.id, p.id, "Two"))?;
+            b.log_activity(NewActivity::new(ActivityKind::Note, "Note").customer(c.id))?;
             let d = b.deal(d.id)?;
             b.move_deal(d.id, d.version, "proposal")?; // guard: needs an amount
             Ok(())
         });
         assert!(failed.is_err());
         assert!(index_matches(&store));
-        assert_eq!(store.state.read().unwrap().deals_by_created.len(), 1);
+        let state = store.state.read().unwrap();
+        assert_eq!(state.deals_by_created.len(), 1);
+        assert_eq!(state.activities_by_occurred.len(), 1);
     }
 }
