@@ -45,14 +45,17 @@ impl<S: Store> Session<'_, S> {
     /// The deals KPIs may aggregate: every deal in the filter's pipeline
     /// and owner scope, read page by page.
     fn visible_deals(&self, tx: &dyn ReadTx, filter: &KpiFilter) -> Result<Vec<Deal>> {
+        let deal_filter = DealFilter {
+            pipeline: filter.pipeline,
+            owner: filter.owner,
+            ..DealFilter::default()
+        };
+        // A capacity hint only (one count instead of repeated regrowth).
+        let expected = usize::try_from(tx.count_deals(&deal_filter)?).unwrap_or(0);
         let mut q = DealQuery::new()
-            .filter(DealFilter {
-                pipeline: filter.pipeline,
-                owner: filter.owner,
-                ..DealFilter::default()
-            })
+            .filter(deal_filter)
             .limit(PageRequest::MAX_LIMIT);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(expected);
         loop {
             let page = super::reads::deals(tx, &q)?;
             out.extend(page.items);
