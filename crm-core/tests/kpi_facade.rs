@@ -270,3 +270,34 @@ fn bad_parameters_are_typed_errors() {
     assert!(matches!(s.win_rate(&reversed), Err(Error::Kpi(_))));
     assert!(matches!(s.churn(&KpiFilter::default()), Err(Error::Kpi(_))));
 }
+
+#[test]
+fn kpis_read_every_page() {
+    // 10 050 deals: more than one page of 10 000. Every third is won
+    // (3 350 = 10 050 / 3), the rest stay open.
+    let crm = Crm::new(MemoryStore::new())
+        .with_clock(ManualClock::new(t("2026-03-01T00:00")))
+        .with_ids(SequentialIds::new(1));
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .unwrap();
+    let c = s.create_customer(NewCustomer::organisation("Big")).unwrap();
+    let one = Money::parse("1.00", "EUR").unwrap();
+    s.batch(|b| {
+        for i in 0..10_050 {
+            let d = b.create_deal(NewDeal::new(c.id, p.id, format!("D{i}")).amount(one))?;
+            if i % 3 == 0 {
+                b.win_deal(d.id, d.version)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    let r = s.kpi_report(&KpiOptions::default()).unwrap();
+    assert_eq!(r.close_rate.created, 10_050);
+    assert_eq!(r.win_rate.won, 3_350);
+    // 3 350 × 1.00 EUR won; 6 700 × 1.00 EUR open.
+    assert_eq!(r.deal_size.per_currency[&Currency::EUR].total, dec("3350"));
+    assert_eq!(r.forecast.open_total[&Currency::EUR], dec("6700"));
+}
