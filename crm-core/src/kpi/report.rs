@@ -90,17 +90,17 @@ pub struct KpiReport {
     pub revenue: Revenue,
     /// [`new_customers`](super::customer::new_customers).
     pub new_customers: BTreeMap<NaiveDate, u64>,
-    /// [`churn`](super::customer::churn), when the window has a start and an end.
+    /// [`churn`], when the window has a start and an end.
     pub churn: Option<Churn>,
     /// [`repeat_purchase_rate`](super::customer::repeat_purchase_rate).
     pub repeat_purchase: RepeatPurchase,
     /// [`purchase_summaries`](super::customer::purchase_summaries), observed until the window's end or `now`, whichever is earlier.
     pub purchase_summaries: Vec<PurchaseSummary>,
-    /// [`historical_clv`](super::clv::historical_clv) from those summaries.
+    /// [`historical_clv`] from those summaries.
     pub clv: Clv,
     /// [`rotting_deals`](super::rotting::rotting_deals) at `now`.
     pub rotting: Vec<RottingDeal>,
-    /// [`activity_metrics`](super::activity::activity_metrics) at `now`.
+    /// [`activity_metrics`] at `now`.
     pub activities: ActivityMetrics,
 }
 
