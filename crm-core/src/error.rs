@@ -220,6 +220,10 @@ pub enum Error {
     /// The storage backend failed.
     #[error("storage error: {0}")]
     Store(StoreError),
+
+    /// A KPI could not be computed (a missing exchange rate, a bad window, …).
+    #[error(transparent)]
+    Kpi(#[from] crate::kpi::KpiError),
 }
 
 impl From<StoreError> for Error {

@@ -36,7 +36,9 @@
 //! Module map: [`customer`], [`contact`], [`tag`], [`pipeline`], [`deal`],
 //! [`activity`], [`event`] hold the domain and its rules; [`money`] and
 //! [`currency`] exact amounts; [`query`] filters and pagination; [`store`]
-//! the storage traits; [`clock`] and [`id`] injectable time and ids.
+//! the storage traits; [`clock`] and [`id`] injectable time and ids;
+//! [`kpi`] sales KPIs and customer analytics (pure functions, also reachable
+//! through the facade, e.g. `Session::kpi_report`).
 
 #![deny(missing_docs)]
 
@@ -56,6 +58,7 @@ pub mod export;
 pub(crate) mod facade;
 pub mod id;
 pub mod import;
+pub mod kpi;
 pub mod merge;
 pub mod money;
 pub mod pipeline;

@@ -23,18 +23,21 @@
 
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
+use std::ops::Bound;
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
 use crm_core::custom_field::FieldSchema;
-use crm_core::query::{Filter, paginate};
+use crm_core::query::{Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
-    Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
-    DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
-    PipelineId, PipelineQuery, ReadTx, Savepoint, Store, StoreError, WriteTx,
+    Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
+    CustomerQuery, Deal, DealFilter, DealId, DealOrder, DealQuery, EntityKind, Event, EventQuery,
+    NewEvent, Page, Pipeline, PipelineId, PipelineQuery, ReadTx, Savepoint, SortDirection, Store,
+    StoreError, WriteTx,
 };
+use uuid::Uuid;
 
 #[derive(Default)]
 struct State {
@@ -44,6 +47,176 @@ struct State {
     activities: HashMap<ActivityId, Activity>,
     events: Vec<Event>,
     field_schemas: HashMap<EntityKind, FieldSchema>,
+    /// Deals by (creation time in ms, id) and activities by (occurrence
+    /// time in ms, id): their default listing orders, so that paging
+    /// through all of them costs one pass instead of one per page.
+    deals_by_created: BTreeSet<(i64, Uuid)>,
+    activities_by_occurred: BTreeSet<(i64, Uuid)>,
+}
+
+/// Keeps the secondary indexes in step with the record maps.
+trait Indexed: Sized {
+    fn reindex(_state: &mut State, _old: Option<&Self>, _new: Option<&Self>) {}
+}
+
+fn reindex_in(
+    index: &mut BTreeSet<(i64, Uuid)>,
+    old: Option<(i64, Uuid)>,
+    new: Option<(i64, Uuid)>,
+) {
+    if let Some(k) = old {
+        index.remove(&k);
+    }
+    if let Some(k) = new {
+        index.insert(k);
+    }
+}
+
+impl Indexed for Customer {}
+impl Indexed for Pipeline {}
+impl Indexed for FieldSchema {}
+impl Indexed for Deal {
+    fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
+        let key = |d: &Deal| (d.created_at.timestamp_millis(), d.id.as_uuid());
+        reindex_in(&mut state.deals_by_created, old.map(key), new.map(key));
+    }
+}
+impl Indexed for Activity {
+    fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
+        let key = |a: &Activity| (a.occurred_at.timestamp_millis(), a.id.as_uuid());
+        reindex_in(
+            &mut state.activities_by_occurred,
+            old.map(key),
+            new.map(key),
+        );
+    }
+}
+
+impl State {
+    fn list_deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
+        if q.order == DealOrder::CreatedAt {
+            list_indexed(&self.deals, &self.deals_by_created, q, DealId::from_uuid)
+        } else {
+            paginate(self.deals.values(), q)
+        }
+    }
+
+    /// A page of the event log. The log is kept in `seq` order, which is
+    /// the only event order, so a page is found by binary search from the
+    /// cursor and a forward (or backward) scan: paginate's result without
+    /// looking at the events before the cursor.
+    fn list_events(&self, q: &EventQuery) -> Result<Page<Event>, StoreError> {
+        let key = |e: &Event| (q.order.value(e), e.id.as_uuid());
+        let after = match &q.page.after {
+            None => None,
+            Some(c) => Some(c.decode(q.order.name())?),
+        };
+        let desc = q.direction == SortDirection::Desc;
+        let events = &self.events;
+        let (start, end) = match (&after, desc) {
+            (None, _) => (0, events.len()),
+            (Some(a), false) => (events.partition_point(|e| &key(e) <= a), events.len()),
+            (Some(a), true) => (0, events.partition_point(|e| &key(e) < a)),
+        };
+        let slice = &events[start..end];
+        let scan: Box<dyn Iterator<Item = &Event>> = if desc {
+            Box::new(slice.iter().rev())
+        } else {
+            Box::new(slice.iter())
+        };
+        let limit = q.page.limit.max(1) as usize;
+        let mut items: Vec<Event> = Vec::with_capacity(limit.min(slice.len()));
+        let mut more = false;
+        for e in scan.filter(|e| q.filter.matches(e)) {
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(e.clone());
+        }
+        let next = if more {
+            items
+                .last()
+                .map(|e| Cursor::new(q.order.name(), &q.order.value(e), e.id.as_uuid()))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    fn list_activities(&self, q: &ActivityQuery) -> Result<Page<Activity>, StoreError> {
+        if q.order == ActivityOrder::OccurredAt {
+            list_indexed(
+                &self.activities,
+                &self.activities_by_occurred,
+                q,
+                ActivityId::from_uuid,
+            )
+        } else {
+            paginate(self.activities.values(), q)
+        }
+    }
+}
+
+/// A page of records in an order whose sort key `index` holds, walking the
+/// index from the cursor: exactly [`paginate`]'s result (same filter,
+/// order, tie-breaking and cursors) without looking at every record.
+fn list_indexed<K, T, F, O>(
+    map: &HashMap<K, T>,
+    index: &BTreeSet<(i64, Uuid)>,
+    q: &Query<F, O>,
+    key: impl Fn(Uuid) -> K,
+) -> Result<Page<T>, StoreError>
+where
+    K: Eq + Hash,
+    T: Record,
+    F: Filter<T>,
+    O: Order<T>,
+{
+    let after = match &q.page.after {
+        None => None,
+        Some(c) => match c.decode(q.order.name())? {
+            (SortValue::Int(v), id) => Some((v, id)),
+            // A text key sorts after every integer key: let the reference decide.
+            _ => return paginate(map.values(), q),
+        },
+    };
+    let desc = q.direction == SortDirection::Desc;
+    let range = match (after, desc) {
+        (None, _) => (Bound::Unbounded, Bound::Unbounded),
+        (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
+        (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
+    };
+    let keys = index.range(range);
+    let keys: Box<dyn Iterator<Item = &(i64, Uuid)>> = if desc {
+        Box::new(keys.rev())
+    } else {
+        Box::new(keys)
+    };
+    let limit = q.page.limit.max(1) as usize;
+    let mut items: Vec<T> = Vec::with_capacity(limit.min(map.len()));
+    let mut more = false;
+    for (_, id) in keys {
+        let Some(item) = map.get(&key(*id)) else {
+            continue;
+        };
+        if !q.filter.matches(item) {
+            continue;
+        }
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(item.clone());
+    }
+    let next = if more {
+        items
+            .last()
+            .map(|item| Cursor::new(q.order.name(), &q.order.value(item), item.uuid()))
+    } else {
+        None
+    };
+    Ok(Page { items, next })
 }
 
 /// A thread-safe, transactional store kept in memory.
@@ -129,14 +302,14 @@ impl WriteGuard<'_> {
             let Some(u) = self.undo.pop() else { break };
             let s = &mut *self.state;
             match u {
-                Undo::Customer(id, old) => restore(&mut s.customers, id, old),
-                Undo::Pipeline(id, old) => restore(&mut s.pipelines, id, old),
-                Undo::Deal(id, old) => restore(&mut s.deals, id, old),
-                Undo::Activity(id, old) => restore(&mut s.activities, id, old),
+                Undo::Customer(id, old) => restore(s, |s| &mut s.customers, id, old),
+                Undo::Pipeline(id, old) => restore(s, |s| &mut s.pipelines, id, old),
+                Undo::Deal(id, old) => restore(s, |s| &mut s.deals, id, old),
+                Undo::Activity(id, old) => restore(s, |s| &mut s.activities, id, old),
                 Undo::Event => {
                     s.events.pop();
                 }
-                Undo::FieldSchema(entity, old) => restore(&mut s.field_schemas, entity, old),
+                Undo::FieldSchema(entity, old) => restore(s, |s| &mut s.field_schemas, entity, old),
             }
         }
     }
@@ -169,11 +342,18 @@ impl Drop for WriteGuard<'_> {
     }
 }
 
-fn restore<K: Eq + Hash, V>(map: &mut HashMap<K, V>, id: K, old: Option<V>) {
-    match old {
-        Some(v) => map.insert(id, v),
-        None => map.remove(&id),
-    };
+fn restore<K: Eq + Hash, V: Indexed>(
+    s: &mut State,
+    map: impl Fn(&mut State) -> &mut HashMap<K, V>,
+    id: K,
+    old: Option<V>,
+) {
+    let current = map(s).remove(&id);
+    V::reindex(s, current.as_ref(), None);
+    if let Some(v) = old {
+        V::reindex(s, None, Some(&v));
+        map(s).insert(id, v);
+    }
 }
 
 fn count<'a, T: 'a>(items: impl Iterator<Item = &'a T>, filter: &impl Filter<T>) -> u64 {
@@ -213,7 +393,7 @@ macro_rules! read_impl {
             }
             fn deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
                 let $me = self;
-                paginate(reads($state).deals.values(), q)
+                reads($state).list_deals(q)
             }
             fn count_deals(&self, f: &DealFilter) -> Result<u64, StoreError> {
                 let $me = self;
@@ -225,11 +405,11 @@ macro_rules! read_impl {
             }
             fn activities(&self, q: &ActivityQuery) -> Result<Page<Activity>, StoreError> {
                 let $me = self;
-                paginate(reads($state).activities.values(), q)
+                reads($state).list_activities(q)
             }
             fn events(&self, q: &EventQuery) -> Result<Page<Event>, StoreError> {
                 let $me = self;
-                paginate(reads($state).events.iter(), q)
+                reads($state).list_events(q)
             }
             fn last_event_seq(&self) -> Result<u64, StoreError> {
                 let $me = self;
@@ -256,6 +436,7 @@ macro_rules! insert_update {
                 });
             }
             self.state.$field.insert(v.id, v.clone());
+            <$t as Indexed>::reindex(&mut self.state, None, Some(v));
             self.undo.push(Undo::$undo(v.id, None));
             Ok(())
         }
@@ -279,6 +460,7 @@ macro_rules! insert_update {
                 });
             }
             let old = self.state.$field.insert(v.id, v.clone());
+            <$t as Indexed>::reindex(&mut self.state, old.as_ref(), Some(v));
             self.undo.push(Undo::$undo(v.id, old));
             Ok(())
         }
@@ -380,5 +562,58 @@ impl WriteTx for WriteGuard<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.committed = true;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crm_core::{ActivityKind, Actor, Crm, NewActivity, NewCustomer, NewDeal, PipelineDef};
+
+    use super::*;
+
+    fn index_matches(store: &MemoryStore) -> bool {
+        let s = store.state.read().unwrap_or_else(|p| p.into_inner());
+        let deals: BTreeSet<(i64, Uuid)> = s
+            .deals
+            .values()
+            .map(|d| (d.created_at.timestamp_millis(), d.id.as_uuid()))
+            .collect();
+        let activities: BTreeSet<(i64, Uuid)> = s
+            .activities
+            .values()
+            .map(|a| (a.occurred_at.timestamp_millis(), a.id.as_uuid()))
+            .collect();
+        deals == s.deals_by_created && activities == s.activities_by_occurred
+    }
+
+    #[test]
+    fn indexes_follow_inserts_updates_and_rollbacks() {
+        let store = Arc::new(MemoryStore::new());
+        let crm = Crm::new(store.clone());
+        let s = crm.as_actor(Actor::System);
+        let p = s
+            .create_pipeline(PipelineDef::sales_template("Sales"))
+            .unwrap();
+        let c = s.create_customer(NewCustomer::person("Ada")).unwrap();
+        let d = s.create_deal(NewDeal::new(c.id, p.id, "One")).unwrap();
+        s.move_deal(d.id, d.version, "qualified").unwrap();
+        s.log_activity(NewActivity::new(ActivityKind::Call, "Call").deal(d.id))
+            .unwrap();
+        assert!(index_matches(&store));
+        // A batch that inserts and updates deals, then fails: all undone.
+        let failed: Result<(), crm_core::Error> = s.batch(|b| {
+            b.create_deal(NewDeal::new(c.id, p.id, "Two"))?;
+            b.log_activity(NewActivity::new(ActivityKind::Note, "Note").customer(c.id))?;
+            let d = b.deal(d.id)?;
+            b.move_deal(d.id, d.version, "proposal")?; // guard: needs an amount
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert!(index_matches(&store));
+        let state = store.state.read().unwrap();
+        assert_eq!(state.deals_by_created.len(), 1);
+        assert_eq!(state.activities_by_occurred.len(), 1);
     }
 }

@@ -19,6 +19,7 @@ mod custom_field;
 mod duplicate;
 mod export;
 mod import;
+mod kpi;
 mod merge;
 mod reads;
 

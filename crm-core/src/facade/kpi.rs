@@ -1,0 +1,315 @@
+//! KPI entry points: the [`crate::kpi`] functions over the records this
+//! session may see.
+//!
+//! Records are loaded only through the `visible_*` helpers below, one per
+//! record type, with paged reads through the store; they are the single
+//! place a visibility scope applies to what the KPIs aggregate.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+use super::Session;
+use crate::activity::Activity;
+use crate::deal::Deal;
+use crate::error::{EntityKind, Result};
+use crate::id::PipelineId;
+use crate::kpi::activity::{ActivityMetrics, activity_metrics};
+use crate::kpi::clv::{Clv, ClvParams, historical_clv};
+use crate::kpi::customer::{
+    Churn, LifecycleChange, PurchaseSummary, RepeatPurchase, churn, new_customers,
+    purchase_summaries, repeat_purchase_rate,
+};
+use crate::kpi::deal_size::{DealSize, deal_size, sales_cycle};
+use crate::kpi::forecast::{Forecast, forecast};
+use crate::kpi::funnel::{Funnel, stage_funnel};
+use crate::kpi::report::{KpiData, KpiOptions, KpiReport, kpi_report};
+use crate::kpi::revenue::{Revenue, revenue_by_period};
+use crate::kpi::rotting::{RottingDeal, RottingThresholds, rotting_deals};
+use crate::kpi::velocity::{Velocity, sales_velocity};
+use crate::kpi::win_rate::{CloseRate, WinRate, close_rate, win_rate};
+use crate::kpi::{DurationStats, KpiFilter, PerCurrency, Period};
+use crate::pipeline::Pipeline;
+use crate::query::{
+    ActivityQuery, DealFilter, DealQuery, EventFilter, EventQuery, PageRequest, PipelineQuery,
+};
+use crate::store::{ReadTx, Store};
+
+impl<S: Store> Session<'_, S> {
+    /// The time KPIs are computed for: the session's `at` time if set
+    /// ([`Session::at`]), otherwise the clock's now.
+    fn kpi_now(&self) -> DateTime<Utc> {
+        self.at.unwrap_or_else(|| self.crm.now())
+    }
+
+    // ----- loading: one helper per record type -----
+
+    /// The deals KPIs may aggregate: every deal in the filter's pipeline
+    /// and owner scope, read page by page.
+    fn visible_deals(&self, tx: &dyn ReadTx, filter: &KpiFilter) -> Result<Vec<Deal>> {
+        let deal_filter = DealFilter {
+            pipeline: filter.pipeline,
+            owner: filter.owner,
+            ..DealFilter::default()
+        };
+        // A capacity hint only (one count instead of repeated regrowth).
+        let expected = usize::try_from(tx.count_deals(&deal_filter)?).unwrap_or(0);
+        let mut q = DealQuery::new()
+            .filter(deal_filter)
+            .limit(PageRequest::MAX_LIMIT);
+        let mut out = Vec::with_capacity(expected);
+        loop {
+            let page = super::reads::deals(tx, &q)?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => q = q.after(Some(c)),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The pipelines KPIs may read (all of them: a pipeline is configuration).
+    fn visible_pipelines(&self, tx: &dyn ReadTx) -> Result<Vec<Pipeline>> {
+        let mut q = PipelineQuery::new().limit(PageRequest::MAX_LIMIT);
+        let mut out = Vec::new();
+        loop {
+            let page = super::reads::pipelines(tx, &q)?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => q = q.after(Some(c)),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The activities KPIs may aggregate, read page by page. All of them,
+    /// not only the filter owner's: a colleague's call on a deal still
+    /// keeps it from rotting (activity metrics apply the owner themselves).
+    fn visible_activities(&self, tx: &dyn ReadTx) -> Result<Vec<Activity>> {
+        let mut q = ActivityQuery::new().limit(PageRequest::MAX_LIMIT);
+        let mut out = Vec::new();
+        loop {
+            let page = super::reads::activities(tx, &q)?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => q = q.after(Some(c)),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The customers' lifecycle history KPIs may read, from the audit log.
+    fn visible_lifecycle_changes(&self, tx: &dyn ReadTx) -> Result<Vec<LifecycleChange>> {
+        let mut q = EventQuery::new()
+            .filter(EventFilter {
+                entity_kind: Some(EntityKind::Customer),
+                ..EventFilter::default()
+            })
+            .limit(PageRequest::MAX_LIMIT);
+        let mut out = Vec::new();
+        loop {
+            let page = super::reads::events(tx, &q)?;
+            out.extend(page.items.iter().filter_map(LifecycleChange::from_event));
+            match page.next {
+                Some(c) => q = q.after(Some(c)),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    fn with_deals<T>(
+        &self,
+        filter: &KpiFilter,
+        f: impl FnOnce(&[Deal]) -> std::result::Result<T, crate::kpi::KpiError>,
+    ) -> Result<T> {
+        filter.check()?;
+        let deals = self.read(|tx| self.visible_deals(tx, filter))?;
+        Ok(f(&deals)?)
+    }
+
+    // ----- the KPIs -----
+
+    /// Every KPI of [`crate::kpi`] at once, over one consistent snapshot
+    /// (one read transaction), as of [`Session::at`] or the clock's now.
+    /// Lifecycle history is read only when the window has both ends (for
+    /// churn).
+    ///
+    /// ```
+    /// use crm_core::{Actor, Crm, Money, NewCustomer, NewDeal, PipelineDef};
+    /// use crm_core::kpi::report::KpiOptions;
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let s = crm.as_actor(Actor::System);
+    /// let p = s.create_pipeline(PipelineDef::sales_template("Sales"))?;
+    /// let c = s.create_customer(NewCustomer::organisation("ACME"))?;
+    /// let d = s.create_deal(NewDeal::new(c.id, p.id, "Seats").amount(Money::parse("500", "EUR")?))?;
+    /// s.win_deal(d.id, d.version)?;
+    ///
+    /// let report = s.kpi_report(&KpiOptions::default())?;
+    /// assert_eq!(report.win_rate.won, 1);
+    /// assert_eq!(report.deal_size.per_currency[&crm_core::Currency::EUR].total.to_string(), "500");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kpi_report(&self, options: &KpiOptions) -> Result<KpiReport> {
+        let f = &options.filter;
+        f.check()?;
+        let now = self.kpi_now();
+        let (deals, pipelines, activities, lifecycle) = self.read(|tx| {
+            let lifecycle = match (f.from, f.to) {
+                (Some(_), Some(_)) => self.visible_lifecycle_changes(tx)?,
+                _ => Vec::new(),
+            };
+            Ok((
+                self.visible_deals(tx, f)?,
+                self.visible_pipelines(tx)?,
+                self.visible_activities(tx)?,
+                lifecycle,
+            ))
+        })?;
+        let data = KpiData {
+            deals: &deals,
+            pipelines: &pipelines,
+            activities: &activities,
+            lifecycle: &lifecycle,
+        };
+        Ok(kpi_report(data, options, now)?)
+    }
+
+    /// [Win rate](crate::kpi::win_rate::win_rate) of the deals in scope.
+    pub fn win_rate(&self, filter: &KpiFilter) -> Result<WinRate> {
+        self.with_deals(filter, |d| Ok(win_rate(d, filter)))
+    }
+
+    /// [Close rate](crate::kpi::win_rate::close_rate) of the deals in scope.
+    pub fn close_rate(&self, filter: &KpiFilter) -> Result<CloseRate> {
+        self.with_deals(filter, |d| Ok(close_rate(d, filter)))
+    }
+
+    /// [Stage funnel](crate::kpi::funnel::stage_funnel) of one pipeline.
+    pub fn stage_funnel(&self, pipeline: PipelineId, filter: &KpiFilter) -> Result<Funnel> {
+        filter.check()?;
+        let (p, deals) = self.read(|tx| {
+            let p = super::reads::pipeline(tx, pipeline)?;
+            let scoped = KpiFilter {
+                pipeline: Some(pipeline),
+                ..filter.clone()
+            };
+            Ok((p, self.visible_deals(tx, &scoped)?))
+        })?;
+        Ok(stage_funnel(&deals, &p, filter)?)
+    }
+
+    /// [Deal size](crate::kpi::deal_size::deal_size) of the deals won in the window.
+    pub fn deal_size(&self, filter: &KpiFilter) -> Result<DealSize> {
+        self.with_deals(filter, |d| deal_size(d, filter))
+    }
+
+    /// [Sales cycle](crate::kpi::deal_size::sales_cycle) of the deals won in the window.
+    pub fn sales_cycle(&self, filter: &KpiFilter) -> Result<DurationStats> {
+        self.with_deals(filter, |d| sales_cycle(d, filter))
+    }
+
+    /// [Sales velocity](crate::kpi::velocity::sales_velocity) per currency.
+    pub fn sales_velocity(&self, filter: &KpiFilter) -> Result<PerCurrency<Velocity>> {
+        self.with_deals(filter, |d| sales_velocity(d, filter))
+    }
+
+    /// [Forecast](crate::kpi::forecast::forecast) of the open deals in scope.
+    pub fn forecast(&self, filter: &KpiFilter) -> Result<Forecast> {
+        filter.check()?;
+        let (deals, pipelines) =
+            self.read(|tx| Ok((self.visible_deals(tx, filter)?, self.visible_pipelines(tx)?)))?;
+        Ok(forecast(&deals, &pipelines, filter)?)
+    }
+
+    /// [Revenue by period](crate::kpi::revenue::revenue_by_period) at a fixed UTC offset.
+    pub fn revenue_by_period(
+        &self,
+        filter: &KpiFilter,
+        period: Period,
+        offset: FixedOffset,
+    ) -> Result<Revenue> {
+        self.with_deals(filter, |d| revenue_by_period(d, filter, period, offset))
+    }
+
+    /// [New customers per period](crate::kpi::customer::new_customers).
+    pub fn new_customers(
+        &self,
+        filter: &KpiFilter,
+        period: Period,
+        offset: FixedOffset,
+    ) -> Result<std::collections::BTreeMap<NaiveDate, u64>> {
+        self.with_deals(filter, |d| Ok(new_customers(d, filter, period, offset)))
+    }
+
+    /// [Churn and retention](crate::kpi::customer::churn) over the window
+    /// (which needs a start and an end).
+    pub fn churn(&self, filter: &KpiFilter) -> Result<Churn> {
+        filter.check()?;
+        let changes = self.read(|tx| self.visible_lifecycle_changes(tx))?;
+        Ok(churn(&changes, filter)?)
+    }
+
+    /// [Repeat purchase rate](crate::kpi::customer::repeat_purchase_rate).
+    pub fn repeat_purchase_rate(
+        &self,
+        filter: &KpiFilter,
+        offset: FixedOffset,
+    ) -> Result<RepeatPurchase> {
+        self.with_deals(filter, |d| Ok(repeat_purchase_rate(d, filter, offset)))
+    }
+
+    /// [Purchase summaries](crate::kpi::customer::purchase_summaries)
+    /// (frequency, recency, T, monetary value) observed until `observation_end`.
+    pub fn purchase_summaries(
+        &self,
+        filter: &KpiFilter,
+        observation_end: DateTime<Utc>,
+        offset: FixedOffset,
+    ) -> Result<Vec<PurchaseSummary>> {
+        self.with_deals(filter, |d| {
+            purchase_summaries(d, filter, observation_end, offset)
+        })
+    }
+
+    /// [Historical CLV](crate::kpi::clv::historical_clv) from the purchase
+    /// summaries observed until `observation_end`.
+    pub fn historical_clv(
+        &self,
+        filter: &KpiFilter,
+        observation_end: DateTime<Utc>,
+        offset: FixedOffset,
+        params: &ClvParams,
+    ) -> Result<Clv> {
+        self.with_deals(filter, |d| {
+            historical_clv(
+                &purchase_summaries(d, filter, observation_end, offset)?,
+                params,
+            )
+        })
+    }
+
+    /// [Rotting deals](crate::kpi::rotting::rotting_deals) as of now.
+    pub fn rotting_deals(
+        &self,
+        filter: &KpiFilter,
+        thresholds: &RottingThresholds,
+    ) -> Result<Vec<RottingDeal>> {
+        filter.check()?;
+        let now = self.kpi_now();
+        let (deals, activities) = self.read(|tx| {
+            Ok((
+                self.visible_deals(tx, filter)?,
+                self.visible_activities(tx)?,
+            ))
+        })?;
+        Ok(rotting_deals(&deals, &activities, thresholds, filter, now)?)
+    }
+
+    /// [Activity metrics](crate::kpi::activity::activity_metrics) as of now.
+    pub fn activity_metrics(&self, filter: &KpiFilter) -> Result<ActivityMetrics> {
+        filter.check()?;
+        let now = self.kpi_now();
+        let activities = self.read(|tx| self.visible_activities(tx))?;
+        Ok(activity_metrics(&activities, filter, now))
+    }
+}

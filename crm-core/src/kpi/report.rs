@@ -1,0 +1,175 @@
+//! The whole KPI suite in one call.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::activity::{ActivityMetrics, activity_metrics};
+use super::clv::{Clv, ClvParams, historical_clv};
+use super::customer::{
+    Churn, LifecycleChange, NewCustomersAcc, PurchaseSummary, RepeatAcc, RepeatPurchase,
+    SummaryAcc, churn,
+};
+use super::deal_size::{DealSize, SizeAcc};
+use super::forecast::{Forecast, ForecastAcc};
+use super::funnel::{Funnel, FunnelAcc};
+use super::revenue::{Revenue, RevenueAcc};
+use super::rotting::{RottingAcc, RottingDeal, RottingThresholds};
+use super::velocity::{Velocity, VelocityAcc};
+use super::win_rate::{CloseRate, WinAcc, WinRate};
+use super::{DurationStats, KpiError, KpiFilter, OwnerKey, PerCurrency, Period};
+use crate::activity::Activity;
+use crate::deal::Deal;
+use crate::pipeline::Pipeline;
+
+/// What the suite looks at and how it buckets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KpiOptions {
+    /// Pipeline, owner and window.
+    pub filter: KpiFilter,
+    /// Bucket size of revenue and new customers.
+    pub period: Period,
+    /// The fixed UTC offset calendar dates are taken at.
+    pub offset: FixedOffset,
+    /// When deals rot.
+    pub rotting: RottingThresholds,
+    /// CLV assumptions.
+    pub clv: ClvParams,
+}
+
+impl Default for KpiOptions {
+    /// No filter, monthly buckets in UTC, deals rot after 30 idle days,
+    /// default CLV assumptions.
+    fn default() -> Self {
+        KpiOptions {
+            filter: KpiFilter::default(),
+            period: Period::Month,
+            offset: Utc.fix(),
+            rotting: RottingThresholds::days(30),
+            clv: ClvParams::default(),
+        }
+    }
+}
+
+/// The records the suite runs over.
+#[derive(Debug, Clone, Copy)]
+pub struct KpiData<'a> {
+    /// Deals.
+    pub deals: &'a [Deal],
+    /// Pipelines (every deal's pipeline must be here).
+    pub pipelines: &'a [Pipeline],
+    /// Activities.
+    pub activities: &'a [Activity],
+    /// Customers' lifecycle history.
+    pub lifecycle: &'a [LifecycleChange],
+}
+
+/// Every KPI of this module, computed with one set of options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KpiReport {
+    /// The time the report was computed for.
+    pub now: DateTime<Utc>,
+    /// [`win_rate`](super::win_rate::win_rate).
+    pub win_rate: WinRate,
+    /// [`win_rate_by_owner`](super::win_rate::win_rate_by_owner).
+    pub win_rate_by_owner: BTreeMap<OwnerKey, WinRate>,
+    /// [`close_rate`](super::win_rate::close_rate).
+    pub close_rate: CloseRate,
+    /// [`stage_funnel`](super::funnel::stage_funnel) of every pipeline in scope, in the order given.
+    pub funnels: Vec<Funnel>,
+    /// [`deal_size`](super::deal_size::deal_size).
+    pub deal_size: DealSize,
+    /// [`sales_cycle`](super::deal_size::sales_cycle).
+    pub sales_cycle: DurationStats,
+    /// [`sales_velocity`](super::velocity::sales_velocity).
+    pub velocity: PerCurrency<Velocity>,
+    /// [`forecast`](super::forecast::forecast).
+    pub forecast: Forecast,
+    /// [`revenue_by_period`](super::revenue::revenue_by_period).
+    pub revenue: Revenue,
+    /// [`new_customers`](super::customer::new_customers).
+    pub new_customers: BTreeMap<NaiveDate, u64>,
+    /// [`churn`], when the window has a start and an end.
+    pub churn: Option<Churn>,
+    /// [`repeat_purchase_rate`](super::customer::repeat_purchase_rate).
+    pub repeat_purchase: RepeatPurchase,
+    /// [`purchase_summaries`](super::customer::purchase_summaries), observed until the window's end or `now`, whichever is earlier.
+    pub purchase_summaries: Vec<PurchaseSummary>,
+    /// [`historical_clv`] from those summaries.
+    pub clv: Clv,
+    /// [`rotting_deals`](super::rotting::rotting_deals) at `now`.
+    pub rotting: Vec<RottingDeal>,
+    /// [`activity_metrics`] at `now`.
+    pub activities: ActivityMetrics,
+}
+
+/// Runs every KPI over `data` with `options`, as of `now`: the same
+/// results as calling each KPI function, computed in one pass over the
+/// deals (plus one over the activities and one over the lifecycle history)
+/// instead of one pass per KPI.
+pub fn kpi_report(
+    data: KpiData<'_>,
+    options: &KpiOptions,
+    now: DateTime<Utc>,
+) -> Result<KpiReport, KpiError> {
+    let f = &options.filter;
+    f.check()?;
+    let observation_end = f.to.map_or(now, |t| t.min(now));
+    let mut funnels: Vec<FunnelAcc<'_>> = data
+        .pipelines
+        .iter()
+        .filter(|p| f.pipeline.is_none_or(|id| id == p.id))
+        .map(FunnelAcc::new)
+        .collect();
+    let mut wins = WinAcc::default();
+    let mut sizes = SizeAcc::default();
+    let mut velocity = VelocityAcc::default();
+    let mut forecast = ForecastAcc::new(data.pipelines);
+    let mut revenue = RevenueAcc::new(options.period, options.offset);
+    let mut new_customers = NewCustomersAcc::default();
+    let mut repeat = RepeatAcc::new(options.offset);
+    let mut summaries = SummaryAcc::new(observation_end, options.offset);
+    let mut rotting = RottingAcc::new(data.activities, &options.rotting, now);
+    for d in data.deals {
+        wins.add(d, f);
+        for funnel in &mut funnels {
+            funnel.add(d, f);
+        }
+        sizes.add(d, f);
+        velocity.add(d, f)?;
+        forecast.add(d, f)?;
+        revenue.add(d, f)?;
+        new_customers.add(d, f);
+        repeat.add(d, f);
+        summaries.add(d, f);
+        rotting.add(d, f)?;
+    }
+    let purchase_summaries = summaries.finish()?;
+    let clv = historical_clv(&purchase_summaries, &options.clv)?;
+    Ok(KpiReport {
+        now,
+        win_rate: wins.win_rate(),
+        win_rate_by_owner: wins.by_owner(),
+        close_rate: wins.close_rate(),
+        funnels: funnels
+            .into_iter()
+            .map(FunnelAcc::finish)
+            .collect::<Result<_, _>>()?,
+        deal_size: sizes.deal_size()?,
+        sales_cycle: sizes.sales_cycle()?,
+        velocity: velocity.finish()?,
+        forecast: forecast.finish()?,
+        revenue: revenue.out,
+        new_customers: new_customers.finish(f, options.period, options.offset),
+        churn: match (f.from, f.to) {
+            (Some(_), Some(_)) => Some(churn(data.lifecycle, f)?),
+            _ => None,
+        },
+        repeat_purchase: repeat.finish(),
+        purchase_summaries,
+        clv,
+        rotting: rotting.finish(),
+        activities: activity_metrics(data.activities, f, now),
+    })
+}
