@@ -24,6 +24,8 @@ pub enum EntityKind {
     Activity,
     /// An [`Event`](crate::Event).
     Event,
+    /// A saved [`Segment`](crate::segment::Segment).
+    Segment,
 }
 
 impl EntityKind {
@@ -35,6 +37,7 @@ impl EntityKind {
             EntityKind::Deal => "deal",
             EntityKind::Activity => "activity",
             EntityKind::Event => "event",
+            EntityKind::Segment => "segment",
         }
     }
 }
@@ -203,6 +206,10 @@ pub enum Error {
         /// How many deals are in it.
         deals: u64,
     },
+
+    /// A segment expression's text could not be parsed.
+    #[error(transparent)]
+    Syntax(crate::segment::ParseError),
 
     /// The storage backend failed.
     #[error("storage error: {0}")]

@@ -50,6 +50,9 @@ pub enum EventKind {
     Reopened,
     /// A task was completed.
     Completed,
+    /// The record was deleted (saved segments only: other records are
+    /// never deleted).
+    Deleted,
 }
 
 impl EventKind {
@@ -63,6 +66,7 @@ impl EventKind {
             EventKind::Lost => "lost",
             EventKind::Reopened => "reopened",
             EventKind::Completed => "completed",
+            EventKind::Deleted => "deleted",
         }
     }
 }

@@ -36,7 +36,9 @@
 //! Module map: [`customer`], [`contact`], [`tag`], [`pipeline`], [`deal`],
 //! [`activity`], [`event`] hold the domain and its rules; [`money`] and
 //! [`currency`] exact amounts; [`query`] filters and pagination; [`store`]
-//! the storage traits; [`clock`] and [`id`] injectable time and ids.
+//! the storage traits; [`clock`] and [`id`] injectable time and ids;
+//! [`segment`] the segment language (parser, printer, reference
+//! evaluator), saved segments, RFM and ABC analysis.
 
 #![deny(missing_docs)]
 
@@ -54,6 +56,7 @@ pub mod id;
 pub mod money;
 pub mod pipeline;
 pub mod query;
+pub mod segment;
 mod serde_util;
 pub mod store;
 pub mod tag;
@@ -71,8 +74,8 @@ pub use error::{EntityKind, Error, Result, StoreError, TransitionRefusal, Valida
 pub use event::{EntityRef, Event, EventKind, FieldChange, NewEvent};
 pub use facade::{Batch, Crm, Session};
 pub use id::{
-    ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, RandomIds, SequentialIds,
-    UserId,
+    ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, RandomIds, SegmentId,
+    SequentialIds, UserId,
 };
 pub use money::{Money, MoneyError};
 pub use pipeline::{
@@ -84,6 +87,7 @@ pub use query::{
     CustomerQuery, DealFilter, DealOrder, DealQuery, EventFilter, EventOrder, EventQuery, Page,
     PageRequest, PipelineQuery, Query, SortDirection,
 };
+pub use segment::{Segment, SegmentPatch, SegmentQuery, SegmentResult};
 pub use store::{ReadTx, Store, WriteTx};
 pub use tag::Tag;
 

@@ -28,17 +28,20 @@
 //! The conformance suite in [`crate::testing`] (feature `testing`) checks all
 //! of this; every backend runs it.
 
+use chrono::{DateTime, Utc};
+
 use crate::activity::Activity;
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::id::{ActivityId, CustomerId, DealId, PipelineId};
+use crate::id::{ActivityId, CustomerId, DealId, PipelineId, SegmentId};
 use crate::pipeline::Pipeline;
 use crate::query::{
-    ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, EventQuery, Page,
-    PipelineQuery,
+    ActivityFilter, ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery,
+    EventQuery, Page, PageRequest, PipelineQuery,
 };
+use crate::segment::{Expr, Segment, SegmentQuery};
 
 /// A storage backend.
 pub trait Store: Send + Sync {
@@ -78,6 +81,87 @@ pub trait ReadTx {
     fn events(&self, query: &EventQuery) -> Result<Page<Event>, StoreError>;
     /// The `seq` of the newest event (0 when the log is empty).
     fn last_event_seq(&self) -> Result<u64, StoreError>;
+
+    // ----- segments -----
+
+    /// The saved segment with `id`, if any.
+    fn segment(&self, id: SegmentId) -> Result<Option<Segment>, StoreError>;
+    /// A page of saved segments.
+    fn segments(&self, query: &SegmentQuery) -> Result<Page<Segment>, StoreError>;
+
+    /// Calls `visit` once with every customer, in no particular order.
+    ///
+    /// The default pages through [`ReadTx::customers`]; a store with a
+    /// cheaper way to walk everything overrides it.
+    fn scan_customers(&self, visit: &mut dyn FnMut(&Customer)) -> Result<(), StoreError> {
+        let mut query = CustomerQuery::new().limit(PageRequest::MAX_LIMIT);
+        loop {
+            let page = self.customers(&query)?;
+            page.items.iter().for_each(&mut *visit);
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Calls `visit` once with every deal matching `filter`, in no
+    /// particular order. The default pages through [`ReadTx::deals`].
+    fn scan_deals(
+        &self,
+        filter: &DealFilter,
+        visit: &mut dyn FnMut(&Deal),
+    ) -> Result<(), StoreError> {
+        let mut query = DealQuery::new()
+            .filter(filter.clone())
+            .limit(PageRequest::MAX_LIMIT);
+        loop {
+            let page = self.deals(&query)?;
+            page.items.iter().for_each(&mut *visit);
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Calls `visit` once with every activity matching `filter`, in no
+    /// particular order. The default pages through [`ReadTx::activities`].
+    fn scan_activities(
+        &self,
+        filter: &ActivityFilter,
+        visit: &mut dyn FnMut(&Activity),
+    ) -> Result<(), StoreError> {
+        let mut query = ActivityQuery::new()
+            .filter(filter.clone())
+            .limit(PageRequest::MAX_LIMIT);
+        loop {
+            let page = self.activities(&query)?;
+            page.items.iter().for_each(&mut *visit);
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Evaluates `expr` (in which every predicate is on a customer
+    /// attribute: [`Expr::is_attribute_only`]) inside the store, at time
+    /// `now`, returning the ids of the matching customers in ascending
+    /// order; or `Ok(None)` when this store cannot evaluate that expression
+    /// itself, in which case the facade evaluates it with the reference
+    /// evaluator ([`crate::segment::eval`]). A store that answers must
+    /// answer exactly what the reference answers.
+    ///
+    /// The default answers `None`: nothing is pushed down.
+    fn segment_push_down(
+        &self,
+        expr: &Expr,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<CustomerId>>, StoreError> {
+        let _ = (expr, now);
+        Ok(None)
+    }
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -104,6 +188,16 @@ pub trait WriteTx: ReadTx {
 
     /// Appends an event, numbering it after the newest one.
     fn append_event(&mut self, event: NewEvent) -> Result<Event, StoreError>;
+
+    // ----- segments -----
+
+    /// Stores a new saved segment.
+    fn insert_segment(&mut self, segment: &Segment) -> Result<(), StoreError>;
+    /// Replaces a saved segment whose stored version is `segment.version - 1`.
+    fn update_segment(&mut self, segment: &Segment) -> Result<(), StoreError>;
+    /// Deletes the saved segment `id` if its stored version is `version`
+    /// (compare-and-set like an update).
+    fn delete_segment(&mut self, id: SegmentId, version: u64) -> Result<(), StoreError>;
 
     /// Makes every write of this transaction durable and visible.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

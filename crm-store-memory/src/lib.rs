@@ -28,11 +28,13 @@ use std::hash::Hash;
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
+use crm_core::query::ActivityFilter;
 use crm_core::query::{Filter, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
     DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
-    PipelineId, PipelineQuery, ReadTx, Store, StoreError, WriteTx,
+    PipelineId, PipelineQuery, ReadTx, Segment, SegmentId, SegmentQuery, Store, StoreError,
+    WriteTx,
 };
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ struct State {
     deals: HashMap<DealId, Deal>,
     activities: HashMap<ActivityId, Activity>,
     events: Vec<Event>,
+    segments: HashMap<SegmentId, Segment>,
 }
 
 /// A thread-safe, transactional store kept in memory.
@@ -106,6 +109,7 @@ enum Undo {
     Deal(DealId, Option<Deal>),
     Activity(ActivityId, Option<Activity>),
     Event,
+    Segment(SegmentId, Option<Segment>),
 }
 
 struct WriteGuard<'a> {
@@ -131,6 +135,7 @@ impl Drop for WriteGuard<'_> {
                 Undo::Event => {
                     s.events.pop();
                 }
+                Undo::Segment(id, old) => restore(&mut s.segments, id, old),
             }
         }
     }
@@ -202,6 +207,49 @@ macro_rules! read_impl {
                 let $me = self;
                 Ok(reads($state).events.last().map(|e| e.seq).unwrap_or(0))
             }
+
+            // ----- segments -----
+
+            fn segment(&self, id: SegmentId) -> Result<Option<Segment>, StoreError> {
+                let $me = self;
+                Ok(reads($state).segments.get(&id).cloned())
+            }
+            fn segments(&self, q: &SegmentQuery) -> Result<Page<Segment>, StoreError> {
+                let $me = self;
+                paginate(reads($state).segments.values(), q)
+            }
+            fn scan_customers(&self, visit: &mut dyn FnMut(&Customer)) -> Result<(), StoreError> {
+                let $me = self;
+                reads($state).customers.values().for_each(visit);
+                Ok(())
+            }
+            fn scan_deals(
+                &self,
+                filter: &DealFilter,
+                visit: &mut dyn FnMut(&Deal),
+            ) -> Result<(), StoreError> {
+                let $me = self;
+                reads($state)
+                    .deals
+                    .values()
+                    .filter(|d| filter.matches(d))
+                    .for_each(visit);
+                Ok(())
+            }
+            fn scan_activities(
+                &self,
+                filter: &ActivityFilter,
+                visit: &mut dyn FnMut(&Activity),
+            ) -> Result<(), StoreError> {
+                let $me = self;
+                reads($state)
+                    .activities
+                    .values()
+                    .filter(|a| filter.matches(a))
+                    .for_each(visit);
+                Ok(())
+            }
+            // No push-down: the facade evaluates every expression itself.
         }
     };
 }
@@ -273,6 +321,38 @@ impl WriteTx for WriteGuard<'_> {
         Deal,
         EntityKind::Deal
     );
+    insert_update!(
+        insert_segment,
+        update_segment,
+        Segment,
+        segments,
+        Segment,
+        EntityKind::Segment
+    );
+
+    fn delete_segment(&mut self, id: SegmentId, version: u64) -> Result<(), StoreError> {
+        let stored = self
+            .state
+            .segments
+            .get(&id)
+            .map(|s| s.version)
+            .ok_or_else(|| StoreError::Missing {
+                entity: EntityKind::Segment,
+                id: id.to_string(),
+            })?;
+        if stored != version {
+            return Err(StoreError::VersionConflict {
+                entity: EntityKind::Segment,
+                id: id.to_string(),
+                expected: version,
+                actual: stored,
+            });
+        }
+        let old = self.state.segments.remove(&id);
+        self.undo.push(Undo::Segment(id, old));
+        Ok(())
+    }
+
     insert_update!(
         insert_activity,
         update_activity,

@@ -280,6 +280,7 @@ text_enum!(entity_kind_str, entity_kind, EntityKind {
     EntityKind::Deal => "deal",
     EntityKind::Activity => "activity",
     EntityKind::Event => "event",
+    EntityKind::Segment => "segment",
 });
 text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Created => "created",
@@ -289,6 +290,7 @@ text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Lost => "lost",
     EventKind::Reopened => "reopened",
     EventKind::Completed => "completed",
+    EventKind::Deleted => "deleted",
 });
 
 /// The bit of a role in `customers.roles`.

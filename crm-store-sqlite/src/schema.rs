@@ -178,9 +178,24 @@ CREATE INDEX events_by_entity ON events (entity_kind, entity_id, seq);
 CREATE INDEX events_by_at ON events (at);
 "#;
 
+/// Saved segments: a name and an expression tree stored as JSON (the serde
+/// form of `crm_core::segment::Expr`).
+const V2_SEGMENTS: &str = r#"
+CREATE TABLE segments (
+    id         BLOB    NOT NULL PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    expression TEXT    NOT NULL, -- JSON
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX segments_by_created ON segments (created_at, id);
+CREATE INDEX segments_by_name ON segments (name, id);
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_SEGMENTS];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
     move |source| OpenError::Sqlite {
@@ -278,7 +293,7 @@ mod tests {
     //! with that version's fixture, must open and read back.
     use super::*;
     use crate::SqliteStore;
-    use crm_core::{CustomerId, DealId, Store};
+    use crm_core::{CustomerId, DealId, SegmentId, Store};
     use uuid::Uuid;
 
     /// Fixture data valid at each schema version: `FIXTURES[v]` is SQL run
@@ -300,6 +315,11 @@ mod tests {
         INSERT INTO deal_stage_history VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d3e', 0, NULL, 'lead', 1735689600000, NULL);
         INSERT INTO events VALUES (NULL, x'0190f5a27c4e7b1a9d3e2f6a8b9c0d4e', 1735689600000, NULL, 'deal', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d3e', 1, 'created', '[{"field":"title","old":null,"new":"Big one"}]');
         "#,
+        r#"
+        INSERT INTO segments VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 1, 'VIPs',
+            '{"pred":{"field":{"name":"tags"},"test":{"contains":{"value":{"tag":"vip"}}}}}',
+            1735689600000, 1735689600000);
+        "#,
     ];
 
     /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
@@ -320,6 +340,12 @@ mod tests {
             assert_eq!(d.amount.unwrap().amount.to_string(), "10.50");
             assert_eq!(d.history.len(), 1);
             assert_eq!(tx.last_event_seq().unwrap(), 1);
+        }
+        if version >= 2 {
+            let id = SegmentId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d5e));
+            let s = tx.segment(id).unwrap().expect("fixture segment");
+            assert_eq!(s.name, "VIPs");
+            assert_eq!(s.expression.to_string(), "tag:vip");
         }
     }
 

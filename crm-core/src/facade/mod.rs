@@ -15,6 +15,7 @@
 
 mod batch;
 mod reads;
+mod segment;
 
 use std::sync::Arc;
 
