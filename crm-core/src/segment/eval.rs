@@ -232,8 +232,10 @@ enum Got<'a> {
     Int(i64),
     Decimal(Decimal),
     Text(&'a str),
-    Texts(Vec<&'a str>),
-    Set(Vec<Value>),
+    Emails(&'a [crate::contact::Email]),
+    Phones(&'a [crate::contact::Phone]),
+    Roles(&'a std::collections::BTreeSet<crate::customer::Role>),
+    Tags(&'a std::collections::BTreeSet<crate::tag::Tag>),
 }
 
 fn get<'a>(field: &Field, id: CustomerId, rec: Option<&'a Customer>, d: &Derived) -> Got<'a> {
@@ -276,11 +278,11 @@ fn attribute<'a>(field: &Field, c: &'a Customer) -> Got<'a> {
         Field::Kind => Got::Value(Value::Kind(c.kind)),
         Field::Lifecycle => Got::Value(Value::Lifecycle(c.lifecycle)),
         Field::Owner => c.owner.map_or(Got::Absent, |o| Got::Value(Value::User(o))),
-        Field::Roles => Got::Set(c.roles.iter().map(|r| Value::Role(*r)).collect()),
-        Field::Tags => Got::Set(c.tags.iter().map(|t| Value::Tag(t.clone())).collect()),
+        Field::Roles => Got::Roles(&c.roles),
+        Field::Tags => Got::Tags(&c.tags),
         Field::Name => Got::Text(&c.name),
-        Field::Email => Got::Texts(c.emails.iter().map(|e| e.as_str()).collect()),
-        Field::Phone => Got::Texts(c.phones.iter().map(|p| p.as_str()).collect()),
+        Field::Email => Got::Emails(&c.emails),
+        Field::Phone => Got::Phones(&c.phones),
         Field::Created => Got::Time(c.created_at),
         Field::Updated => Got::Time(c.updated_at),
         _ => Got::Absent,
@@ -328,21 +330,24 @@ fn pred_matches(p: &Pred, id: CustomerId, c: Option<&Customer>, d: &Derived) -> 
     }
     match &p.test {
         Test::Exists => match &got {
-            Got::Set(s) => !s.is_empty(),
-            Got::Texts(t) => !t.is_empty(),
+            Got::Roles(s) => !s.is_empty(),
+            Got::Tags(s) => !s.is_empty(),
+            Got::Emails(s) => !s.is_empty(),
+            Got::Phones(s) => !s.is_empty(),
             _ => true,
         },
         Test::Cmp { op, value } => cmp_values(&got, value).is_some_and(|o| op.holds(o)),
-        Test::In { values } => match &got {
-            Got::Set(s) => values.iter().any(|v| s.contains(v)),
-            _ => values
-                .iter()
-                .any(|v| cmp_values(&got, v) == Some(Ordering::Equal)),
-        },
+        Test::In { values } => values.iter().any(|v| match (&got, v) {
+            (Got::Roles(s), Value::Role(r)) => s.contains(r),
+            (Got::Tags(s), Value::Tag(t)) => s.contains(t),
+            _ => cmp_values(&got, v) == Some(Ordering::Equal),
+        }),
         Test::Contains { value } => match (&got, value) {
-            (Got::Set(s), v) => s.contains(v),
+            (Got::Roles(s), Value::Role(r)) => s.contains(r),
+            (Got::Tags(s), Value::Tag(t)) => s.contains(t),
             (Got::Text(t), Value::Text(n)) => ascii_contains(t, n),
-            (Got::Texts(ts), Value::Text(n)) => ts.iter().any(|t| ascii_contains(t, n)),
+            (Got::Emails(es), Value::Text(n)) => es.iter().any(|e| ascii_contains(e.as_str(), n)),
+            (Got::Phones(ps), Value::Text(n)) => ps.iter().any(|p| ascii_contains(p.as_str(), n)),
             _ => false,
         },
         Test::Within { window } => match got {
