@@ -40,8 +40,8 @@ struct Wanted<'e> {
     prefilter: &'e Expr,
     /// Visit customers with their records (not only their ids).
     customer_records: bool,
-    /// Visit every deal.
-    deals: bool,
+    /// Visit the deals matching this filter (none when `None`).
+    deals: Option<DealFilter>,
     /// Visit every activity.
     activities: bool,
 }
@@ -66,8 +66,8 @@ impl<S: Store> Session<'_, S> {
         now: DateTime<Utc>,
         visit: &mut dyn FnMut(Visited<'_>),
     ) -> Result<()> {
-        if wanted.deals {
-            tx.scan_deals(&DealFilter::default(), &mut |d| visit(Visited::Deal(d)))?;
+        if let Some(filter) = &wanted.deals {
+            tx.scan_deals(filter, &mut |d| visit(Visited::Deal(d)))?;
         }
         if wanted.activities {
             tx.scan_activities(&ActivityFilter::default(), &mut |a| {
@@ -108,7 +108,7 @@ impl<S: Store> Session<'_, S> {
         let wanted = Wanted {
             prefilter: &prefilter,
             customer_records: needs.attributes,
-            deals: needs.deals(),
+            deals: needs.deal_filter(),
             activities: needs.activities,
         };
         let mut derived = Derived::new(needs, now);
@@ -200,7 +200,10 @@ impl<S: Store> Session<'_, S> {
         let wanted = Wanted {
             prefilter: &all,
             customer_records: false,
-            deals: true,
+            deals: Some(DealFilter {
+                status: Some(crate::deal::DealStatus::Won),
+                ..DealFilter::default()
+            }),
             activities: false,
         };
         let mut derived = Derived::new(needs, now);

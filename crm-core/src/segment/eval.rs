@@ -37,6 +37,7 @@ use crate::customer::Customer;
 use crate::deal::{Deal, DealStatus};
 use crate::error::{EntityKind, Error, Result};
 use crate::id::CustomerId;
+use crate::query::DealFilter;
 
 /// What an expression needs besides the customer records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,6 +99,22 @@ impl Needs {
     /// True when deals must be read.
     pub fn deals(&self) -> bool {
         self.open_deals || self.last_won || !self.revenues.is_empty()
+    }
+
+    /// The deals that must be read (`None`: none at all): only won deals
+    /// or only open ones when that is all the expression looks at.
+    pub fn deal_filter(&self) -> Option<DealFilter> {
+        let won = self.last_won || !self.revenues.is_empty();
+        let status = match (self.open_deals, won) {
+            (false, false) => return None,
+            (true, false) => Some(DealStatus::Open),
+            (false, true) => Some(DealStatus::Won),
+            (true, true) => None,
+        };
+        Some(DealFilter {
+            status,
+            ..DealFilter::default()
+        })
     }
 }
 

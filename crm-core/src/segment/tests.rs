@@ -443,3 +443,19 @@ fn custom_fields_are_a_typed_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn only_the_deals_an_expression_looks_at_are_read() {
+    use crate::deal::DealStatus;
+    let status = |s: &str| {
+        eval::Needs::of(&parse(s).unwrap())
+            .unwrap()
+            .deal_filter()
+            .map(|f| f.status)
+    };
+    assert_eq!(status("tag:vip"), None);
+    assert_eq!(status("open_deals > 0"), Some(Some(DealStatus::Open)));
+    assert_eq!(status("last_won exists"), Some(Some(DealStatus::Won)));
+    assert_eq!(status("rfm_r(EUR) = 5"), Some(Some(DealStatus::Won)));
+    assert_eq!(status("open_deals > 0 or won_amount(EUR) > 0"), Some(None));
+}
