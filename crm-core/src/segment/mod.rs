@@ -96,9 +96,15 @@ impl SegmentPatch {
 /// The longest segment name.
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// The deepest nesting an expression may have (keeps evaluation and
-/// printing of hostile input bounded).
+/// The most parentheses and `not`s the parser accepts around a condition
+/// (keeps parsing, printing and evaluating hostile input bounded).
 pub const MAX_DEPTH: usize = 64;
+
+/// The deepest tree that may be saved or evaluated: at least the deepest
+/// the parser can produce from [`MAX_DEPTH`] levels (a parenthesis can hold
+/// an `or` inside an `and`, two nodes per level, plus the outermost chain
+/// and the predicate).
+pub const MAX_TREE_DEPTH: usize = 2 * MAX_DEPTH + 2;
 
 /// Validates a segment name: trimmed, not empty, at most 200 characters.
 pub(crate) fn validate_name(name: &str) -> Result<String> {
@@ -131,14 +137,14 @@ fn depth(e: &Expr) -> usize {
 }
 
 /// Validates an expression to be saved or evaluated: [`Expr::check`] and
-/// a nesting depth of at most [`MAX_DEPTH`].
+/// a tree depth of at most [`MAX_TREE_DEPTH`].
 pub(crate) fn validate_expr(e: &Expr) -> Result<()> {
-    if depth(e) > MAX_DEPTH {
+    if depth(e) > MAX_TREE_DEPTH {
         return Err(Error::invalid(
             EntityKind::Segment,
             "expression",
             "…",
-            format!("an expression nests at most {MAX_DEPTH} levels deep"),
+            format!("an expression tree is at most {MAX_TREE_DEPTH} levels deep"),
         ));
     }
     e.check()

@@ -75,6 +75,7 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
         input,
         tokens,
         pos: 0,
+        depth: 0,
     };
     let e = p.or()?;
     if p.pos < p.tokens.len() {
@@ -230,6 +231,8 @@ struct Parser<'a> {
     input: &'a str,
     tokens: Vec<Token>,
     pos: usize,
+    /// Open parentheses and `not`s around the current position.
+    depth: usize,
 }
 
 fn is_kw(t: Option<&Token>, kw: &str) -> bool {
@@ -311,9 +314,27 @@ impl Parser<'_> {
         })
     }
 
+    /// Counts one more level of nesting, refusing more than
+    /// [`MAX_DEPTH`](super::MAX_DEPTH) (hostile input must not exhaust the
+    /// stack).
+    fn nest(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > super::MAX_DEPTH {
+            return Err(self.error(format!(
+                "at most {} levels of parentheses and 'not'",
+                super::MAX_DEPTH
+            )));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_kw("not") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        if is_kw(self.peek(), "not") {
+            self.nest()?;
+            self.pos += 1;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -325,9 +346,11 @@ impl Parser<'_> {
         };
         let word = match &token.tok {
             Tok::LParen => {
+                self.nest()?;
                 self.pos += 1;
                 let e = self.or()?;
                 self.expect(Tok::RParen, "')' or 'and', 'or'")?;
+                self.depth -= 1;
                 return Ok(e);
             }
             Tok::Word(w) => w.clone(),

@@ -118,6 +118,28 @@ fn parse_errors_give_position_and_expectation() {
     let e = err("field.9x = 1");
     assert_eq!(e.position, 6);
 
+    // Nesting is bounded: deep input is an error, not a stack overflow.
+    let deep = format!("{}tag:a{}", "(".repeat(100_000), ")".repeat(100_000));
+    let e = err(&deep);
+    assert_eq!(e.position, MAX_DEPTH);
+    assert!(e.expected.contains("levels"), "{}", e.expected);
+    let e = err(&"not ".repeat(100_000));
+    assert_eq!(e.position, 4 * MAX_DEPTH);
+    assert!(
+        parse(&format!(
+            "{}tag:a{}",
+            "(".repeat(MAX_DEPTH),
+            ")".repeat(MAX_DEPTH)
+        ))
+        .is_ok()
+    );
+    // The deepest tree the parser builds is still one that may be saved.
+    let mut text = "tag:a".to_owned();
+    for _ in 0..MAX_DEPTH {
+        text = format!("tag:b and (tag:c or {text})");
+    }
+    assert!(validate_expr(&parse(&text).unwrap()).is_ok());
+
     // The message names all three parts.
     assert_eq!(
         err("lifecycle = client").to_string(),
