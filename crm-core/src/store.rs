@@ -145,13 +145,17 @@ pub trait ReadTx {
         }
     }
 
-    /// Evaluates `expr` (in which every predicate is on a customer
-    /// attribute: [`Expr::is_attribute_only`]) inside the store, at time
-    /// `now`, returning the ids of the matching customers in ascending
-    /// order; or `Ok(None)` when this store cannot evaluate that expression
-    /// itself, in which case the facade evaluates it with the reference
+    /// Evaluates `expr` inside the store, at time `now`, returning the ids
+    /// of the matching customers in ascending order; or `Ok(None)` when
+    /// this store cannot evaluate that expression itself ("can't push this
+    /// down"), in which case the facade evaluates it with the reference
     /// evaluator ([`crate::segment::eval`]). A store that answers must
     /// answer exactly what the reference answers.
+    ///
+    /// The facade first offers the whole expression; if the store declines
+    /// and the expression is an `and`, it offers the conjunction of its
+    /// attribute-only parts ([`Expr::is_attribute_only`]) and evaluates the
+    /// rest itself on the customers that pass.
     ///
     /// The default answers `None`: nothing is pushed down.
     fn segment_push_down(

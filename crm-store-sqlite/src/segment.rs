@@ -2,15 +2,20 @@
 //!
 //! An expression whose predicates are all on customer attributes
 //! (`kind`, `lifecycle`, `owner`, `roles`, `tags`, `name`, `email`,
-//! `phone`, `created`, `updated`) becomes one `SELECT c.id FROM customers
-//! c WHERE …`. Each predicate is wrapped in `coalesce(…, 0)` so it is
-//! exactly 0 or 1, never NULL: SQL's three-valued logic would otherwise
-//! make `NOT (owner = ?)` unknown for a customer without an owner, where
-//! the reference evaluator says true. Derived values (deal counts, sums,
-//! RFM) and custom fields are not pushed down: the store answers `None`
-//! and the facade evaluates with the reference evaluator. So are
-//! comparisons with times finer than a millisecond (stored times are whole
-//! milliseconds).
+//! `phone`, `created`, `updated`) or on `open_deals`, `last_won`,
+//! `last_activity` and `days_since_last_activity` (correlated subqueries
+//! on indexed columns) becomes one `SELECT c.id FROM customers c WHERE …`.
+//! Each predicate is wrapped in `coalesce(…, 0)` so it is exactly 0 or 1,
+//! never NULL: SQL's three-valued logic would otherwise make `NOT (owner =
+//! ?)` unknown for a customer without an owner, where the reference
+//! evaluator says true.
+//!
+//! Not pushed down (the store answers `None` and the facade evaluates with
+//! the reference evaluator): `won_amount` (SQLite's `sum` over TEXT
+//! decimals would go through floating point, and money must stay exact),
+//! the RFM fields (quintiles over the whole population), custom fields,
+//! and comparisons with times finer than a millisecond (stored times are
+//! whole milliseconds).
 
 use chrono::{DateTime, Utc};
 use crm_core::segment::{CmpOp, Expr, Field, Pred, Test, Value};
@@ -93,6 +98,7 @@ fn scalar(v: &Value) -> Option<Sql> {
         Value::User(u) => Sql::Blob(u.as_uuid().as_bytes().to_vec()),
         Value::Tag(t) => Sql::Text(t.as_str().to_owned()),
         Value::Text(s) => Sql::Text(s.clone()),
+        Value::Int(i) => Sql::Integer(*i),
         Value::Time(t) => {
             if t.timestamp_subsec_nanos() % 1_000_000 != 0 {
                 return None;
@@ -115,9 +121,41 @@ fn pred_sql(p: &Pred, now: DateTime<Utc>, params: &mut Vec<Sql>) -> Option<Strin
         Field::Tags => return tags_sql(&p.test, params),
         Field::Email => return contact_sql("customer_emails", "email", &p.test, params),
         Field::Phone => return contact_sql("customer_phones", "phone", &p.test, params),
+        Field::OpenDeals => {
+            "(SELECT count(*) FROM deals d WHERE d.customer_id = c.id AND d.status = 'open')"
+        }
+        Field::LastWon => {
+            "(SELECT max(d.won_at) FROM deals d WHERE d.customer_id = c.id AND d.status = 'won')"
+        }
+        Field::LastActivity | Field::DaysSinceLastActivity => {
+            let now_ms = millis(now);
+            // `now` is inlined: it is an integer the engine computed, and
+            // the subquery appears before the test's own parameters.
+            let last = format!(
+                "(SELECT max(a.occurred_at) FROM activities a \
+                 WHERE a.customer_id = c.id AND a.occurred_at <= {now_ms})"
+            );
+            let column = if p.field == Field::LastActivity {
+                last
+            } else {
+                // Whole days, rounded down (the difference is never negative).
+                format!("(({now_ms} - {last}) / 86400000)")
+            };
+            return test_sql(&column, &p.test, now, params);
+        }
         _ => return None,
     };
-    Some(match &p.test {
+    test_sql(column, &p.test, now, params)
+}
+
+/// `column` (an SQL expression) tested by `test`.
+fn test_sql(
+    column: &str,
+    test: &Test,
+    now: DateTime<Utc>,
+    params: &mut Vec<Sql>,
+) -> Option<String> {
+    Some(match test {
         Test::Cmp { op, value } => {
             params.push(scalar(value)?);
             format!("{column} {} ?", op_sql(*op))

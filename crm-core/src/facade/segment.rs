@@ -35,9 +35,11 @@ enum Visited<'a> {
 
 /// What an evaluation needs to read.
 struct Wanted<'e> {
-    /// Only customers matching this attribute-only expression are visited
-    /// (the store may evaluate it itself).
+    /// Only customers matching this expression are visited (the store may
+    /// evaluate it itself; otherwise it must be attribute-only).
     prefilter: &'e Expr,
+    /// Visit nothing unless the store evaluates `prefilter` itself.
+    pushed_only: bool,
     /// Visit customers with their records (not only their ids).
     customer_records: bool,
     /// Visit the deals matching this filter (none when `None`).
@@ -58,14 +60,20 @@ impl<S: Store> Session<'_, S> {
 
     /// The single point through which segment evaluation, RFM and ABC read
     /// records: first every wanted deal, then every wanted activity, then
-    /// the customers passing `wanted.prefilter`.
+    /// the customers passing `wanted.prefilter`. Returns whether the store
+    /// evaluated the pre-filter itself (with `wanted.pushed_only`, nothing
+    /// is visited when it did not).
     fn visible_records(
         &self,
         tx: &dyn ReadTx,
         wanted: &Wanted<'_>,
         now: DateTime<Utc>,
         visit: &mut dyn FnMut(Visited<'_>),
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let pushed = tx.segment_push_down(wanted.prefilter, now)?;
+        if pushed.is_none() && wanted.pushed_only {
+            return Ok(false);
+        }
         if let Some(filter) = &wanted.deals {
             tx.scan_deals(filter, &mut |d| visit(Visited::Deal(d)))?;
         }
@@ -74,7 +82,7 @@ impl<S: Store> Session<'_, S> {
                 visit(Visited::Activity(a))
             })?;
         }
-        match tx.segment_push_down(wanted.prefilter, now)? {
+        match pushed {
             Some(ids) => {
                 for id in ids {
                     if wanted.customer_records {
@@ -93,9 +101,10 @@ impl<S: Store> Session<'_, S> {
                         visit(Visited::Customer(c.id, Some(c)));
                     }
                 })?;
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The ids of every customer matching `expr`, ascending.
@@ -103,17 +112,37 @@ impl<S: Store> Session<'_, S> {
         validate_expr(expr)?;
         Needs::of(expr)?; // refuses unknown custom fields up front
         let now = self.segment_now();
+        // First ask the store for the whole answer.
+        let whole = Wanted {
+            prefilter: expr,
+            pushed_only: true,
+            customer_records: false,
+            deals: None,
+            activities: false,
+        };
+        let mut ids = Vec::new();
+        let pushed = self.visible_records(tx, &whole, now, &mut |v| {
+            if let Visited::Customer(id, _) = v {
+                ids.push(id);
+            }
+        })?;
+        if pushed {
+            ids.sort_unstable();
+            return Ok(ids);
+        }
+        // Otherwise the store may still pre-filter on the attribute-only
+        // conjuncts; the reference evaluates the rest.
         let (prefilter, rest) = split(expr);
         let needs = Needs::of(&rest)?;
         let wanted = Wanted {
             prefilter: &prefilter,
+            pushed_only: false,
             customer_records: needs.attributes,
             deals: needs.deal_filter(),
             activities: needs.activities,
         };
         let mut derived = Derived::new(needs, now);
         let mut finished: Option<Result<()>> = None;
-        let mut ids = Vec::new();
         self.visible_records(tx, &wanted, now, &mut |v| match v {
             Visited::Deal(d) => derived.add_deal(d),
             Visited::Activity(a) => derived.add_activity(a),
@@ -199,6 +228,7 @@ impl<S: Store> Session<'_, S> {
         let all = Expr::Const(true);
         let wanted = Wanted {
             prefilter: &all,
+            pushed_only: false,
             customer_records: false,
             deals: Some(DealFilter {
                 status: Some(crate::deal::DealStatus::Won),

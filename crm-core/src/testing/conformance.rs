@@ -49,6 +49,7 @@ macro_rules! store_conformance_tests {
             saved_segment_listing_matches_reference,
             scans_visit_every_record_once,
             segment_evaluation_matches_reference,
+            segment_time_boundaries_match_reference,
         );
     };
 }
@@ -1912,7 +1913,7 @@ pub fn segment_evaluation_matches_reference<S: Store>(store: S) {
                 prop_assert_eq!(&got.page.items, &want, "ids of {}", e);
             }
             let tx = crm.store().read().expect("read tx");
-            for e in &attr_exprs {
+            for e in exprs.iter().chain(&attr_exprs) {
                 if let Some(ids) = tx.segment_push_down(e, now).expect("push-down") {
                     let want = evaluate(e, customers, deals, activities, now)
                         .expect("reference evaluation");
@@ -1943,4 +1944,147 @@ pub fn segment_evaluation_matches_reference<S: Store>(store: S) {
     let mut want: Vec<CustomerId> = data.borrow().0.iter().map(|c: &Customer| c.id).collect();
     want.sort();
     assert_eq!(paged, want, "paging through a segment result");
+}
+
+/// Times exactly on window edges and "now" (where `<` versus `<=` and
+/// rounding matter), evaluated on this store and by the reference.
+pub fn segment_time_boundaries_match_reference<S: Store>(store: S) {
+    use crate::segment::Expr;
+    use crate::segment::eval::evaluate;
+    let (crm, _clock) = engine(store);
+    let now = t0();
+    let ms = Duration::milliseconds;
+    let day = Duration::days(1);
+    let month = Duration::days(30);
+    let p = crm
+        .as_actor(Actor::System)
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    // Customer i is created at the i-th offset from now.
+    let offsets = [
+        -month,
+        -month - ms(1),
+        -month + ms(1),
+        Duration::zero(),
+        ms(1),
+        -day,
+        -day - ms(1),
+        -day + ms(1),
+    ];
+    let customers: Vec<Customer> = offsets
+        .iter()
+        .enumerate()
+        .map(|(i, off)| sample_customer(100 + i as u128, "Edge", now + *off))
+        .collect();
+    // Each customer has one activity and one won EUR deal at its offset.
+    let activities: Vec<Activity> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Activity {
+            id: ActivityId::from_uuid(uuid::Uuid::from_u128(200 + i as u128)),
+            version: 1,
+            kind: ActivityKind::Call,
+            subject: "Call".into(),
+            body: None,
+            customer: Some(c.id),
+            deal: None,
+            owner: None,
+            direction: None,
+            occurred_at: c.created_at,
+            due_at: None,
+            completed_at: None,
+            created_at: c.created_at,
+            updated_at: c.created_at,
+        })
+        .collect();
+    let lead = StageKey::new("lead").expect("key");
+    let won = StageKey::new("won").expect("key");
+    let deals: Vec<Deal> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Deal {
+            id: DealId::from_uuid(uuid::Uuid::from_u128(300 + i as u128)),
+            version: 2,
+            title: "Order".into(),
+            customer: c.id,
+            pipeline: p.id,
+            stage: won.clone(),
+            status: DealStatus::Won,
+            amount: Some(Money::new(
+                rust_decimal::Decimal::new(100 + i as i64, 0),
+                Currency::EUR,
+            )),
+            expected_close_date: None,
+            owner: None,
+            history: vec![
+                StageChange {
+                    from: None,
+                    to: lead.clone(),
+                    at: c.created_at - day,
+                    by: Actor::System,
+                },
+                StageChange {
+                    from: Some(lead.clone()),
+                    to: won.clone(),
+                    at: c.created_at,
+                    by: Actor::System,
+                },
+            ],
+            won_at: Some(c.created_at),
+            lost_at: None,
+            lost_reason: None,
+            created_at: c.created_at - day,
+            updated_at: c.created_at,
+        })
+        .collect();
+    let mut tx = crm.store().write().expect("write tx");
+    for c in &customers {
+        tx.insert_customer(c).expect("insert customer");
+    }
+    for d in &deals {
+        tx.insert_deal(d).expect("insert deal");
+    }
+    for a in &activities {
+        tx.insert_activity(a).expect("insert activity");
+    }
+    tx.commit().expect("commit");
+    let s = crm.as_actor(Actor::System);
+    let all = PageRequest {
+        limit: PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    for (text, expected) in [
+        // Offsets 0 (−30 d), 2, 3 (now), 5, 6, 7 are within; 1 is 1 ms too old, 4 is in the future.
+        ("created within 30d", 6),
+        ("last_won within 30d", 6),
+        ("last_activity within 30d", 6),
+        ("won_amount(EUR, 30d) > 0", 6),
+        ("created within 0d", 1),
+        ("created >= 2025-01-01", 2),
+        ("created > 2025-01-01T00:00:00Z", 1),
+        ("created <= 2025-01-01T00:00:00.000Z", 7),
+        // Whole days since the last activity at or before now: offset 4's
+        // activity is in the future, so it has none.
+        ("days_since_last_activity = 0", 2),
+        ("days_since_last_activity = 1", 2),
+        ("days_since_last_activity = 30", 2),
+        ("days_since_last_activity = 29", 1),
+        ("not last_activity exists", 1),
+        ("last_activity = 2025-01-01", 1),
+    ] {
+        let e: Expr = text.parse().expect("parse");
+        let want = evaluate(&e, &customers, &deals, &activities, now).expect("reference");
+        assert_eq!(want.len(), expected, "reference count of {text}");
+        let got = s.evaluate_expr(&e, &all).expect("evaluate");
+        assert_eq!(got.page.items, want, "{text}");
+        let pushed = crm
+            .store()
+            .read()
+            .expect("read tx")
+            .segment_push_down(&e, now)
+            .expect("push-down");
+        if let Some(ids) = pushed {
+            assert_eq!(ids, want, "push-down of {text}");
+        }
+    }
 }

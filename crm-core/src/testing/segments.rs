@@ -132,7 +132,7 @@ pub(crate) fn value(ty: FieldType) -> BoxedStrategy<Value> {
         FieldType::TagSet => tag().prop_map(Value::Tag).boxed(),
         FieldType::Text | FieldType::TextList => text().prop_map(Value::Text).boxed(),
         FieldType::Time => time().prop_map(Value::Time).boxed(),
-        FieldType::Int => prop_oneof![-2i64..8, any::<i64>()]
+        FieldType::Int => prop_oneof![-2i64..8, 0i64..10_000, any::<i64>()]
             .prop_map(Value::Int)
             .boxed(),
         FieldType::Decimal => (prop_oneof![-1_000i64..1_000_000, any::<i64>()], 0u32..4)
