@@ -41,9 +41,11 @@
 //! the schema. The full definition is in the `schema` module's source.
 //!
 //! Saved segments live in `segments` (the expression as JSON text).
-//! Segment evaluation pushes attribute predicates down to one SQL query
-//! (see `ReadTx::segment_push_down`); everything else falls back to the
-//! reference evaluator in crm-core.
+//! Segment evaluation pushes predicates on customer attributes and on
+//! `open_deals`, `last_won`, `last_activity` and `days_since_last_activity`
+//! down to one SQL query (see `ReadTx::segment_push_down`); the rest
+//! (`won_amount`, RFM, custom fields) falls back to the reference evaluator
+//! in crm-core.
 //!
 //! Listings run as one SQL statement each (filter in `WHERE`, order by
 //! `key, id`, cursor as a row-value comparison, `LIMIT limit + 1`) and

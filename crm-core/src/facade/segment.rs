@@ -158,7 +158,8 @@ impl<S: Store> Session<'_, S> {
         Ok(ids)
     }
 
-    fn result_page(ids: Vec<CustomerId>, page: &PageRequest) -> Result<SegmentResult> {
+    /// Refuses a bad page request before any work is done.
+    fn check_page(page: &PageRequest) -> Result<()> {
         if page.limit == 0 || page.limit > PageRequest::MAX_LIMIT {
             return Err(Error::invalid(
                 EntityKind::Segment,
@@ -167,6 +168,14 @@ impl<S: Store> Session<'_, S> {
                 format!("a page holds 1 to {} items", PageRequest::MAX_LIMIT),
             ));
         }
+        if let Some(cursor) = &page.after {
+            cursor.decode(RESULT_ORDER)?;
+        }
+        Ok(())
+    }
+
+    fn result_page(ids: Vec<CustomerId>, page: &PageRequest) -> Result<SegmentResult> {
+        Self::check_page(page)?;
         let start = match &page.after {
             None => 0,
             Some(cursor) => {
@@ -198,12 +207,14 @@ impl<S: Store> Session<'_, S> {
     /// Each call evaluates afresh; pass `page.after` from the previous
     /// result's `page.next` to continue.
     pub fn evaluate_expr(&self, expr: &Expr, page: &PageRequest) -> Result<SegmentResult> {
+        Self::check_page(page)?;
         let ids = self.read(|tx| self.matching_ids(tx, expr))?;
         Self::result_page(ids, page)
     }
 
     /// Evaluates the saved segment `id`, like [`Session::evaluate_expr`].
     pub fn evaluate_segment(&self, id: SegmentId, page: &PageRequest) -> Result<SegmentResult> {
+        Self::check_page(page)?;
         let ids = self.read(|tx| {
             let seg = tx
                 .segment(id)?
@@ -217,12 +228,10 @@ impl<S: Store> Session<'_, S> {
     fn purchases(
         &self,
         selection: Revenue,
-        rfm: bool,
     ) -> Result<std::collections::HashMap<CustomerId, rfm::Purchases>> {
         let now = self.segment_now();
         let needs = Needs {
             revenues: vec![selection],
-            rfm: if rfm { vec![selection] } else { Vec::new() },
             ..Needs::default()
         };
         let all = Expr::Const(true);
@@ -237,27 +246,30 @@ impl<S: Store> Session<'_, S> {
             activities: false,
         };
         let mut derived = Derived::new(needs, now);
-        let mut visible = std::collections::HashSet::new();
+        // Deals come first; then each visible customer takes its counts.
+        let mut counted = None;
+        let mut visible = std::collections::HashMap::new();
         self.read(|tx| {
             self.visible_records(tx, &wanted, now, &mut |v| match v {
                 Visited::Deal(d) => derived.add_deal(d),
                 Visited::Activity(_) => {}
                 Visited::Customer(id, _) => {
-                    visible.insert(id);
+                    let all = counted.get_or_insert_with(|| derived.take_purchases(&selection));
+                    if let Some(p) = all.remove(&id) {
+                        visible.insert(id, p);
+                    }
                 }
             })
         })?;
-        derived.finish()?;
-        let mut purchases = derived.purchases(&selection).cloned().unwrap_or_default();
-        purchases.retain(|id, _| visible.contains(id));
-        Ok(purchases)
+        derived.finish()?; // reports an overflowing sum
+        Ok(visible)
     }
 
     /// RFM scores of every customer with a won deal in `currency` within
     /// `window` (all time when `None`), ascending by customer id. See
     /// [`crate::segment::rfm`] for the scoring and the named segments.
     pub fn rfm(&self, currency: Currency, window: Option<Window>) -> Result<Vec<CustomerRfm>> {
-        let p = self.purchases(Revenue { currency, window }, true)?;
+        let p = self.purchases(Revenue { currency, window })?;
         Ok(rfm::score(&p))
     }
 
@@ -271,7 +283,7 @@ impl<S: Store> Session<'_, S> {
         cutoffs: AbcCutoffs,
     ) -> Result<Vec<CustomerAbc>> {
         cutoffs.validate()?;
-        let p = self.purchases(Revenue { currency, window }, false)?;
+        let p = self.purchases(Revenue { currency, window })?;
         let revenues: Vec<(CustomerId, rust_decimal::Decimal)> =
             p.into_iter().map(|(id, p)| (id, p.total)).collect();
         abc::classify(&revenues, cutoffs)

@@ -415,4 +415,12 @@ impl Derived {
     pub fn purchases(&self, r: &Revenue) -> Option<&HashMap<CustomerId, Purchases>> {
         self.revenue_index(r).map(|i| &self.purchases[i])
     }
+
+    /// Moves the per-customer purchases counted for `r` out (leaving none).
+    pub fn take_purchases(&mut self, r: &Revenue) -> HashMap<CustomerId, Purchases> {
+        match self.revenue_index(r) {
+            Some(i) => std::mem::take(&mut self.purchases[i]),
+            None => HashMap::new(),
+        }
+    }
 }
