@@ -10,6 +10,20 @@
 //! [`Expr::check`] validates a tree that did not come from the parser
 //! (every value must have the type its field expects, every test must be
 //! one the field supports).
+//!
+//! ```
+//! use crm_core::segment::Expr;
+//! let e: Expr = "tag:vip and won_amount(EUR, 365d) > 1000".parse()?;
+//! let json = serde_json::to_string(&e).unwrap();
+//! assert_eq!(
+//!     json,
+//!     r#"{"and":[{"pred":{"field":{"name":"tags"},"test":{"contains":{"value":{"tag":"vip"}}}}},{"pred":{"field":{"name":"won_amount","currency":"EUR","window":{"days":365}},"test":{"cmp":{"op":"gt","value":{"decimal":"1000"}}}}}]}"#
+//! );
+//! let back: Expr = serde_json::from_str(&json).unwrap();
+//! back.check()?; // a tree from outside is checked before use
+//! assert_eq!(back, e);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 
