@@ -2,7 +2,7 @@
 //!
 //! Evaluation has two phases. First the derived values an expression
 //! needs ([`Needs`]) are computed from the deals and activities
-//! ([`Derived`]); then every customer is tested with [`matches`].
+//! ([`Derived`]); then every customer is tested with [`matches()`].
 //!
 //! Semantics, field by field (`now` is the engine's clock):
 //!

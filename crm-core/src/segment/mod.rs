@@ -9,7 +9,7 @@
 //! ```
 //!
 //! - [`expr`]: the tree ([`Expr`]), serialisable with serde (JSON);
-//! - [`parse()`](parse::parse) and [`print`]: the text syntax and its
+//! - [`parse()`](parse::parse) and [`print`](mod@print): the text syntax and its
 //!   canonical printing (printing any tree and parsing it back gives the
 //!   same tree);
 //! - [`eval`]: the reference evaluator every store is held to;

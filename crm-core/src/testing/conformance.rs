@@ -1726,11 +1726,18 @@ pub fn saved_segments_are_versioned_audited_records<S: Store>(store: S) {
         Err(Error::NotFound { .. })
     ));
 
-    let events: Vec<(EventKind, u64)> = all_events(crm.store())
+    let seg_events: Vec<Event> = all_events(crm.store())
         .into_iter()
         .filter(|e| e.entity.kind == EntityKind::Segment)
-        .map(|e| (e.kind, e.version))
         .collect();
+    // The update records the expression before and after, in its text form.
+    let update = &seg_events[1].changes;
+    assert_eq!(update.len(), 1, "only the expression changed: {update:?}");
+    assert_eq!(update[0].field, "expression");
+    assert_eq!(update[0].old, "tag:vip and lifecycle = customer");
+    assert_eq!(update[0].new, "tag:vip");
+    assert!(seg_events.iter().all(|e| e.entity.id == seg.id.as_uuid()));
+    let events: Vec<(EventKind, u64)> = seg_events.iter().map(|e| (e.kind, e.version)).collect();
     assert_eq!(
         events,
         vec![
