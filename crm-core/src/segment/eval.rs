@@ -376,6 +376,8 @@ fn pred_matches(p: &Pred, id: CustomerId, c: Option<&Customer>, d: &Derived) -> 
 
 /// Evaluates `expr` over in-memory records: the ids of the matching
 /// customers, ascending. The reference every store's answer must equal.
+/// The tree is checked first ([`Expr::check`]): an ill-typed tree is an
+/// error, never a silently wrong answer.
 ///
 /// ```
 /// use crm_core::segment::{evaluate, parse};
@@ -392,6 +394,7 @@ pub fn evaluate(
     activities: &[Activity],
     now: DateTime<Utc>,
 ) -> Result<Vec<CustomerId>> {
+    super::validate_expr(expr)?;
     let needs = Needs::of(expr)?;
     let mut d = Derived::new(needs, now);
     if d.needs.deals() {
