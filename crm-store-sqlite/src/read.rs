@@ -907,10 +907,9 @@ pub(crate) fn scan_deals(
             }
             match pending.take() {
                 Some((deal, change)) if deal == id => d.history.push(change),
-                Some((deal, change)) if deal < id => {
-                    // Cannot happen (same filter, same order); skip defensively.
-                    let _ = change;
-                }
+                // A history row of no listed deal cannot occur (same
+                // filter, same order, one snapshot); skip it if it does.
+                Some((deal, _)) if deal < id => {}
                 other => {
                     pending = other;
                     break;
