@@ -27,6 +27,8 @@ pub enum EntityKind {
     /// A [`FieldSchema`](crate::custom_field::FieldSchema): the custom
     /// fields of customers, deals or activities.
     FieldSchema,
+    /// A saved [`Segment`](crate::segment::Segment).
+    Segment,
 }
 
 impl EntityKind {
@@ -39,6 +41,7 @@ impl EntityKind {
             EntityKind::Activity => "activity",
             EntityKind::Event => "event",
             EntityKind::FieldSchema => "field_schema",
+            EntityKind::Segment => "segment",
         }
     }
 }
@@ -216,6 +219,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A segment expression's text could not be parsed.
+    #[error(transparent)]
+    Syntax(crate::segment::ParseError),
 
     /// The storage backend failed.
     #[error("storage error: {0}")]

@@ -52,6 +52,9 @@ pub enum EventKind {
     Completed,
     /// Another customer was merged into this one.
     Merged,
+    /// The record was deleted (saved segments only: other records are
+    /// never deleted).
+    Deleted,
 }
 
 impl EventKind {
@@ -66,6 +69,7 @@ impl EventKind {
             EventKind::Reopened => "reopened",
             EventKind::Completed => "completed",
             EventKind::Merged => "merged",
+            EventKind::Deleted => "deleted",
         }
     }
 }

@@ -90,6 +90,11 @@ typed_id!(
     "EventId"
 );
 typed_id!(
+    /// Identifies a saved [`Segment`](crate::segment::Segment).
+    SegmentId,
+    "SegmentId"
+);
+typed_id!(
     /// Identifies a user of the host application (owner of records, actor of changes).
     UserId,
     "UserId"

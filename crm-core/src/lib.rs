@@ -39,6 +39,8 @@
 //! the storage traits; [`clock`] and [`id`] injectable time and ids;
 //! [`kpi`] sales KPIs and customer analytics (pure functions, also reachable
 //! through the facade, e.g. `Session::kpi_report`).
+//! [`segment`] the segment language (parser, printer, reference
+//! evaluator), saved segments, RFM and ABC analysis.
 
 #![deny(missing_docs)]
 
@@ -63,6 +65,7 @@ pub mod merge;
 pub mod money;
 pub mod pipeline;
 pub mod query;
+pub mod segment;
 mod serde_util;
 pub mod store;
 pub mod tag;
@@ -80,8 +83,8 @@ pub use error::{EntityKind, Error, Result, StoreError, TransitionRefusal, Valida
 pub use event::{EntityRef, Event, EventKind, FieldChange, NewEvent};
 pub use facade::{Batch, Crm, Session};
 pub use id::{
-    ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, RandomIds, SequentialIds,
-    UserId,
+    ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, RandomIds, SegmentId,
+    SequentialIds, UserId,
 };
 pub use money::{Money, MoneyError};
 pub use pipeline::{
@@ -93,6 +96,7 @@ pub use query::{
     CustomerQuery, DealFilter, DealOrder, DealQuery, EventFilter, EventOrder, EventQuery, Page,
     PageRequest, PipelineQuery, Query, SortDirection,
 };
+pub use segment::{Segment, SegmentPatch, SegmentQuery, SegmentResult};
 pub use store::{ReadTx, Savepoint, Store, WriteTx};
 pub use tag::Tag;
 

@@ -34,18 +34,21 @@
 //! The conformance suite in [`crate::testing`] (feature `testing`) checks all
 //! of this; every backend runs it.
 
+use chrono::{DateTime, Utc};
+
 use crate::activity::Activity;
 use crate::custom_field::FieldSchema;
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, StoreError};
 use crate::event::{Event, NewEvent};
-use crate::id::{ActivityId, CustomerId, DealId, PipelineId};
+use crate::id::{ActivityId, CustomerId, DealId, PipelineId, SegmentId};
 use crate::pipeline::Pipeline;
 use crate::query::{
-    ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, EventQuery, Page,
-    PipelineQuery,
+    ActivityFilter, ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery,
+    EventQuery, Page, PageRequest, PipelineQuery,
 };
+use crate::segment::{Expr, Segment, SegmentQuery};
 
 /// A storage backend.
 pub trait Store: Send + Sync {
@@ -89,6 +92,97 @@ pub trait ReadTx {
     /// The custom-field schema of `entity` (customer, deal or activity),
     /// if one was ever stored.
     fn field_schema(&self, entity: EntityKind) -> Result<Option<FieldSchema>, StoreError>;
+    // ----- segments -----
+
+    /// The saved segment with `id`, if any.
+    fn segment(&self, id: SegmentId) -> Result<Option<Segment>, StoreError>;
+    /// A page of saved segments.
+    fn segments(&self, query: &SegmentQuery) -> Result<Page<Segment>, StoreError>;
+
+    /// Calls `visit` once with every customer (merged ones included), in
+    /// no particular order.
+    ///
+    /// The default pages through [`ReadTx::customers`]; a store with a
+    /// cheaper way to walk everything overrides it.
+    fn scan_customers(&self, visit: &mut dyn FnMut(&Customer)) -> Result<(), StoreError> {
+        let mut query = CustomerQuery::new()
+            .filter(crate::query::CustomerFilter {
+                include_merged: true,
+                ..Default::default()
+            })
+            .limit(PageRequest::MAX_LIMIT);
+        loop {
+            let page = self.customers(&query)?;
+            page.items.iter().for_each(&mut *visit);
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Calls `visit` once with every deal matching `filter`, in no
+    /// particular order. The default pages through [`ReadTx::deals`].
+    fn scan_deals(
+        &self,
+        filter: &DealFilter,
+        visit: &mut dyn FnMut(&Deal),
+    ) -> Result<(), StoreError> {
+        let mut query = DealQuery::new()
+            .filter(filter.clone())
+            .limit(PageRequest::MAX_LIMIT);
+        loop {
+            let page = self.deals(&query)?;
+            page.items.iter().for_each(&mut *visit);
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Calls `visit` once with every activity matching `filter`, in no
+    /// particular order. The default pages through [`ReadTx::activities`].
+    fn scan_activities(
+        &self,
+        filter: &ActivityFilter,
+        visit: &mut dyn FnMut(&Activity),
+    ) -> Result<(), StoreError> {
+        let mut query = ActivityQuery::new()
+            .filter(filter.clone())
+            .limit(PageRequest::MAX_LIMIT);
+        loop {
+            let page = self.activities(&query)?;
+            page.items.iter().for_each(&mut *visit);
+            match page.next {
+                Some(next) => query.page.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Evaluates `expr` inside the store, at time `now`, returning the ids
+    /// of the matching customers in ascending order (never a customer
+    /// merged into another); or `Ok(None)` when
+    /// this store cannot evaluate that expression itself ("can't push this
+    /// down"), in which case the facade evaluates it with the reference
+    /// evaluator ([`crate::segment::eval`]). A store that answers must
+    /// answer exactly what the reference answers.
+    ///
+    /// The facade first offers the whole expression; if the store declines
+    /// and the expression is an `and`, it offers the conjunction of its
+    /// attribute-only parts ([`Expr::is_attribute_only`]) and evaluates the
+    /// rest itself on the customers that pass.
+    ///
+    /// The default answers `None`: nothing is pushed down.
+    fn segment_push_down(
+        &self,
+        expr: &Expr,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<CustomerId>>, StoreError> {
+        let _ = (expr, now);
+        Ok(None)
+    }
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -130,6 +224,15 @@ pub trait WriteTx: ReadTx {
     fn rollback_to_savepoint(&mut self, savepoint: Savepoint) -> Result<(), StoreError>;
     /// Ends `savepoint` (and every later one), keeping the writes made since.
     fn release_savepoint(&mut self, savepoint: Savepoint) -> Result<(), StoreError>;
+    // ----- segments -----
+
+    /// Stores a new saved segment.
+    fn insert_segment(&mut self, segment: &Segment) -> Result<(), StoreError>;
+    /// Replaces a saved segment whose stored version is `segment.version - 1`.
+    fn update_segment(&mut self, segment: &Segment) -> Result<(), StoreError>;
+    /// Deletes the saved segment `id` if its stored version is `version`
+    /// (compare-and-set like an update).
+    fn delete_segment(&mut self, id: SegmentId, version: u64) -> Result<(), StoreError>;
 
     /// Makes every write of this transaction durable and visible.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

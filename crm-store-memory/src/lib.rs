@@ -30,12 +30,12 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
 use crm_core::custom_field::FieldSchema;
-use crm_core::query::{Cursor, Filter, Order, Query, Record, SortValue, paginate};
+use crm_core::query::{ActivityFilter, Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
     CustomerQuery, Deal, DealFilter, DealId, DealOrder, DealQuery, EntityKind, Event, EventQuery,
-    NewEvent, Page, Pipeline, PipelineId, PipelineQuery, ReadTx, Savepoint, SortDirection, Store,
-    StoreError, WriteTx,
+    NewEvent, Page, Pipeline, PipelineId, PipelineQuery, ReadTx, Savepoint, Segment, SegmentId,
+    SegmentQuery, SortDirection, Store, StoreError, WriteTx,
 };
 use uuid::Uuid;
 
@@ -50,6 +50,7 @@ struct State {
     /// Deals by (creation time in ms, id) and activities by (occurrence
     /// time in ms, id): their default listing orders, so that paging
     /// through all of them costs one pass instead of one per page.
+    segments: HashMap<SegmentId, Segment>,
     deals_by_created: BTreeSet<(i64, Uuid)>,
     activities_by_occurred: BTreeSet<(i64, Uuid)>,
 }
@@ -75,6 +76,7 @@ fn reindex_in(
 impl Indexed for Customer {}
 impl Indexed for Pipeline {}
 impl Indexed for FieldSchema {}
+impl Indexed for Segment {}
 impl Indexed for Deal {
     fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
         let key = |d: &Deal| (d.created_at.timestamp_millis(), d.id.as_uuid());
@@ -283,6 +285,7 @@ enum Undo {
     Activity(ActivityId, Option<Activity>),
     Event,
     FieldSchema(EntityKind, Option<FieldSchema>),
+    Segment(SegmentId, Option<Segment>),
 }
 
 struct WriteGuard<'a> {
@@ -310,6 +313,7 @@ impl WriteGuard<'_> {
                     s.events.pop();
                 }
                 Undo::FieldSchema(entity, old) => restore(s, |s| &mut s.field_schemas, entity, old),
+                Undo::Segment(id, old) => restore(s, |s| &mut s.segments, id, old),
             }
         }
     }
@@ -419,6 +423,49 @@ macro_rules! read_impl {
                 let $me = self;
                 Ok(reads($state).field_schemas.get(&entity).cloned())
             }
+
+            // ----- segments -----
+
+            fn segment(&self, id: SegmentId) -> Result<Option<Segment>, StoreError> {
+                let $me = self;
+                Ok(reads($state).segments.get(&id).cloned())
+            }
+            fn segments(&self, q: &SegmentQuery) -> Result<Page<Segment>, StoreError> {
+                let $me = self;
+                paginate(reads($state).segments.values(), q)
+            }
+            fn scan_customers(&self, visit: &mut dyn FnMut(&Customer)) -> Result<(), StoreError> {
+                let $me = self;
+                reads($state).customers.values().for_each(visit);
+                Ok(())
+            }
+            fn scan_deals(
+                &self,
+                filter: &DealFilter,
+                visit: &mut dyn FnMut(&Deal),
+            ) -> Result<(), StoreError> {
+                let $me = self;
+                reads($state)
+                    .deals
+                    .values()
+                    .filter(|d| filter.matches(d))
+                    .for_each(visit);
+                Ok(())
+            }
+            fn scan_activities(
+                &self,
+                filter: &ActivityFilter,
+                visit: &mut dyn FnMut(&Activity),
+            ) -> Result<(), StoreError> {
+                let $me = self;
+                reads($state)
+                    .activities
+                    .values()
+                    .filter(|a| filter.matches(a))
+                    .for_each(visit);
+                Ok(())
+            }
+            // No push-down: the facade evaluates every expression itself.
         }
     };
 }
@@ -492,6 +539,38 @@ impl WriteTx for WriteGuard<'_> {
         Deal,
         EntityKind::Deal
     );
+    insert_update!(
+        insert_segment,
+        update_segment,
+        Segment,
+        segments,
+        Segment,
+        EntityKind::Segment
+    );
+
+    fn delete_segment(&mut self, id: SegmentId, version: u64) -> Result<(), StoreError> {
+        let stored = self
+            .state
+            .segments
+            .get(&id)
+            .map(|s| s.version)
+            .ok_or_else(|| StoreError::Missing {
+                entity: EntityKind::Segment,
+                id: id.to_string(),
+            })?;
+        if stored != version {
+            return Err(StoreError::VersionConflict {
+                entity: EntityKind::Segment,
+                id: id.to_string(),
+                expected: version,
+                actual: stored,
+            });
+        }
+        let old = self.state.segments.remove(&id);
+        self.undo.push(Undo::Segment(id, old));
+        Ok(())
+    }
+
     insert_update!(
         insert_activity,
         update_activity,

@@ -304,6 +304,7 @@ text_enum!(entity_kind_str, entity_kind, EntityKind {
     EntityKind::Activity => "activity",
     EntityKind::Event => "event",
     EntityKind::FieldSchema => "field_schema",
+    EntityKind::Segment => "segment",
 });
 text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Created => "created",
@@ -314,6 +315,7 @@ text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Reopened => "reopened",
     EventKind::Completed => "completed",
     EventKind::Merged => "merged",
+    EventKind::Deleted => "deleted",
 });
 
 /// The bit of a role in `customers.roles`.

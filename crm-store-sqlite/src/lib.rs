@@ -40,6 +40,13 @@
 //! and pipeline; the business rules themselves live in the facade, not in
 //! the schema. The full definition is in the `schema` module's source.
 //!
+//! Saved segments live in `segments` (the expression as JSON text).
+//! Segment evaluation pushes predicates on customer attributes and on
+//! `open_deals`, `last_won`, `last_activity` and `days_since_last_activity`
+//! down to one SQL query (see `ReadTx::segment_push_down`); the rest
+//! (`won_amount`, RFM, custom fields) falls back to the reference evaluator
+//! in crm-core.
+//!
 //! Listings run as one SQL statement each (filter in `WHERE`, order by
 //! `key, id`, cursor as a row-value comparison, `LIMIT limit + 1`) and
 //! return exactly what [`crm_core::query::paginate`] returns.
@@ -83,6 +90,7 @@
 mod codec;
 mod read;
 mod schema;
+mod segment;
 mod write;
 
 use std::cell::RefCell;
@@ -92,11 +100,15 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use crm_core::custom_field::FieldSchema;
+use crm_core::query::ActivityFilter;
+use crm_core::segment::Expr;
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
     DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
-    PipelineId, PipelineQuery, ReadTx, Savepoint, Store, StoreError, WriteTx,
+    PipelineId, PipelineQuery, ReadTx, Savepoint, Segment, SegmentId, SegmentQuery, Store,
+    StoreError, WriteTx,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -402,6 +414,39 @@ macro_rules! uncached_reads {
         fn field_schema(&self, entity: EntityKind) -> Result<Option<FieldSchema>, StoreError> {
             read::field_schema(&self.conn, entity)
         }
+
+        // ----- segments -----
+
+        fn segment(&self, id: SegmentId) -> Result<Option<Segment>, StoreError> {
+            read::segment(&self.conn, id)
+        }
+        fn segments(&self, q: &SegmentQuery) -> Result<Page<Segment>, StoreError> {
+            read::segments(&self.conn, q)
+        }
+        fn scan_customers(&self, visit: &mut dyn FnMut(&Customer)) -> Result<(), StoreError> {
+            read::scan_customers(&self.conn, visit)
+        }
+        fn scan_deals(
+            &self,
+            f: &DealFilter,
+            visit: &mut dyn FnMut(&Deal),
+        ) -> Result<(), StoreError> {
+            read::scan_deals(&self.conn, f, visit)
+        }
+        fn scan_activities(
+            &self,
+            f: &ActivityFilter,
+            visit: &mut dyn FnMut(&Activity),
+        ) -> Result<(), StoreError> {
+            read::scan_activities(&self.conn, f, visit)
+        }
+        fn segment_push_down(
+            &self,
+            expr: &Expr,
+            now: DateTime<Utc>,
+        ) -> Result<Option<Vec<CustomerId>>, StoreError> {
+            segment::push_down(&self.conn, expr, now)
+        }
     };
 }
 
@@ -601,6 +646,18 @@ impl WriteTx for SqliteWrite<'_> {
             .map_err(codec::backend("releasing a savepoint"))?;
         self.savepoints.truncate(depth as usize - 1);
         Ok(())
+    }
+
+    // ----- segments -----
+
+    fn insert_segment(&mut self, s: &Segment) -> Result<(), StoreError> {
+        self.guarded(|conn| write::insert_segment(conn, s))
+    }
+    fn update_segment(&mut self, s: &Segment) -> Result<(), StoreError> {
+        self.guarded(|conn| write::update_segment(conn, s))
+    }
+    fn delete_segment(&mut self, id: SegmentId, version: u64) -> Result<(), StoreError> {
+        self.guarded(|conn| write::delete_segment(conn, id, version))
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {

@@ -14,11 +14,13 @@ use crm_core::query::{
     ActivityFilter, ActivityOrder, CustomerOrder, DealOrder, EventFilter, EventOrder, Order,
     PipelineFilter, PipelineOrder, Record, SortValue,
 };
+use crm_core::segment::{Expr, SegmentOrder};
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Actor, Currency, Customer, CustomerFilter, CustomerId,
     CustomerQuery, Deal, DealFilter, DealId, DealQuery, Email, EntityKind, EntityRef, Event,
     EventId, EventQuery, FieldChange, Money, Page, Phone, Pipeline, PipelineId, PipelineQuery,
-    Query, SortDirection, Stage, StageChange, StageKey, StoreError, Tag, Transitions,
+    Query, Segment, SegmentId, SegmentQuery, SortDirection, Stage, StageChange, StageKey,
+    StoreError, Tag, Transitions,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
@@ -820,4 +822,162 @@ pub(crate) fn field_schema(
         created_at: get_time(row, 2, col(T, "created_at"))?,
         updated_at: get_time(row, 3, col(T, "updated_at"))?,
     }))
+}
+
+// ----- segments -----
+
+const SEGMENT_COLUMNS: &str = "s.id, s.version, s.name, s.expression, s.created_at, s.updated_at";
+
+const SEGMENTS: Listing = Listing {
+    columns: SEGMENT_COLUMNS,
+    from: "segments s",
+    id: "s.id",
+    key_unique: false,
+};
+
+fn decode_segment(row: &Row<'_>) -> Result<Segment, StoreError> {
+    const T: &str = "segments";
+    let json = get_str(row, 3, col(T, "expression"))?;
+    let expression: Expr = serde_json::from_str(json).map_err(|e| corrupt(T, "expression", e))?;
+    Ok(Segment {
+        id: SegmentId::from_uuid(get_uuid(row, 0, col(T, "id"))?),
+        version: get_u64(row, 1, col(T, "version"))?,
+        name: get_str(row, 2, col(T, "name"))?.to_owned(),
+        expression,
+        created_at: get_time(row, 4, col(T, "created_at"))?,
+        updated_at: get_time(row, 5, col(T, "updated_at"))?,
+    })
+}
+
+pub(crate) fn segment(conn: &Connection, id: SegmentId) -> Result<Option<Segment>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {SEGMENT_COLUMNS} FROM segments s WHERE s.id = ?"
+        ))
+        .map_err(backend("preparing to read a segment"))?;
+    let mut rows = stmt
+        .query([blob(id.as_uuid())])
+        .map_err(backend("reading a segment"))?;
+    match rows.next().map_err(backend("reading a segment"))? {
+        Some(row) => decode_segment(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn segments(conn: &Connection, q: &SegmentQuery) -> Result<Page<Segment>, StoreError> {
+    let key = match q.order {
+        SegmentOrder::CreatedAt => ("s.created_at", false),
+        SegmentOrder::Name => ("s.name", true),
+    };
+    let mut w = Where::default();
+    if let Some(n) = &q.filter.name_contains {
+        w.push("instr(lower(s.name), lower(?)) > 0", [t(n)]);
+    }
+    let rows = list(conn, &SEGMENTS, q, key, w, decode_segment)?;
+    Ok(into_page(rows, q))
+}
+
+/// Every customer, one statement.
+pub(crate) fn scan_customers(
+    conn: &Connection,
+    visit: &mut dyn FnMut(&Customer),
+) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers c"))
+        .map_err(backend("preparing to scan customers"))?;
+    let mut rows = stmt.query([]).map_err(backend("scanning customers"))?;
+    while let Some(row) = rows.next().map_err(backend("scanning customers"))? {
+        visit(&decode_customer(row)?);
+    }
+    Ok(())
+}
+
+/// Every matching deal with its history: two statements in deal id order,
+/// merged.
+pub(crate) fn scan_deals(
+    conn: &Connection,
+    f: &DealFilter,
+    visit: &mut dyn FnMut(&Deal),
+) -> Result<(), StoreError> {
+    const T: &str = "deal_stage_history";
+    let w = deal_where(f);
+    let mut deals = conn
+        .prepare_cached(&format!(
+            "SELECT {DEAL_COLUMNS} FROM deals d{} ORDER BY d.id",
+            w.sql()
+        ))
+        .map_err(backend("preparing to scan deals"))?;
+    let mut hist = conn
+        .prepare_cached(&format!(
+            "SELECT h.deal_id, h.from_stage, h.to_stage, h.at, h.by_user \
+             FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id{} \
+             ORDER BY h.deal_id, h.position",
+            w.sql()
+        ))
+        .map_err(backend("preparing to scan deal histories"))?;
+    let mut drows = deals
+        .query(params_from_iter(w.params.iter()))
+        .map_err(backend("scanning deals"))?;
+    let mut hrows = hist
+        .query(params_from_iter(w.params.iter()))
+        .map_err(backend("scanning deal histories"))?;
+    let mut pending: Option<(Uuid, StageChange)> = None;
+    let next_change =
+        |hrows: &mut rusqlite::Rows<'_>| -> Result<Option<(Uuid, StageChange)>, StoreError> {
+            match hrows.next().map_err(backend("scanning deal histories"))? {
+                None => Ok(None),
+                Some(row) => Ok(Some((
+                    get_uuid(row, 0, col(T, "deal_id"))?,
+                    StageChange {
+                        from: get_opt_parsed(row, 1, col(T, "from_stage"), stage_key)?,
+                        to: get_parsed(row, 2, col(T, "to_stage"), stage_key)?,
+                        at: get_time(row, 3, col(T, "at"))?,
+                        by: get_actor(row, 4, col(T, "by_user"))?,
+                    },
+                ))),
+            }
+        };
+    while let Some(row) = drows.next().map_err(backend("scanning deals"))? {
+        let mut d = decode_deal(row)?;
+        let id = d.id.as_uuid();
+        loop {
+            if pending.is_none() {
+                pending = next_change(&mut hrows)?;
+            }
+            match pending.take() {
+                Some((deal, change)) if deal == id => d.history.push(change),
+                // A history row of no listed deal cannot occur (same
+                // filter, same order, one snapshot); skip it if it does.
+                Some((deal, _)) if deal < id => {}
+                other => {
+                    pending = other;
+                    break;
+                }
+            }
+        }
+        visit(&d);
+    }
+    Ok(())
+}
+
+/// Every matching activity, one statement.
+pub(crate) fn scan_activities(
+    conn: &Connection,
+    f: &ActivityFilter,
+    visit: &mut dyn FnMut(&Activity),
+) -> Result<(), StoreError> {
+    let w = activity_where(f);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {ACTIVITY_COLUMNS} FROM activities a{}",
+            w.sql()
+        ))
+        .map_err(backend("preparing to scan activities"))?;
+    let mut rows = stmt
+        .query(params_from_iter(w.params.iter()))
+        .map_err(backend("scanning activities"))?;
+    while let Some(row) = rows.next().map_err(backend("scanning activities"))? {
+        visit(&decode_activity(row)?);
+    }
+    Ok(())
 }

@@ -201,9 +201,24 @@ ALTER TABLE deals ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE activities ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
 "#;
 
+/// Version 4: saved segments: a name and an expression tree stored as
+/// JSON (the serde form of `crm_core::segment::Expr`).
+const V4_SEGMENTS: &str = r#"
+CREATE TABLE segments (
+    id         BLOB    NOT NULL PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    expression TEXT    NOT NULL, -- JSON
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX segments_by_created ON segments (created_at, id);
+CREATE INDEX segments_by_name ON segments (name, id);
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE, V3_CUSTOM_FIELDS];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE, V3_CUSTOM_FIELDS, V4_SEGMENTS];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
     move |source| OpenError::Sqlite {
@@ -301,7 +316,7 @@ mod tests {
     //! with that version's fixture, must open and read back.
     use super::*;
     use crate::SqliteStore;
-    use crm_core::{CustomerId, DealId, Store};
+    use crm_core::{CustomerId, DealId, SegmentId, Store};
     use uuid::Uuid;
 
     /// Fixture data valid at each schema version: `FIXTURES[v]` is SQL run
@@ -329,6 +344,11 @@ mod tests {
         r#"
         INSERT INTO field_schemas VALUES ('customer', 1, '[{"key":"tier","label":"Tier","type":"enum","options":["gold","silver"],"required":false}]', 1735689600000, 1735689600000);
         UPDATE customers SET custom = '{"tier":{"type":"text","value":"gold"}}' WHERE id = x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e';
+        "#,
+        r#"
+        INSERT INTO segments VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 1, 'VIPs',
+            '{"pred":{"field":{"name":"tags"},"test":{"contains":{"value":{"tag":"vip"}}}}}',
+            1735689600000, 1735689600000);
         "#,
     ];
 
@@ -383,6 +403,12 @@ mod tests {
                     0x0190f5a27c4e7b1a9d3e2f6a8b9c0d1e
                 )))
             );
+        }
+        if version >= 4 {
+            let id = SegmentId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d5e));
+            let s = tx.segment(id).unwrap().expect("fixture segment");
+            assert_eq!(s.name, "VIPs");
+            assert_eq!(s.expression.to_string(), "tag:vip");
         }
     }
 

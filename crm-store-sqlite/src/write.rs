@@ -9,8 +9,8 @@
 //! only the differing tail is rewritten.
 
 use crm_core::{
-    Activity, Customer, Deal, EntityKind, Event, NewEvent, Pipeline, StageChange, StoreError,
-    Transitions,
+    Activity, Customer, Deal, EntityKind, Event, NewEvent, Pipeline, Segment, SegmentId,
+    StageChange, StoreError, Transitions,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -568,6 +568,90 @@ pub(crate) fn put_field_schema(
                 actual: from_i64(v),
             },
         });
+    }
+    Ok(())
+}
+
+// ----- segments -----
+
+fn expression_json(s: &Segment) -> Result<String, StoreError> {
+    serde_json::to_string(&s.expression)
+        .map_err(|err| StoreError::backend("encoding a segment's expression as JSON", err))
+}
+
+pub(crate) fn insert_segment(conn: &Connection, s: &Segment) -> Result<(), StoreError> {
+    let json = expression_json(s)?;
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO segments (id, version, name, expression, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                blob(s.id.as_uuid()),
+                to_i64(s.version),
+                s.name,
+                json,
+                millis(s.created_at),
+                millis(s.updated_at),
+            ])
+        })
+        .map_err(backend("inserting a segment"))?;
+    if n == 0 {
+        return Err(already_exists(EntityKind::Segment, s.id.as_uuid()));
+    }
+    Ok(())
+}
+
+pub(crate) fn update_segment(conn: &Connection, s: &Segment) -> Result<(), StoreError> {
+    let json = expression_json(s)?;
+    let n = conn
+        .prepare_cached(
+            "UPDATE segments SET version = ?, name = ?, expression = ?, created_at = ?, \
+             updated_at = ? WHERE id = ? AND version = ?",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                to_i64(s.version),
+                s.name,
+                json,
+                millis(s.created_at),
+                millis(s.updated_at),
+                blob(s.id.as_uuid()),
+                to_i64(s.version.wrapping_sub(1)),
+            ])
+        })
+        .map_err(backend("updating a segment"))?;
+    if n == 0 {
+        return Err(cas_failure(
+            conn,
+            "SELECT version FROM segments WHERE id = ?",
+            EntityKind::Segment,
+            s.id.as_uuid(),
+            s.version,
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn delete_segment(
+    conn: &Connection,
+    id: SegmentId,
+    version: u64,
+) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached("DELETE FROM segments WHERE id = ? AND version = ?")
+        .and_then(|mut st| st.execute(params![blob(id.as_uuid()), to_i64(version)]))
+        .map_err(backend("deleting a segment"))?;
+    if n == 0 {
+        // `cas_failure` reports the expected version as its argument - 1.
+        return Err(cas_failure(
+            conn,
+            "SELECT version FROM segments WHERE id = ?",
+            EntityKind::Segment,
+            id.as_uuid(),
+            version.wrapping_add(1),
+        ));
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ mod import;
 mod kpi;
 mod merge;
 mod reads;
+mod segment;
 
 use std::sync::Arc;
 

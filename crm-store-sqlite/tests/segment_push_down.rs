@@ -1,0 +1,91 @@
+//! What the SQLite store evaluates itself and what it declines ("can't
+//! push this down"), and that a declined expression is still answered
+//! correctly through the facade.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use crm_core::segment::Expr;
+use crm_core::{
+    Actor, Crm, ManualClock, Money, NewActivity, NewCustomer, NewDeal, PageRequest, PipelineDef,
+    Store,
+};
+use crm_store_sqlite::SqliteStore;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn pushed(store: &SqliteStore, text: &str) -> Option<usize> {
+    let e: Expr = text.parse().unwrap();
+    let tx = store.read().unwrap();
+    tx.segment_push_down(&e, now())
+        .unwrap()
+        .map(|ids| ids.len())
+}
+
+#[test]
+fn attribute_and_simple_derived_predicates_run_in_sql_the_rest_is_declined() {
+    let crm = Crm::new(SqliteStore::open_in_memory().unwrap()).with_clock(ManualClock::new(now()));
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .unwrap();
+    let acme = s
+        .create_customer(
+            NewCustomer::organisation("ACME GmbH")
+                .tag("vip")
+                .email("a@acme.example"),
+        )
+        .unwrap();
+    let bob = s.create_customer(NewCustomer::person("Bob")).unwrap();
+    let d = s
+        .at(now() - Duration::days(20))
+        .create_deal(
+            NewDeal::new(acme.id, p.id, "Order").amount(Money::parse("1500", "EUR").unwrap()),
+        )
+        .unwrap();
+    s.at(now() - Duration::days(3))
+        .win_deal(d.id, d.version)
+        .unwrap();
+    s.create_deal(NewDeal::new(bob.id, p.id, "Open")).unwrap();
+    s.at(now() - Duration::days(10))
+        .log_activity(NewActivity::new(crm_core::ActivityKind::Call, "Hi").customer(bob.id))
+        .unwrap();
+    let store = crm.store();
+
+    // Answered in SQL.
+    assert_eq!(pushed(store, "tag:vip and kind = organisation"), Some(1));
+    assert_eq!(
+        pushed(store, "email contains \"ACME\" or not tags exists"),
+        Some(2)
+    );
+    assert_eq!(pushed(store, "open_deals > 0"), Some(1));
+    assert_eq!(pushed(store, "last_won within 7d"), Some(1));
+    assert_eq!(pushed(store, "days_since_last_activity >= 10"), Some(1));
+    assert_eq!(pushed(store, "not last_activity exists"), Some(1));
+    // Declined: exact money sums, population-wide RFM, custom fields, and
+    // times finer than the stored millisecond.
+    for text in [
+        "won_amount(EUR) > 1000",
+        "tag:vip and won_amount(EUR, 30d) > 1000",
+        "rfm_segment(EUR) = champions",
+        "field.industry = \"retail\"",
+        "created < 2025-06-01T00:00:00.0000001Z",
+    ] {
+        assert_eq!(pushed(store, text), None, "{text}");
+    }
+    // Declined expressions are still answered (by the reference evaluator).
+    let r = s
+        .evaluate_expr(
+            &"tag:vip and won_amount(EUR, 30d) > 1000".parse().unwrap(),
+            &PageRequest::default(),
+        )
+        .unwrap();
+    assert_eq!(r.page.items, vec![acme.id]);
+    let r = s
+        .evaluate_expr(
+            &"created < 2025-06-01T12:00:00.0000001Z".parse().unwrap(),
+            &PageRequest::default(),
+        )
+        .unwrap();
+    assert_eq!(r.count, 2);
+}
