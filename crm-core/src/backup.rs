@@ -6,10 +6,12 @@
 //!
 //! ```text
 //! {"header":{"format":"crm-core backup","version":1}}
+//! {"field_schema":{...}}  (custom field definitions per entity type)
 //! {"pipeline":{...}}
 //! {"customer":{...}}
 //! {"deal":{...}}        (with its stage history)
 //! {"activity":{...}}
+//! {"segment":{...}}     (saved segments)
 //! {"event":{...}}       (in log order, with their sequence numbers)
 //! ```
 //!
@@ -23,7 +25,8 @@
 //! into an empty store in one transaction, checking the header, that every
 //! reference (a deal's customer and pipeline and stage, an activity's
 //! customer and deal, a person's organisation) resolves inside the backup,
-//! and that the events number 1, 2, 3, … . Any problem restores nothing.
+//! that custom values fit the backup's custom-field schemas, and that the
+//! events number 1, 2, 3, … . Any problem restores nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +57,8 @@ pub struct Header {
 pub enum Line {
     /// The header (first line only).
     Header(Header),
+    /// The custom fields of one entity type.
+    FieldSchema(crate::custom_field::FieldSchema),
     /// A pipeline.
     Pipeline(Pipeline),
     /// A customer.
@@ -62,6 +67,8 @@ pub enum Line {
     Deal(Deal),
     /// An activity.
     Activity(Activity),
+    /// A saved segment.
+    Segment(crate::segment::Segment),
     /// An audit-log event.
     Event(Event),
 }
@@ -69,6 +76,8 @@ pub enum Line {
 /// How many records of each kind a backup held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupCounts {
+    /// Custom-field schemas.
+    pub field_schemas: u64,
     /// Pipelines.
     pub pipelines: u64,
     /// Customers (merged ones included).
@@ -77,6 +86,8 @@ pub struct BackupCounts {
     pub deals: u64,
     /// Activities.
     pub activities: u64,
+    /// Saved segments.
+    pub segments: u64,
     /// Events.
     pub events: u64,
 }
@@ -85,6 +96,8 @@ impl BackupCounts {
     pub(crate) fn count(&mut self, line: &Line) {
         match line {
             Line::Header(_) => {}
+            Line::FieldSchema(_) => self.field_schemas += 1,
+            Line::Segment(_) => self.segments += 1,
             Line::Pipeline(_) => self.pipelines += 1,
             Line::Customer(_) => self.customers += 1,
             Line::Deal(_) => self.deals += 1,

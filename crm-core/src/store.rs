@@ -210,9 +210,10 @@ pub trait WriteTx: ReadTx {
     /// Appends an event, numbering it after the newest one.
     fn append_event(&mut self, event: NewEvent) -> Result<Event, StoreError>;
 
-    /// Stores `schema` as its entity's custom-field schema: at version 1
-    /// only if there is none yet ([`StoreError::AlreadyExists`] otherwise),
-    /// later versions only over version `schema.version - 1`.
+    /// Stores `schema` as its entity's custom-field schema: inserted (at
+    /// whatever version it carries, so a restore keeps it) when the entity
+    /// has none yet; otherwise only over version `schema.version - 1`
+    /// ([`StoreError::VersionConflict`]).
     fn put_field_schema(&mut self, schema: &FieldSchema) -> Result<(), StoreError>;
 
     /// Marks the current point of this transaction, to return to with

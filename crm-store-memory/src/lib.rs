@@ -589,29 +589,15 @@ impl WriteTx for WriteGuard<'_> {
     }
 
     fn put_field_schema(&mut self, schema: &FieldSchema) -> Result<(), StoreError> {
-        let id = || crm_core::custom_field::FieldSchema::event_id(schema.entity).to_string();
-        match (self.state.field_schemas.get(&schema.entity), schema.version) {
-            (Some(_), 1) => {
-                return Err(StoreError::AlreadyExists {
-                    entity: EntityKind::FieldSchema,
-                    id: id(),
-                });
-            }
-            (None, v) if v != 1 => {
-                return Err(StoreError::Missing {
-                    entity: EntityKind::FieldSchema,
-                    id: id(),
-                });
-            }
-            (Some(stored), v) if stored.version + 1 != v => {
-                return Err(StoreError::VersionConflict {
-                    entity: EntityKind::FieldSchema,
-                    id: id(),
-                    expected: v.saturating_sub(1),
-                    actual: stored.version,
-                });
-            }
-            _ => {}
+        if let Some(stored) = self.state.field_schemas.get(&schema.entity)
+            && stored.version + 1 != schema.version
+        {
+            return Err(StoreError::VersionConflict {
+                entity: EntityKind::FieldSchema,
+                id: crm_core::custom_field::FieldSchema::event_id(schema.entity).to_string(),
+                expected: schema.version.saturating_sub(1),
+                actual: stored.version,
+            });
         }
         let old = self
             .state

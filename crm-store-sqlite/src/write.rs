@@ -516,60 +516,38 @@ pub(crate) fn put_field_schema(
     let fields = serde_json::to_string(&schema.fields)
         .map_err(|e| StoreError::backend("encoding custom field definitions as JSON", e))?;
     let entity = entity_kind_str(schema.entity);
-    let id = crm_core::custom_field::FieldSchema::event_id(schema.entity);
-    let n = if schema.version == 1 {
-        conn.prepare_cached(
-            "INSERT INTO field_schemas (entity, version, fields, created_at, updated_at) \
-             VALUES (?, 1, ?, ?, ?) ON CONFLICT (entity) DO NOTHING",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                entity,
-                fields,
-                millis(schema.created_at),
-                millis(schema.updated_at)
-            ])
-        })
-        .map_err(backend("inserting a custom-field schema"))?
-    } else {
-        conn.prepare_cached(
-            "UPDATE field_schemas SET version = ?, fields = ?, created_at = ?, updated_at = ? \
-             WHERE entity = ? AND version = ?",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                to_i64(schema.version),
-                fields,
-                millis(schema.created_at),
-                millis(schema.updated_at),
-                entity,
-                to_i64(schema.version.wrapping_sub(1)),
-            ])
-        })
-        .map_err(backend("updating a custom-field schema"))?
-    };
-    if n == 0 {
-        if schema.version == 1 {
-            return Err(already_exists(EntityKind::FieldSchema, id));
-        }
-        let stored: Option<i64> = conn
-            .prepare_cached("SELECT version FROM field_schemas WHERE entity = ?")
-            .and_then(|mut s| s.query_row([entity], |r| r.get(0)).optional())
-            .map_err(backend("reading a custom-field schema's version"))?;
-        return Err(match stored {
-            None => StoreError::Missing {
+    let stored: Option<i64> = conn
+        .prepare_cached("SELECT version FROM field_schemas WHERE entity = ?")
+        .and_then(|mut s| s.query_row([entity], |r| r.get(0)).optional())
+        .map_err(backend("reading a custom-field schema's version"))?;
+    match stored {
+        Some(v) if from_i64(v).wrapping_add(1) != schema.version => {
+            Err(StoreError::VersionConflict {
                 entity: EntityKind::FieldSchema,
-                id: id.to_string(),
-            },
-            Some(v) => StoreError::VersionConflict {
-                entity: EntityKind::FieldSchema,
-                id: id.to_string(),
+                id: crm_core::custom_field::FieldSchema::event_id(schema.entity).to_string(),
                 expected: schema.version.saturating_sub(1),
                 actual: from_i64(v),
-            },
-        });
+            })
+        }
+        _ => conn
+            .prepare_cached(
+                "INSERT INTO field_schemas (entity, version, fields, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity) DO UPDATE SET \
+                 version = excluded.version, fields = excluded.fields, \
+                 created_at = excluded.created_at, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    entity,
+                    to_i64(schema.version),
+                    fields,
+                    millis(schema.created_at),
+                    millis(schema.updated_at)
+                ])
+            })
+            .map(|_| ())
+            .map_err(backend("storing a custom-field schema")),
     }
-    Ok(())
 }
 
 // ----- segments -----

@@ -5,7 +5,8 @@ use std::io::{BufRead, Write};
 
 use super::Session;
 use crate::backup::{BackupCounts, FORMAT, Header, Line, VERSION};
-use crate::error::{Error, Result};
+use crate::custom_field::FieldSchema;
+use crate::error::{EntityKind, Error, Result};
 use crate::event::NewEvent;
 use crate::id::{CustomerId, DealId, PipelineId};
 use crate::pipeline::StageKey;
@@ -13,6 +14,7 @@ use crate::query::{
     ActivityQuery, CustomerFilter, CustomerQuery, DealQuery, EventQuery, PipelineQuery, Query,
     for_each,
 };
+use crate::segment::SegmentQuery;
 use crate::store::Store;
 
 impl<S: Store> Session<'_, S> {
@@ -48,6 +50,11 @@ impl<S: Store> Session<'_, S> {
                 format: FORMAT.to_owned(),
                 version: VERSION,
             }))?;
+            for kind in [EntityKind::Customer, EntityKind::Deal, EntityKind::Activity] {
+                if let Some(schema) = tx.field_schema(kind)? {
+                    write(Line::FieldSchema(schema))?;
+                }
+            }
             for_each(
                 Query::new(),
                 |q: &PipelineQuery| tx.pipelines(q),
@@ -67,6 +74,11 @@ impl<S: Store> Session<'_, S> {
                 Query::new(),
                 |q: &ActivityQuery| tx.activities(q),
                 |a| write(Line::Activity(a)),
+            )?;
+            for_each(
+                Query::new(),
+                |q: &SegmentQuery| tx.segments(q),
+                |s| write(Line::Segment(s)),
             )?;
             for_each(
                 Query::new(),
@@ -92,6 +104,7 @@ impl<S: Store> Session<'_, S> {
             && tx.pipelines(&Query::new().limit(1))?.items.is_empty()
             && tx.count_deals(&Default::default())? == 0
             && tx.activities(&Query::new().limit(1))?.items.is_empty()
+            && tx.segments(&Query::new().limit(1))?.items.is_empty()
             && tx.last_event_seq()? == 0;
         if !empty {
             return Err(Error::Backup {
@@ -101,6 +114,13 @@ impl<S: Store> Session<'_, S> {
             });
         }
         let mut counts = BackupCounts::default();
+        let mut schemas: HashMap<EntityKind, FieldSchema> = HashMap::new();
+        let schema_of = |schemas: &HashMap<EntityKind, FieldSchema>, kind| {
+            schemas
+                .get(&kind)
+                .cloned()
+                .unwrap_or_else(|| FieldSchema::empty(kind))
+        };
         let mut stages: HashMap<PipelineId, Vec<StageKey>> = HashMap::new();
         let mut customers: HashSet<CustomerId> = HashSet::new();
         // References among customers may point forward: checked at the end.
@@ -136,6 +156,11 @@ impl<S: Store> Session<'_, S> {
             counts.count(&line);
             match line {
                 Line::Header(_) => return Err(fail("a second header".into())),
+                Line::FieldSchema(schema) => {
+                    tx.put_field_schema(&schema)?;
+                    schemas.insert(schema.entity, schema);
+                }
+                Line::Segment(segment) => tx.insert_segment(&segment)?,
                 Line::Pipeline(p) => {
                     stages.insert(p.id, p.stages.iter().map(|s| s.key.clone()).collect());
                     tx.insert_pipeline(&p)?;
@@ -147,6 +172,9 @@ impl<S: Store> Session<'_, S> {
                     if let Some(m) = c.merged_into {
                         customer_links.push((n, "merged_into", m));
                     }
+                    schema_of(&schemas, EntityKind::Customer)
+                        .check(&c.custom, true)
+                        .map_err(|e| fail(format!("customer {}: {e}", c.id)))?;
                     customers.insert(c.id);
                     tx.insert_customer(&c)?;
                 }
@@ -172,6 +200,9 @@ impl<S: Store> Session<'_, S> {
                             d.id
                         )));
                     }
+                    schema_of(&schemas, EntityKind::Deal)
+                        .check(&d.custom, true)
+                        .map_err(|e| fail(format!("deal {}: {e}", d.id)))?;
                     deals.insert(d.id);
                     tx.insert_deal(&d)?;
                 }
@@ -188,6 +219,9 @@ impl<S: Store> Session<'_, S> {
                             a.id
                         )));
                     }
+                    schema_of(&schemas, EntityKind::Activity)
+                        .check(&a.custom, true)
+                        .map_err(|e| fail(format!("activity {}: {e}", a.id)))?;
                     tx.insert_activity(&a)?;
                 }
                 Line::Event(e) => {

@@ -13,12 +13,29 @@ fn fill<S: Store>(crm: &Crm<S>, clock: &ManualClock) {
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");
+    s.set_custom_fields(
+        EntityKind::Customer,
+        0,
+        vec![
+            crate::custom_field::FieldDef::new(
+                "tier",
+                "Tier",
+                crate::custom_field::FieldType::Enum,
+            )
+            .options(["gold", "silver"]),
+        ],
+    )
+    .expect("custom fields");
     let acme = rep
         .create_customer(
             NewCustomer::organisation("ACME GmbH")
                 .email("info@acme.example")
                 .phone("+49 30 1234567")
-                .tag("vip"),
+                .tag("vip")
+                .custom(
+                    "tier",
+                    crate::custom_field::CustomValue::Text("gold".into()),
+                ),
         )
         .expect("acme");
     let ada = rep
@@ -82,6 +99,8 @@ fn fill<S: Store>(crm: &Crm<S>, clock: &ManualClock) {
         &Default::default(),
     )
     .expect("rename");
+    s.create_segment("VIPs", "tag:vip".parse().expect("expression"))
+        .expect("segment");
 }
 
 /// A backup restored into an empty store (of another backend, even)
@@ -96,18 +115,21 @@ pub fn backup_then_restore_is_lossless<S: Store, T: Store>(source: S, target: T)
     assert_eq!(
         counts,
         crate::backup::BackupCounts {
+            field_schemas: 1,
+            segments: 1,
             pipelines: 1,
             customers: 3,
             deals: 2,
             activities: 2,
-            // pipeline, 3 customers, deal + move + win, deal + lose +
-            // reopen, task + complete, e-mail, merge, pipeline edit
-            events: 15,
+            // pipeline, custom fields, 3 customers, deal + move + win,
+            // deal + lose + reopen, task + complete, e-mail, merge,
+            // pipeline edit, segment
+            events: 17,
         }
     );
     let text = String::from_utf8(first.clone()).unwrap_or_default();
     assert!(text.starts_with("{\"header\":{\"format\":\"crm-core backup\",\"version\":1}}\n"));
-    assert_eq!(text.lines().count(), 1 + 1 + 3 + 2 + 2 + 15);
+    assert_eq!(text.lines().count(), 1 + 1 + 1 + 3 + 2 + 2 + 1 + 17);
 
     let copy = Crm::new(target);
     let restored = copy
@@ -136,7 +158,7 @@ pub fn backup_then_restore_is_lossless<S: Store, T: Store>(source: S, target: T)
         .items
         .pop()
         .expect("an event");
-    assert_eq!((last.seq, last.entity.id), (16, c.id.as_uuid()));
+    assert_eq!((last.seq, last.entity.id), (18, c.id.as_uuid()));
 }
 
 /// A damaged backup, or a store that is not empty, restores nothing and
@@ -157,10 +179,16 @@ pub fn restore_refuses_damaged_backups<S: Store, T: Store>(source: S, store: T) 
         .filter(|(_, l)| l.starts_with("{\"event\""))
         .map(|(i, _)| i)
         .collect();
-    let deal_line = lines
-        .iter()
-        .position(|l| l.starts_with("{\"deal\""))
-        .unwrap_or(0);
+    let line_of = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or(0)
+    };
+    let deal_line = line_of("{\"deal\"");
+    let pipeline_line = line_of("{\"pipeline\"");
+    let schema_line = line_of("{\"field_schema\"");
+    let first_customer = line_of("{\"customer\"");
     let without = |skip: usize| -> String {
         lines
             .iter()
@@ -183,9 +211,15 @@ pub fn restore_refuses_damaged_backups<S: Store, T: Store>(source: S, store: T) 
         ),
         // Drop the pipeline: the first deal's pipeline is missing.
         (
-            without(1),
+            without(pipeline_line),
             deal_line as u64,
             "which is not earlier in the backup",
+        ),
+        // Drop the custom fields: ACME's value has no field.
+        (
+            without(schema_line),
+            first_customer as u64,
+            "unknown custom field",
         ),
         // Drop the second event: the third is out of place.
         (
