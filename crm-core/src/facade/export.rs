@@ -3,12 +3,13 @@
 use std::io::Write;
 
 use super::Session;
+use crate::custom_field::{CustomValues, FieldSchema};
 use crate::error::{EntityKind, Error, Result};
 use crate::export::{
     ACTIVITY_HEADER, CUSTOMER_HEADER, DEAL_HEADER, activity_row, customer_row, deal_row,
 };
 use crate::query::{ActivityQuery, CustomerQuery, DealQuery, Page, Query, for_each};
-use crate::store::Store;
+use crate::store::{ReadTx, Store};
 
 impl<S: Store> Session<'_, S> {
     /// Writes every customer this session can read as CSV (columns:
@@ -33,12 +34,13 @@ impl<S: Store> Session<'_, S> {
     /// ```
     pub fn export_customers(&self, out: impl Write) -> Result<u64> {
         self.read(|tx| {
+            let schema = schema(tx, EntityKind::Customer)?;
             write_all(
                 EntityKind::Customer,
                 out,
-                CUSTOMER_HEADER,
+                &header(CUSTOMER_HEADER, &schema),
                 |q: &CustomerQuery| Ok(tx.customers(q)?),
-                customer_row,
+                |c| with_custom(customer_row(c), &schema, &c.custom),
             )
         })
     }
@@ -47,12 +49,13 @@ impl<S: Store> Session<'_, S> {
     /// many rows were written.
     pub fn export_deals(&self, out: impl Write) -> Result<u64> {
         self.read(|tx| {
+            let schema = schema(tx, EntityKind::Deal)?;
             write_all(
                 EntityKind::Deal,
                 out,
-                DEAL_HEADER,
+                &header(DEAL_HEADER, &schema),
                 |q: &DealQuery| Ok(tx.deals(q)?),
-                deal_row,
+                |d| with_custom(deal_row(d), &schema, &d.custom),
             )
         })
     }
@@ -61,15 +64,44 @@ impl<S: Store> Session<'_, S> {
     /// returns how many rows were written.
     pub fn export_activities(&self, out: impl Write) -> Result<u64> {
         self.read(|tx| {
+            let schema = schema(tx, EntityKind::Activity)?;
             write_all(
                 EntityKind::Activity,
                 out,
-                ACTIVITY_HEADER,
+                &header(ACTIVITY_HEADER, &schema),
                 |q: &ActivityQuery| Ok(tx.activities(q)?),
-                activity_row,
+                |a| with_custom(activity_row(a), &schema, &a.custom),
             )
         })
     }
+}
+
+fn schema(tx: &dyn ReadTx, kind: EntityKind) -> Result<FieldSchema> {
+    Ok(tx
+        .field_schema(kind)?
+        .unwrap_or_else(|| FieldSchema::empty(kind)))
+}
+
+/// The fixed header followed by one column per custom field (its key).
+fn header<'a>(fixed: &[&'a str], schema: &'a FieldSchema) -> Vec<&'a str> {
+    fixed
+        .iter()
+        .copied()
+        .chain(schema.fields.iter().map(|f| f.key.as_str()))
+        .collect()
+}
+
+/// A row's fixed cells followed by its custom values, in schema order (as
+/// [`CustomValue::parse`](crate::custom_field::CustomValue::parse) reads
+/// them back).
+fn with_custom(mut row: Vec<String>, schema: &FieldSchema, values: &CustomValues) -> Vec<String> {
+    row.extend(schema.fields.iter().map(|f| {
+        values
+            .get(&f.key)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }));
+    row
 }
 
 /// Pages through a listing in id order, writing one row per record.

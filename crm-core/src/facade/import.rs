@@ -81,10 +81,10 @@ impl<S: Store> Session<'_, S> {
             .headers()
             .map_err(|e| csv_failure(entity, &e))?
             .clone();
-        let layout = Layout::new(entity, I::COLUMNS, &headers, &options.columns)?;
-
         let tx = self.crm.store.write()?;
         let mut batch = Batch::new(tx, &*self.crm.clock, &*self.crm.ids, self.actor, self.at);
+        let schema = batch.field_schema(entity)?;
+        let layout = Layout::new(entity, I::COLUMNS, &headers, &options.columns, &schema)?;
         let mut importer = I::new(&batch, self.at)?;
         let mut report = ImportReport {
             entity,
@@ -158,9 +158,17 @@ impl<S: Store> Session<'_, S> {
                     }
                     Err(e @ Error::Store(_)) => return Err(e),
                     Err(e) => {
-                        let column = importer.column_of(&input, &e);
-                        let (value, reason) = explain(&e, row.text(column).unwrap_or(""));
-                        row.problem(column, value, reason);
+                        let column = match &e {
+                            // A custom value refused by its field: name its header.
+                            Error::Invalid(v) if v.field.starts_with("custom.") => layout
+                                .custom()
+                                .iter()
+                                .find(|(def, _, _)| v.field == format!("custom.{}", def.key))
+                                .map_or_else(|| v.field.clone(), |(_, _, header)| header.clone()),
+                            _ => importer.column_of(&input, &e).to_owned(),
+                        };
+                        let (value, reason) = explain(&e, row.text(&column).unwrap_or(""));
+                        row.problem(&column, value, reason);
                     }
                 }
             }

@@ -120,6 +120,7 @@ impl Importer for ActivityImporter {
         let occurred_at = row.parse("occurred_at", parse_time);
         let due_at = row.parse("due_at", parse_time);
         let completed_at = row.parse("completed_at", parse_time);
+        let custom = row.custom();
         let created_at = row.parse("created_at", parse_time).or(occurred_at);
         let kind = kind?;
         if kind != ActivityKind::Task
@@ -142,6 +143,7 @@ impl Importer for ActivityImporter {
         input.direction = direction;
         input.occurred_at = occurred_at;
         input.due_at = due_at;
+        input.custom = custom;
         Some(ActivityRow {
             input,
             completed_at,

@@ -139,6 +139,27 @@ impl<'r> Row<'r> {
         out
     }
 
+    /// The row's custom-field cells, parsed by their fields' types (blank
+    /// cells give no value); a cell that does not parse is a problem.
+    pub(crate) fn custom(&mut self) -> crate::custom_field::CustomValues {
+        let mut out = crate::custom_field::CustomValues::new();
+        for (def, i, header) in self.layout.custom() {
+            let Some(cell) = self.record.get(*i).map(str::trim).filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            match crate::custom_field::CustomValue::parse(def, cell) {
+                Ok(v) => {
+                    out.insert(def.key.clone(), v);
+                }
+                Err(reason) => {
+                    let header = header.clone();
+                    self.problem(&header, cell, reason);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether a problem has been recorded for this row.
     pub(crate) fn has_problems(&self) -> bool {
         !self.problems.is_empty()

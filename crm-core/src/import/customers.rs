@@ -121,6 +121,10 @@ impl Importer for CustomerImporter {
         input.phones = row.list("phone");
         input.tags = row.list("tags");
         input.owner = owner;
+        input.custom = row.custom();
+        if row.has_problems() {
+            return None;
+        }
         Some(CustomerRow { input, created_at })
     }
 

@@ -179,6 +179,7 @@ impl Importer for DealImporter {
         let won_at = row.parse("won_at", parse_time);
         let lost_at = row.parse("lost_at", parse_time);
         let lost_reason = row.text("lost_reason").map(str::to_owned);
+        let custom = row.custom();
 
         let stage = stage?;
         let kind = stage.kind;
@@ -254,6 +255,7 @@ impl Importer for DealImporter {
         input.amount = amount;
         input.expected_close_date = expected_close_date;
         input.owner = owner;
+        input.custom = custom;
         let closing = match kind {
             StageKind::Open => {
                 input.stage = Some(stage.key.as_str().to_owned());

@@ -224,20 +224,24 @@ pub(crate) fn header_key(name: &str) -> String {
 pub(crate) struct Layout {
     /// Column name → (index, header as written in the file).
     found: HashMap<&'static str, (usize, String)>,
+    /// Custom fields the file has: (definition, index, header).
+    custom: Vec<(crate::custom_field::FieldDef, usize, String)>,
     /// Headers no column uses.
     ignored: Vec<String>,
     width: usize,
 }
 
 impl Layout {
-    /// Matches `headers` against `columns`. A missing required column or a
-    /// mapping to a header the file lacks is an error that lists the
-    /// file's headers.
+    /// Matches `headers` against `columns`, then the remaining headers
+    /// against the custom fields of `schema` (by key or label). A missing
+    /// required column or a mapping to a header the file lacks is an error
+    /// that lists the file's headers.
     pub(crate) fn new(
         entity: EntityKind,
         columns: &'static [Column],
         headers: &csv::StringRecord,
         map: &ColumnMap,
+        schema: &crate::custom_field::FieldSchema,
     ) -> Result<Layout> {
         let keys: Vec<String> = headers.iter().map(header_key).collect();
         let listed = || {
@@ -248,8 +252,12 @@ impl Layout {
                 .join(", ")
         };
         for name in map.headers.keys() {
-            if !columns.iter().any(|c| c.name == name) {
-                let known: Vec<&str> = columns.iter().map(|c| c.name).collect();
+            if !columns.iter().any(|c| c.name == name) && schema.field(name).is_none() {
+                let known: Vec<&str> = columns
+                    .iter()
+                    .map(|c| c.name)
+                    .chain(schema.fields.iter().map(|f| f.key.as_str()))
+                    .collect();
                 return Err(Error::invalid(
                     entity,
                     format!("columns.{name}"),
@@ -296,7 +304,33 @@ impl Layout {
                 None => {}
             }
         }
-        let used: Vec<usize> = found.values().map(|(i, _)| *i).collect();
+        let mut used: Vec<usize> = found.values().map(|(i, _)| *i).collect();
+        let mut custom = Vec::new();
+        for def in &schema.fields {
+            let wanted: Vec<String> = match map.headers.get(&def.key) {
+                Some(h) => vec![header_key(h)],
+                None => vec![header_key(&def.key), header_key(&def.label)],
+            };
+            let at = keys
+                .iter()
+                .enumerate()
+                .position(|(i, k)| !used.contains(&i) && wanted.contains(k));
+            match at {
+                Some(i) => {
+                    used.push(i);
+                    custom.push((def.clone(), i, headers.get(i).unwrap_or("").to_owned()));
+                }
+                None if map.headers.contains_key(&def.key) => {
+                    return Err(Error::invalid(
+                        entity,
+                        format!("columns.{}", def.key),
+                        map.headers.get(&def.key).map_or("", String::as_str),
+                        format!("the file has no such header (its headers are {})", listed()),
+                    ));
+                }
+                None => {}
+            }
+        }
         let ignored = headers
             .iter()
             .enumerate()
@@ -305,9 +339,15 @@ impl Layout {
             .collect();
         Ok(Layout {
             found,
+            custom,
             ignored,
             width: headers.len(),
         })
+    }
+
+    /// The custom-field columns: (definition, index, header).
+    pub(crate) fn custom(&self) -> &[(crate::custom_field::FieldDef, usize, String)] {
+        &self.custom
     }
 
     pub(crate) fn ignored(&self) -> &[String] {
@@ -339,6 +379,7 @@ mod tests {
             CUSTOMER_COLUMNS,
             &headers(&["Name", "E-Mail", "Created At", "Shoe size"]),
             &ColumnMap::new(),
+            &crate::custom_field::FieldSchema::empty(EntityKind::Customer),
         )
         .unwrap();
         assert_eq!(layout.get("name"), Some(&(0, "Name".to_owned())));
@@ -357,6 +398,7 @@ mod tests {
             CUSTOMER_COLUMNS,
             &headers(&["Firma", "Mail"]),
             &ColumnMap::new(),
+            &crate::custom_field::FieldSchema::empty(EntityKind::Customer),
         )
         .unwrap_err();
         let text = err.to_string();
@@ -370,6 +412,7 @@ mod tests {
             &ColumnMap::new()
                 .column("name", "firma")
                 .column("email", "Mail"),
+            &crate::custom_field::FieldSchema::empty(EntityKind::Customer),
         )
         .unwrap();
         assert_eq!(layout.get("name").map(|c| c.0), Some(0));
@@ -383,6 +426,7 @@ mod tests {
             CUSTOMER_COLUMNS,
             &headers(&["name"]),
             &ColumnMap::new().column("shoe_size", "name"),
+            &crate::custom_field::FieldSchema::empty(EntityKind::Customer),
         )
         .unwrap_err();
         assert!(unknown_column.to_string().contains("has no such column"));
@@ -391,6 +435,7 @@ mod tests {
             CUSTOMER_COLUMNS,
             &headers(&["name"]),
             &ColumnMap::new().column("email", "Mail"),
+            &crate::custom_field::FieldSchema::empty(EntityKind::Customer),
         )
         .unwrap_err();
         assert!(

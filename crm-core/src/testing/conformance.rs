@@ -61,6 +61,7 @@ macro_rules! store_conformance_tests {
             import_activities_with_completed_tasks,
             import_dry_run_finds_duplicates,
             import_reports_misaligned_rows_and_missing_columns,
+            import_reads_custom_fields,
             merge_moves_everything_and_records_one_event,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,

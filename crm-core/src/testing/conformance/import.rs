@@ -4,6 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::engine;
+use crate::custom_field::CustomValue;
 use crate::import::{ColumnMap, ImportOptions, ImportPolicy, RowProblem};
 use crate::*;
 
@@ -334,12 +335,28 @@ pub fn export_then_import_reproduces_the_records<S: Store, T: Store>(source: S, 
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");
+    for kind in [EntityKind::Customer, EntityKind::Deal] {
+        s.set_custom_fields(kind, 0, custom_fields())
+            .expect("fields");
+    }
     let acme = s
         .create_customer(
             NewCustomer::organisation("ACME, Inc.")
                 .email("info@acme.example")
                 .tag("vip")
-                .lifecycle(Lifecycle::Customer),
+                .lifecycle(Lifecycle::Customer)
+                .custom("tier", CustomValue::Text("gold".into()))
+                .custom(
+                    "budget",
+                    CustomValue::Money(Money::parse("1250.50", "EUR").expect("money")),
+                )
+                .custom(
+                    "since",
+                    CustomValue::Date(
+                        chrono::NaiveDate::from_ymd_opt(2019, 5, 1).unwrap_or_default(),
+                    ),
+                )
+                .custom("active", CustomValue::Bool(true)),
         )
         .expect("org");
     let ada = s
@@ -391,6 +408,10 @@ pub fn export_then_import_reproduces_the_records<S: Store, T: Store>(source: S, 
     let p2 = t
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");
+    for kind in [EntityKind::Customer, EntityKind::Deal] {
+        t.set_custom_fields(kind, 0, custom_fields())
+            .expect("fields");
+    }
     let mut ids = crate::import::IdMap::new();
     ids.insert(p.id.as_uuid(), p2.id.as_uuid());
     let options = ImportOptions::default().id_map(ids);
@@ -433,6 +454,81 @@ pub fn export_then_import_reproduces_the_records<S: Store, T: Store>(source: S, 
         again[2],
         translate(&activities),
         "activities differ after the round trip"
+    );
+}
+
+fn custom_fields() -> Vec<crate::custom_field::FieldDef> {
+    use crate::custom_field::{FieldDef, FieldType};
+    vec![
+        FieldDef::new("tier", "Tier", FieldType::Enum).options(["gold", "silver"]),
+        FieldDef::new("budget", "Budget", FieldType::Money),
+        FieldDef::new("since", "Customer since", FieldType::Date),
+        FieldDef::new("active", "Active", FieldType::Bool),
+    ]
+}
+
+/// Custom-field columns are matched by key or label and parsed by the
+/// field's type; a bad cell is reported under its header.
+pub fn import_reads_custom_fields<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    s.set_custom_fields(EntityKind::Customer, 0, custom_fields())
+        .expect("fields");
+    let csv = "\
+name,Tier,budget,Customer since,active
+ACME,gold,99.90 EUR,2020-02-29,yes
+Globex,bronze,10,29.02.2020,maybe
+";
+    let report = s
+        .import_customers(
+            csv.as_bytes(),
+            &ImportOptions::default().policy(ImportPolicy::SkipInvalid),
+        )
+        .expect("import");
+    let problems: Vec<(&str, &str, &str)> = report
+        .problems
+        .iter()
+        .map(|p| (p.column.as_str(), p.value.as_str(), p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            (
+                "budget",
+                "10",
+                "expected an amount and a currency, such as 1250.50 EUR"
+            ),
+            (
+                "Customer since",
+                "29.02.2020",
+                "expected a date as YYYY-MM-DD"
+            ),
+            ("active", "maybe", "expected true or false"),
+        ]
+    );
+    assert_eq!(report.valid_rows, 1);
+    let acme = s
+        .customers(&CustomerQuery::new())
+        .expect("list")
+        .items
+        .remove(0);
+    assert_eq!(acme.custom["tier"], CustomValue::Text("gold".into()));
+    assert_eq!(
+        acme.custom["budget"],
+        CustomValue::Money(Money::parse("99.90", "EUR").expect("money"))
+    );
+    assert_eq!(acme.custom["active"], CustomValue::Bool(true));
+    // An enum value outside the options is refused by the rules, under
+    // the file's header.
+    let report = s
+        .import_customers(
+            "name,Tier\nInitech,bronze\n".as_bytes(),
+            &ImportOptions::default(),
+        )
+        .expect("import");
+    assert_eq!(
+        report.problems[0].to_string(),
+        "row 1 (line 2), column 'Tier' = \"bronze\": expected one of gold, silver"
     );
 }
 
