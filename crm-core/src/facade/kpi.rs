@@ -1,22 +1,23 @@
 //! KPI entry points: the [`crate::kpi`] functions over the records this
 //! session may see.
 //!
-//! Records are loaded only through the `visible_*` helpers below, one per
-//! record type, with paged reads through the store; they are the single
-//! place a visibility scope applies to what the KPIs aggregate.
+//! Records are loaded only through the helpers below, one per record type
+//! (`visit_deals` for deals, which the others build on), reading through
+//! the store; they are the single place a visibility scope applies to
+//! what the KPIs aggregate.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use super::Session;
 use crate::activity::Activity;
-use crate::deal::Deal;
+use crate::deal::{Deal, DealStatus};
 use crate::error::{EntityKind, Result};
 use crate::id::PipelineId;
 use crate::kpi::activity::{ActivityMetrics, activity_metrics};
 use crate::kpi::clv::{Clv, ClvParams, historical_clv};
 use crate::kpi::customer::{
-    Churn, LifecycleChange, PurchaseSummary, RepeatPurchase, churn, new_customers,
-    purchase_summaries, repeat_purchase_rate,
+    Churn, LifecycleChange, PurchaseSummary, RepeatPurchase, SummaryAcc, churn, new_customers,
+    repeat_purchase_rate,
 };
 use crate::kpi::deal_size::{DealSize, deal_size, sales_cycle};
 use crate::kpi::forecast::{Forecast, forecast};
@@ -29,7 +30,7 @@ use crate::kpi::win_rate::{CloseRate, WinRate, close_rate, win_rate};
 use crate::kpi::{DurationStats, KpiFilter, PerCurrency, Period};
 use crate::pipeline::Pipeline;
 use crate::query::{
-    ActivityQuery, DealFilter, DealQuery, EventFilter, EventQuery, PageRequest, PipelineQuery,
+    ActivityQuery, DealFilter, EventFilter, EventQuery, PageRequest, PipelineQuery,
 };
 use crate::store::{ReadTx, Store};
 
@@ -42,28 +43,33 @@ impl<S: Store> Session<'_, S> {
 
     // ----- loading: one helper per record type -----
 
-    /// The deals KPIs may aggregate: every deal in the filter's pipeline
-    /// and owner scope, read page by page.
-    fn visible_deals(&self, tx: &dyn ReadTx, filter: &KpiFilter) -> Result<Vec<Deal>> {
+    /// Visits, by reference, every deal KPIs may aggregate: those in the
+    /// filter's pipeline and owner scope (and of `status`, when given).
+    /// The one place deals are read for KPIs.
+    fn visit_deals(
+        &self,
+        tx: &dyn ReadTx,
+        filter: &KpiFilter,
+        status: Option<DealStatus>,
+        visit: &mut dyn FnMut(&Deal),
+    ) -> Result<()> {
         let deal_filter = DealFilter {
             pipeline: filter.pipeline,
             owner: filter.owner,
+            status,
             ..DealFilter::default()
         };
-        // A capacity hint only (one count instead of repeated regrowth).
-        let expected = usize::try_from(tx.count_deals(&deal_filter)?).unwrap_or(0);
-        let mut q = DealQuery::new()
-            .filter(deal_filter)
-            .limit(PageRequest::MAX_LIMIT);
-        let mut out = Vec::with_capacity(expected);
-        loop {
-            let page = super::reads::deals(tx, &q)?;
-            out.extend(page.items);
-            match page.next {
-                Some(c) => q = q.after(Some(c)),
-                None => return Ok(out),
-            }
-        }
+        Ok(tx.scan_deals(&deal_filter, visit)?)
+    }
+
+    /// The deals KPIs may aggregate, collected (see `visit_deals`).
+    fn visible_deals(&self, tx: &dyn ReadTx, filter: &KpiFilter) -> Result<Vec<Deal>> {
+        let mut out = Vec::new();
+        self.visit_deals(tx, filter, None, &mut |d| out.push(d.clone()))?;
+        // The store visits in no particular order; KPIs do not depend on
+        // it, but a stable order keeps results reproducible to the byte.
+        out.sort_unstable_by_key(|d| d.id);
+        Ok(out)
     }
 
     /// The pipelines KPIs may read (all of them: a pipeline is configuration).
@@ -266,9 +272,25 @@ impl<S: Store> Session<'_, S> {
         observation_end: DateTime<Utc>,
         offset: FixedOffset,
     ) -> Result<Vec<PurchaseSummary>> {
-        self.with_deals(filter, |d| {
-            purchase_summaries(d, filter, observation_end, offset)
-        })
+        filter.check()?;
+        let acc = self.read(|tx| self.won_deal_purchases(tx, filter, observation_end, offset))?;
+        Ok(acc.finish()?)
+    }
+
+    /// The won deals' purchases, streamed from the store without copying
+    /// the deals.
+    fn won_deal_purchases(
+        &self,
+        tx: &dyn ReadTx,
+        filter: &KpiFilter,
+        observation_end: DateTime<Utc>,
+        offset: FixedOffset,
+    ) -> Result<SummaryAcc> {
+        let mut acc = SummaryAcc::new(observation_end, offset);
+        self.visit_deals(tx, filter, Some(DealStatus::Won), &mut |d| {
+            acc.add(d, filter)
+        })?;
+        Ok(acc)
     }
 
     /// [Historical CLV](crate::kpi::clv::historical_clv) from the purchase
@@ -280,12 +302,9 @@ impl<S: Store> Session<'_, S> {
         offset: FixedOffset,
         params: &ClvParams,
     ) -> Result<Clv> {
-        self.with_deals(filter, |d| {
-            historical_clv(
-                &purchase_summaries(d, filter, observation_end, offset)?,
-                params,
-            )
-        })
+        filter.check()?;
+        let acc = self.read(|tx| self.won_deal_purchases(tx, filter, observation_end, offset))?;
+        Ok(historical_clv(&acc.finish()?, params)?)
     }
 
     /// [Rotting deals](crate::kpi::rotting::rotting_deals) as of now.
