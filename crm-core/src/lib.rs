@@ -40,6 +40,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod activity;
 pub mod actor;
 pub mod clock;
@@ -57,9 +58,12 @@ pub mod query;
 mod serde_util;
 pub mod store;
 pub mod tag;
+pub mod team;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod user;
 
+pub use access::{AccessRole, Field, Operation, Permissions, Resource, Scope};
 pub use activity::{Activity, ActivityKind, Direction, NewActivity};
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -72,7 +76,7 @@ pub use event::{EntityRef, Event, EventKind, FieldChange, NewEvent};
 pub use facade::{Batch, Crm, Session};
 pub use id::{
     ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, RandomIds, SequentialIds,
-    UserId,
+    TeamId, UserId,
 };
 pub use money::{Money, MoneyError};
 pub use pipeline::{
@@ -82,10 +86,13 @@ pub use pipeline::{
 pub use query::{
     ActivityFilter, ActivityOrder, ActivityQuery, Cursor, CustomerFilter, CustomerOrder,
     CustomerQuery, DealFilter, DealOrder, DealQuery, EventFilter, EventOrder, EventQuery, Page,
-    PageRequest, PipelineQuery, Query, SortDirection,
+    PageRequest, PipelineQuery, Query, SortDirection, TeamFilter, TeamOrder, TeamQuery, UserFilter,
+    UserOrder, UserQuery,
 };
 pub use store::{ReadTx, Store, WriteTx};
 pub use tag::Tag;
+pub use team::{NewTeam, Team};
+pub use user::{NewUser, User, UserPatch};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -33,12 +33,14 @@ use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::StoreError;
 use crate::event::{Event, NewEvent};
-use crate::id::{ActivityId, CustomerId, DealId, PipelineId};
+use crate::id::{ActivityId, CustomerId, DealId, PipelineId, TeamId, UserId};
 use crate::pipeline::Pipeline;
 use crate::query::{
     ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, EventQuery, Page,
-    PipelineQuery,
+    PipelineQuery, TeamQuery, UserQuery,
 };
+use crate::team::Team;
+use crate::user::User;
 
 /// A storage backend.
 pub trait Store: Send + Sync {
@@ -78,6 +80,17 @@ pub trait ReadTx {
     fn events(&self, query: &EventQuery) -> Result<Page<Event>, StoreError>;
     /// The `seq` of the newest event (0 when the log is empty).
     fn last_event_seq(&self) -> Result<u64, StoreError>;
+
+    // ----- users and teams -----
+
+    /// The user with `id`, if any.
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// A page of users.
+    fn users(&self, query: &UserQuery) -> Result<Page<User>, StoreError>;
+    /// The team with `id`, if any.
+    fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError>;
+    /// A page of teams.
+    fn teams(&self, query: &TeamQuery) -> Result<Page<Team>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -107,6 +120,17 @@ pub trait WriteTx: ReadTx {
 
     /// Makes every write of this transaction durable and visible.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    // ----- users and teams -----
+
+    /// Stores a new user.
+    fn insert_user(&mut self, user: &User) -> Result<(), StoreError>;
+    /// Replaces a user whose stored version is `user.version - 1`.
+    fn update_user(&mut self, user: &User) -> Result<(), StoreError>;
+    /// Stores a new team.
+    fn insert_team(&mut self, team: &Team) -> Result<(), StoreError>;
+    /// Replaces a team whose stored version is `team.version - 1`.
+    fn update_team(&mut self, team: &Team) -> Result<(), StoreError>;
 }
 
 impl<T: Store + ?Sized> Store for Box<T> {

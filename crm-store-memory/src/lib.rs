@@ -32,7 +32,8 @@ use crm_core::query::{Filter, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
     DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
-    PipelineId, PipelineQuery, ReadTx, Store, StoreError, WriteTx,
+    PipelineId, PipelineQuery, ReadTx, Store, StoreError, Team, TeamId, TeamQuery, User, UserId,
+    UserQuery, WriteTx,
 };
 
 #[derive(Default)]
@@ -42,6 +43,8 @@ struct State {
     deals: HashMap<DealId, Deal>,
     activities: HashMap<ActivityId, Activity>,
     events: Vec<Event>,
+    users: HashMap<UserId, User>,
+    teams: HashMap<TeamId, Team>,
 }
 
 /// A thread-safe, transactional store kept in memory.
@@ -106,6 +109,8 @@ enum Undo {
     Deal(DealId, Option<Deal>),
     Activity(ActivityId, Option<Activity>),
     Event,
+    User(UserId, Option<User>),
+    Team(TeamId, Option<Team>),
 }
 
 struct WriteGuard<'a> {
@@ -131,6 +136,8 @@ impl Drop for WriteGuard<'_> {
                 Undo::Event => {
                     s.events.pop();
                 }
+                Undo::User(id, old) => restore(&mut s.users, id, old),
+                Undo::Team(id, old) => restore(&mut s.teams, id, old),
             }
         }
     }
@@ -201,6 +208,22 @@ macro_rules! read_impl {
             fn last_event_seq(&self) -> Result<u64, StoreError> {
                 let $me = self;
                 Ok(reads($state).events.last().map(|e| e.seq).unwrap_or(0))
+            }
+            fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+                let $me = self;
+                Ok(reads($state).users.get(&id).cloned())
+            }
+            fn users(&self, q: &UserQuery) -> Result<Page<User>, StoreError> {
+                let $me = self;
+                paginate(reads($state).users.values(), q)
+            }
+            fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError> {
+                let $me = self;
+                Ok(reads($state).teams.get(&id).cloned())
+            }
+            fn teams(&self, q: &TeamQuery) -> Result<Page<Team>, StoreError> {
+                let $me = self;
+                paginate(reads($state).teams.values(), q)
             }
         }
     };
@@ -294,4 +317,21 @@ impl WriteTx for WriteGuard<'_> {
         self.committed = true;
         Ok(())
     }
+
+    insert_update!(
+        insert_user,
+        update_user,
+        User,
+        users,
+        User,
+        EntityKind::User
+    );
+    insert_update!(
+        insert_team,
+        update_team,
+        Team,
+        teams,
+        Team,
+        EntityKind::Team
+    );
 }

@@ -12,13 +12,14 @@ use std::collections::BTreeSet;
 
 use crm_core::query::{
     ActivityFilter, ActivityOrder, CustomerOrder, DealOrder, EventFilter, EventOrder, Order,
-    PipelineFilter, PipelineOrder, Record, SortValue,
+    PipelineFilter, PipelineOrder, Record, SortValue, TeamFilter, TeamOrder, UserFilter, UserOrder,
 };
 use crm_core::{
-    Activity, ActivityId, ActivityQuery, Actor, Currency, Customer, CustomerFilter, CustomerId,
-    CustomerQuery, Deal, DealFilter, DealId, DealQuery, Email, EntityRef, Event, EventId,
-    EventQuery, FieldChange, Money, Page, Phone, Pipeline, PipelineId, PipelineQuery, Query,
-    SortDirection, Stage, StageChange, StageKey, StoreError, Tag, Transitions,
+    AccessRole, Activity, ActivityId, ActivityQuery, Actor, Currency, Customer, CustomerFilter,
+    CustomerId, CustomerQuery, Deal, DealFilter, DealId, DealQuery, Email, EntityRef, Event,
+    EventId, EventQuery, FieldChange, Money, Page, Phone, Pipeline, PipelineId, PipelineQuery,
+    Query, SortDirection, Stage, StageChange, StageKey, StoreError, Tag, Team, TeamId, TeamQuery,
+    Transitions, User, UserId, UserQuery,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
@@ -76,13 +77,39 @@ struct Listing {
     key_unique: bool,
 }
 
+/// An owner restriction: `column IN (ids)` (`None`: no restriction).
+type Owners<'a> = Option<(&'static str, &'a [UserId])>;
+
+/// Up to this many owners, a scoped listing runs as one index range per
+/// owner merged by SQLite; above it, as a plain `owner IN (…)`.
+const OWNER_MERGE_MAX: usize = 64;
+
+/// `column IN (?, ?, …)` with the ids as parameters; `0` for no id.
+pub(crate) fn push_in(w: &mut Where, column: &str, ids: impl ExactSizeIterator<Item = Uuid>) {
+    if ids.len() == 0 {
+        w.push("0", []);
+        return;
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    w.push(&format!("{column} IN ({marks})"), ids.map(b));
+}
+
 /// Runs a listing and returns the page, `next` cursor included.
+///
+/// With `owners`, only rows whose owner column is one of the ids are
+/// listed. For a few owners (a sales rep's team) the statement walks the
+/// `(owner, key, id)` index once per owner, each walk stopping after
+/// `limit + 1` rows, and merges the walks: the cost grows with the page
+/// size and the number of owners, not with the number of rows out of
+/// scope, so a scoped listing costs about what an unscoped one does.
+#[allow(clippy::too_many_arguments)]
 fn list<T, F, O>(
     conn: &Connection,
     listing: &Listing,
     q: &Query<F, O>,
     (key, key_is_text): (&'static str, bool),
     mut filter: Where,
+    owners: Owners<'_>,
     decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError>
 where
@@ -116,14 +143,57 @@ where
     } else {
         format!("{key} {dir}, {} {dir}", listing.id)
     };
-    let sql = format!(
-        "SELECT {} FROM {}{} ORDER BY {order} LIMIT ?",
-        listing.columns,
-        listing.from,
-        filter.sql()
-    );
     let limit = i64::from(q.page.limit.max(1)) + 1;
-    filter.params.push(i(limit));
+    let sql = match owners {
+        None => None,
+        Some((_, [])) => return Ok(Vec::new()),
+        Some((column, [one])) => {
+            filter.push(&format!("{column} = ?"), [b(one.as_uuid())]);
+            None
+        }
+        Some((column, many)) if many.len() <= OWNER_MERGE_MAX => {
+            // One arm per owner, each an index range cut at `limit`; SQLite
+            // merges the ordered arms, then the page's rows are fetched.
+            let base = filter.sql();
+            let joiner = if base.is_empty() { " WHERE " } else { " AND " };
+            let arm = format!(
+                "SELECT k, id FROM (SELECT {key} AS k, {} AS id FROM {}{base}{joiner}{column} = ? \
+                 ORDER BY 1 {dir}, 2 {dir} LIMIT ?)",
+                listing.id, listing.from
+            );
+            let arms = vec![arm; many.len()].join(" UNION ALL ");
+            let mut params = Vec::with_capacity((filter.params.len() + 2) * many.len() + 1);
+            for owner in many {
+                params.extend(filter.params.iter().cloned());
+                params.push(b(owner.as_uuid()));
+                params.push(i(limit));
+            }
+            params.push(i(limit));
+            filter.params = params;
+            Some(format!(
+                "SELECT {} FROM ({arms} ORDER BY 1 {dir}, 2 {dir} LIMIT ?) AS s \
+                 JOIN {} ON {} = s.id ORDER BY s.k {dir}, s.id {dir}",
+                listing.columns, listing.from, listing.id
+            ))
+        }
+        Some((column, many)) => {
+            push_in(&mut filter, column, many.iter().map(|u| u.as_uuid()));
+            None
+        }
+    };
+    let sql = match sql {
+        Some(sql) => sql,
+        None => {
+            let sql = format!(
+                "SELECT {} FROM {}{} ORDER BY {order} LIMIT ?",
+                listing.columns,
+                listing.from,
+                filter.sql()
+            );
+            filter.params.push(i(limit));
+            sql
+        }
+    };
     let mut stmt = conn
         .prepare_cached(&sql)
         .map_err(backend("preparing a listing query"))?;
@@ -309,6 +379,18 @@ fn customer_where(f: &CustomerFilter) -> Where {
     w
 }
 
+fn owners_of<'a>(column: &'static str, ids: &'a Option<Vec<UserId>>) -> Owners<'a> {
+    ids.as_deref().map(|ids| (column, ids))
+}
+
+/// `w` with the owner restriction as a plain `IN` (for counts).
+fn with_owners(mut w: Where, owners: Owners<'_>) -> Where {
+    if let Some((column, ids)) = owners {
+        push_in(&mut w, column, ids.iter().map(|u| u.as_uuid()));
+    }
+    w
+}
+
 pub(crate) fn customers(
     conn: &Connection,
     q: &CustomerQuery,
@@ -324,13 +406,15 @@ pub(crate) fn customers(
         q,
         key,
         customer_where(&q.filter),
+        owners_of("c.owner", &q.filter.owner_in),
         decode_customer,
     )?;
     Ok(into_page(rows, q))
 }
 
 pub(crate) fn count_customers(conn: &Connection, f: &CustomerFilter) -> Result<u64, StoreError> {
-    count(conn, "customers c", customer_where(f))
+    let w = with_owners(customer_where(f), owners_of("c.owner", &f.owner_in));
+    count(conn, "customers c", w)
 }
 
 // ----- pipelines -----
@@ -468,7 +552,15 @@ pub(crate) fn pipelines(
     let PipelineFilter {} = q.filter;
     // The cursor only needs the key and id, so stages are loaded after the
     // page is cut.
-    let heads = list(conn, &PIPELINES, q, key, Where::default(), decode_pipeline)?;
+    let heads = list(
+        conn,
+        &PIPELINES,
+        q,
+        key,
+        Where::default(),
+        None,
+        decode_pipeline,
+    )?;
     let page = into_page(heads, q);
     Ok(Page {
         items: page
@@ -589,6 +681,11 @@ fn deal_where(f: &DealFilter) -> Where {
     if let Some(o) = f.owner {
         w.push("d.owner = ?", [b(o.as_uuid())]);
     }
+    match f.amount_set {
+        None => {}
+        Some(true) => w.push("d.amount IS NOT NULL", []),
+        Some(false) => w.push("d.amount IS NULL", []),
+    }
     w
 }
 
@@ -600,7 +697,15 @@ pub(crate) fn deals(conn: &Connection, q: &DealQuery) -> Result<Page<Deal>, Stor
     };
     // The cursor only needs the key and id, so history is loaded after
     // the page is cut.
-    let rows = list(conn, &DEALS, q, key, deal_where(&q.filter), decode_deal)?;
+    let rows = list(
+        conn,
+        &DEALS,
+        q,
+        key,
+        deal_where(&q.filter),
+        owners_of("d.owner", &q.filter.owner_in),
+        decode_deal,
+    )?;
     let mut page = into_page(rows, q);
     for d in &mut page.items {
         d.history = history(conn, d.id)?;
@@ -609,7 +714,8 @@ pub(crate) fn deals(conn: &Connection, q: &DealQuery) -> Result<Page<Deal>, Stor
 }
 
 pub(crate) fn count_deals(conn: &Connection, f: &DealFilter) -> Result<u64, StoreError> {
-    count(conn, "deals d", deal_where(f))
+    let w = with_owners(deal_where(f), owners_of("d.owner", &f.owner_in));
+    count(conn, "deals d", w)
 }
 
 // ----- activities -----
@@ -698,6 +804,7 @@ pub(crate) fn activities(
         q,
         key,
         activity_where(&q.filter),
+        owners_of("a.owner", &q.filter.owner_in),
         decode_activity,
     )?;
     Ok(into_page(rows, q))
@@ -768,6 +875,7 @@ pub(crate) fn events(conn: &Connection, q: &EventQuery) -> Result<Page<Event>, S
         q,
         ("e.seq", false),
         event_where(&q.filter),
+        owners_of("e.actor", &q.filter.actor_in),
         decode_event,
     )?;
     Ok(into_page(rows, q))
@@ -781,4 +889,159 @@ pub(crate) fn last_event_seq(conn: &Connection) -> Result<u64, StoreError> {
         .query_row([], |r| r.get(0))
         .map_err(backend("reading the last event number"))?;
     Ok(from_i64(seq))
+}
+
+// ----- users and teams -----
+
+const USER_COLUMNS: &str = "u.id, u.version, u.name, u.email, u.active, u.created_at, \
+     u.updated_at, \
+     (SELECT group_concat(role, char(10)) FROM user_roles WHERE user_id = u.id), \
+     (SELECT group_concat(hex(team_id), char(10)) FROM user_teams WHERE user_id = u.id)";
+
+const USERS: Listing = Listing {
+    columns: USER_COLUMNS,
+    from: "users u",
+    id: "u.id",
+    key_unique: false,
+};
+
+fn decode_user(row: &Row<'_>) -> Result<User, StoreError> {
+    const T: &str = "users";
+    let active = get_i64(row, 4, col(T, "active"))?;
+    Ok(User {
+        id: UserId::from_uuid(get_uuid(row, 0, col(T, "id"))?),
+        version: get_u64(row, 1, col(T, "version"))?,
+        name: get_str(row, 2, col(T, "name"))?.to_owned(),
+        email: get_parsed(row, 3, col(T, "email"), Email::parse)?,
+        active: active != 0,
+        created_at: get_time(row, 5, col(T, "created_at"))?,
+        updated_at: get_time(row, 6, col(T, "updated_at"))?,
+        roles: split_list(
+            get_opt_str(row, 7, col(T, "roles"))?,
+            col("user_roles", "role"),
+            access_role,
+        )?
+        .into_iter()
+        .collect::<BTreeSet<AccessRole>>(),
+        teams: split_list(
+            get_opt_str(row, 8, col(T, "teams"))?,
+            col("user_teams", "team_id"),
+            |h| Uuid::try_parse(h).map(TeamId::from_uuid),
+        )?
+        .into_iter()
+        .collect::<BTreeSet<TeamId>>(),
+    })
+}
+
+pub(crate) fn user(conn: &Connection, id: UserId) -> Result<Option<User>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"
+        ))
+        .map_err(backend("preparing to read a user"))?;
+    let mut rows = stmt
+        .query([blob(id.as_uuid())])
+        .map_err(backend("reading a user"))?;
+    match rows.next().map_err(backend("reading a user"))? {
+        Some(row) => decode_user(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn user_where(f: &UserFilter) -> Where {
+    let mut w = Where::default();
+    if let Some(a) = f.active {
+        w.push("u.active = ?", [i(i64::from(a))]);
+    }
+    if let Some(team) = f.team {
+        w.push(
+            "u.id IN (SELECT user_id FROM user_teams WHERE team_id = ?)",
+            [b(team.as_uuid())],
+        );
+    }
+    if let Some(ids) = &f.id_in {
+        push_in(&mut w, "u.id", ids.iter().map(|u| u.as_uuid()));
+    }
+    w
+}
+
+pub(crate) fn users(conn: &Connection, q: &UserQuery) -> Result<Page<User>, StoreError> {
+    let key = match q.order {
+        UserOrder::CreatedAt => ("u.created_at", false),
+        UserOrder::Name => ("u.name", true),
+    };
+    let rows = list(
+        conn,
+        &USERS,
+        q,
+        key,
+        user_where(&q.filter),
+        None,
+        decode_user,
+    )?;
+    Ok(into_page(rows, q))
+}
+
+const TEAM_COLUMNS: &str = "t.id, t.version, t.name, t.manager, t.created_at, t.updated_at";
+
+const TEAMS: Listing = Listing {
+    columns: TEAM_COLUMNS,
+    from: "teams t",
+    id: "t.id",
+    key_unique: false,
+};
+
+fn decode_team(row: &Row<'_>) -> Result<Team, StoreError> {
+    const T: &str = "teams";
+    Ok(Team {
+        id: TeamId::from_uuid(get_uuid(row, 0, col(T, "id"))?),
+        version: get_u64(row, 1, col(T, "version"))?,
+        name: get_str(row, 2, col(T, "name"))?.to_owned(),
+        manager: get_opt_user(row, 3, col(T, "manager"))?,
+        created_at: get_time(row, 4, col(T, "created_at"))?,
+        updated_at: get_time(row, 5, col(T, "updated_at"))?,
+    })
+}
+
+pub(crate) fn team(conn: &Connection, id: TeamId) -> Result<Option<Team>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {TEAM_COLUMNS} FROM teams t WHERE t.id = ?"
+        ))
+        .map_err(backend("preparing to read a team"))?;
+    let mut rows = stmt
+        .query([blob(id.as_uuid())])
+        .map_err(backend("reading a team"))?;
+    match rows.next().map_err(backend("reading a team"))? {
+        Some(row) => decode_team(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn team_where(f: &TeamFilter) -> Where {
+    let mut w = Where::default();
+    if let Some(m) = f.manager {
+        w.push("t.manager = ?", [b(m.as_uuid())]);
+    }
+    if let Some(ids) = &f.id_in {
+        push_in(&mut w, "t.id", ids.iter().map(|t| t.as_uuid()));
+    }
+    w
+}
+
+pub(crate) fn teams(conn: &Connection, q: &TeamQuery) -> Result<Page<Team>, StoreError> {
+    let key = match q.order {
+        TeamOrder::CreatedAt => ("t.created_at", false),
+        TeamOrder::Name => ("t.name", true),
+    };
+    let rows = list(
+        conn,
+        &TEAMS,
+        q,
+        key,
+        team_where(&q.filter),
+        None,
+        decode_team,
+    )?;
+    Ok(into_page(rows, q))
 }

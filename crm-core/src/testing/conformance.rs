@@ -1301,7 +1301,11 @@ fn any_op() -> impl Strategy<Value = AnyOp> {
 /// changes nothing and appends nothing.
 pub fn every_change_appends_exactly_one_event<S: Store>(store: S) {
     let (crm, clock) = engine(store);
-    let s = crm.as_actor(Actor::User(UserId::from_uuid(uuid::Uuid::from_u128(9))));
+    let admin = crm
+        .as_actor(Actor::System)
+        .create_user(NewUser::new("Ada Admin", "ada@example.com").role(AccessRole::Admin))
+        .expect("admin user");
+    let s = crm.as_user(admin.id);
     let mut runner = runner(16);
     runner
         .run(&proptest::collection::vec(any_op(), 1..40), |ops| {
@@ -1508,7 +1512,11 @@ fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
 /// won/lost times, and the audit trail in order.
 pub fn worked_example_sales_flow<S: Store>(store: S) {
     let (crm, clock) = engine(store);
-    let rep = UserId::from_uuid(uuid::Uuid::from_u128(77));
+    let rep = crm
+        .as_actor(Actor::System)
+        .create_user(NewUser::new("Maria", "maria@example.com").role(AccessRole::SalesManager))
+        .expect("user")
+        .id;
     let s = crm.as_actor(Actor::User(rep));
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
@@ -1603,8 +1611,8 @@ pub fn worked_example_sales_flow<S: Store>(store: S) {
     let all = all_events(crm.store());
     assert_eq!(
         all.len(),
-        9,
-        "pipeline, 2 customers, 4 deal changes, 1 activity, 1 lifecycle change"
+        10,
+        "user, pipeline, 2 customers, 4 deal changes, 1 activity, 1 lifecycle change"
     );
     let last = all.last().expect("event");
     assert_eq!(
