@@ -2714,8 +2714,9 @@ pub fn reads_under_random_actors_match_brute_force<S: Store>(store: S) {
                 prop_assert_eq!(&got, &want, "events for {}", who);
 
                 // Writes outside the write scope: refused, nothing changes.
+                // (On the newest records: earlier cases' ones were tried before.)
                 let Some(me) = me else { continue };
-                for d in &deals {
+                for d in deals.iter().rev().take(8) {
                     let before = (
                         last_seq(crm.store()),
                         crm.as_actor(Actor::System).deal(d.id).expect("deal"),
@@ -2758,7 +2759,7 @@ pub fn reads_under_random_actors_match_brute_force<S: Store>(store: S) {
                         }
                     }
                 }
-                for c in &customers {
+                for c in customers.iter().rev().take(4) {
                     let before = (
                         last_seq(crm.store()),
                         crm.as_actor(Actor::System)
