@@ -277,7 +277,3 @@ fn fmt_time(t: DateTime<Utc>) -> String {
 fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
     crm_core::Clock::now(clock)
 }
-
-fn uuid_from(n: u128) -> uuid::Uuid {
-    uuid::Uuid::from_u128(n)
-}

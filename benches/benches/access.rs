@@ -186,7 +186,6 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
-    drop(actors);
     drop(crm);
     if let Some(dir) = f.path.parent() {
         let _ = std::fs::remove_dir_all(dir);

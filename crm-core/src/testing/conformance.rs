@@ -2609,11 +2609,7 @@ pub fn reads_under_random_actors_match_brute_force<S: Store>(store: S) {
                     .iter()
                     .filter(|d| allows(Resource::Deals, d.owner))
                     .map(|d| Deal {
-                        amount: if amount_hidden {
-                            None
-                        } else {
-                            d.amount.clone()
-                        },
+                        amount: if amount_hidden { None } else { d.amount },
                         ..d.clone()
                     })
                     .collect();
