@@ -33,8 +33,45 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Who may do what
+//!
+//! Every call runs as an [`Actor`]: [`Actor::System`] (imports, migrations,
+//! automation; may do everything, and is always named explicitly) or a
+//! stored, active [`User`] acting with their [`AccessRole`]s and
+//! [`Team`]s (`crm.as_user(id)`). Roles grant a read and a write
+//! [`Scope`] (`all`, `team`, `own`, `none`) per [`Resource`] and may hide
+//! or protect [`Field`]s (support sees deals without amounts). The facade
+//! resolves the actor's access inside each call's transaction and applies
+//! it on every path: listings and counts carry the scope down to the store
+//! as a filter, a record outside the read scope is not found, a write
+//! outside the write scope is an [`Error::PermissionDenied`] that changes
+//! nothing and appends no event. See [`access`] for the rules and the
+//! built-in roles.
+//!
+//! ```
+//! use crm_core::{AccessRole, Actor, Crm, DealQuery, Error, NewCustomer, NewDeal, NewTeam, NewUser, PipelineDef};
+//! use crm_store_memory::MemoryStore;
+//!
+//! let crm = Crm::new(MemoryStore::new());
+//! let system = crm.as_actor(Actor::System);
+//! let north = system.create_team(NewTeam::new("North"))?;
+//! let south = system.create_team(NewTeam::new("South"))?;
+//! let rep = |name: &str, team| system.create_user(
+//!     NewUser::new(name, format!("{name}@example.com")).role(AccessRole::SalesRep).team(team));
+//! let (rita, sven) = (rep("rita", north.id)?, rep("sven", south.id)?);
+//! let p = system.create_pipeline(PipelineDef::sales_template("Sales"))?;
+//! let acme = system.create_customer(NewCustomer::organisation("ACME").owner(rita.id))?;
+//!
+//! let deal = crm.as_user(rita.id).create_deal(NewDeal::new(acme.id, p.id, "Robots"))?;
+//! assert_eq!(deal.owner, Some(rita.id)); // what a user creates is theirs
+//! assert_eq!(crm.as_user(sven.id).deals(&DealQuery::new())?.items.len(), 0);
+//! assert!(matches!(crm.as_user(sven.id).deal(deal.id), Err(Error::NotFound { .. })));
+//! # Ok::<(), crm_core::Error>(())
+//! ```
+//!
 //! Module map: [`customer`], [`contact`], [`tag`], [`pipeline`], [`deal`],
-//! [`activity`], [`event`] hold the domain and its rules; [`money`] and
+//! [`activity`], [`event`] hold the domain and its rules; [`user`],
+//! [`team`] and [`access`] identity and access control; [`money`] and
 //! [`currency`] exact amounts; [`query`] filters and pagination; [`store`]
 //! the storage traits; [`clock`] and [`id`] injectable time and ids.
 

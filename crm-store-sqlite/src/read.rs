@@ -152,29 +152,18 @@ where
             None
         }
         Some((column, many)) if many.len() <= OWNER_MERGE_MAX => {
-            // One arm per owner, each an index range cut at `limit`; SQLite
-            // merges the ordered arms, then the page's rows are fetched.
-            let base = filter.sql();
-            let joiner = if base.is_empty() { " WHERE " } else { " AND " };
-            let arm = format!(
-                "SELECT k, id FROM (SELECT {key} AS k, {} AS id FROM {}{base}{joiner}{column} = ? \
-                 ORDER BY 1 {dir}, 2 {dir} LIMIT ?)",
-                listing.id, listing.from
-            );
-            let arms = vec![arm; many.len()].join(" UNION ALL ");
-            let mut params = Vec::with_capacity((filter.params.len() + 2) * many.len() + 1);
-            for owner in many {
-                params.extend(filter.params.iter().cloned());
-                params.push(b(owner.as_uuid()));
-                params.push(i(limit));
+            // One walk of the `(owner, key, id)` index per owner, each cut
+            // at `limit` rows and reading only (key, id); the walks are
+            // merged here, and the page's rows fetched by id below.
+            let ids = page_ids(
+                conn, listing, &filter, key, &order, column, many, limit, desc,
+            )?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
             }
-            params.push(i(limit));
-            filter.params = params;
-            Some(format!(
-                "SELECT {} FROM ({arms} ORDER BY 1 {dir}, 2 {dir} LIMIT ?) AS s \
-                 JOIN {} ON {} = s.id ORDER BY s.k {dir}, s.id {dir}",
-                listing.columns, listing.from, listing.id
-            ))
+            filter = Where::default();
+            push_in(&mut filter, listing.id, ids.into_iter());
+            None
         }
         Some((column, many)) => {
             push_in(&mut filter, column, many.iter().map(|u| u.as_uuid()));
@@ -205,6 +194,71 @@ where
         out.push(decode(row)?);
     }
     Ok(out)
+}
+
+/// The ids of the first `limit` rows matching `filter` whose `column` is
+/// one of `owners`, in the listing's order: one index walk per owner.
+#[allow(clippy::too_many_arguments)]
+fn page_ids(
+    conn: &Connection,
+    listing: &Listing,
+    filter: &Where,
+    key: &str,
+    order: &str,
+    column: &str,
+    owners: &[UserId],
+    limit: i64,
+    desc: bool,
+) -> Result<Vec<Uuid>, StoreError> {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Key {
+        Int(i64),
+        Text(String),
+    }
+    let base = filter.sql();
+    let joiner = if base.is_empty() { " WHERE " } else { " AND " };
+    let sql = format!(
+        "SELECT {key}, {} FROM {}{base}{joiner}{column} = ? ORDER BY {order} LIMIT ?",
+        listing.id, listing.from
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(backend("preparing a scoped listing query"))?;
+    let mut keys: Vec<(Key, Uuid)> = Vec::new();
+    for owner in owners {
+        let mut params = filter.params.clone();
+        params.push(b(owner.as_uuid()));
+        params.push(i(limit));
+        let mut rows = stmt
+            .query(params_from_iter(params.iter()))
+            .map_err(backend("running a scoped listing query"))?;
+        while let Some(row) = rows
+            .next()
+            .map_err(backend("reading a scoped listing row"))?
+        {
+            let k = match row.get_ref(0).map_err(backend("reading a sort key"))? {
+                rusqlite::types::ValueRef::Integer(v) => Key::Int(v),
+                rusqlite::types::ValueRef::Text(t) => {
+                    Key::Text(String::from_utf8_lossy(t).into_owned())
+                }
+                _ => {
+                    return Err(corrupt(
+                        listing.from,
+                        key,
+                        "a sort key is neither integer nor text",
+                    ));
+                }
+            };
+            keys.push((k, get_uuid(row, 1, col("listing", "id"))?));
+        }
+    }
+    if desc {
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+    } else {
+        keys.sort_unstable();
+    }
+    keys.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(keys.into_iter().map(|(_, id)| id).collect())
 }
 
 fn push_cursor(

@@ -104,9 +104,11 @@ impl<S: Store> Crm<S> {
         self
     }
 
-    /// The store underneath. Reading it directly bypasses nothing (the
-    /// facade holds no state of its own) but writing it directly bypasses
-    /// every rule: don't.
+    /// The store underneath, for the host program itself (backups,
+    /// diagnostics). It is outside access control: reading it directly
+    /// sees every record of every owner, and writing it bypasses every
+    /// rule. Never hand it, or what it returns, to an actor: give them a
+    /// [`Session`].
     pub fn store(&self) -> &S {
         &self.store
     }
