@@ -9,7 +9,10 @@
 //! - `list_page_10/{admin,sales_rep}`: the tenth page of 50, reached with
 //!   the cursor of the ninth (cursor pagination under a scope);
 //! - `count/{admin,sales_rep}`: `Session::count_deals` over all deals the
-//!   actor may read.
+//!   actor may read;
+//! - `resolve_access/{admin,sales_rep}`: `Session::permissions`, i.e. a read
+//!   transaction that only resolves the actor's roles and teams: the fixed
+//!   cost every call above includes.
 //!
 //! Every call includes what the facade does per call: a read transaction,
 //! resolving the actor's roles and teams (for the rep: the user, the teams
@@ -178,6 +181,11 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(page.items.len(), page_len(v, 9));
                 page
             })
+        });
+    }
+    for (name, s) in &actors {
+        g.bench_function(format!("resolve_access/{name}"), |b| {
+            b.iter(|| s.permissions().expect("permissions"))
         });
     }
     for (name, s) in &actors {

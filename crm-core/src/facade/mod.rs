@@ -13,8 +13,8 @@
 //! 1. opens a write transaction and resolves the actor's access in it,
 //! 2. loads what it needs through the actor's read scope (a record outside
 //!    it is not found) and checks the caller's expected version
-//!    (optimistic concurrency: a stale version is an [`Error::Conflict`]),
-//! 3. checks the write scope and field rules ([`Error::PermissionDenied`]),
+//!    (optimistic concurrency: a stale version is an [`Error::Conflict`](crate::Error::Conflict)),
+//! 3. checks the write scope and field rules ([`Error::PermissionDenied`](crate::Error::PermissionDenied)),
 //! 4. applies the domain rules (validation, pipeline state machine, guards),
 //! 5. stores the new version of the record and appends exactly one event,
 //! 6. commits; on any error nothing of it is kept.
@@ -50,8 +50,6 @@ use crate::actor::Actor;
 use crate::clock::{Clock, SystemClock, truncate_to_millis};
 use crate::customer::{Customer, CustomerPatch, NewCustomer};
 use crate::deal::{Deal, DealPatch, NewDeal};
-#[allow(unused_imports)] // doc links
-use crate::error::Error;
 use crate::error::Result;
 use crate::event::Event;
 use crate::id::{ActivityId, CustomerId, DealId, IdGenerator, PipelineId, RandomIds, UserId};
@@ -123,7 +121,7 @@ impl<S: Store> Crm<S> {
     /// actor's access: [`Actor::System`] may do everything; an
     /// [`Actor::User`] acts with the roles and teams stored for that user
     /// (resolved in each call's transaction; an unknown or deactivated
-    /// user gets [`Error::ActorNotAllowed`]).
+    /// user gets [`Error::ActorNotAllowed`](crate::Error::ActorNotAllowed)).
     pub fn as_actor(&self, actor: Actor) -> Session<'_, S> {
         Session {
             crm: self,
@@ -358,7 +356,7 @@ impl<'c, S: Store> Session<'c, S> {
         self.with_access(|_, a| Ok(Field::ALL.into_iter().filter(|f| a.is_hidden(*f)).collect()))
     }
 
-    /// The customer with `id` ([`Error::NotFound`] also when it is outside
+    /// The customer with `id` ([`Error::NotFound`](crate::Error::NotFound) also when it is outside
     /// the actor's read scope).
     pub fn customer(&self, id: CustomerId) -> Result<Customer> {
         self.with_access(|tx, a| reads::customer(tx, a, id))
@@ -384,7 +382,7 @@ impl<'c, S: Store> Session<'c, S> {
         self.with_access(|tx, a| reads::pipelines(tx, a, query))
     }
 
-    /// The deal with `id` ([`Error::NotFound`] also when it is outside the
+    /// The deal with `id` ([`Error::NotFound`](crate::Error::NotFound) also when it is outside the
     /// actor's read scope), hidden fields removed.
     pub fn deal(&self, id: DealId) -> Result<Deal> {
         self.with_access(|tx, a| reads::deal(tx, a, id))
