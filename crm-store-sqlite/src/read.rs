@@ -196,6 +196,23 @@ where
     Ok(out)
 }
 
+/// One owner's walk: the keys and ids of the first rows of one owner, in
+/// order. With the `(owner, key, id)` indexes this reads the index only.
+fn owner_walk_sql(
+    listing: &Listing,
+    filter: &Where,
+    key: &str,
+    order: &str,
+    column: &str,
+) -> String {
+    let base = filter.sql();
+    let joiner = if base.is_empty() { " WHERE " } else { " AND " };
+    format!(
+        "SELECT {key}, {} FROM {}{base}{joiner}{column} = ? ORDER BY {order} LIMIT ?",
+        listing.id, listing.from
+    )
+}
+
 /// The ids of the first `limit` rows matching `filter` whose `column` is
 /// one of `owners`, in the listing's order: one index walk per owner.
 #[allow(clippy::too_many_arguments)]
@@ -215,12 +232,7 @@ fn page_ids(
         Int(i64),
         Text(String),
     }
-    let base = filter.sql();
-    let joiner = if base.is_empty() { " WHERE " } else { " AND " };
-    let sql = format!(
-        "SELECT {key}, {} FROM {}{base}{joiner}{column} = ? ORDER BY {order} LIMIT ?",
-        listing.id, listing.from
-    );
+    let sql = owner_walk_sql(listing, filter, key, order, column);
     let mut stmt = conn
         .prepare_cached(&sql)
         .map_err(backend("preparing a scoped listing query"))?;
@@ -1098,4 +1110,73 @@ pub(crate) fn teams(conn: &Connection, q: &TeamQuery) -> Result<Page<Team>, Stor
         decode_team,
     )?;
     Ok(into_page(rows, q))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The scoped listings use the owner indexes: no walk over rows out of
+    //! scope and no sort, whatever the order, direction or cursor.
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str, params: &[Value]) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn owner_walks_read_one_index_range_without_sorting() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in crate::schema::MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
+        let cases: [(&Listing, &str, &str, &str); 6] = [
+            (&DEALS, "d.created_at", "d.owner", "deals_by_owner_created"),
+            (&DEALS, "d.updated_at", "d.owner", "deals_by_owner_updated"),
+            (&DEALS, "d.title", "d.owner", "deals_by_owner_title"),
+            (&CUSTOMERS, "c.name", "c.owner", "customers_by_owner_name"),
+            (
+                &ACTIVITIES,
+                "a.occurred_at",
+                "a.owner",
+                "activities_by_owner_occurred",
+            ),
+            (&EVENTS, "e.seq", "e.actor", "events_by_actor"),
+        ];
+        for (listing, key, column, index) in cases {
+            for desc in [false, true] {
+                let dir = if desc { "DESC" } else { "ASC" };
+                let order = if listing.key_unique {
+                    format!("{key} {dir}")
+                } else {
+                    format!("{key} {dir}, {} {dir}", listing.id)
+                };
+                let mut filter = Where::default();
+                push_cursor(&mut filter, key, listing, desc, i(5), Uuid::nil());
+                let sql = owner_walk_sql(listing, &filter, key, &order, column);
+                let mut params = filter.params.clone();
+                params.extend([b(Uuid::nil()), i(51)]);
+                let p = plan(&conn, &sql, &params);
+                assert!(
+                    p.contains(&format!(
+                        "COVERING INDEX {index} ({}=?",
+                        column.split('.').nth(1).unwrap()
+                    )),
+                    "{key} {dir}: {p}"
+                );
+                assert!(!p.contains("TEMP B-TREE"), "{key} {dir} sorts: {p}");
+            }
+        }
+        // A scoped count is an index range per owner, never a table scan.
+        let mut w = Where::default();
+        push_in(&mut w, "d.owner", [Uuid::nil(), Uuid::max()].into_iter());
+        let p = plan(
+            &conn,
+            &format!("SELECT count(*) FROM deals d{}", w.sql()),
+            &w.params,
+        );
+        assert!(p.contains("COVERING INDEX deals_by_owner_"), "count: {p}");
+    }
 }

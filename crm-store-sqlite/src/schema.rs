@@ -186,7 +186,7 @@ CREATE INDEX events_by_at ON events (at);
 /// by the facade. For access control, every owned table gets an
 /// `(owner, sort key, id)` index per order (replacing the plain owner
 /// index), so a listing restricted to a few owners walks one index range
-/// per owner; the event log gets `(actor, seq)` for the same reason.
+/// per owner; the event log gets `(actor, seq, id)` for the same reason.
 const V2_USERS: &str = r#"
 CREATE TABLE users (
     id         BLOB    NOT NULL PRIMARY KEY,
@@ -236,7 +236,7 @@ CREATE INDEX deals_by_owner_title ON deals (owner, title, id);
 DROP INDEX activities_by_owner;
 CREATE INDEX activities_by_owner_occurred ON activities (owner, occurred_at, id);
 CREATE INDEX activities_by_owner_created ON activities (owner, created_at, id);
-CREATE INDEX events_by_actor ON events (actor, seq);
+CREATE INDEX events_by_actor ON events (actor, seq, id);
 "#;
 
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
