@@ -91,6 +91,10 @@ pub trait ReadTx {
     fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError>;
     /// A page of teams.
     fn teams(&self, query: &TeamQuery) -> Result<Page<Team>, StoreError>;
+    /// The ids of the users who belong to at least one of `teams`, sorted,
+    /// without duplicates (what the facade needs to resolve a `team`
+    /// scope, without reading whole user records).
+    fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.

@@ -225,6 +225,17 @@ macro_rules! read_impl {
                 let $me = self;
                 paginate(reads($state).teams.values(), q)
             }
+            fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError> {
+                let $me = self;
+                let mut ids: Vec<UserId> = reads($state)
+                    .users
+                    .values()
+                    .filter(|u| teams.iter().any(|t| u.teams.contains(t)))
+                    .map(|u| u.id)
+                    .collect();
+                ids.sort();
+                Ok(ids)
+            }
         }
     };
 }

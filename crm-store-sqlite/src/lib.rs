@@ -399,6 +399,9 @@ macro_rules! uncached_reads {
         fn teams(&self, q: &TeamQuery) -> Result<Page<Team>, StoreError> {
             read::teams(&self.conn, q)
         }
+        fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError> {
+            read::team_members(&self.conn, teams)
+        }
     };
 }
 

@@ -8,7 +8,7 @@
 //! compare with the BINARY collation (UTF-8 byte order, like `String`), ids
 //! are UUID blobs (byte order, like `Uuid`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crm_core::query::{
     ActivityFilter, ActivityOrder, CustomerOrder, DealOrder, EventFilter, EventOrder, Order,
@@ -152,18 +152,13 @@ where
             None
         }
         Some((column, many)) if many.len() <= OWNER_MERGE_MAX => {
-            // One walk of the `(owner, key, id)` index per owner, each cut
-            // at `limit` rows and reading only (key, id); the walks are
-            // merged here, and the page's rows fetched by id below.
+            // One walk of the `(owner, key, id)` index per owner, reading
+            // only (key, id) and merged as it goes, so about `limit` index
+            // entries are read in all; then the page's rows by id.
             let ids = page_ids(
                 conn, listing, &filter, key, &order, column, many, limit, desc,
             )?;
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            filter = Where::default();
-            push_in(&mut filter, listing.id, ids.into_iter());
-            None
+            return fetch_in_order(conn, listing, &ids, decode);
         }
         Some((column, many)) => {
             push_in(&mut filter, column, many.iter().map(|u| u.as_uuid()));
@@ -214,7 +209,8 @@ fn owner_walk_sql(
 }
 
 /// The ids of the first `limit` rows matching `filter` whose `column` is
-/// one of `owners`, in the listing's order: one index walk per owner.
+/// one of `owners`, in the listing's order: a k-way merge of one index
+/// walk per owner, each stepped only as far as the merge needs.
 #[allow(clippy::too_many_arguments)]
 fn page_ids(
     conn: &Connection,
@@ -232,45 +228,110 @@ fn page_ids(
         Int(i64),
         Text(String),
     }
+    fn head(
+        rows: &mut rusqlite::Rows<'_>,
+        table: &'static str,
+    ) -> Result<Option<(Key, Uuid)>, StoreError> {
+        let Some(row) = rows
+            .next()
+            .map_err(backend("reading a scoped listing row"))?
+        else {
+            return Ok(None);
+        };
+        let k = match row.get_ref(0).map_err(backend("reading a sort key"))? {
+            rusqlite::types::ValueRef::Integer(v) => Key::Int(v),
+            rusqlite::types::ValueRef::Text(t) => {
+                Key::Text(String::from_utf8_lossy(t).into_owned())
+            }
+            _ => return Err(corrupt(table, "sort key", "neither integer nor text")),
+        };
+        Ok(Some((k, get_uuid(row, 1, col(table, "id"))?)))
+    }
     let sql = owner_walk_sql(listing, filter, key, order, column);
-    let mut stmt = conn
-        .prepare_cached(&sql)
-        .map_err(backend("preparing a scoped listing query"))?;
-    let mut keys: Vec<(Key, Uuid)> = Vec::new();
-    for owner in owners {
+    let mut stmts = Vec::with_capacity(owners.len());
+    for n in 0..owners.len() {
+        // The walks run side by side, so each needs its own statement; a
+        // distinct text per position keeps each one in the statement cache
+        // (the cache holds one statement per text).
+        stmts.push(
+            conn.prepare_cached(&format!("{sql} -- walk {n}"))
+                .map_err(backend("preparing a scoped listing query"))?,
+        );
+    }
+    let mut walks = Vec::with_capacity(owners.len());
+    for (stmt, owner) in stmts.iter_mut().zip(owners) {
         let mut params = filter.params.clone();
         params.push(b(owner.as_uuid()));
         params.push(i(limit));
-        let mut rows = stmt
-            .query(params_from_iter(params.iter()))
-            .map_err(backend("running a scoped listing query"))?;
-        while let Some(row) = rows
-            .next()
-            .map_err(backend("reading a scoped listing row"))?
-        {
-            let k = match row.get_ref(0).map_err(backend("reading a sort key"))? {
-                rusqlite::types::ValueRef::Integer(v) => Key::Int(v),
-                rusqlite::types::ValueRef::Text(t) => {
-                    Key::Text(String::from_utf8_lossy(t).into_owned())
-                }
-                _ => {
-                    return Err(corrupt(
-                        listing.from,
-                        key,
-                        "a sort key is neither integer nor text",
-                    ));
+        walks.push(
+            stmt.query(params_from_iter(params))
+                .map_err(backend("running a scoped listing query"))?,
+        );
+    }
+    let mut heads = Vec::with_capacity(walks.len());
+    for w in &mut walks {
+        heads.push(head(w, listing.from)?);
+    }
+    let want = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(want.min(1024));
+    while out.len() < want {
+        let mut best: Option<usize> = None;
+        for (n, h) in heads.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let better = match best.and_then(|b| heads[b].as_ref()) {
+                None => true,
+                Some(cur) => {
+                    if desc {
+                        h > cur
+                    } else {
+                        h < cur
+                    }
                 }
             };
-            keys.push((k, get_uuid(row, 1, col("listing", "id"))?));
+            if better {
+                best = Some(n);
+            }
+        }
+        let Some(n) = best else { break };
+        let next = head(&mut walks[n], listing.from)?;
+        if let Some((_, id)) = std::mem::replace(&mut heads[n], next) {
+            out.push(id);
         }
     }
-    if desc {
-        keys.sort_unstable_by(|a, b| b.cmp(a));
-    } else {
-        keys.sort_unstable();
+    Ok(out)
+}
+
+/// The rows with `ids`, in the order of `ids`.
+fn fetch_in_order<T: Record>(
+    conn: &Connection,
+    listing: &Listing,
+    ids: &[Uuid],
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    keys.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(keys.into_iter().map(|(_, id)| id).collect())
+    let mut w = Where::default();
+    push_in(&mut w, listing.id, ids.iter().copied());
+    let sql = format!(
+        "SELECT {} FROM {}{}",
+        listing.columns,
+        listing.from,
+        w.sql()
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(backend("preparing to read a page by id"))?;
+    let mut rows = stmt
+        .query(params_from_iter(w.params.iter()))
+        .map_err(backend("reading a page by id"))?;
+    let mut out = Vec::with_capacity(ids.len());
+    while let Some(row) = rows.next().map_err(backend("reading a page by id"))? {
+        out.push(decode(row)?);
+    }
+    let position: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(n, id)| (*id, n)).collect();
+    out.sort_unstable_by_key(|item| position.get(&item.uuid()).copied().unwrap_or(usize::MAX));
+    Ok(out)
 }
 
 fn push_cursor(
@@ -1093,6 +1154,33 @@ fn team_where(f: &TeamFilter) -> Where {
         push_in(&mut w, "t.id", ids.iter().map(|t| t.as_uuid()));
     }
     w
+}
+
+pub(crate) fn team_members(conn: &Connection, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError> {
+    if teams.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut w = Where::default();
+    push_in(&mut w, "team_id", teams.iter().map(|t| t.as_uuid()));
+    let sql = format!(
+        "SELECT DISTINCT user_id FROM user_teams{} ORDER BY user_id",
+        w.sql()
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(backend("preparing to read team members"))?;
+    let mut rows = stmt
+        .query(params_from_iter(w.params.iter()))
+        .map_err(backend("reading team members"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend("reading team members"))? {
+        out.push(UserId::from_uuid(get_uuid(
+            row,
+            0,
+            col("user_teams", "user_id"),
+        )?));
+    }
+    Ok(out)
 }
 
 pub(crate) fn teams(conn: &Connection, q: &TeamQuery) -> Result<Page<Team>, StoreError> {

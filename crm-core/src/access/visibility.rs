@@ -16,7 +16,6 @@ use crate::query::{
 };
 use crate::store::ReadTx;
 use crate::team::Team;
-use crate::user::User;
 
 /// Which owners' records a scope reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,17 +128,8 @@ impl Access {
         let mut teams: Vec<TeamId> = user.teams.iter().copied().chain(managed.clone()).collect();
         teams.sort();
         teams.dedup();
-        let mut team_members = vec![me];
-        for t in &teams {
-            let members = all_pages(
-                |q| tx.users(q),
-                UserFilter {
-                    team: Some(*t),
-                    ..UserFilter::default()
-                },
-            )?;
-            team_members.extend(members.into_iter().map(|u: User| u.id));
-        }
+        let mut team_members = tx.team_members(&teams)?;
+        team_members.push(me);
         team_members.sort();
         team_members.dedup();
         let mut managed = managed;

@@ -1783,6 +1783,24 @@ pub fn users_and_teams_round_trip_and_list<S: Store>(store: S) {
             assert_eq!(got, want, "teams {f:?} {order:?}");
         }
     }
+    // Team members: the users in any of the teams, sorted, once each.
+    for set in [
+        vec![],
+        vec![teams[0].id],
+        vec![teams[2].id, teams[1].id, teams[2].id],
+    ] {
+        let mut want: Vec<UserId> = users
+            .iter()
+            .filter(|u| set.iter().any(|t| u.teams.contains(t)))
+            .map(|u| u.id)
+            .collect();
+        want.sort();
+        assert_eq!(
+            tx.team_members(&set).expect("members"),
+            want,
+            "members of {set:?}"
+        );
+    }
     drop(tx);
     let mut tx = store.write().expect("write");
     let mut t2 = teams[1].clone();
