@@ -24,7 +24,10 @@
 //! the actor reads, and filtering, sorting or aggregating on it is an
 //! [`Error::FieldHidden`](crate::Error::FieldHidden)) or make it read-only
 //! (changing it is an [`Error::PermissionDenied`](crate::Error::PermissionDenied)).
-//! A hidden field is also read-only.
+//! A hidden field is also read-only. Today the filters that touch a
+//! hideable field are `DealFilter::amount_set` and `CustomerFilter::email`;
+//! no listing order sorts by one; aggregations (KPI reports) call
+//! [`Access::require_readable`] for every field they sum or average.
 //!
 //! # Combining roles
 //!
