@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use crm_core::{
-    ActivityKind, Actor, Crm, CustomerPatch, DealPatch, Direction, Event, EventQuery, Lifecycle,
-    ManualClock, Money, NewActivity, NewCustomer, NewDeal, PipelineDef, StageDef, StageGuard,
-    Store, UserId,
+    AccessRole, ActivityKind, Actor, Crm, CustomerPatch, DealPatch, Direction, Event, EventQuery,
+    Lifecycle, ManualClock, Money, NewActivity, NewCustomer, NewDeal, NewUser, PipelineDef,
+    StageDef, StageGuard, Store,
 };
 use crm_store_sqlite::SqliteStore;
 
@@ -113,9 +113,13 @@ fn display_path(path: &Path) -> String {
 
 fn run<S: Store>(crm: Crm<S>, clock: &ManualClock) -> Res<()> {
     // Every call says who acts; here a sales rep, and the system for setup.
+    // Maria is a stored user acting with the sales_rep role: she may change
+    // the records she owns (new ones are hers) and read her team's.
     let system = crm.as_actor(Actor::System);
-    let maria = UserId::from_uuid(uuid_from(1));
-    let rep = crm.as_actor(Actor::User(maria));
+    let maria = system
+        .create_user(NewUser::new("Maria Rossi", "maria@example.com").role(AccessRole::SalesRep))?
+        .id;
+    let rep = crm.as_user(maria);
 
     // 1. A pipeline: stages with win probabilities and entry guards.
     let pipeline = system.create_pipeline(
@@ -348,8 +352,4 @@ fn fmt_time(t: DateTime<Utc>) -> String {
 
 fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
     crm_core::Clock::now(clock)
-}
-
-fn uuid_from(n: u128) -> uuid::Uuid {
-    uuid::Uuid::from_u128(n)
 }

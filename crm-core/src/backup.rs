@@ -6,6 +6,8 @@
 //!
 //! ```text
 //! {"header":{"format":"crm-core backup","version":1}}
+//! {"team":{...}}
+//! {"user":{...}}          (with roles and team memberships)
 //! {"field_schema":{...}}  (custom field definitions per entity type)
 //! {"pipeline":{...}}
 //! {"customer":{...}}
@@ -57,6 +59,10 @@ pub struct Header {
 pub enum Line {
     /// The header (first line only).
     Header(Header),
+    /// A team.
+    Team(crate::team::Team),
+    /// A user.
+    User(crate::user::User),
     /// The custom fields of one entity type.
     FieldSchema(crate::custom_field::FieldSchema),
     /// A pipeline.
@@ -76,6 +82,10 @@ pub enum Line {
 /// How many records of each kind a backup held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupCounts {
+    /// Teams.
+    pub teams: u64,
+    /// Users.
+    pub users: u64,
     /// Custom-field schemas.
     pub field_schemas: u64,
     /// Pipelines.
@@ -97,6 +107,8 @@ impl BackupCounts {
         match line {
             Line::Header(_) => {}
             Line::FieldSchema(_) => self.field_schemas += 1,
+            Line::Team(_) => self.teams += 1,
+            Line::User(_) => self.users += 1,
             Line::Segment(_) => self.segments += 1,
             Line::Pipeline(_) => self.pipelines += 1,
             Line::Customer(_) => self.customers += 1,

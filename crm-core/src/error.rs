@@ -29,6 +29,10 @@ pub enum EntityKind {
     FieldSchema,
     /// A saved [`Segment`](crate::segment::Segment).
     Segment,
+    /// A [`User`](crate::User).
+    User,
+    /// A [`Team`](crate::Team).
+    Team,
 }
 
 impl EntityKind {
@@ -42,6 +46,8 @@ impl EntityKind {
             EntityKind::Event => "event",
             EntityKind::FieldSchema => "field_schema",
             EntityKind::Segment => "segment",
+            EntityKind::User => "user",
+            EntityKind::Team => "team",
         }
     }
 }
@@ -230,6 +236,69 @@ pub enum Error {
     /// A KPI could not be computed (a missing exchange rate, a bad window, …).
     #[error(transparent)]
     Kpi(#[from] crate::kpi::KpiError),
+    /// The actor may not make this change: the record (or the field) is
+    /// outside their write scope. Nothing was written and no event appended.
+    #[error("{}", permission_message(actor, *resource, *operation, id, *needed, *granted, *field))]
+    PermissionDenied {
+        /// Who tried.
+        actor: crate::Actor,
+        /// The kind of record.
+        resource: crate::access::Resource,
+        /// What they tried to do.
+        operation: crate::access::Operation,
+        /// The record's id (empty for a new record).
+        id: String,
+        /// The write scope that would have allowed it (what is missing).
+        needed: crate::access::Scope,
+        /// The write scope the actor's roles grant on `resource`.
+        granted: crate::access::Scope,
+        /// The read-only field the change touched, if that is the reason.
+        field: Option<crate::access::Field>,
+    },
+
+    /// The actor filtered, sorted or aggregated on a field their roles hide.
+    #[error(
+        "{actor} cannot filter, sort or aggregate on {field}: the field is hidden from their roles"
+    )]
+    FieldHidden {
+        /// Who tried.
+        actor: crate::Actor,
+        /// The hidden field.
+        field: crate::access::Field,
+    },
+
+    /// The session's user cannot act (unknown or deactivated).
+    #[error("user {user} cannot act: {reason}")]
+    ActorNotAllowed {
+        /// The user id.
+        user: String,
+        /// Why not.
+        reason: String,
+    },
+}
+
+fn permission_message(
+    actor: &crate::Actor,
+    resource: crate::access::Resource,
+    operation: crate::access::Operation,
+    id: &str,
+    needed: crate::access::Scope,
+    granted: crate::access::Scope,
+    field: Option<crate::access::Field>,
+) -> String {
+    let record = if id.is_empty() {
+        format!("a new record in {resource}")
+    } else {
+        format!("{resource} record {id}")
+    };
+    match field {
+        Some(f) => format!(
+            "permission denied: {actor} may not {operation} {record}: field {f} is read-only for their roles"
+        ),
+        None => format!(
+            "permission denied: {actor} may not {operation} {record}: that needs write scope '{needed}' on {resource}, their roles grant '{granted}'"
+        ),
+    }
 }
 
 impl From<StoreError> for Error {

@@ -179,6 +179,11 @@ impl Changes {
         });
     }
 
+    /// Whether `field` is among the changes.
+    pub(crate) fn touches(&self, field: &str) -> bool {
+        self.0.iter().any(|c| c.field == field)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

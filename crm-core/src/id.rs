@@ -95,9 +95,14 @@ typed_id!(
     "SegmentId"
 );
 typed_id!(
-    /// Identifies a user of the host application (owner of records, actor of changes).
+    /// Identifies a [`User`](crate::User): owner of records, actor of changes.
     UserId,
     "UserId"
+);
+typed_id!(
+    /// Identifies a [`Team`](crate::Team) of users.
+    TeamId,
+    "TeamId"
 );
 
 /// A string that is not a valid id.

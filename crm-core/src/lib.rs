@@ -33,8 +33,45 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Who may do what
+//!
+//! Every call runs as an [`Actor`]: [`Actor::System`] (imports, migrations,
+//! automation; may do everything, and is always named explicitly) or a
+//! stored, active [`User`] acting with their [`AccessRole`]s and
+//! [`Team`]s (`crm.as_user(id)`). Roles grant a read and a write
+//! [`Scope`] (`all`, `team`, `own`, `none`) per [`Resource`] and may hide
+//! or protect [`Field`]s (support sees deals without amounts). The facade
+//! resolves the actor's access inside each call's transaction and applies
+//! it on every path: listings and counts carry the scope down to the store
+//! as a filter, a record outside the read scope is not found, a write
+//! outside the write scope is an [`Error::PermissionDenied`] that changes
+//! nothing and appends no event. See [`access`] for the rules and the
+//! built-in roles.
+//!
+//! ```
+//! use crm_core::{AccessRole, Actor, Crm, DealQuery, Error, NewCustomer, NewDeal, NewTeam, NewUser, PipelineDef};
+//! use crm_store_memory::MemoryStore;
+//!
+//! let crm = Crm::new(MemoryStore::new());
+//! let system = crm.as_actor(Actor::System);
+//! let north = system.create_team(NewTeam::new("North"))?;
+//! let south = system.create_team(NewTeam::new("South"))?;
+//! let rep = |name: &str, team| system.create_user(
+//!     NewUser::new(name, format!("{name}@example.com")).role(AccessRole::SalesRep).team(team));
+//! let (rita, sven) = (rep("rita", north.id)?, rep("sven", south.id)?);
+//! let p = system.create_pipeline(PipelineDef::sales_template("Sales"))?;
+//! let acme = system.create_customer(NewCustomer::organisation("ACME").owner(rita.id))?;
+//!
+//! let deal = crm.as_user(rita.id).create_deal(NewDeal::new(acme.id, p.id, "Robots"))?;
+//! assert_eq!(deal.owner, Some(rita.id)); // what a user creates is theirs
+//! assert_eq!(crm.as_user(sven.id).deals(&DealQuery::new())?.items.len(), 0);
+//! assert!(matches!(crm.as_user(sven.id).deal(deal.id), Err(Error::NotFound { .. })));
+//! # Ok::<(), crm_core::Error>(())
+//! ```
+//!
 //! Module map: [`customer`], [`contact`], [`tag`], [`pipeline`], [`deal`],
-//! [`activity`], [`event`] hold the domain and its rules; [`money`] and
+//! [`activity`], [`event`] hold the domain and its rules; [`user`],
+//! [`team`] and [`access`] identity and access control; [`money`] and
 //! [`currency`] exact amounts; [`query`] filters and pagination; [`store`]
 //! the storage traits; [`clock`] and [`id`] injectable time and ids;
 //! [`kpi`] sales KPIs and customer analytics (pure functions, also reachable
@@ -44,6 +81,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod activity;
 pub mod actor;
 pub mod backup;
@@ -69,9 +107,12 @@ pub mod segment;
 mod serde_util;
 pub mod store;
 pub mod tag;
+pub mod team;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod user;
 
+pub use access::{AccessRole, Field, Operation, Permissions, Resource, Scope};
 pub use activity::{Activity, ActivityKind, Direction, NewActivity};
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -84,7 +125,7 @@ pub use event::{EntityRef, Event, EventKind, FieldChange, NewEvent};
 pub use facade::{Batch, Crm, Session};
 pub use id::{
     ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, RandomIds, SegmentId,
-    SequentialIds, UserId,
+    SequentialIds, TeamId, UserId,
 };
 pub use money::{Money, MoneyError};
 pub use pipeline::{
@@ -94,11 +135,14 @@ pub use pipeline::{
 pub use query::{
     ActivityFilter, ActivityOrder, ActivityQuery, Cursor, CustomerFilter, CustomerOrder,
     CustomerQuery, DealFilter, DealOrder, DealQuery, EventFilter, EventOrder, EventQuery, Page,
-    PageRequest, PipelineQuery, Query, SortDirection,
+    PageRequest, PipelineQuery, Query, SortDirection, TeamFilter, TeamOrder, TeamQuery, UserFilter,
+    UserOrder, UserQuery,
 };
 pub use segment::{Segment, SegmentPatch, SegmentQuery, SegmentResult};
 pub use store::{ReadTx, Savepoint, Store, WriteTx};
 pub use tag::Tag;
+pub use team::{NewTeam, Team};
+pub use user::{NewUser, User, UserPatch};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -24,7 +24,8 @@
 //!   `moved_people`).
 //!
 //! Both customers must be of the same kind and neither merged already;
-//! both versions are checked, as for any update.
+//! both versions are checked, as for any update. The actor needs write
+//! scope on both customers and on every record that moves.
 
 use serde::{Deserialize, Serialize};
 

@@ -22,9 +22,11 @@ use crate::customer::{Customer, Lifecycle, PartyKind, Role};
 use crate::deal::{Deal, DealStatus};
 use crate::error::{EntityKind, StoreError};
 use crate::event::{EntityRef, Event};
-use crate::id::{CustomerId, DealId, PipelineId, UserId};
+use crate::id::{CustomerId, DealId, PipelineId, TeamId, UserId};
 use crate::pipeline::{Pipeline, StageKey};
 use crate::tag::Tag;
+use crate::team::Team;
+use crate::user::User;
 
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -333,6 +335,15 @@ pub struct CustomerFilter {
     pub name_contains: Option<String>,
     /// Also list customers merged into others (left out by default).
     pub include_merged: bool,
+    /// Owned by one of these users (unowned customers never match; an
+    /// empty list matches nothing). The facade ANDs the actor's read scope
+    /// in here.
+    pub owner_in: Option<Vec<UserId>>,
+}
+
+fn owner_in(set: &Option<Vec<UserId>>, owner: Option<UserId>) -> bool {
+    set.as_ref()
+        .is_none_or(|s| owner.is_some_and(|o| s.contains(&o)))
 }
 
 impl Filter<Customer> for CustomerFilter {
@@ -350,6 +361,7 @@ impl Filter<Customer> for CustomerFilter {
                     .to_ascii_lowercase()
                     .contains(&n.to_ascii_lowercase())
             })
+            && owner_in(&self.owner_in, c.owner)
     }
 }
 
@@ -456,6 +468,10 @@ pub struct DealFilter {
     pub customer: Option<CustomerId>,
     /// Owned by this user.
     pub owner: Option<UserId>,
+    /// Owned by one of these users (see [`CustomerFilter::owner_in`]).
+    pub owner_in: Option<Vec<UserId>>,
+    /// With (`true`) or without (`false`) an amount.
+    pub amount_set: Option<bool>,
 }
 
 impl Filter<Deal> for DealFilter {
@@ -465,6 +481,8 @@ impl Filter<Deal> for DealFilter {
             && self.status.is_none_or(|s| d.status == s)
             && self.customer.is_none_or(|c| d.customer == c)
             && self.owner.is_none_or(|o| d.owner == Some(o))
+            && owner_in(&self.owner_in, d.owner)
+            && self.amount_set.is_none_or(|b| d.amount.is_some() == b)
     }
 }
 
@@ -525,6 +543,8 @@ pub struct ActivityFilter {
     pub open_tasks_only: bool,
     /// Only activities due strictly before this time (tasks without a due time never match).
     pub due_before: Option<DateTime<Utc>>,
+    /// Owned by (assigned to) one of these users (see [`CustomerFilter::owner_in`]).
+    pub owner_in: Option<Vec<UserId>>,
 }
 
 impl Filter<Activity> for ActivityFilter {
@@ -537,6 +557,7 @@ impl Filter<Activity> for ActivityFilter {
             && self
                 .due_before
                 .is_none_or(|t| a.due_at.is_some_and(|due| due < t))
+            && owner_in(&self.owner_in, a.owner)
     }
 }
 
@@ -591,6 +612,9 @@ pub struct EventFilter {
     pub from: Option<DateTime<Utc>>,
     /// Strictly before this time.
     pub to: Option<DateTime<Utc>>,
+    /// Made by one of these users (system events never match; an empty
+    /// list matches nothing). The facade ANDs the actor's event scope in here.
+    pub actor_in: Option<Vec<UserId>>,
 }
 
 impl Filter<Event> for EventFilter {
@@ -600,6 +624,7 @@ impl Filter<Event> for EventFilter {
             && self.actor.is_none_or(|a| e.actor == a)
             && self.from.is_none_or(|t| e.at >= t)
             && self.to.is_none_or(|t| e.at < t)
+            && owner_in(&self.actor_in, e.actor.user())
     }
 }
 
@@ -629,6 +654,115 @@ impl Record for Event {
 
 /// An event-log listing.
 pub type EventQuery = Query<EventFilter, EventOrder>;
+
+// ----- users and teams -----
+
+/// Which users to list. Every set field must match (AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserFilter {
+    /// Active or deactivated.
+    pub active: Option<bool>,
+    /// Member of this team.
+    pub team: Option<TeamId>,
+    /// One of these users (an empty list matches nothing).
+    pub id_in: Option<Vec<UserId>>,
+}
+
+impl Filter<User> for UserFilter {
+    fn matches(&self, u: &User) -> bool {
+        self.active.is_none_or(|a| u.active == a)
+            && self.team.is_none_or(|t| u.teams.contains(&t))
+            && owner_in(&self.id_in, Some(u.id))
+    }
+}
+
+/// How to order users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserOrder {
+    /// By creation time.
+    #[default]
+    CreatedAt,
+    /// By name (byte-wise).
+    Name,
+}
+
+impl Order<User> for UserOrder {
+    fn name(&self) -> &'static str {
+        match self {
+            UserOrder::CreatedAt => "created_at",
+            UserOrder::Name => "name",
+        }
+    }
+    fn value(&self, u: &User) -> SortValue {
+        match self {
+            UserOrder::CreatedAt => millis(u.created_at),
+            UserOrder::Name => SortValue::Text(u.name.clone()),
+        }
+    }
+}
+
+impl Record for User {
+    fn uuid(&self) -> Uuid {
+        self.id.as_uuid()
+    }
+}
+
+/// A user listing.
+pub type UserQuery = Query<UserFilter, UserOrder>;
+
+/// Which teams to list. Every set field must match (AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TeamFilter {
+    /// Managed by this user.
+    pub manager: Option<UserId>,
+    /// One of these teams (an empty list matches nothing).
+    pub id_in: Option<Vec<TeamId>>,
+}
+
+impl Filter<Team> for TeamFilter {
+    fn matches(&self, t: &Team) -> bool {
+        self.manager.is_none_or(|m| t.manager == Some(m))
+            && self.id_in.as_ref().is_none_or(|s| s.contains(&t.id))
+    }
+}
+
+/// How to order teams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamOrder {
+    /// By creation time.
+    #[default]
+    CreatedAt,
+    /// By name (byte-wise).
+    Name,
+}
+
+impl Order<Team> for TeamOrder {
+    fn name(&self) -> &'static str {
+        match self {
+            TeamOrder::CreatedAt => "created_at",
+            TeamOrder::Name => "name",
+        }
+    }
+    fn value(&self, t: &Team) -> SortValue {
+        match self {
+            TeamOrder::CreatedAt => millis(t.created_at),
+            TeamOrder::Name => SortValue::Text(t.name.clone()),
+        }
+    }
+}
+
+impl Record for Team {
+    fn uuid(&self) -> Uuid {
+        self.id.as_uuid()
+    }
+}
+
+/// A team listing.
+pub type TeamQuery = Query<TeamFilter, TeamOrder>;
 
 #[cfg(test)]
 mod tests {

@@ -42,13 +42,15 @@ use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, StoreError};
 use crate::event::{Event, NewEvent};
-use crate::id::{ActivityId, CustomerId, DealId, PipelineId, SegmentId};
+use crate::id::{ActivityId, CustomerId, DealId, PipelineId, SegmentId, TeamId, UserId};
 use crate::pipeline::Pipeline;
 use crate::query::{
     ActivityFilter, ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery,
-    EventQuery, Page, PageRequest, PipelineQuery,
+    EventQuery, Page, PageRequest, PipelineQuery, TeamQuery, UserQuery,
 };
 use crate::segment::{Expr, Segment, SegmentQuery};
+use crate::team::Team;
+use crate::user::User;
 
 /// A storage backend.
 pub trait Store: Send + Sync {
@@ -183,6 +185,21 @@ pub trait ReadTx {
         let _ = (expr, now);
         Ok(None)
     }
+
+    // ----- users and teams -----
+
+    /// The user with `id`, if any.
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// A page of users.
+    fn users(&self, query: &UserQuery) -> Result<Page<User>, StoreError>;
+    /// The team with `id`, if any.
+    fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError>;
+    /// A page of teams.
+    fn teams(&self, query: &TeamQuery) -> Result<Page<Team>, StoreError>;
+    /// The ids of the users who belong to at least one of `teams`, sorted,
+    /// without duplicates (what the facade needs to resolve a `team`
+    /// scope, without reading whole user records).
+    fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -237,6 +254,17 @@ pub trait WriteTx: ReadTx {
 
     /// Makes every write of this transaction durable and visible.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    // ----- users and teams -----
+
+    /// Stores a new user.
+    fn insert_user(&mut self, user: &User) -> Result<(), StoreError>;
+    /// Replaces a user whose stored version is `user.version - 1`.
+    fn update_user(&mut self, user: &User) -> Result<(), StoreError>;
+    /// Stores a new team.
+    fn insert_team(&mut self, team: &Team) -> Result<(), StoreError>;
+    /// Replaces a team whose stored version is `team.version - 1`.
+    fn update_team(&mut self, team: &Team) -> Result<(), StoreError>;
 }
 
 /// A mark inside a write transaction (see [`WriteTx::savepoint`]).

@@ -35,7 +35,8 @@ use crm_core::{
     Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
     CustomerQuery, Deal, DealFilter, DealId, DealOrder, DealQuery, EntityKind, Event, EventQuery,
     NewEvent, Page, Pipeline, PipelineId, PipelineQuery, ReadTx, Savepoint, Segment, SegmentId,
-    SegmentQuery, SortDirection, Store, StoreError, WriteTx,
+    SegmentQuery, SortDirection, Store, StoreError, Team, TeamId, TeamQuery, User, UserId,
+    UserQuery, WriteTx,
 };
 use uuid::Uuid;
 
@@ -51,6 +52,8 @@ struct State {
     /// time in ms, id): their default listing orders, so that paging
     /// through all of them costs one pass instead of one per page.
     segments: HashMap<SegmentId, Segment>,
+    users: HashMap<UserId, User>,
+    teams: HashMap<TeamId, Team>,
     deals_by_created: BTreeSet<(i64, Uuid)>,
     activities_by_occurred: BTreeSet<(i64, Uuid)>,
 }
@@ -77,6 +80,8 @@ impl Indexed for Customer {}
 impl Indexed for Pipeline {}
 impl Indexed for FieldSchema {}
 impl Indexed for Segment {}
+impl Indexed for User {}
+impl Indexed for Team {}
 impl Indexed for Deal {
     fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
         let key = |d: &Deal| (d.created_at.timestamp_millis(), d.id.as_uuid());
@@ -286,6 +291,8 @@ enum Undo {
     Event,
     FieldSchema(EntityKind, Option<FieldSchema>),
     Segment(SegmentId, Option<Segment>),
+    User(UserId, Option<User>),
+    Team(TeamId, Option<Team>),
 }
 
 struct WriteGuard<'a> {
@@ -314,6 +321,8 @@ impl WriteGuard<'_> {
                 }
                 Undo::FieldSchema(entity, old) => restore(s, |s| &mut s.field_schemas, entity, old),
                 Undo::Segment(id, old) => restore(s, |s| &mut s.segments, id, old),
+                Undo::User(id, old) => restore(s, |s| &mut s.users, id, old),
+                Undo::Team(id, old) => restore(s, |s| &mut s.teams, id, old),
             }
         }
     }
@@ -466,6 +475,34 @@ macro_rules! read_impl {
                 Ok(())
             }
             // No push-down: the facade evaluates every expression itself.
+
+            fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+                let $me = self;
+                Ok(reads($state).users.get(&id).cloned())
+            }
+            fn users(&self, q: &UserQuery) -> Result<Page<User>, StoreError> {
+                let $me = self;
+                paginate(reads($state).users.values(), q)
+            }
+            fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError> {
+                let $me = self;
+                Ok(reads($state).teams.get(&id).cloned())
+            }
+            fn teams(&self, q: &TeamQuery) -> Result<Page<Team>, StoreError> {
+                let $me = self;
+                paginate(reads($state).teams.values(), q)
+            }
+            fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError> {
+                let $me = self;
+                let mut ids: Vec<UserId> = reads($state)
+                    .users
+                    .values()
+                    .filter(|u| teams.iter().any(|t| u.teams.contains(t)))
+                    .map(|u| u.id)
+                    .collect();
+                ids.sort();
+                Ok(ids)
+            }
         }
     };
 }
@@ -628,6 +665,23 @@ impl WriteTx for WriteGuard<'_> {
         self.committed = true;
         Ok(())
     }
+
+    insert_update!(
+        insert_user,
+        update_user,
+        User,
+        users,
+        User,
+        EntityKind::User
+    );
+    insert_update!(
+        insert_team,
+        update_team,
+        Team,
+        teams,
+        Team,
+        EntityKind::Team
+    );
 }
 
 #[cfg(test)]

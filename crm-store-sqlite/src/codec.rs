@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_core::{
-    ActivityKind, Actor, Direction, EntityKind, EventKind, Lifecycle, PartyKind, Role, StageGuard,
-    StageKind, StoreError, UserId, deal::DealStatus,
+    AccessRole, ActivityKind, Actor, Direction, EntityKind, EventKind, Lifecycle, PartyKind, Role,
+    StageGuard, StageKind, StoreError, UserId, deal::DealStatus,
 };
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
@@ -305,6 +305,15 @@ text_enum!(entity_kind_str, entity_kind, EntityKind {
     EntityKind::Event => "event",
     EntityKind::FieldSchema => "field_schema",
     EntityKind::Segment => "segment",
+    EntityKind::User => "user",
+    EntityKind::Team => "team",
+});
+text_enum!(access_role_str, access_role, AccessRole {
+    AccessRole::Admin => "admin",
+    AccessRole::SalesManager => "sales_manager",
+    AccessRole::SalesRep => "sales_rep",
+    AccessRole::Support => "support",
+    AccessRole::ReadOnly => "read_only",
 });
 text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Created => "created",

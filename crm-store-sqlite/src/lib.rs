@@ -108,7 +108,7 @@ use crm_core::{
     Activity, ActivityId, ActivityQuery, Customer, CustomerFilter, CustomerId, CustomerQuery, Deal,
     DealFilter, DealId, DealQuery, EntityKind, Event, EventQuery, NewEvent, Page, Pipeline,
     PipelineId, PipelineQuery, ReadTx, Savepoint, Segment, SegmentId, SegmentQuery, Store,
-    StoreError, WriteTx,
+    StoreError, Team, TeamId, TeamQuery, User, UserId, UserQuery, WriteTx,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -447,6 +447,21 @@ macro_rules! uncached_reads {
         ) -> Result<Option<Vec<CustomerId>>, StoreError> {
             segment::push_down(&self.conn, expr, now)
         }
+        fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+            read::user(&self.conn, id)
+        }
+        fn users(&self, q: &UserQuery) -> Result<Page<User>, StoreError> {
+            read::users(&self.conn, q)
+        }
+        fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError> {
+            read::team(&self.conn, id)
+        }
+        fn teams(&self, q: &TeamQuery) -> Result<Page<Team>, StoreError> {
+            read::teams(&self.conn, q)
+        }
+        fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError> {
+            read::team_members(&self.conn, teams)
+        }
     };
 }
 
@@ -674,6 +689,19 @@ impl WriteTx for SqliteWrite<'_> {
             .map_err(codec::backend("committing a write transaction"))?;
         self.committed = true;
         Ok(())
+    }
+
+    fn insert_user(&mut self, u: &User) -> Result<(), StoreError> {
+        self.guarded(|conn| write::insert_user(conn, u))
+    }
+    fn update_user(&mut self, u: &User) -> Result<(), StoreError> {
+        self.guarded(|conn| write::update_user(conn, u))
+    }
+    fn insert_team(&mut self, t: &Team) -> Result<(), StoreError> {
+        self.guarded(|conn| write::insert_team(conn, t))
+    }
+    fn update_team(&mut self, t: &Team) -> Result<(), StoreError> {
+        self.guarded(|conn| write::update_team(conn, t))
     }
 }
 

@@ -8,19 +8,19 @@
 //! compare with the BINARY collation (UTF-8 byte order, like `String`), ids
 //! are UUID blobs (byte order, like `Uuid`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crm_core::query::{
     ActivityFilter, ActivityOrder, CustomerOrder, DealOrder, EventFilter, EventOrder, Order,
-    PipelineFilter, PipelineOrder, Record, SortValue,
+    PipelineFilter, PipelineOrder, Record, SortValue, TeamFilter, TeamOrder, UserFilter, UserOrder,
 };
 use crm_core::segment::{Expr, SegmentOrder};
 use crm_core::{
-    Activity, ActivityId, ActivityQuery, Actor, Currency, Customer, CustomerFilter, CustomerId,
-    CustomerQuery, Deal, DealFilter, DealId, DealQuery, Email, EntityKind, EntityRef, Event,
-    EventId, EventQuery, FieldChange, Money, Page, Phone, Pipeline, PipelineId, PipelineQuery,
-    Query, Segment, SegmentId, SegmentQuery, SortDirection, Stage, StageChange, StageKey,
-    StoreError, Tag, Transitions,
+    AccessRole, Activity, ActivityId, ActivityQuery, Actor, Currency, Customer, CustomerFilter,
+    CustomerId, CustomerQuery, Deal, DealFilter, DealId, DealQuery, Email, EntityKind, EntityRef,
+    Event, EventId, EventQuery, FieldChange, Money, Page, Phone, Pipeline, PipelineId,
+    PipelineQuery, Query, Segment, SegmentId, SegmentQuery, SortDirection, Stage, StageChange,
+    StageKey, StoreError, Tag, Team, TeamId, TeamQuery, Transitions, User, UserId, UserQuery,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
@@ -78,13 +78,39 @@ struct Listing {
     key_unique: bool,
 }
 
+/// An owner restriction: `column IN (ids)` (`None`: no restriction).
+type Owners<'a> = Option<(&'static str, &'a [UserId])>;
+
+/// Up to this many owners, a scoped listing runs as one index range per
+/// owner merged by SQLite; above it, as a plain `owner IN (…)`.
+const OWNER_MERGE_MAX: usize = 64;
+
+/// `column IN (?, ?, …)` with the ids as parameters; `0` for no id.
+pub(crate) fn push_in(w: &mut Where, column: &str, ids: impl ExactSizeIterator<Item = Uuid>) {
+    if ids.len() == 0 {
+        w.push("0", []);
+        return;
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    w.push(&format!("{column} IN ({marks})"), ids.map(b));
+}
+
 /// Runs a listing and returns the page, `next` cursor included.
+///
+/// With `owners`, only rows whose owner column is one of the ids are
+/// listed. For a few owners (a sales rep's team) the statement walks the
+/// `(owner, key, id)` index once per owner, each walk stopping after
+/// `limit + 1` rows, and merges the walks: the cost grows with the page
+/// size and the number of owners, not with the number of rows out of
+/// scope, so a scoped listing costs about what an unscoped one does.
+#[allow(clippy::too_many_arguments)]
 fn list<T, F, O>(
     conn: &Connection,
     listing: &Listing,
     q: &Query<F, O>,
     (key, key_is_text): (&'static str, bool),
     mut filter: Where,
+    owners: Owners<'_>,
     decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError>
 where
@@ -118,14 +144,41 @@ where
     } else {
         format!("{key} {dir}, {} {dir}", listing.id)
     };
-    let sql = format!(
-        "SELECT {} FROM {}{} ORDER BY {order} LIMIT ?",
-        listing.columns,
-        listing.from,
-        filter.sql()
-    );
     let limit = i64::from(q.page.limit.max(1)) + 1;
-    filter.params.push(i(limit));
+    let sql = match owners {
+        None => None,
+        Some((_, [])) => return Ok(Vec::new()),
+        Some((column, [one])) => {
+            filter.push(&format!("{column} = ?"), [b(one.as_uuid())]);
+            None
+        }
+        Some((column, many)) if many.len() <= OWNER_MERGE_MAX => {
+            // One walk of the `(owner, key, id)` index per owner, reading
+            // only (key, id) and merged as it goes, so about `limit` index
+            // entries are read in all; then the page's rows by id.
+            let ids = page_ids(
+                conn, listing, &filter, key, &order, column, many, limit, desc,
+            )?;
+            return fetch_in_order(conn, listing, &ids, decode);
+        }
+        Some((column, many)) => {
+            push_in(&mut filter, column, many.iter().map(|u| u.as_uuid()));
+            None
+        }
+    };
+    let sql = match sql {
+        Some(sql) => sql,
+        None => {
+            let sql = format!(
+                "SELECT {} FROM {}{} ORDER BY {order} LIMIT ?",
+                listing.columns,
+                listing.from,
+                filter.sql()
+            );
+            filter.params.push(i(limit));
+            sql
+        }
+    };
     let mut stmt = conn
         .prepare_cached(&sql)
         .map_err(backend("preparing a listing query"))?;
@@ -136,6 +189,149 @@ where
     while let Some(row) = rows.next().map_err(backend("reading a listing row"))? {
         out.push(decode(row)?);
     }
+    Ok(out)
+}
+
+/// One owner's walk: the keys and ids of the first rows of one owner, in
+/// order. With the `(owner, key, id)` indexes this reads the index only.
+fn owner_walk_sql(
+    listing: &Listing,
+    filter: &Where,
+    key: &str,
+    order: &str,
+    column: &str,
+) -> String {
+    let base = filter.sql();
+    let joiner = if base.is_empty() { " WHERE " } else { " AND " };
+    format!(
+        "SELECT {key}, {} FROM {}{base}{joiner}{column} = ? ORDER BY {order} LIMIT ?",
+        listing.id, listing.from
+    )
+}
+
+/// The ids of the first `limit` rows matching `filter` whose `column` is
+/// one of `owners`, in the listing's order: a k-way merge of one index
+/// walk per owner, each stepped only as far as the merge needs.
+#[allow(clippy::too_many_arguments)]
+fn page_ids(
+    conn: &Connection,
+    listing: &Listing,
+    filter: &Where,
+    key: &str,
+    order: &str,
+    column: &str,
+    owners: &[UserId],
+    limit: i64,
+    desc: bool,
+) -> Result<Vec<Uuid>, StoreError> {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Key {
+        Int(i64),
+        Text(String),
+    }
+    fn head(
+        rows: &mut rusqlite::Rows<'_>,
+        table: &'static str,
+    ) -> Result<Option<(Key, Uuid)>, StoreError> {
+        let Some(row) = rows
+            .next()
+            .map_err(backend("reading a scoped listing row"))?
+        else {
+            return Ok(None);
+        };
+        let k = match row.get_ref(0).map_err(backend("reading a sort key"))? {
+            rusqlite::types::ValueRef::Integer(v) => Key::Int(v),
+            rusqlite::types::ValueRef::Text(t) => {
+                Key::Text(String::from_utf8_lossy(t).into_owned())
+            }
+            _ => return Err(corrupt(table, "sort key", "neither integer nor text")),
+        };
+        Ok(Some((k, get_uuid(row, 1, col(table, "id"))?)))
+    }
+    let sql = owner_walk_sql(listing, filter, key, order, column);
+    let mut stmts = Vec::with_capacity(owners.len());
+    for n in 0..owners.len() {
+        // The walks run side by side, so each needs its own statement; a
+        // distinct text per position keeps each one in the statement cache
+        // (the cache holds one statement per text).
+        stmts.push(
+            conn.prepare_cached(&format!("{sql} -- walk {n}"))
+                .map_err(backend("preparing a scoped listing query"))?,
+        );
+    }
+    let mut walks = Vec::with_capacity(owners.len());
+    for (stmt, owner) in stmts.iter_mut().zip(owners) {
+        let mut params = filter.params.clone();
+        params.push(b(owner.as_uuid()));
+        params.push(i(limit));
+        walks.push(
+            stmt.query(params_from_iter(params))
+                .map_err(backend("running a scoped listing query"))?,
+        );
+    }
+    let mut heads = Vec::with_capacity(walks.len());
+    for w in &mut walks {
+        heads.push(head(w, listing.from)?);
+    }
+    let want = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(want.min(1024));
+    while out.len() < want {
+        let mut best: Option<usize> = None;
+        for (n, h) in heads.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let better = match best.and_then(|b| heads[b].as_ref()) {
+                None => true,
+                Some(cur) => {
+                    if desc {
+                        h > cur
+                    } else {
+                        h < cur
+                    }
+                }
+            };
+            if better {
+                best = Some(n);
+            }
+        }
+        let Some(n) = best else { break };
+        let next = head(&mut walks[n], listing.from)?;
+        if let Some((_, id)) = std::mem::replace(&mut heads[n], next) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// The rows with `ids`, in the order of `ids`.
+fn fetch_in_order<T: Record>(
+    conn: &Connection,
+    listing: &Listing,
+    ids: &[Uuid],
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut w = Where::default();
+    push_in(&mut w, listing.id, ids.iter().copied());
+    let sql = format!(
+        "SELECT {} FROM {}{}",
+        listing.columns,
+        listing.from,
+        w.sql()
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(backend("preparing to read a page by id"))?;
+    let mut rows = stmt
+        .query(params_from_iter(w.params.iter()))
+        .map_err(backend("reading a page by id"))?;
+    let mut out = Vec::with_capacity(ids.len());
+    while let Some(row) = rows.next().map_err(backend("reading a page by id"))? {
+        out.push(decode(row)?);
+    }
+    let position: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(n, id)| (*id, n)).collect();
+    out.sort_unstable_by_key(|item| position.get(&item.uuid()).copied().unwrap_or(usize::MAX));
     Ok(out)
 }
 
@@ -316,6 +512,18 @@ fn customer_where(f: &CustomerFilter) -> Where {
     w
 }
 
+fn owners_of<'a>(column: &'static str, ids: &'a Option<Vec<UserId>>) -> Owners<'a> {
+    ids.as_deref().map(|ids| (column, ids))
+}
+
+/// `w` with the owner restriction as a plain `IN` (for counts).
+fn with_owners(mut w: Where, owners: Owners<'_>) -> Where {
+    if let Some((column, ids)) = owners {
+        push_in(&mut w, column, ids.iter().map(|u| u.as_uuid()));
+    }
+    w
+}
+
 pub(crate) fn customers(
     conn: &Connection,
     q: &CustomerQuery,
@@ -331,13 +539,15 @@ pub(crate) fn customers(
         q,
         key,
         customer_where(&q.filter),
+        owners_of("c.owner", &q.filter.owner_in),
         decode_customer,
     )?;
     Ok(into_page(rows, q))
 }
 
 pub(crate) fn count_customers(conn: &Connection, f: &CustomerFilter) -> Result<u64, StoreError> {
-    count(conn, "customers c", customer_where(f))
+    let w = with_owners(customer_where(f), owners_of("c.owner", &f.owner_in));
+    count(conn, "customers c", w)
 }
 
 // ----- pipelines -----
@@ -475,7 +685,15 @@ pub(crate) fn pipelines(
     let PipelineFilter {} = q.filter;
     // The cursor only needs the key and id, so stages are loaded after the
     // page is cut.
-    let heads = list(conn, &PIPELINES, q, key, Where::default(), decode_pipeline)?;
+    let heads = list(
+        conn,
+        &PIPELINES,
+        q,
+        key,
+        Where::default(),
+        None,
+        decode_pipeline,
+    )?;
     let page = into_page(heads, q);
     Ok(Page {
         items: page
@@ -597,6 +815,11 @@ fn deal_where(f: &DealFilter) -> Where {
     if let Some(o) = f.owner {
         w.push("d.owner = ?", [b(o.as_uuid())]);
     }
+    match f.amount_set {
+        None => {}
+        Some(true) => w.push("d.amount IS NOT NULL", []),
+        Some(false) => w.push("d.amount IS NULL", []),
+    }
     w
 }
 
@@ -608,7 +831,15 @@ pub(crate) fn deals(conn: &Connection, q: &DealQuery) -> Result<Page<Deal>, Stor
     };
     // The cursor only needs the key and id, so history is loaded after
     // the page is cut.
-    let rows = list(conn, &DEALS, q, key, deal_where(&q.filter), decode_deal)?;
+    let rows = list(
+        conn,
+        &DEALS,
+        q,
+        key,
+        deal_where(&q.filter),
+        owners_of("d.owner", &q.filter.owner_in),
+        decode_deal,
+    )?;
     let mut page = into_page(rows, q);
     for d in &mut page.items {
         d.history = history(conn, d.id)?;
@@ -617,7 +848,8 @@ pub(crate) fn deals(conn: &Connection, q: &DealQuery) -> Result<Page<Deal>, Stor
 }
 
 pub(crate) fn count_deals(conn: &Connection, f: &DealFilter) -> Result<u64, StoreError> {
-    count(conn, "deals d", deal_where(f))
+    let w = with_owners(deal_where(f), owners_of("d.owner", &f.owner_in));
+    count(conn, "deals d", w)
 }
 
 // ----- activities -----
@@ -707,6 +939,7 @@ pub(crate) fn activities(
         q,
         key,
         activity_where(&q.filter),
+        owners_of("a.owner", &q.filter.owner_in),
         decode_activity,
     )?;
     Ok(into_page(rows, q))
@@ -777,6 +1010,7 @@ pub(crate) fn events(conn: &Connection, q: &EventQuery) -> Result<Page<Event>, S
         q,
         ("e.seq", false),
         event_where(&q.filter),
+        owners_of("e.actor", &q.filter.actor_in),
         decode_event,
     )?;
     Ok(into_page(rows, q))
@@ -873,7 +1107,7 @@ pub(crate) fn segments(conn: &Connection, q: &SegmentQuery) -> Result<Page<Segme
     if let Some(n) = &q.filter.name_contains {
         w.push("instr(lower(s.name), lower(?)) > 0", [t(n)]);
     }
-    let rows = list(conn, &SEGMENTS, q, key, w, decode_segment)?;
+    let rows = list(conn, &SEGMENTS, q, key, w, None, decode_segment)?;
     Ok(into_page(rows, q))
 }
 
@@ -900,7 +1134,7 @@ pub(crate) fn scan_deals(
     visit: &mut dyn FnMut(&Deal),
 ) -> Result<(), StoreError> {
     const T: &str = "deal_stage_history";
-    let w = deal_where(f);
+    let w = with_owners(deal_where(f), owners_of("d.owner", &f.owner_in));
     let mut deals = conn
         .prepare_cached(&format!(
             "SELECT {DEAL_COLUMNS} FROM deals d{} ORDER BY d.id",
@@ -966,7 +1200,7 @@ pub(crate) fn scan_activities(
     f: &ActivityFilter,
     visit: &mut dyn FnMut(&Activity),
 ) -> Result<(), StoreError> {
-    let w = activity_where(f);
+    let w = with_owners(activity_where(f), owners_of("a.owner", &f.owner_in));
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {ACTIVITY_COLUMNS} FROM activities a{}",
@@ -980,4 +1214,255 @@ pub(crate) fn scan_activities(
         visit(&decode_activity(row)?);
     }
     Ok(())
+}
+
+// ----- users and teams -----
+
+const USER_COLUMNS: &str = "u.id, u.version, u.name, u.email, u.active, u.created_at, \
+     u.updated_at, \
+     (SELECT group_concat(role, char(10)) FROM user_roles WHERE user_id = u.id), \
+     (SELECT group_concat(hex(team_id), char(10)) FROM user_teams WHERE user_id = u.id)";
+
+const USERS: Listing = Listing {
+    columns: USER_COLUMNS,
+    from: "users u",
+    id: "u.id",
+    key_unique: false,
+};
+
+fn decode_user(row: &Row<'_>) -> Result<User, StoreError> {
+    const T: &str = "users";
+    let active = get_i64(row, 4, col(T, "active"))?;
+    Ok(User {
+        id: UserId::from_uuid(get_uuid(row, 0, col(T, "id"))?),
+        version: get_u64(row, 1, col(T, "version"))?,
+        name: get_str(row, 2, col(T, "name"))?.to_owned(),
+        email: get_parsed(row, 3, col(T, "email"), Email::parse)?,
+        active: active != 0,
+        created_at: get_time(row, 5, col(T, "created_at"))?,
+        updated_at: get_time(row, 6, col(T, "updated_at"))?,
+        roles: split_list(
+            get_opt_str(row, 7, col(T, "roles"))?,
+            col("user_roles", "role"),
+            access_role,
+        )?
+        .into_iter()
+        .collect::<BTreeSet<AccessRole>>(),
+        teams: split_list(
+            get_opt_str(row, 8, col(T, "teams"))?,
+            col("user_teams", "team_id"),
+            |h| Uuid::try_parse(h).map(TeamId::from_uuid),
+        )?
+        .into_iter()
+        .collect::<BTreeSet<TeamId>>(),
+    })
+}
+
+pub(crate) fn user(conn: &Connection, id: UserId) -> Result<Option<User>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"
+        ))
+        .map_err(backend("preparing to read a user"))?;
+    let mut rows = stmt
+        .query([blob(id.as_uuid())])
+        .map_err(backend("reading a user"))?;
+    match rows.next().map_err(backend("reading a user"))? {
+        Some(row) => decode_user(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn user_where(f: &UserFilter) -> Where {
+    let mut w = Where::default();
+    if let Some(a) = f.active {
+        w.push("u.active = ?", [i(i64::from(a))]);
+    }
+    if let Some(team) = f.team {
+        w.push(
+            "u.id IN (SELECT user_id FROM user_teams WHERE team_id = ?)",
+            [b(team.as_uuid())],
+        );
+    }
+    if let Some(ids) = &f.id_in {
+        push_in(&mut w, "u.id", ids.iter().map(|u| u.as_uuid()));
+    }
+    w
+}
+
+pub(crate) fn users(conn: &Connection, q: &UserQuery) -> Result<Page<User>, StoreError> {
+    let key = match q.order {
+        UserOrder::CreatedAt => ("u.created_at", false),
+        UserOrder::Name => ("u.name", true),
+    };
+    let rows = list(
+        conn,
+        &USERS,
+        q,
+        key,
+        user_where(&q.filter),
+        None,
+        decode_user,
+    )?;
+    Ok(into_page(rows, q))
+}
+
+const TEAM_COLUMNS: &str = "t.id, t.version, t.name, t.manager, t.created_at, t.updated_at";
+
+const TEAMS: Listing = Listing {
+    columns: TEAM_COLUMNS,
+    from: "teams t",
+    id: "t.id",
+    key_unique: false,
+};
+
+fn decode_team(row: &Row<'_>) -> Result<Team, StoreError> {
+    const T: &str = "teams";
+    Ok(Team {
+        id: TeamId::from_uuid(get_uuid(row, 0, col(T, "id"))?),
+        version: get_u64(row, 1, col(T, "version"))?,
+        name: get_str(row, 2, col(T, "name"))?.to_owned(),
+        manager: get_opt_user(row, 3, col(T, "manager"))?,
+        created_at: get_time(row, 4, col(T, "created_at"))?,
+        updated_at: get_time(row, 5, col(T, "updated_at"))?,
+    })
+}
+
+pub(crate) fn team(conn: &Connection, id: TeamId) -> Result<Option<Team>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {TEAM_COLUMNS} FROM teams t WHERE t.id = ?"
+        ))
+        .map_err(backend("preparing to read a team"))?;
+    let mut rows = stmt
+        .query([blob(id.as_uuid())])
+        .map_err(backend("reading a team"))?;
+    match rows.next().map_err(backend("reading a team"))? {
+        Some(row) => decode_team(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn team_where(f: &TeamFilter) -> Where {
+    let mut w = Where::default();
+    if let Some(m) = f.manager {
+        w.push("t.manager = ?", [b(m.as_uuid())]);
+    }
+    if let Some(ids) = &f.id_in {
+        push_in(&mut w, "t.id", ids.iter().map(|t| t.as_uuid()));
+    }
+    w
+}
+
+pub(crate) fn team_members(conn: &Connection, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError> {
+    if teams.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut w = Where::default();
+    push_in(&mut w, "team_id", teams.iter().map(|t| t.as_uuid()));
+    let sql = format!(
+        "SELECT DISTINCT user_id FROM user_teams{} ORDER BY user_id",
+        w.sql()
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(backend("preparing to read team members"))?;
+    let mut rows = stmt
+        .query(params_from_iter(w.params.iter()))
+        .map_err(backend("reading team members"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend("reading team members"))? {
+        out.push(UserId::from_uuid(get_uuid(
+            row,
+            0,
+            col("user_teams", "user_id"),
+        )?));
+    }
+    Ok(out)
+}
+
+pub(crate) fn teams(conn: &Connection, q: &TeamQuery) -> Result<Page<Team>, StoreError> {
+    let key = match q.order {
+        TeamOrder::CreatedAt => ("t.created_at", false),
+        TeamOrder::Name => ("t.name", true),
+    };
+    let rows = list(
+        conn,
+        &TEAMS,
+        q,
+        key,
+        team_where(&q.filter),
+        None,
+        decode_team,
+    )?;
+    Ok(into_page(rows, q))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The scoped listings use the owner indexes: no walk over rows out of
+    //! scope and no sort, whatever the order, direction or cursor.
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str, params: &[Value]) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn owner_walks_read_one_index_range_without_sorting() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in crate::schema::MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
+        let cases: [(&Listing, &str, &str, &str); 6] = [
+            (&DEALS, "d.created_at", "d.owner", "deals_by_owner_created"),
+            (&DEALS, "d.updated_at", "d.owner", "deals_by_owner_updated"),
+            (&DEALS, "d.title", "d.owner", "deals_by_owner_title"),
+            (&CUSTOMERS, "c.name", "c.owner", "customers_by_owner_name"),
+            (
+                &ACTIVITIES,
+                "a.occurred_at",
+                "a.owner",
+                "activities_by_owner_occurred",
+            ),
+            (&EVENTS, "e.seq", "e.actor", "events_by_actor"),
+        ];
+        for (listing, key, column, index) in cases {
+            for desc in [false, true] {
+                let dir = if desc { "DESC" } else { "ASC" };
+                let order = if listing.key_unique {
+                    format!("{key} {dir}")
+                } else {
+                    format!("{key} {dir}, {} {dir}", listing.id)
+                };
+                let mut filter = Where::default();
+                push_cursor(&mut filter, key, listing, desc, i(5), Uuid::nil());
+                let sql = owner_walk_sql(listing, &filter, key, &order, column);
+                let mut params = filter.params.clone();
+                params.extend([b(Uuid::nil()), i(51)]);
+                let p = plan(&conn, &sql, &params);
+                assert!(
+                    p.contains(&format!(
+                        "COVERING INDEX {index} ({}=?",
+                        column.split('.').nth(1).unwrap()
+                    )),
+                    "{key} {dir}: {p}"
+                );
+                assert!(!p.contains("TEMP B-TREE"), "{key} {dir} sorts: {p}");
+            }
+        }
+        // A scoped count is an index range per owner, never a table scan.
+        let mut w = Where::default();
+        push_in(&mut w, "d.owner", [Uuid::nil(), Uuid::max()].into_iter());
+        let p = plan(
+            &conn,
+            &format!("SELECT count(*) FROM deals d{}", w.sql()),
+            &w.params,
+        );
+        assert!(p.contains("COVERING INDEX deals_by_owner_"), "count: {p}");
+    }
 }

@@ -216,9 +216,71 @@ CREATE INDEX segments_by_created ON segments (created_at, id);
 CREATE INDEX segments_by_name ON segments (name, id);
 "#;
 
+/// Version 5: users and teams, and the indexes that make scoped listings
+/// cheap.
+///
+/// Membership and roles are child tables of `users` (`user_teams` indexed
+/// by team, for "who is in this team"). A team's manager and a member's
+/// team carry no foreign key: like every rule, their existence is checked
+/// by the facade. For access control, every owned table gets an
+/// `(owner, sort key, id)` index per order (replacing the plain owner
+/// index), so a listing restricted to a few owners walks one index range
+/// per owner; the event log gets `(actor, seq, id)` for the same reason.
+const V5_USERS: &str = r#"
+CREATE TABLE users (
+    id         BLOB    NOT NULL PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    email      TEXT    NOT NULL,
+    active     INTEGER NOT NULL, -- 0 or 1
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX users_by_created ON users (created_at, id);
+CREATE INDEX users_by_name ON users (name, id);
+
+CREATE TABLE user_roles (
+    user_id BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role    TEXT NOT NULL,
+    PRIMARY KEY (user_id, role)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE user_teams (
+    user_id BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    team_id BLOB NOT NULL,
+    PRIMARY KEY (user_id, team_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX user_teams_by_team ON user_teams (team_id, user_id);
+
+CREATE TABLE teams (
+    id         BLOB    NOT NULL PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    manager    BLOB,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX teams_by_created ON teams (created_at, id);
+CREATE INDEX teams_by_name ON teams (name, id);
+CREATE INDEX teams_by_manager ON teams (manager);
+
+DROP INDEX customers_by_owner;
+CREATE INDEX customers_by_owner_created ON customers (owner, created_at, id);
+CREATE INDEX customers_by_owner_updated ON customers (owner, updated_at, id);
+CREATE INDEX customers_by_owner_name ON customers (owner, name, id);
+DROP INDEX deals_by_owner;
+CREATE INDEX deals_by_owner_created ON deals (owner, created_at, id);
+CREATE INDEX deals_by_owner_updated ON deals (owner, updated_at, id);
+CREATE INDEX deals_by_owner_title ON deals (owner, title, id);
+DROP INDEX activities_by_owner;
+CREATE INDEX activities_by_owner_occurred ON activities (owner, occurred_at, id);
+CREATE INDEX activities_by_owner_created ON activities (owner, created_at, id);
+CREATE INDEX events_by_actor ON events (actor, seq, id);
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE, V3_CUSTOM_FIELDS, V4_SEGMENTS];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE, V3_CUSTOM_FIELDS, V4_SEGMENTS, V5_USERS];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
     move |source| OpenError::Sqlite {
@@ -316,7 +378,7 @@ mod tests {
     //! with that version's fixture, must open and read back.
     use super::*;
     use crate::SqliteStore;
-    use crm_core::{CustomerId, DealId, SegmentId, Store};
+    use crm_core::{CustomerId, DealId, SegmentId, Store, TeamId, UserId};
     use uuid::Uuid;
 
     /// Fixture data valid at each schema version: `FIXTURES[v]` is SQL run
@@ -349,6 +411,13 @@ mod tests {
         INSERT INTO segments VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 1, 'VIPs',
             '{"pred":{"field":{"name":"tags"},"test":{"contains":{"value":{"tag":"vip"}}}}}',
             1735689600000, 1735689600000);
+        "#,
+        r#"
+        INSERT INTO teams VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d6e', 1, 'North', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 1735689600000, 1735689600000);
+        INSERT INTO users VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 3, 'Maria', 'maria@example.com', 1, 1735689600000, 1735693200000);
+        INSERT INTO user_roles VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 'sales_manager'), (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 'sales_rep');
+        INSERT INTO user_teams VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d6e');
+        UPDATE deals SET owner = x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e';
         "#,
     ];
 
@@ -409,6 +478,25 @@ mod tests {
             let s = tx.segment(id).unwrap().expect("fixture segment");
             assert_eq!(s.name, "VIPs");
             assert_eq!(s.expression.to_string(), "tag:vip");
+        }
+        if version >= 5 {
+            let maria = UserId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d5e));
+            let north = TeamId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d6e));
+            let u = tx.user(maria).unwrap().expect("fixture user");
+            assert_eq!((u.name.as_str(), u.version, u.active), ("Maria", 3, true));
+            assert_eq!(
+                u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                ["sales_manager", "sales_rep"]
+            );
+            assert_eq!(u.teams.iter().copied().collect::<Vec<_>>(), [north]);
+            let t = tx.team(north).unwrap().expect("fixture team");
+            assert_eq!((t.name.as_str(), t.manager), ("North", Some(maria)));
+            // The scoped-listing indexes answer an owner-restricted listing.
+            let q = crm_core::DealQuery::new().filter(crm_core::DealFilter {
+                owner_in: Some(vec![maria, UserId::from_uuid(Uuid::from_u128(5))]),
+                ..Default::default()
+            });
+            assert_eq!(tx.deals(&q).unwrap().items.len(), 1);
         }
     }
 

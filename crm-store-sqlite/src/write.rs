@@ -10,7 +10,7 @@
 
 use crm_core::{
     Activity, Customer, Deal, EntityKind, Event, NewEvent, Pipeline, Segment, SegmentId,
-    StageChange, StoreError, Transitions,
+    StageChange, StoreError, Team, Transitions, User,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -629,6 +629,140 @@ pub(crate) fn delete_segment(
             EntityKind::Segment,
             id.as_uuid(),
             version.wrapping_add(1),
+        ));
+    }
+    Ok(())
+}
+
+// ----- users and teams -----
+
+fn insert_user_children(conn: &Connection, u: &User) -> Result<(), StoreError> {
+    let id = blob(u.id.as_uuid());
+    for r in &u.roles {
+        conn.prepare_cached("INSERT INTO user_roles (user_id, role) VALUES (?, ?)")
+            .and_then(|mut s| s.execute(params![id, access_role_str(*r)]))
+            .map_err(backend("storing a user's roles"))?;
+    }
+    for t in &u.teams {
+        conn.prepare_cached("INSERT INTO user_teams (user_id, team_id) VALUES (?, ?)")
+            .and_then(|mut s| s.execute(params![id, blob(t.as_uuid())]))
+            .map_err(backend("storing a user's teams"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn insert_user(conn: &Connection, u: &User) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO users (id, version, name, email, active, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                blob(u.id.as_uuid()),
+                to_i64(u.version),
+                u.name,
+                u.email.as_str(),
+                i64::from(u.active),
+                millis(u.created_at),
+                millis(u.updated_at),
+            ])
+        })
+        .map_err(backend("inserting a user"))?;
+    if n == 0 {
+        return Err(already_exists(EntityKind::User, u.id.as_uuid()));
+    }
+    insert_user_children(conn, u)
+}
+
+pub(crate) fn update_user(conn: &Connection, u: &User) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE users SET version = ?, name = ?, email = ?, active = ?, created_at = ?, \
+             updated_at = ? WHERE id = ? AND version = ?",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                to_i64(u.version),
+                u.name,
+                u.email.as_str(),
+                i64::from(u.active),
+                millis(u.created_at),
+                millis(u.updated_at),
+                blob(u.id.as_uuid()),
+                to_i64(u.version.wrapping_sub(1)),
+            ])
+        })
+        .map_err(backend("updating a user"))?;
+    if n == 0 {
+        return Err(cas_failure(
+            conn,
+            "SELECT version FROM users WHERE id = ?",
+            EntityKind::User,
+            u.id.as_uuid(),
+            u.version,
+        ));
+    }
+    let id = blob(u.id.as_uuid());
+    for sql in [
+        "DELETE FROM user_roles WHERE user_id = ?",
+        "DELETE FROM user_teams WHERE user_id = ?",
+    ] {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([id]))
+            .map_err(backend("replacing a user's roles and teams"))?;
+    }
+    insert_user_children(conn, u)
+}
+
+pub(crate) fn insert_team(conn: &Connection, t: &Team) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO teams (id, version, name, manager, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                blob(t.id.as_uuid()),
+                to_i64(t.version),
+                t.name,
+                opt_blob(t.manager.map(|m| m.as_uuid())),
+                millis(t.created_at),
+                millis(t.updated_at),
+            ])
+        })
+        .map_err(backend("inserting a team"))?;
+    if n == 0 {
+        return Err(already_exists(EntityKind::Team, t.id.as_uuid()));
+    }
+    Ok(())
+}
+
+pub(crate) fn update_team(conn: &Connection, t: &Team) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE teams SET version = ?, name = ?, manager = ?, created_at = ?, updated_at = ? \
+             WHERE id = ? AND version = ?",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                to_i64(t.version),
+                t.name,
+                opt_blob(t.manager.map(|m| m.as_uuid())),
+                millis(t.created_at),
+                millis(t.updated_at),
+                blob(t.id.as_uuid()),
+                to_i64(t.version.wrapping_sub(1)),
+            ])
+        })
+        .map_err(backend("updating a team"))?;
+    if n == 0 {
+        return Err(cas_failure(
+            conn,
+            "SELECT version FROM teams WHERE id = ?",
+            EntityKind::Team,
+            t.id.as_uuid(),
+            t.version,
         ));
     }
     Ok(())

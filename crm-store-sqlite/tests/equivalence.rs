@@ -34,6 +34,30 @@ fn user(i: u8) -> UserId {
     UserId::from_uuid(uuid::Uuid::from_u128(1000 + u128::from(i)))
 }
 
+/// Stores users 0 and 1 as admins (the actors of these scenarios), the
+/// same way on every backend.
+fn with_admins<S: Store>(crm: Crm<S>) -> Crm<S> {
+    {
+        let mut tx = crm.store().write().expect("write");
+        for i in 0..2u8 {
+            tx.insert_user(&User {
+                id: user(i),
+                version: 1,
+                name: format!("Admin {i}"),
+                email: format!("admin{i}@example.com").parse().expect("email"),
+                active: true,
+                roles: [AccessRole::Admin].into(),
+                teams: Default::default(),
+                created_at: t0(),
+                updated_at: t0(),
+            })
+            .expect("insert admin");
+        }
+        tx.commit().expect("commit");
+    }
+    crm
+}
+
 #[derive(Debug, Clone)]
 enum CustomerChange {
     Name(usize),
@@ -773,12 +797,16 @@ fn compare_state(
 
 fn run_case(ops: &[Op]) -> std::result::Result<(), TestCaseError> {
     let clock = Arc::new(ManualClock::new(t0()));
-    let mem = Crm::new(MemoryStore::new())
-        .with_clock(clock.clone())
-        .with_ids(SequentialIds::new(1));
-    let sql = Crm::new(SqliteStore::open_in_memory().expect("open"))
-        .with_clock(clock.clone())
-        .with_ids(SequentialIds::new(1));
+    let mem = with_admins(
+        Crm::new(MemoryStore::new())
+            .with_clock(clock.clone())
+            .with_ids(SequentialIds::new(1)),
+    );
+    let sql = with_admins(
+        Crm::new(SqliteStore::open_in_memory().expect("open"))
+            .with_clock(clock.clone())
+            .with_ids(SequentialIds::new(1)),
+    );
     let mut known = Known::default();
     for (step, op) in ops.iter().enumerate() {
         if let Op::Advance(minutes) = op {
@@ -966,9 +994,11 @@ fn fixed_sequence_exercises_successes_and_failures() {
     run_case(&ops).unwrap_or_else(|e| panic!("{e}"));
     // The same sequence hits both outcomes on the reference engine.
     let clock = Arc::new(ManualClock::new(t0()));
-    let mem = Crm::new(MemoryStore::new())
-        .with_clock(clock)
-        .with_ids(SequentialIds::new(1));
+    let mem = with_admins(
+        Crm::new(MemoryStore::new())
+            .with_clock(clock)
+            .with_ids(SequentialIds::new(1)),
+    );
     let mut known = Known::default();
     let (mut ok, mut err) = (0, 0);
     for op in &ops {
@@ -1083,12 +1113,14 @@ fn one_long_batch_is_equivalent() {
     let engine = |clock: Arc<ManualClock>| (clock, SequentialIds::new(3));
     let (c1, i1) = engine(Arc::new(ManualClock::new(t0())));
     let (c2, i2) = engine(Arc::new(ManualClock::new(t0())));
-    let mem = scenario(&Crm::new(MemoryStore::new()).with_clock(c1).with_ids(i1));
-    let sql = scenario(
-        &Crm::new(SqliteStore::open_in_memory().expect("open"))
+    let mem = scenario(&with_admins(
+        Crm::new(MemoryStore::new()).with_clock(c1).with_ids(i1),
+    ));
+    let sql = scenario(&with_admins(
+        Crm::new(SqliteStore::open_in_memory().expect("open"))
             .with_clock(c2)
             .with_ids(i2),
-    );
+    ));
     assert_eq!(mem.0, sql.0);
     assert!(
         mem.0.iter().any(|l| l.contains("Conflict")),

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 
 use super::Session;
+use crate::access::{Access, Operation};
 use crate::backup::{BackupCounts, FORMAT, Header, Line, VERSION};
 use crate::custom_field::FieldSchema;
 use crate::error::{EntityKind, Error, Result};
@@ -14,12 +15,16 @@ use crate::query::{
     ActivityQuery, CustomerFilter, CustomerQuery, DealQuery, EventQuery, PipelineQuery, Query,
     for_each,
 };
+use crate::query::{TeamQuery, UserQuery};
 use crate::segment::SegmentQuery;
 use crate::store::Store;
 
 impl<S: Store> Session<'_, S> {
     /// Writes a full backup of the store (see [`crate::backup`]) from one
-    /// consistent read, and returns what it holds.
+    /// consistent read, and returns what it holds. Only an actor who may
+    /// do everything (System, or a user whose roles grant write scope
+    /// `all` everywhere and hide nothing) may take one: it holds every
+    /// record.
     ///
     /// ```
     /// use crm_core::{Actor, Crm, NewCustomer};
@@ -37,7 +42,9 @@ impl<S: Store> Session<'_, S> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn backup(&self, out: impl Write) -> Result<BackupCounts> {
-        self.read(|tx| {
+        self.with_access(|tx, access| {
+            // A backup holds every record of every owner.
+            access.check_admin(Operation::BackUp)?;
             let mut out = std::io::BufWriter::new(out);
             let mut counts = BackupCounts::default();
             let mut write = |line: Line| -> Result<()> {
@@ -50,6 +57,16 @@ impl<S: Store> Session<'_, S> {
                 format: FORMAT.to_owned(),
                 version: VERSION,
             }))?;
+            for_each(
+                Query::new(),
+                |q: &TeamQuery| tx.teams(q),
+                |t| write(Line::Team(t)),
+            )?;
+            for_each(
+                Query::new(),
+                |q: &UserQuery| tx.users(q),
+                |u| write(Line::User(u)),
+            )?;
             for kind in [EntityKind::Customer, EntityKind::Deal, EntityKind::Activity] {
                 if let Some(schema) = tx.field_schema(kind)? {
                     write(Line::FieldSchema(schema))?;
@@ -91,11 +108,12 @@ impl<S: Store> Session<'_, S> {
     }
 
     /// Restores a backup into this store, which must be empty, in one
-    /// transaction: on any problem (a malformed line, a reference that
+    /// transaction (the same rights as [`Session::backup`] are needed): on any problem (a malformed line, a reference that
     /// does not resolve, a gap in the event numbers) nothing is restored
     /// and the error names the line.
     pub fn restore(&self, input: impl BufRead) -> Result<BackupCounts> {
         let mut tx = self.crm.store.write()?;
+        Access::load(&*tx, self.actor)?.check_admin(Operation::Restore)?;
         let nothing: CustomerFilter = CustomerFilter {
             include_merged: true,
             ..CustomerFilter::default()
@@ -105,6 +123,8 @@ impl<S: Store> Session<'_, S> {
             && tx.count_deals(&Default::default())? == 0
             && tx.activities(&Query::new().limit(1))?.items.is_empty()
             && tx.segments(&Query::new().limit(1))?.items.is_empty()
+            && tx.users(&Query::new().limit(1))?.items.is_empty()
+            && tx.teams(&Query::new().limit(1))?.items.is_empty()
             && tx.last_event_seq()? == 0;
         if !empty {
             return Err(Error::Backup {
@@ -156,6 +176,8 @@ impl<S: Store> Session<'_, S> {
             counts.count(&line);
             match line {
                 Line::Header(_) => return Err(fail("a second header".into())),
+                Line::Team(t) => tx.insert_team(&t)?,
+                Line::User(u) => tx.insert_user(&u)?,
                 Line::FieldSchema(schema) => {
                     tx.put_field_schema(&schema)?;
                     schemas.insert(schema.entity, schema);

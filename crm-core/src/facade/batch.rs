@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::reads;
+use crate::access::{Access, Field, Operation, Resource};
 use crate::activity::{self, Activity, ActivityKind, NewActivity};
 use crate::actor::Actor;
 use crate::clock::{Clock, truncate_to_millis};
@@ -10,7 +11,7 @@ use crate::customer::{self, Customer, CustomerPatch, NewCustomer, PartyKind};
 use crate::deal::{self, Deal, DealPatch, NewDeal, StageChange};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EntityRef, Event, EventKind, NewEvent};
-use crate::id::{ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId};
+use crate::id::{ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, UserId};
 use crate::pipeline::{Pipeline, PipelineDef, StageKind, StageMapping};
 use crate::query::{
     ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery, EventQuery, Page,
@@ -21,6 +22,10 @@ use crate::store::WriteTx;
 /// A unit of work: every operation on it joins one transaction, committed
 /// when the closure given to [`Session::batch`](super::Session::batch)
 /// returns `Ok`. Reads on it see the batch's own writes.
+///
+/// The actor's [`Access`] is resolved when the batch starts, from the
+/// state inside its transaction, and again after every change to users or
+/// teams made in the batch, so every check sees the transaction's own state.
 pub struct Batch<'t> {
     pub(super) tx: Box<dyn WriteTx + 't>,
     clock: &'t dyn Clock,
@@ -29,6 +34,7 @@ pub struct Batch<'t> {
     at: Option<DateTime<Utc>>,
     /// Custom-field schemas read (or written) in this batch.
     pub(super) schemas: std::collections::HashMap<EntityKind, crate::custom_field::FieldSchema>,
+    pub(super) access: Access,
 }
 
 impl<'t> Batch<'t> {
@@ -38,15 +44,48 @@ impl<'t> Batch<'t> {
         ids: &'t dyn IdGenerator,
         actor: Actor,
         at: Option<DateTime<Utc>>,
-    ) -> Self {
-        Batch {
+    ) -> Result<Self> {
+        let access = Access::load(&*tx, actor)?;
+        Ok(Batch {
             tx,
             clock,
             ids,
             actor,
             at,
             schemas: Default::default(),
+            access,
+        })
+    }
+
+    /// Re-resolves the actor's access after a change to users or teams.
+    /// An actor who just lost the right to act keeps no permissions.
+    pub(super) fn reload_access(&mut self) -> Result<()> {
+        self.access = match Access::load(&*self.tx, self.actor) {
+            Ok(a) => a,
+            Err(Error::ActorNotAllowed { .. }) => Access::nothing(self.actor),
+            Err(e) => return Err(e),
+        };
+        Ok(())
+    }
+
+    /// The owner a new record gets: the one given, or else the acting user.
+    fn default_owner(&self, given: Option<UserId>) -> Option<UserId> {
+        given.or(self.actor.user())
+    }
+
+    /// Refuses changes of read-only fields among `changes` of `resource`.
+    fn check_fields(
+        &self,
+        resource: Resource,
+        changes: &Changes,
+        id: impl std::fmt::Display,
+    ) -> Result<()> {
+        for f in Field::ALL {
+            if f.resource() == resource && changes.touches(f.name()) {
+                self.access.check_field_write(f, &id)?;
+            }
         }
+        Ok(())
     }
 
     pub(super) fn commit(self) -> Result<()> {
@@ -107,6 +146,10 @@ impl<'t> Batch<'t> {
             .unwrap_or_else(|| truncate_to_millis(self.clock.now()))
     }
 
+    pub(super) fn next_uuid(&self, at: DateTime<Utc>) -> uuid::Uuid {
+        self.ids.next_uuid(at)
+    }
+
     pub(super) fn record(
         &mut self,
         entity: EntityRef,
@@ -148,10 +191,13 @@ impl<'t> Batch<'t> {
     // ----- customers -----
 
     /// Creates a customer. See [`Session::create_customer`](super::Session::create_customer).
-    pub fn create_customer(&mut self, input: NewCustomer) -> Result<Customer> {
+    pub fn create_customer(&mut self, mut input: NewCustomer) -> Result<Customer> {
+        input.owner = self.default_owner(input.owner);
+        self.access
+            .check_write(Resource::Customers, Operation::Create, "", input.owner)?;
         let now = self.now();
         let id = CustomerId::from_uuid(self.ids.next_uuid(now));
-        let customer = input.into_customer(id, now)?;
+        let mut customer = input.into_customer(id, now)?;
         self.check_custom(EntityKind::Customer, &customer.custom)?;
         self.check_organisation(&customer)?;
         self.tx.insert_customer(&customer)?;
@@ -163,6 +209,7 @@ impl<'t> Batch<'t> {
             changes,
             now,
         )?;
+        self.access.redact_customer(&mut customer);
         Ok(customer)
     }
 
@@ -173,12 +220,20 @@ impl<'t> Batch<'t> {
         version: u64,
         patch: CustomerPatch,
     ) -> Result<Customer> {
-        let current = reads::customer(&*self.tx, id)?;
+        let mut current = reads::customer_in_scope(&*self.tx, &self.access, id)?;
         Self::check_version(EntityKind::Customer, id, version, current.version)?;
+        self.access
+            .check_write(Resource::Customers, Operation::Update, id, current.owner)?;
         super::merge::check_not_merged(&*self.tx, EntityKind::Customer, "id", id)?;
         let (mut next, changes) = patch.apply(&current)?;
         if changes.is_empty() {
+            self.access.redact_customer(&mut current);
             return Ok(current);
+        }
+        self.check_fields(Resource::Customers, &changes, id)?;
+        if next.owner != current.owner {
+            self.access
+                .check_write(Resource::Customers, Operation::ChangeOwner, id, next.owner)?;
         }
         self.check_custom(EntityKind::Customer, &next.custom)?;
         self.check_organisation(&next)?;
@@ -193,12 +248,17 @@ impl<'t> Batch<'t> {
             changes,
             now,
         )?;
+        self.access.redact_customer(&mut next);
         Ok(next)
     }
 
     fn check_organisation(&self, c: &Customer) -> Result<()> {
         if let Some(org_id) = c.organisation {
-            match self.tx.customer(org_id)? {
+            let org = self
+                .tx
+                .customer(org_id)?
+                .filter(|o| self.access.can_read(Resource::Customers, o.owner));
+            match org {
                 Some(org) if org.is_merged() => {
                     super::merge::check_not_merged(
                         &*self.tx,
@@ -233,6 +293,8 @@ impl<'t> Batch<'t> {
 
     /// Creates a pipeline. See [`Session::create_pipeline`](super::Session::create_pipeline).
     pub fn create_pipeline(&mut self, def: PipelineDef) -> Result<Pipeline> {
+        self.access
+            .check_write_all(Resource::Pipelines, Operation::Create, "")?;
         let (name, stages, transitions, allow_reopen) = def.validate()?;
         let now = self.now();
         let pipeline = Pipeline {
@@ -275,8 +337,10 @@ impl<'t> Batch<'t> {
         def: PipelineDef,
         mapping: &StageMapping,
     ) -> Result<Pipeline> {
-        let current = reads::pipeline(&*self.tx, id)?;
+        let current = reads::pipeline(&*self.tx, &self.access, id)?;
         Self::check_version(EntityKind::Pipeline, id, version, current.version)?;
+        self.access
+            .check_write_all(Resource::Pipelines, Operation::Update, id)?;
         let (name, stages, transitions, allow_reopen) = def.validate()?;
         let now = self.now();
         let mut next = Pipeline {
@@ -419,8 +483,14 @@ impl<'t> Batch<'t> {
     // ----- deals -----
 
     /// Creates a deal. See [`Session::create_deal`](super::Session::create_deal).
-    pub fn create_deal(&mut self, input: NewDeal) -> Result<Deal> {
-        if self.tx.customer(input.customer)?.is_none() {
+    pub fn create_deal(&mut self, mut input: NewDeal) -> Result<Deal> {
+        input.owner = self.default_owner(input.owner);
+        self.access
+            .check_write(Resource::Deals, Operation::Create, "", input.owner)?;
+        if input.amount.is_some() {
+            self.access.check_field_write(Field::DealAmount, "")?;
+        }
+        if reads::customer_in_scope(&*self.tx, &self.access, input.customer).is_err() {
             return Err(Error::invalid(
                 EntityKind::Deal,
                 "customer",
@@ -429,7 +499,7 @@ impl<'t> Batch<'t> {
             ));
         }
         super::merge::check_not_merged(&*self.tx, EntityKind::Deal, "customer", input.customer)?;
-        let pipeline = self.tx.pipeline(input.pipeline)?.ok_or_else(|| {
+        let pipeline = reads::pipeline(&*self.tx, &self.access, input.pipeline).map_err(|_| {
             Error::invalid(
                 EntityKind::Deal,
                 "pipeline",
@@ -439,7 +509,7 @@ impl<'t> Batch<'t> {
         })?;
         let now = self.now();
         let id = DealId::from_uuid(self.ids.next_uuid(now));
-        let deal = deal::create(input, id, &pipeline, now, self.actor)?;
+        let mut deal = deal::create(input, id, &pipeline, now, self.actor)?;
         self.check_custom(EntityKind::Deal, &deal.custom)?;
         self.tx.insert_deal(&deal)?;
         self.record(
@@ -449,16 +519,25 @@ impl<'t> Batch<'t> {
             deal::creation_changes(&deal),
             now,
         )?;
+        self.access.redact_deal(&mut deal);
         Ok(deal)
     }
 
     /// Changes a deal's fields. See [`Session::update_deal`](super::Session::update_deal).
     pub fn update_deal(&mut self, id: DealId, version: u64, patch: DealPatch) -> Result<Deal> {
-        let current = reads::deal(&*self.tx, id)?;
+        let mut current = reads::deal_in_scope(&*self.tx, &self.access, id)?;
         Self::check_version(EntityKind::Deal, id, version, current.version)?;
+        self.access
+            .check_write(Resource::Deals, Operation::Update, id, current.owner)?;
         let (mut next, changes) = patch.apply(&current)?;
         if changes.is_empty() {
+            self.access.redact_deal(&mut current);
             return Ok(current);
+        }
+        self.check_fields(Resource::Deals, &changes, id)?;
+        if next.owner != current.owner {
+            self.access
+                .check_write(Resource::Deals, Operation::ChangeOwner, id, next.owner)?;
         }
         self.check_custom(EntityKind::Deal, &next.custom)?;
         let now = self.now();
@@ -472,6 +551,7 @@ impl<'t> Batch<'t> {
             changes,
             now,
         )?;
+        self.access.redact_deal(&mut next);
         Ok(next)
     }
 
@@ -482,9 +562,17 @@ impl<'t> Batch<'t> {
         target: Target<'_>,
         lost_reason: Option<&str>,
     ) -> Result<Deal> {
-        let current = reads::deal(&*self.tx, id)?;
+        let current = reads::deal_in_scope(&*self.tx, &self.access, id)?;
         Self::check_version(EntityKind::Deal, id, version, current.version)?;
-        let pipeline = reads::pipeline(&*self.tx, current.pipeline)?;
+        self.access
+            .check_write(Resource::Deals, Operation::Update, id, current.owner)?;
+        // The deal's pipeline, whether or not the actor may list pipelines.
+        let pipeline = self.tx.pipeline(current.pipeline)?.ok_or_else(|| {
+            Error::Store(crate::error::StoreError::Corrupt(format!(
+                "deal {id} is in pipeline {} which does not exist",
+                current.pipeline
+            )))
+        })?;
         let to = match target {
             Target::Key(key) | Target::KeyOfKind(key, _) => {
                 deal::find_stage(&pipeline, key, "stage")?
@@ -572,6 +660,7 @@ impl<'t> Batch<'t> {
             changes,
             now,
         )?;
+        self.access.redact_deal(&mut next);
         Ok(next)
     }
 
@@ -613,7 +702,7 @@ impl<'t> Batch<'t> {
 
     /// Reopens a closed deal. See [`Session::reopen_deal`](super::Session::reopen_deal).
     pub fn reopen_deal(&mut self, id: DealId, version: u64, stage: Option<&str>) -> Result<Deal> {
-        let current = reads::deal(&*self.tx, id)?;
+        let current = reads::deal_in_scope(&*self.tx, &self.access, id)?;
         if current.status == crate::deal::DealStatus::Open {
             return Err(Error::invalid(
                 EntityKind::Deal,
@@ -631,13 +720,19 @@ impl<'t> Batch<'t> {
     // ----- activities -----
 
     /// Logs an activity. See [`Session::log_activity`](super::Session::log_activity).
-    pub fn log_activity(&mut self, input: NewActivity) -> Result<Activity> {
+    pub fn log_activity(&mut self, mut input: NewActivity) -> Result<Activity> {
+        input.owner = self.default_owner(input.owner);
+        self.access
+            .check_write(Resource::Activities, Operation::Create, "", input.owner)?;
+        if input.body.is_some() {
+            self.access.check_field_write(Field::ActivityBody, "")?;
+        }
         let now = self.now();
         let id = ActivityId::from_uuid(self.ids.next_uuid(now));
         let mut activity = input.into_activity(id, now)?;
         self.check_custom(EntityKind::Activity, &activity.custom)?;
         if let Some(deal_id) = activity.deal {
-            let deal = self.tx.deal(deal_id)?.ok_or_else(|| {
+            let deal = reads::deal_in_scope(&*self.tx, &self.access, deal_id).map_err(|_| {
                 Error::invalid(EntityKind::Activity, "deal", deal_id, "no deal has this id")
             })?;
             match activity.customer {
@@ -653,7 +748,7 @@ impl<'t> Batch<'t> {
                 Some(_) => {}
             }
         } else if let Some(c) = activity.customer
-            && self.tx.customer(c)?.is_none()
+            && reads::customer_in_scope(&*self.tx, &self.access, c).is_err()
         {
             return Err(Error::invalid(
                 EntityKind::Activity,
@@ -673,13 +768,16 @@ impl<'t> Batch<'t> {
             activity::creation_changes(&activity),
             now,
         )?;
+        self.access.redact_activity(&mut activity);
         Ok(activity)
     }
 
     /// Completes a task. See [`Session::complete_task`](super::Session::complete_task).
     pub fn complete_task(&mut self, id: ActivityId, version: u64) -> Result<Activity> {
-        let current = reads::activity(&*self.tx, id)?;
+        let current = reads::activity_in_scope(&*self.tx, &self.access, id)?;
         Self::check_version(EntityKind::Activity, id, version, current.version)?;
+        self.access
+            .check_write(Resource::Activities, Operation::Update, id, current.owner)?;
         if current.kind != ActivityKind::Task {
             return Err(Error::invalid(
                 EntityKind::Activity,
@@ -711,59 +809,65 @@ impl<'t> Batch<'t> {
             ch,
             now,
         )?;
+        self.access.redact_activity(&mut next);
         Ok(next)
     }
 
-    // ----- reads inside the batch -----
+    // ----- reads inside the batch (scoped like the session's) -----
 
     /// The customer with `id`, as this batch sees it.
     pub fn customer(&self, id: CustomerId) -> Result<Customer> {
-        reads::customer(&*self.tx, id)
+        reads::customer(&*self.tx, &self.access, id)
     }
 
     /// A page of customers, as this batch sees them.
     pub fn customers(&self, query: &CustomerQuery) -> Result<Page<Customer>> {
-        reads::customers(&*self.tx, query)
+        reads::customers(&*self.tx, &self.access, query)
     }
 
     /// How many customers match `filter`.
     pub fn count_customers(&self, filter: &CustomerFilter) -> Result<u64> {
-        Ok(self.tx.count_customers(filter)?)
+        reads::count_customers(&*self.tx, &self.access, filter)
     }
 
     /// The pipeline with `id`.
     pub fn pipeline(&self, id: PipelineId) -> Result<Pipeline> {
-        reads::pipeline(&*self.tx, id)
+        reads::pipeline(&*self.tx, &self.access, id)
     }
 
     /// A page of pipelines.
     pub fn pipelines(&self, query: &PipelineQuery) -> Result<Page<Pipeline>> {
-        reads::pipelines(&*self.tx, query)
+        reads::pipelines(&*self.tx, &self.access, query)
     }
 
     /// The deal with `id`.
     pub fn deal(&self, id: DealId) -> Result<Deal> {
-        reads::deal(&*self.tx, id)
+        reads::deal(&*self.tx, &self.access, id)
     }
 
     /// A page of deals.
     pub fn deals(&self, query: &DealQuery) -> Result<Page<Deal>> {
-        reads::deals(&*self.tx, query)
+        reads::deals(&*self.tx, &self.access, query)
+    }
+
+    /// How many deals match `filter`.
+    pub fn count_deals(&self, filter: &DealFilter) -> Result<u64> {
+        reads::count_deals(&*self.tx, &self.access, filter)
     }
 
     /// The activity with `id`.
     pub fn activity(&self, id: ActivityId) -> Result<Activity> {
-        reads::activity(&*self.tx, id)
+        reads::activity(&*self.tx, &self.access, id)
     }
 
     /// A page of activities.
     pub fn activities(&self, query: &ActivityQuery) -> Result<Page<Activity>> {
-        reads::activities(&*self.tx, query)
+        reads::activities(&*self.tx, &self.access, query)
     }
 
     /// A page of the audit log, including this batch's events so far.
     pub fn events(&self, query: &EventQuery) -> Result<Page<Event>> {
-        reads::events(&*self.tx, query)
+        reads::events(&*self.tx, &self.access, query)
     }
 }
 

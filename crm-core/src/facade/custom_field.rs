@@ -2,6 +2,7 @@
 
 use super::batch::entity;
 use super::{Batch, Session};
+use crate::access::{Operation, Resource};
 use crate::custom_field::{CustomValues, FieldDef, FieldSchema, check_change, validate_defs};
 use crate::error::{EntityKind, Result};
 use crate::event::{Changes, EventKind};
@@ -12,7 +13,8 @@ impl<S: Store> Session<'_, S> {
     /// The custom fields of `entity` (customer, deal or activity); version
     /// 0 with no fields if none were ever defined.
     pub fn custom_fields(&self, entity: EntityKind) -> Result<FieldSchema> {
-        self.read(|tx| {
+        // Configuration: every actor may read it.
+        self.with_access(|tx, _| {
             Ok(tx
                 .field_schema(entity)?
                 .unwrap_or_else(|| FieldSchema::empty(entity)))
@@ -21,6 +23,8 @@ impl<S: Store> Session<'_, S> {
 
     /// Replaces the custom fields of `entity`, whose schema is at `version`
     /// (0 the first time). See [`crate::custom_field`] for the rules.
+    /// Custom fields are configuration: changing them needs write scope
+    /// `all` on pipelines.
     pub fn set_custom_fields(
         &self,
         entity: EntityKind,
@@ -40,6 +44,9 @@ impl Batch<'_> {
         version: u64,
         fields: Vec<FieldDef>,
     ) -> Result<FieldSchema> {
+        // Custom fields are configuration, like pipelines.
+        self.access
+            .check_write_all(Resource::Pipelines, Operation::Update, kind)?;
         validate_defs(kind, &fields)?;
         let current = self.field_schema(kind)?;
         Self::check_version(EntityKind::FieldSchema, kind, version, current.version)?;

@@ -7,8 +7,8 @@ use crate::query::{CustomerFilter, CustomerQuery, fetch_all};
 use crate::store::Store;
 
 impl<S: Store> Session<'_, S> {
-    /// Finds customers that are probably the same party (merged customers
-    /// excluded), in one consistent read. See [`crate::duplicate`] for the
+    /// Finds customers that are probably the same party among those this
+    /// actor may read (merged customers excluded), in one consistent read. See [`crate::duplicate`] for the
     /// rules; merge what it finds with [`Session::merge_customers`].
     ///
     /// ```
@@ -25,10 +25,12 @@ impl<S: Store> Session<'_, S> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn find_duplicates(&self, options: &DuplicateOptions) -> Result<DuplicateReport> {
-        self.read(|tx| {
-            let customers = fetch_all(CustomerFilter::default(), |q: &CustomerQuery| {
-                tx.customers(q)
-            })?;
+        self.with_access(|tx, access| {
+            // Only the customers this actor may read, as they may read them.
+            let mut filter = CustomerFilter::default();
+            access.restrict_customers(&mut filter)?;
+            let mut customers = fetch_all(filter, |q: &CustomerQuery| tx.customers(q))?;
+            customers.iter_mut().for_each(|c| access.redact_customer(c));
             Ok(find_duplicates(&customers, options))
         })
     }

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::Session;
+use super::{Session, reads};
 use crate::custom_field::{CustomValues, FieldSchema};
 use crate::error::{EntityKind, Error, Result};
 use crate::export::{
@@ -13,7 +13,8 @@ use crate::store::{ReadTx, Store};
 
 impl<S: Store> Session<'_, S> {
     /// Writes every customer this session can read as CSV (columns:
-    /// [`CUSTOMER_HEADER`]); returns how many rows were written.
+    /// [`CUSTOMER_HEADER`]), hidden fields left empty; returns how many
+    /// rows were written.
     ///
     /// The rows are read in one read transaction, so the file is one
     /// consistent snapshot even while others write.
@@ -33,43 +34,44 @@ impl<S: Store> Session<'_, S> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn export_customers(&self, out: impl Write) -> Result<u64> {
-        self.read(|tx| {
+        self.with_access(|tx, access| {
             let schema = schema(tx, EntityKind::Customer)?;
             write_all(
                 EntityKind::Customer,
                 out,
                 &header(CUSTOMER_HEADER, &schema),
-                |q: &CustomerQuery| Ok(tx.customers(q)?),
+                |q: &CustomerQuery| reads::customers(tx, access, q),
                 |c| with_custom(customer_row(c), &schema, &c.custom),
             )
         })
     }
 
-    /// Writes every deal as CSV (columns: [`DEAL_HEADER`]); returns how
-    /// many rows were written.
+    /// Writes every deal this session can read as CSV (columns:
+    /// [`DEAL_HEADER`]), hidden fields left empty; returns how many rows
+    /// were written.
     pub fn export_deals(&self, out: impl Write) -> Result<u64> {
-        self.read(|tx| {
+        self.with_access(|tx, access| {
             let schema = schema(tx, EntityKind::Deal)?;
             write_all(
                 EntityKind::Deal,
                 out,
                 &header(DEAL_HEADER, &schema),
-                |q: &DealQuery| Ok(tx.deals(q)?),
+                |q: &DealQuery| reads::deals(tx, access, q),
                 |d| with_custom(deal_row(d), &schema, &d.custom),
             )
         })
     }
 
-    /// Writes every activity as CSV (columns: [`ACTIVITY_HEADER`]);
-    /// returns how many rows were written.
+    /// Writes every activity this session can read as CSV (columns:
+    /// [`ACTIVITY_HEADER`]); returns how many rows were written.
     pub fn export_activities(&self, out: impl Write) -> Result<u64> {
-        self.read(|tx| {
+        self.with_access(|tx, access| {
             let schema = schema(tx, EntityKind::Activity)?;
             write_all(
                 EntityKind::Activity,
                 out,
                 &header(ACTIVITY_HEADER, &schema),
-                |q: &ActivityQuery| Ok(tx.activities(q)?),
+                |q: &ActivityQuery| reads::activities(tx, access, q),
                 |a| with_custom(activity_row(a), &schema, &a.custom),
             )
         })

@@ -2,13 +2,15 @@
 //! session may see.
 //!
 //! Records are loaded only through the helpers below, one per record type
-//! (`visit_deals` for deals, which the others build on), reading through
-//! the store; they are the single place a visibility scope applies to
-//! what the KPIs aggregate.
+//! (`visit_deals` for deals), with the actor's read scope ANDed into what
+//! the store returns and hidden fields removed; KPIs that sum or average
+//! deal amounts refuse an actor whose roles hide them
+//! ([`Error::FieldHidden`](crate::Error::FieldHidden)).
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use super::Session;
+use crate::access::{Access, Field};
 use crate::activity::Activity;
 use crate::deal::{Deal, DealStatus};
 use crate::error::{EntityKind, Result};
@@ -29,9 +31,7 @@ use crate::kpi::velocity::{Velocity, sales_velocity};
 use crate::kpi::win_rate::{CloseRate, WinRate, close_rate, win_rate};
 use crate::kpi::{DurationStats, KpiFilter, PerCurrency, Period};
 use crate::pipeline::Pipeline;
-use crate::query::{
-    ActivityQuery, DealFilter, EventFilter, EventQuery, PageRequest, PipelineQuery,
-};
+use crate::query::{ActivityQuery, DealFilter, EventFilter, EventQuery, PipelineQuery, fetch_all};
 use crate::store::{ReadTx, Store};
 
 impl<S: Store> Session<'_, S> {
@@ -43,91 +43,97 @@ impl<S: Store> Session<'_, S> {
 
     // ----- loading: one helper per record type -----
 
-    /// Visits, by reference, every deal KPIs may aggregate: those in the
-    /// filter's pipeline and owner scope (and of `status`, when given).
-    /// The one place deals are read for KPIs.
+    /// Visits, by reference, every deal KPIs may aggregate: those the actor
+    /// may read, in the filter's pipeline and owner scope (and of `status`,
+    /// when given). With `amounts`, the KPI sums or averages deal amounts,
+    /// which an actor whose roles hide them may not do. The one place deals
+    /// are read for KPIs.
     fn visit_deals(
         &self,
         tx: &dyn ReadTx,
+        access: &Access,
         filter: &KpiFilter,
         status: Option<DealStatus>,
+        amounts: bool,
         visit: &mut dyn FnMut(&Deal),
     ) -> Result<()> {
-        let deal_filter = DealFilter {
+        if amounts {
+            access.require_readable(Field::DealAmount)?;
+        }
+        let mut deal_filter = DealFilter {
             pipeline: filter.pipeline,
             owner: filter.owner,
             status,
             ..DealFilter::default()
         };
+        access.restrict_deals(&mut deal_filter)?;
         Ok(tx.scan_deals(&deal_filter, visit)?)
     }
 
-    /// The deals KPIs may aggregate, collected (see `visit_deals`).
-    fn visible_deals(&self, tx: &dyn ReadTx, filter: &KpiFilter) -> Result<Vec<Deal>> {
+    /// The deals KPIs may aggregate, collected and redacted (see
+    /// `visit_deals`).
+    fn visible_deals(
+        &self,
+        tx: &dyn ReadTx,
+        access: &Access,
+        filter: &KpiFilter,
+        amounts: bool,
+    ) -> Result<Vec<Deal>> {
         let mut out = Vec::new();
-        self.visit_deals(tx, filter, None, &mut |d| out.push(d.clone()))?;
+        self.visit_deals(tx, access, filter, None, amounts, &mut |d| {
+            let mut d = d.clone();
+            access.redact_deal(&mut d);
+            out.push(d)
+        })?;
         // The store visits in no particular order; KPIs do not depend on
         // it, but a stable order keeps results reproducible to the byte.
         out.sort_unstable_by_key(|d| d.id);
         Ok(out)
     }
 
-    /// The pipelines KPIs may read (all of them: a pipeline is configuration).
-    fn visible_pipelines(&self, tx: &dyn ReadTx) -> Result<Vec<Pipeline>> {
-        let mut q = PipelineQuery::new().limit(PageRequest::MAX_LIMIT);
-        let mut out = Vec::new();
-        loop {
-            let page = super::reads::pipelines(tx, &q)?;
-            out.extend(page.items);
-            match page.next {
-                Some(c) => q = q.after(Some(c)),
-                None => return Ok(out),
-            }
-        }
+    /// The pipelines KPIs may read.
+    fn visible_pipelines(&self, tx: &dyn ReadTx, access: &Access) -> Result<Vec<Pipeline>> {
+        fetch_all(Default::default(), |q: &PipelineQuery| {
+            super::reads::pipelines(tx, access, q)
+        })
     }
 
-    /// The activities KPIs may aggregate, read page by page. All of them,
-    /// not only the filter owner's: a colleague's call on a deal still
+    /// The activities KPIs may aggregate: those the actor may read. All of
+    /// them, not only the filter owner's: a colleague's call on a deal still
     /// keeps it from rotting (activity metrics apply the owner themselves).
-    fn visible_activities(&self, tx: &dyn ReadTx) -> Result<Vec<Activity>> {
-        let mut q = ActivityQuery::new().limit(PageRequest::MAX_LIMIT);
-        let mut out = Vec::new();
-        loop {
-            let page = super::reads::activities(tx, &q)?;
-            out.extend(page.items);
-            match page.next {
-                Some(c) => q = q.after(Some(c)),
-                None => return Ok(out),
-            }
-        }
+    fn visible_activities(&self, tx: &dyn ReadTx, access: &Access) -> Result<Vec<Activity>> {
+        fetch_all(Default::default(), |q: &ActivityQuery| {
+            super::reads::activities(tx, access, q)
+        })
     }
 
-    /// The customers' lifecycle history KPIs may read, from the audit log.
-    fn visible_lifecycle_changes(&self, tx: &dyn ReadTx) -> Result<Vec<LifecycleChange>> {
-        let mut q = EventQuery::new()
-            .filter(EventFilter {
-                entity_kind: Some(EntityKind::Customer),
-                ..EventFilter::default()
-            })
-            .limit(PageRequest::MAX_LIMIT);
-        let mut out = Vec::new();
-        loop {
-            let page = super::reads::events(tx, &q)?;
-            out.extend(page.items.iter().filter_map(LifecycleChange::from_event));
-            match page.next {
-                Some(c) => q = q.after(Some(c)),
-                None => return Ok(out),
-            }
-        }
+    /// The customers' lifecycle history KPIs may read, from the part of the
+    /// audit log the actor may read.
+    fn visible_lifecycle_changes(
+        &self,
+        tx: &dyn ReadTx,
+        access: &Access,
+    ) -> Result<Vec<LifecycleChange>> {
+        let filter = EventFilter {
+            entity_kind: Some(EntityKind::Customer),
+            ..EventFilter::default()
+        };
+        let events = fetch_all(filter, |q: &EventQuery| super::reads::events(tx, access, q))?;
+        Ok(events
+            .iter()
+            .filter_map(LifecycleChange::from_event)
+            .collect())
     }
 
     fn with_deals<T>(
         &self,
         filter: &KpiFilter,
+        amounts: bool,
         f: impl FnOnce(&[Deal]) -> std::result::Result<T, crate::kpi::KpiError>,
     ) -> Result<T> {
         filter.check()?;
-        let deals = self.read(|tx| self.visible_deals(tx, filter))?;
+        let deals =
+            self.with_access(|tx, access| self.visible_deals(tx, access, filter, amounts))?;
         Ok(f(&deals)?)
     }
 
@@ -159,15 +165,15 @@ impl<S: Store> Session<'_, S> {
         let f = &options.filter;
         f.check()?;
         let now = self.kpi_now();
-        let (deals, pipelines, activities, lifecycle) = self.read(|tx| {
+        let (deals, pipelines, activities, lifecycle) = self.with_access(|tx, access| {
             let lifecycle = match (f.from, f.to) {
-                (Some(_), Some(_)) => self.visible_lifecycle_changes(tx)?,
+                (Some(_), Some(_)) => self.visible_lifecycle_changes(tx, access)?,
                 _ => Vec::new(),
             };
             Ok((
-                self.visible_deals(tx, f)?,
-                self.visible_pipelines(tx)?,
-                self.visible_activities(tx)?,
+                self.visible_deals(tx, access, f, true)?,
+                self.visible_pipelines(tx, access)?,
+                self.visible_activities(tx, access)?,
                 lifecycle,
             ))
         })?;
@@ -182,48 +188,52 @@ impl<S: Store> Session<'_, S> {
 
     /// [Win rate](crate::kpi::win_rate::win_rate) of the deals in scope.
     pub fn win_rate(&self, filter: &KpiFilter) -> Result<WinRate> {
-        self.with_deals(filter, |d| Ok(win_rate(d, filter)))
+        self.with_deals(filter, false, |d| Ok(win_rate(d, filter)))
     }
 
     /// [Close rate](crate::kpi::win_rate::close_rate) of the deals in scope.
     pub fn close_rate(&self, filter: &KpiFilter) -> Result<CloseRate> {
-        self.with_deals(filter, |d| Ok(close_rate(d, filter)))
+        self.with_deals(filter, false, |d| Ok(close_rate(d, filter)))
     }
 
     /// [Stage funnel](crate::kpi::funnel::stage_funnel) of one pipeline.
     pub fn stage_funnel(&self, pipeline: PipelineId, filter: &KpiFilter) -> Result<Funnel> {
         filter.check()?;
-        let (p, deals) = self.read(|tx| {
-            let p = super::reads::pipeline(tx, pipeline)?;
+        let (p, deals) = self.with_access(|tx, access| {
+            let p = super::reads::pipeline(tx, access, pipeline)?;
             let scoped = KpiFilter {
                 pipeline: Some(pipeline),
                 ..filter.clone()
             };
-            Ok((p, self.visible_deals(tx, &scoped)?))
+            Ok((p, self.visible_deals(tx, access, &scoped, false)?))
         })?;
         Ok(stage_funnel(&deals, &p, filter)?)
     }
 
     /// [Deal size](crate::kpi::deal_size::deal_size) of the deals won in the window.
     pub fn deal_size(&self, filter: &KpiFilter) -> Result<DealSize> {
-        self.with_deals(filter, |d| deal_size(d, filter))
+        self.with_deals(filter, true, |d| deal_size(d, filter))
     }
 
     /// [Sales cycle](crate::kpi::deal_size::sales_cycle) of the deals won in the window.
     pub fn sales_cycle(&self, filter: &KpiFilter) -> Result<DurationStats> {
-        self.with_deals(filter, |d| sales_cycle(d, filter))
+        self.with_deals(filter, false, |d| sales_cycle(d, filter))
     }
 
     /// [Sales velocity](crate::kpi::velocity::sales_velocity) per currency.
     pub fn sales_velocity(&self, filter: &KpiFilter) -> Result<PerCurrency<Velocity>> {
-        self.with_deals(filter, |d| sales_velocity(d, filter))
+        self.with_deals(filter, true, |d| sales_velocity(d, filter))
     }
 
     /// [Forecast](crate::kpi::forecast::forecast) of the open deals in scope.
     pub fn forecast(&self, filter: &KpiFilter) -> Result<Forecast> {
         filter.check()?;
-        let (deals, pipelines) =
-            self.read(|tx| Ok((self.visible_deals(tx, filter)?, self.visible_pipelines(tx)?)))?;
+        let (deals, pipelines) = self.with_access(|tx, access| {
+            Ok((
+                self.visible_deals(tx, access, filter, true)?,
+                self.visible_pipelines(tx, access)?,
+            ))
+        })?;
         Ok(forecast(&deals, &pipelines, filter)?)
     }
 
@@ -234,7 +244,9 @@ impl<S: Store> Session<'_, S> {
         period: Period,
         offset: FixedOffset,
     ) -> Result<Revenue> {
-        self.with_deals(filter, |d| revenue_by_period(d, filter, period, offset))
+        self.with_deals(filter, true, |d| {
+            revenue_by_period(d, filter, period, offset)
+        })
     }
 
     /// [New customers per period](crate::kpi::customer::new_customers).
@@ -244,14 +256,16 @@ impl<S: Store> Session<'_, S> {
         period: Period,
         offset: FixedOffset,
     ) -> Result<std::collections::BTreeMap<NaiveDate, u64>> {
-        self.with_deals(filter, |d| Ok(new_customers(d, filter, period, offset)))
+        self.with_deals(filter, false, |d| {
+            Ok(new_customers(d, filter, period, offset))
+        })
     }
 
     /// [Churn and retention](crate::kpi::customer::churn) over the window
     /// (which needs a start and an end).
     pub fn churn(&self, filter: &KpiFilter) -> Result<Churn> {
         filter.check()?;
-        let changes = self.read(|tx| self.visible_lifecycle_changes(tx))?;
+        let changes = self.with_access(|tx, access| self.visible_lifecycle_changes(tx, access))?;
         Ok(churn(&changes, filter)?)
     }
 
@@ -261,7 +275,9 @@ impl<S: Store> Session<'_, S> {
         filter: &KpiFilter,
         offset: FixedOffset,
     ) -> Result<RepeatPurchase> {
-        self.with_deals(filter, |d| Ok(repeat_purchase_rate(d, filter, offset)))
+        self.with_deals(filter, false, |d| {
+            Ok(repeat_purchase_rate(d, filter, offset))
+        })
     }
 
     /// [Purchase summaries](crate::kpi::customer::purchase_summaries)
@@ -273,7 +289,9 @@ impl<S: Store> Session<'_, S> {
         offset: FixedOffset,
     ) -> Result<Vec<PurchaseSummary>> {
         filter.check()?;
-        let acc = self.read(|tx| self.won_deal_purchases(tx, filter, observation_end, offset))?;
+        let acc = self.with_access(|tx, access| {
+            self.won_deal_purchases(tx, access, filter, observation_end, offset)
+        })?;
         Ok(acc.finish()?)
     }
 
@@ -282,12 +300,13 @@ impl<S: Store> Session<'_, S> {
     fn won_deal_purchases(
         &self,
         tx: &dyn ReadTx,
+        access: &Access,
         filter: &KpiFilter,
         observation_end: DateTime<Utc>,
         offset: FixedOffset,
     ) -> Result<SummaryAcc> {
         let mut acc = SummaryAcc::new(observation_end, offset);
-        self.visit_deals(tx, filter, Some(DealStatus::Won), &mut |d| {
+        self.visit_deals(tx, access, filter, Some(DealStatus::Won), true, &mut |d| {
             acc.add(d, filter)
         })?;
         Ok(acc)
@@ -303,7 +322,9 @@ impl<S: Store> Session<'_, S> {
         params: &ClvParams,
     ) -> Result<Clv> {
         filter.check()?;
-        let acc = self.read(|tx| self.won_deal_purchases(tx, filter, observation_end, offset))?;
+        let acc = self.with_access(|tx, access| {
+            self.won_deal_purchases(tx, access, filter, observation_end, offset)
+        })?;
         Ok(historical_clv(&acc.finish()?, params)?)
     }
 
@@ -315,10 +336,10 @@ impl<S: Store> Session<'_, S> {
     ) -> Result<Vec<RottingDeal>> {
         filter.check()?;
         let now = self.kpi_now();
-        let (deals, activities) = self.read(|tx| {
+        let (deals, activities) = self.with_access(|tx, access| {
             Ok((
-                self.visible_deals(tx, filter)?,
-                self.visible_activities(tx)?,
+                self.visible_deals(tx, access, filter, false)?,
+                self.visible_activities(tx, access)?,
             ))
         })?;
         Ok(rotting_deals(&deals, &activities, thresholds, filter, now)?)
@@ -328,7 +349,7 @@ impl<S: Store> Session<'_, S> {
     pub fn activity_metrics(&self, filter: &KpiFilter) -> Result<ActivityMetrics> {
         filter.check()?;
         let now = self.kpi_now();
-        let activities = self.read(|tx| self.visible_activities(tx))?;
+        let activities = self.with_access(|tx, access| self.visible_activities(tx, access))?;
         Ok(activity_metrics(&activities, filter, now))
     }
 }

@@ -2,6 +2,7 @@
 
 use super::batch::entity;
 use super::{Batch, Session, reads};
+use crate::access::{Operation, Resource};
 use crate::activity::Activity;
 use crate::customer::Customer;
 use crate::deal::Deal;
@@ -70,14 +71,14 @@ impl Batch<'_> {
                 "a customer cannot be merged into itself".into(),
             ));
         }
-        let survivor = reads::customer(&*self.tx, survivor_id)?;
+        let survivor = reads::customer_in_scope(&*self.tx, &self.access, survivor_id)?;
         Self::check_version(
             EntityKind::Customer,
             survivor_id,
             survivor_version,
             survivor.version,
         )?;
-        let merged = reads::customer(&*self.tx, merged_id)?;
+        let merged = reads::customer_in_scope(&*self.tx, &self.access, merged_id)?;
         Self::check_version(
             EntityKind::Customer,
             merged_id,
@@ -92,6 +93,11 @@ impl Batch<'_> {
                     format!("this customer was already merged into {into}"),
                 ));
             }
+        }
+        // Both customers change, so both must be within the write scope.
+        for c in [&survivor, &merged] {
+            self.access
+                .check_write(Resource::Customers, Operation::Merge, c.id, c.owner)?;
         }
         if survivor.kind != merged.kind {
             return Err(invalid(
@@ -176,6 +182,19 @@ impl Batch<'_> {
         ch.set("moved_deals", &(), &deal_ids);
         ch.set("moved_activities", &(), &activity_ids);
         ch.set("moved_people", &(), &people_ids);
+        // What moves changes too: each record must be within the write scope.
+        for d in &deals {
+            self.access
+                .check_write(Resource::Deals, Operation::Update, d.id, d.owner)?;
+        }
+        for a in &activities {
+            self.access
+                .check_write(Resource::Activities, Operation::Update, a.id, a.owner)?;
+        }
+        for p in people.iter().filter(|p| p.id != survivor_id) {
+            self.access
+                .check_write(Resource::Customers, Operation::Update, p.id, p.owner)?;
+        }
         for mut d in deals {
             d.customer = survivor_id;
             d.version += 1;
@@ -211,6 +230,7 @@ impl Batch<'_> {
             ch,
             now,
         )?;
+        self.access.redact_customer(&mut next);
         Ok(next)
     }
 }

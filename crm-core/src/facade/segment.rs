@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Session;
+use crate::access::{Access, Field, Operation, OwnerSet, Resource};
 use crate::activity::Activity;
 use crate::currency::Currency;
 use crate::customer::Customer;
@@ -16,6 +17,7 @@ use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EntityRef, EventKind, NewEvent};
 use crate::id::{CustomerId, EventId, SegmentId};
 use crate::query::{ActivityFilter, Cursor, DealFilter, Page, PageRequest, SortValue};
+use crate::segment::Field as SegField;
 use crate::segment::abc::{self, AbcCutoffs, CustomerAbc};
 use crate::segment::eval::{self, Derived, Needs};
 use crate::segment::rfm::{self, CustomerRfm};
@@ -63,24 +65,40 @@ impl<S: Store> Session<'_, S> {
     /// the customers passing `wanted.prefilter`. Returns whether the store
     /// evaluated the pre-filter itself (with `wanted.pushed_only`, nothing
     /// is visited when it did not).
+    ///
+    /// The actor's read scope applies here: only deals, activities and
+    /// customers the actor may read are visited, so a segment counts and
+    /// aggregates what its user can see. The store's push-down knows no
+    /// scope, so it is offered only when the actor sees every customer,
+    /// deal and activity.
     fn visible_records(
         &self,
         tx: &dyn ReadTx,
+        access: &Access,
         wanted: &Wanted<'_>,
         now: DateTime<Utc>,
         visit: &mut dyn FnMut(Visited<'_>),
     ) -> Result<bool> {
-        let pushed = tx.segment_push_down(wanted.prefilter, now)?;
+        let sees_all = [Resource::Customers, Resource::Deals, Resource::Activities]
+            .into_iter()
+            .all(|r| access.read_owners(r) == OwnerSet::All);
+        let pushed = if sees_all {
+            tx.segment_push_down(wanted.prefilter, now)?
+        } else {
+            None
+        };
         if pushed.is_none() && wanted.pushed_only {
             return Ok(false);
         }
         if let Some(filter) = &wanted.deals {
-            tx.scan_deals(filter, &mut |d| visit(Visited::Deal(d)))?;
+            let mut filter = filter.clone();
+            access.restrict_deals(&mut filter)?;
+            tx.scan_deals(&filter, &mut |d| visit(Visited::Deal(d)))?;
         }
         if wanted.activities {
-            tx.scan_activities(&ActivityFilter::default(), &mut |a| {
-                visit(Visited::Activity(a))
-            })?;
+            let mut filter = ActivityFilter::default();
+            access.restrict_activities(&mut filter)?;
+            tx.scan_activities(&filter, &mut |a| visit(Visited::Activity(a)))?;
         }
         match pushed {
             Some(ids) => {
@@ -98,7 +116,10 @@ impl<S: Store> Session<'_, S> {
                 let none = Derived::new(Needs::default(), now);
                 tx.scan_customers(&mut |c| {
                     // Customers merged into others are never part of a segment.
-                    if !c.is_merged() && eval::matches(wanted.prefilter, c, &none) {
+                    if !c.is_merged()
+                        && access.can_read(Resource::Customers, c.owner)
+                        && eval::matches(wanted.prefilter, c, &none)
+                    {
                         visit(Visited::Customer(c.id, Some(c)));
                     }
                 })?;
@@ -109,9 +130,15 @@ impl<S: Store> Session<'_, S> {
     }
 
     /// The ids of every customer matching `expr`, ascending.
-    fn matching_ids(&self, tx: &dyn ReadTx, expr: &Expr) -> Result<Vec<CustomerId>> {
+    fn matching_ids(
+        &self,
+        tx: &dyn ReadTx,
+        access: &Access,
+        expr: &Expr,
+    ) -> Result<Vec<CustomerId>> {
         validate_expr(expr)?;
         Needs::of(expr)?; // refuses unknown custom fields up front
+        require_readable_fields(access, expr)?;
         let now = self.segment_now();
         // First ask the store for the whole answer.
         let whole = Wanted {
@@ -122,7 +149,7 @@ impl<S: Store> Session<'_, S> {
             activities: false,
         };
         let mut ids = Vec::new();
-        let pushed = self.visible_records(tx, &whole, now, &mut |v| {
+        let pushed = self.visible_records(tx, access, &whole, now, &mut |v| {
             if let Visited::Customer(id, _) = v {
                 ids.push(id);
             }
@@ -144,7 +171,7 @@ impl<S: Store> Session<'_, S> {
         };
         let mut derived = Derived::new(needs, now);
         let mut finished: Option<Result<()>> = None;
-        self.visible_records(tx, &wanted, now, &mut |v| match v {
+        self.visible_records(tx, access, &wanted, now, &mut |v| match v {
             Visited::Deal(d) => derived.add_deal(d),
             Visited::Activity(a) => derived.add_activity(a),
             Visited::Customer(id, c) => {
@@ -209,18 +236,16 @@ impl<S: Store> Session<'_, S> {
     /// result's `page.next` to continue.
     pub fn evaluate_expr(&self, expr: &Expr, page: &PageRequest) -> Result<SegmentResult> {
         Self::check_page(page)?;
-        let ids = self.read(|tx| self.matching_ids(tx, expr))?;
+        let ids = self.with_access(|tx, access| self.matching_ids(tx, access, expr))?;
         Self::result_page(ids, page)
     }
 
     /// Evaluates the saved segment `id`, like [`Session::evaluate_expr`].
     pub fn evaluate_segment(&self, id: SegmentId, page: &PageRequest) -> Result<SegmentResult> {
         Self::check_page(page)?;
-        let ids = self.read(|tx| {
-            let seg = tx
-                .segment(id)?
-                .ok_or_else(|| Error::not_found(EntityKind::Segment, id))?;
-            self.matching_ids(tx, &seg.expression)
+        let ids = self.with_access(|tx, access| {
+            let seg = readable_segment(tx, access, id)?;
+            self.matching_ids(tx, access, &seg.expression)
         })?;
         Self::result_page(ids, page)
     }
@@ -250,8 +275,10 @@ impl<S: Store> Session<'_, S> {
         // Deals come first; then each visible customer takes its counts.
         let mut counted = None;
         let mut visible = std::collections::HashMap::new();
-        self.read(|tx| {
-            self.visible_records(tx, &wanted, now, &mut |v| match v {
+        self.with_access(|tx, access| {
+            // RFM and ABC rank customers by the amounts of their deals.
+            access.require_readable(Field::DealAmount)?;
+            self.visible_records(tx, access, &wanted, now, &mut |v| match v {
                 Visited::Deal(d) => derived.add_deal(d),
                 Visited::Activity(_) => {}
                 Visited::Customer(id, _) => {
@@ -295,9 +322,14 @@ impl<S: Store> Session<'_, S> {
     /// One write transaction that appends exactly one event.
     fn segment_write<T>(
         &self,
+        operation: Operation,
         work: impl FnOnce(&mut dyn WriteTx, DateTime<Utc>) -> Result<(T, Option<Change>)>,
     ) -> Result<T> {
         let mut tx = self.crm.store.write()?;
+        // Saved segments have no owner: changing them needs write scope
+        // `all` on segments.
+        let access = Access::load(&*tx, self.actor)?;
+        access.check_write_all(Resource::Segments, operation, "")?;
         let now = self.segment_now();
         let (out, change) = work(&mut *tx, now)?;
         // No change: dropping the transaction leaves everything as it was.
@@ -326,7 +358,7 @@ impl<S: Store> Session<'_, S> {
     pub fn create_segment(&self, name: &str, expression: Expr) -> Result<Segment> {
         let name = validate_name(name)?;
         validate_expr(&expression)?;
-        self.segment_write(|tx, now| {
+        self.segment_write(Operation::Create, |tx, now| {
             let seg = Segment {
                 id: SegmentId::from_uuid(self.crm.ids.next_uuid(now)),
                 version: 1,
@@ -354,7 +386,7 @@ impl<S: Store> Session<'_, S> {
         if let Some(e) = &patch.expression {
             validate_expr(e)?;
         }
-        self.segment_write(|tx, now| {
+        self.segment_write(Operation::Update, |tx, now| {
             let current = tx
                 .segment(id)?
                 .ok_or_else(|| Error::not_found(EntityKind::Segment, id))?;
@@ -391,7 +423,7 @@ impl<S: Store> Session<'_, S> {
     /// Deletes a saved segment that is at `version`. The audit log keeps
     /// its `deleted` event.
     pub fn delete_segment(&self, id: SegmentId, version: u64) -> Result<()> {
-        self.segment_write(|tx, _now| {
+        self.segment_write(Operation::Update, |tx, _now| {
             let current = tx
                 .segment(id)?
                 .ok_or_else(|| Error::not_found(EntityKind::Segment, id))?;
@@ -406,10 +438,7 @@ impl<S: Store> Session<'_, S> {
 
     /// The saved segment with `id`.
     pub fn segment(&self, id: SegmentId) -> Result<Segment> {
-        self.read(|tx| {
-            tx.segment(id)?
-                .ok_or_else(|| Error::not_found(EntityKind::Segment, id))
-        })
+        self.with_access(|tx, access| readable_segment(tx, access, id))
     }
 
     /// A page of saved segments.
@@ -422,7 +451,45 @@ impl<S: Store> Session<'_, S> {
                 format!("a page holds 1 to {} items", PageRequest::MAX_LIMIT),
             ));
         }
-        self.read(|tx| Ok(tx.segments(query)?))
+        self.with_access(|tx, access| {
+            if !access.can_read(Resource::Segments, None) {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            Ok(tx.segments(query)?)
+        })
+    }
+}
+
+/// The saved segment `id`, if the actor may read saved segments (they
+/// have no owner, so that needs read scope `all`); not found otherwise.
+fn readable_segment(tx: &dyn ReadTx, access: &Access, id: SegmentId) -> Result<Segment> {
+    tx.segment(id)?
+        .filter(|_| access.can_read(Resource::Segments, None))
+        .ok_or_else(|| Error::not_found(EntityKind::Segment, id))
+}
+
+/// Refuses an expression that tests or aggregates a field the actor's
+/// roles hide (contact points, deal amounts).
+fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
+    match expr {
+        Expr::Const(_) => Ok(()),
+        Expr::And(parts) | Expr::Or(parts) => parts
+            .iter()
+            .try_for_each(|e| require_readable_fields(access, e)),
+        Expr::Not(e) => require_readable_fields(access, e),
+        Expr::Pred(p) => match &p.field {
+            SegField::Email => access.require_readable(Field::CustomerEmails),
+            SegField::Phone => access.require_readable(Field::CustomerPhones),
+            SegField::WonAmount(_)
+            | SegField::RfmR(_)
+            | SegField::RfmF(_)
+            | SegField::RfmM(_)
+            | SegField::RfmSegment(_) => access.require_readable(Field::DealAmount),
+            _ => Ok(()),
+        },
     }
 }
 

@@ -71,6 +71,12 @@ macro_rules! store_conformance_tests {
             scans_visit_every_record_once,
             segment_evaluation_matches_reference,
             segment_time_boundaries_match_reference,
+            // ----- users, teams and access control -----
+            users_and_teams_round_trip_and_list,
+            owner_scoped_listings_match_reference,
+            administration_is_permissioned_and_audited,
+            field_rules_hide_and_protect,
+            reads_under_random_actors_match_brute_force,
         );
     };
 }
@@ -1475,7 +1481,11 @@ fn any_op() -> impl Strategy<Value = AnyOp> {
 /// changes nothing and appends nothing.
 pub fn every_change_appends_exactly_one_event<S: Store>(store: S) {
     let (crm, clock) = engine(store);
-    let s = crm.as_actor(Actor::User(UserId::from_uuid(uuid::Uuid::from_u128(9))));
+    let admin = crm
+        .as_actor(Actor::System)
+        .create_user(NewUser::new("Ada Admin", "ada@example.com").role(AccessRole::Admin))
+        .expect("admin user");
+    let s = crm.as_user(admin.id);
     let mut runner = runner(16);
     runner
         .run(&proptest::collection::vec(any_op(), 1..40), |ops| {
@@ -1682,7 +1692,11 @@ fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
 /// won/lost times, and the audit trail in order.
 pub fn worked_example_sales_flow<S: Store>(store: S) {
     let (crm, clock) = engine(store);
-    let rep = UserId::from_uuid(uuid::Uuid::from_u128(77));
+    let rep = crm
+        .as_actor(Actor::System)
+        .create_user(NewUser::new("Maria", "maria@example.com").role(AccessRole::SalesManager))
+        .expect("user")
+        .id;
     let s = crm.as_actor(Actor::User(rep));
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
@@ -1777,8 +1791,8 @@ pub fn worked_example_sales_flow<S: Store>(store: S) {
     let all = all_events(crm.store());
     assert_eq!(
         all.len(),
-        9,
-        "pipeline, 2 customers, 4 deal changes, 1 activity, 1 lifecycle change"
+        10,
+        "user, pipeline, 2 customers, 4 deal changes, 1 activity, 1 lifecycle change"
     );
     let last = all.last().expect("event");
     assert_eq!(
@@ -2271,4 +2285,1207 @@ pub fn segment_time_boundaries_match_reference<S: Store>(store: S) {
             assert_eq!(ids, want, "push-down of {text}");
         }
     }
+}
+
+// ----- users, teams and access control -----
+
+fn sample_user(id: u128, name: &str, teams: &[u128], at: DateTime<Utc>) -> User {
+    User {
+        id: UserId::from_uuid(uuid::Uuid::from_u128(id)),
+        version: 1,
+        name: name.to_owned(),
+        email: Email::parse(&format!("u{id}@example.com")).expect("email"),
+        active: true,
+        roles: [AccessRole::SalesRep].into(),
+        teams: teams
+            .iter()
+            .map(|t| TeamId::from_uuid(uuid::Uuid::from_u128(*t)))
+            .collect(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Users and teams read back equal, update by compare-and-set, roll back
+/// with their transaction, and list like the reference pagination.
+pub fn users_and_teams_round_trip_and_list<S: Store>(store: S) {
+    let team = |id: u128, name: &str, manager: Option<u128>| Team {
+        id: TeamId::from_uuid(uuid::Uuid::from_u128(id)),
+        version: 1,
+        name: name.to_owned(),
+        manager: manager.map(|m| UserId::from_uuid(uuid::Uuid::from_u128(m))),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let teams = vec![
+        team(900, "North", Some(1)),
+        team(901, "South", None),
+        team(902, "East", Some(1)),
+    ];
+    let mut users: Vec<User> = (1..=9u128)
+        .map(|i| {
+            let ts: Vec<u128> = [900, 901, 902]
+                .into_iter()
+                .filter(|t| (i + t) % 3 != 0)
+                .collect();
+            sample_user(
+                i,
+                &format!("user {}", 10 - i),
+                &ts,
+                t0() + Duration::seconds((i % 4) as i64),
+            )
+        })
+        .collect();
+    users[3].active = false;
+    users[4].roles = [AccessRole::Admin, AccessRole::Support].into();
+    users[5].roles.clear();
+    {
+        let mut tx = store.write().expect("write");
+        for t in &teams {
+            tx.insert_team(t).expect("insert team");
+        }
+        for u in &users {
+            tx.insert_user(u).expect("insert user");
+        }
+        assert!(matches!(
+            tx.insert_user(&users[0]),
+            Err(StoreError::AlreadyExists {
+                entity: EntityKind::User,
+                ..
+            })
+        ));
+        tx.commit().expect("commit");
+    }
+    {
+        // Dropped: nothing of it stays.
+        let mut tx = store.write().expect("write");
+        tx.insert_user(&sample_user(50, "ghost", &[], t0()))
+            .expect("insert");
+        let mut v2 = users[0].clone();
+        v2.version = 2;
+        v2.teams.clear();
+        tx.update_user(&v2).expect("update");
+    }
+    let tx = store.read().expect("read");
+    for u in &users {
+        assert_eq!(
+            tx.user(u.id).expect("get").as_ref(),
+            Some(u),
+            "user read back"
+        );
+    }
+    for t in &teams {
+        assert_eq!(
+            tx.team(t.id).expect("get").as_ref(),
+            Some(t),
+            "team read back"
+        );
+    }
+    assert_eq!(
+        tx.user(UserId::from_uuid(uuid::Uuid::from_u128(50)))
+            .expect("get"),
+        None,
+        "a dropped transaction keeps no user"
+    );
+    let filters = [
+        UserFilter::default(),
+        UserFilter {
+            active: Some(false),
+            ..Default::default()
+        },
+        UserFilter {
+            team: Some(teams[0].id),
+            ..Default::default()
+        },
+        UserFilter {
+            team: Some(teams[1].id),
+            active: Some(true),
+            id_in: Some(vec![users[1].id, users[2].id, users[7].id]),
+        },
+        UserFilter {
+            id_in: Some(vec![]),
+            ..Default::default()
+        },
+    ];
+    for f in filters {
+        for order in [UserOrder::CreatedAt, UserOrder::Name] {
+            for desc in [false, true] {
+                let mut q = UserQuery::new().filter(f.clone()).order(order).limit(2);
+                if desc {
+                    q = q.desc();
+                }
+                let got = collect(|q| tx.users(q), q.clone());
+                let want = collect(|q| paginate(users.iter(), q), q);
+                assert_eq!(got, want, "users {f:?} {order:?} desc={desc}");
+            }
+        }
+    }
+    for f in [
+        TeamFilter::default(),
+        TeamFilter {
+            manager: users.first().map(|u| u.id),
+            ..Default::default()
+        },
+        TeamFilter {
+            id_in: Some(vec![teams[2].id, teams[1].id]),
+            ..Default::default()
+        },
+    ] {
+        for order in [TeamOrder::CreatedAt, TeamOrder::Name] {
+            let q = TeamQuery::new().filter(f.clone()).order(order).limit(1);
+            let got = collect(|q| tx.teams(q), q.clone());
+            let want = collect(|q| paginate(teams.iter(), q), q);
+            assert_eq!(got, want, "teams {f:?} {order:?}");
+        }
+    }
+    // Team members: the users in any of the teams, sorted, once each.
+    for set in [
+        vec![],
+        vec![teams[0].id],
+        vec![teams[2].id, teams[1].id, teams[2].id],
+    ] {
+        let mut want: Vec<UserId> = users
+            .iter()
+            .filter(|u| set.iter().any(|t| u.teams.contains(t)))
+            .map(|u| u.id)
+            .collect();
+        want.sort();
+        assert_eq!(
+            tx.team_members(&set).expect("members"),
+            want,
+            "members of {set:?}"
+        );
+    }
+    drop(tx);
+    let mut tx = store.write().expect("write");
+    let mut t2 = teams[1].clone();
+    t2.version = 2;
+    t2.manager = Some(users[2].id);
+    tx.update_team(&t2).expect("team 1 -> 2");
+    assert!(matches!(
+        tx.update_team(&t2),
+        Err(StoreError::VersionConflict {
+            expected: 1,
+            actual: 2,
+            ..
+        })
+    ));
+    let mut u2 = users[2].clone();
+    u2.version = 2;
+    u2.roles = [AccessRole::ReadOnly, AccessRole::SalesManager].into();
+    u2.teams = [teams[2].id].into();
+    tx.update_user(&u2).expect("user 1 -> 2");
+    assert_eq!(
+        tx.user(u2.id).expect("get"),
+        Some(u2.clone()),
+        "write sees its own update"
+    );
+    tx.commit().expect("commit");
+    let tx = store.read().expect("read");
+    assert_eq!(tx.team(t2.id).expect("get"), Some(t2));
+    assert_eq!(tx.user(u2.id).expect("get"), Some(u2));
+}
+
+/// `owner_in`, `actor_in` and `amount_set` list and count exactly like the
+/// reference, for no owner, one, a few (the per-owner index walk of the
+/// SQLite store) and many (its plain `IN`), in every order and direction.
+pub fn owner_scoped_listings_match_reference<S: Store>(store: S) {
+    let uid = |i: u128| UserId::from_uuid(uuid::Uuid::from_u128(5000 + i));
+    let p = {
+        let (name, stages, transitions, allow_reopen) = PipelineDef::sales_template("P")
+            .validate()
+            .expect("template");
+        Pipeline {
+            id: PipelineId::from_uuid(uuid::Uuid::from_u128(1)),
+            version: 1,
+            name,
+            stages,
+            transitions,
+            allow_reopen,
+            created_at: t0(),
+            updated_at: t0(),
+        }
+    };
+    let c = sample_customer(2, "C", t0());
+    let mut deals = Vec::new();
+    let mut acts = Vec::new();
+    let mut events = Vec::new();
+    {
+        let mut tx = store.write().expect("write");
+        tx.insert_pipeline(&p).expect("pipeline");
+        tx.insert_customer(&c).expect("customer");
+        for i in 0..120u128 {
+            let at = t0() + Duration::seconds((i % 7) as i64);
+            let owner = if i % 11 == 0 { None } else { Some(uid(i % 90)) };
+            let d = Deal {
+                id: DealId::from_uuid(uuid::Uuid::from_u128(10_000 + (i * 7919) % 1000)),
+                version: 1,
+                title: format!("deal {}", i % 13),
+                customer: c.id,
+                pipeline: p.id,
+                stage: p.stages[0].key.clone(),
+                status: DealStatus::Open,
+                amount: (i % 3 == 0).then(|| Money::parse("10.00", "EUR").expect("money")),
+                expected_close_date: None,
+                owner,
+                history: vec![StageChange {
+                    from: None,
+                    to: p.stages[0].key.clone(),
+                    at,
+                    by: Actor::System,
+                }],
+                won_at: None,
+                lost_at: None,
+                lost_reason: None,
+                created_at: at,
+                updated_at: at + Duration::seconds((i % 5) as i64),
+                custom: Default::default(),
+            };
+            tx.insert_deal(&d).expect("deal");
+            deals.push(d);
+            let mut a = sample_activity(20_000 + i, at);
+            a.owner = owner;
+            tx.insert_activity(&a).expect("activity");
+            acts.push(a);
+            let e = tx
+                .append_event(NewEvent {
+                    id: EventId::from_uuid(uuid::Uuid::from_u128(30_000 + i)),
+                    at,
+                    actor: owner.map_or(Actor::System, Actor::User),
+                    entity: EntityRef {
+                        kind: EntityKind::Deal,
+                        id: deals[deals.len() - 1].id.as_uuid(),
+                    },
+                    version: 1,
+                    kind: EventKind::Created,
+                    changes: vec![],
+                })
+                .expect("event");
+            events.push(e);
+        }
+        tx.commit().expect("commit");
+    }
+    let sets: Vec<Option<Vec<UserId>>> = vec![
+        None,
+        Some(vec![]),
+        Some(vec![uid(3)]),
+        Some(vec![uid(4), uid(17), uid(60), uid(999)]),
+        Some((0..70).map(uid).collect()),
+        Some((0..90).rev().map(uid).collect()),
+    ];
+    let tx = store.read().expect("read");
+    for set in &sets {
+        for amount_set in [None, Some(true)] {
+            let f = DealFilter {
+                owner_in: set.clone(),
+                amount_set,
+                ..Default::default()
+            };
+            let want_count = deals.iter().filter(|d| f.matches(d)).count() as u64;
+            assert_eq!(
+                tx.count_deals(&f).expect("count"),
+                want_count,
+                "count {set:?}"
+            );
+            for order in [DealOrder::CreatedAt, DealOrder::UpdatedAt, DealOrder::Title] {
+                for desc in [false, true] {
+                    let mut q = DealQuery::new().filter(f.clone()).order(order).limit(9);
+                    if desc {
+                        q = q.desc();
+                    }
+                    let got = collect(|q| tx.deals(q), q.clone());
+                    let want = collect(|q| paginate(deals.iter(), q), q);
+                    assert_eq!(got, want, "deals owner_in {set:?} {order:?} desc={desc}");
+                }
+            }
+        }
+        let af = ActivityFilter {
+            owner_in: set.clone(),
+            ..Default::default()
+        };
+        let q = ActivityQuery::new().filter(af).limit(7);
+        let got = collect(|q| tx.activities(q), q.clone());
+        assert_eq!(
+            got,
+            collect(|q| paginate(acts.iter(), q), q),
+            "activities {set:?}"
+        );
+        let ef = EventFilter {
+            actor_in: set.clone(),
+            ..Default::default()
+        };
+        let q = EventQuery::new().filter(ef).limit(8).desc();
+        let got = collect(|q| tx.events(q), q.clone());
+        assert_eq!(
+            got,
+            collect(|q| paginate(events.iter(), q), q),
+            "events {set:?}"
+        );
+    }
+}
+
+fn sample_activity(id: u128, at: DateTime<Utc>) -> Activity {
+    Activity {
+        id: ActivityId::from_uuid(uuid::Uuid::from_u128(id)),
+        version: 1,
+        kind: ActivityKind::Note,
+        subject: "note".into(),
+        body: Some("text".into()),
+        customer: None,
+        deal: None,
+        owner: None,
+        direction: None,
+        occurred_at: at,
+        due_at: None,
+        completed_at: None,
+        created_at: at,
+        updated_at: at,
+        custom: Default::default(),
+    }
+}
+
+fn events_since<S: Store>(store: &S, seq: u64) -> Vec<Event> {
+    all_events(store)
+        .into_iter()
+        .filter(|e| e.seq > seq)
+        .collect()
+}
+
+fn last_seq<S: Store>(store: &S) -> u64 {
+    store.read().expect("read").last_event_seq().expect("seq")
+}
+
+/// Creating users and teams, membership, roles and deactivation: who may
+/// do each, the one event each appends with the acting user, and the typed
+/// refusals that append nothing.
+pub fn administration_is_permissioned_and_audited<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let system = crm.as_actor(Actor::System);
+    let north = system.create_team(NewTeam::new("North")).expect("team");
+    let south = system.create_team(NewTeam::new(" South ")).expect("team");
+    assert_eq!(south.name, "South");
+    let admin = system
+        .create_user(NewUser::new("Ada", "ada@example.com").role(AccessRole::Admin))
+        .expect("admin");
+    let boss = system
+        .create_user(NewUser::new("Bea", "bea@example.com").role(AccessRole::SalesManager))
+        .expect("manager");
+    let rep = system
+        .create_user(
+            NewUser::new("Rob", "rob@example.com")
+                .role(AccessRole::SalesRep)
+                .team(north.id),
+        )
+        .expect("rep");
+    let north = crm
+        .as_user(admin.id)
+        .set_team_manager(north.id, north.version, Some(boss.id))
+        .expect("manager set");
+    assert_eq!((north.version, north.manager), (2, Some(boss.id)));
+
+    // A rep may not create users, change roles or staff teams.
+    let before = last_seq(crm.store());
+    let r = crm.as_user(rep.id);
+    match r.create_user(NewUser::new("Eve", "eve@example.com").role(AccessRole::Admin)) {
+        Err(Error::PermissionDenied {
+            resource: Resource::Users,
+            operation: Operation::Create,
+            needed: Scope::All,
+            granted: Scope::None,
+            ..
+        }) => {}
+        other => panic!("a rep creating a user must be refused, got {other:?}"),
+    }
+    match r.set_user_roles(rep.id, rep.version, [AccessRole::Admin]) {
+        Err(Error::PermissionDenied {
+            resource: Resource::Users,
+            operation: Operation::ChangeRoles,
+            ..
+        }) => {}
+        other => panic!("a rep granting themselves roles must be refused, got {other:?}"),
+    }
+    match r.add_team_member(south.id, rep.id) {
+        Err(Error::PermissionDenied {
+            resource: Resource::Teams,
+            operation: Operation::ChangeMembership,
+            needed: Scope::All,
+            ..
+        }) => {}
+        other => panic!("a rep joining a team must be refused, got {other:?}"),
+    }
+    assert_eq!(last_seq(crm.store()), before, "refusals append nothing");
+    assert_eq!(
+        crm.as_user(admin.id).user(rep.id).expect("rep"),
+        rep,
+        "and change nothing"
+    );
+
+    // The manager staffs the team they manage, but no other.
+    let b = crm.as_user(boss.id);
+    let rep2 = b
+        .add_team_member(north.id, admin.id)
+        .expect("manager adds to own team");
+    assert_eq!(rep2.teams.iter().copied().collect::<Vec<_>>(), [north.id]);
+    assert_eq!(rep2.version, 2);
+    match b.add_team_member(south.id, rep.id) {
+        Err(Error::PermissionDenied {
+            resource: Resource::Teams,
+            needed: Scope::All,
+            granted: Scope::Own,
+            ..
+        }) => {}
+        other => panic!("a manager staffing another team must be refused, got {other:?}"),
+    }
+    let same = b.add_team_member(north.id, admin.id).expect("idempotent");
+    assert_eq!(same.version, 2, "adding a member twice changes nothing");
+
+    // Roles and deactivation need the admin.
+    let a = crm.as_user(admin.id);
+    let rep = a
+        .set_user_roles(
+            rep.id,
+            rep.version,
+            [AccessRole::SalesRep, AccessRole::Support],
+        )
+        .expect("roles");
+    assert_eq!(rep.version, 2);
+    let rep = a.deactivate_user(rep.id, rep.version).expect("deactivate");
+    assert!(!rep.active);
+    match crm.as_user(rep.id).deals(&DealQuery::new()) {
+        Err(Error::ActorNotAllowed { .. }) => {}
+        other => panic!("a deactivated user cannot act, got {other:?}"),
+    }
+    match crm
+        .as_user(UserId::from_uuid(uuid::Uuid::from_u128(4242)))
+        .customers(&CustomerQuery::new())
+    {
+        Err(Error::ActorNotAllowed { reason, .. }) => assert_eq!(reason, "no user has this id"),
+        other => panic!("an unknown user cannot act, got {other:?}"),
+    }
+    match a.set_user_roles(rep.id, 1, [AccessRole::Admin]) {
+        Err(Error::Conflict {
+            expected: 1,
+            actual: 3,
+            ..
+        }) => {}
+        other => panic!("a stale version must conflict, got {other:?}"),
+    }
+
+    // Every change above is one event by its actor, in order.
+    let log = events_since(crm.store(), 0);
+    let summary: Vec<(EntityKind, EventKind, Actor, u64)> = log
+        .iter()
+        .map(|e| (e.entity.kind, e.kind, e.actor, e.version))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (EntityKind::Team, EventKind::Created, Actor::System, 1),
+            (EntityKind::Team, EventKind::Created, Actor::System, 1),
+            (EntityKind::User, EventKind::Created, Actor::System, 1),
+            (EntityKind::User, EventKind::Created, Actor::System, 1),
+            (EntityKind::User, EventKind::Created, Actor::System, 1),
+            (
+                EntityKind::Team,
+                EventKind::Updated,
+                Actor::User(admin.id),
+                2
+            ),
+            (
+                EntityKind::User,
+                EventKind::Updated,
+                Actor::User(boss.id),
+                2
+            ),
+            (
+                EntityKind::User,
+                EventKind::Updated,
+                Actor::User(admin.id),
+                2
+            ),
+            (
+                EntityKind::User,
+                EventKind::Updated,
+                Actor::User(admin.id),
+                3
+            ),
+        ]
+    );
+    let roles = &log[7].changes[0];
+    assert_eq!(roles.field, "roles");
+    assert_eq!(roles.old, serde_json::json!(["sales_rep"]));
+    assert_eq!(roles.new, serde_json::json!(["sales_rep", "support"]));
+    let active = &log[8].changes[0];
+    assert_eq!(
+        (active.field.as_str(), &active.old, &active.new),
+        (
+            "active",
+            &serde_json::json!(true),
+            &serde_json::json!(false)
+        )
+    );
+}
+
+/// Field rules: support reads deals without amounts (and events without
+/// amount changes), cannot filter on the amount, and a rep cannot hand a
+/// deal to someone else; the refusals name the field and append nothing.
+pub fn field_rules_hide_and_protect<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let system = crm.as_actor(Actor::System);
+    let north = system.create_team(NewTeam::new("North")).expect("team");
+    let rep = system
+        .create_user(
+            NewUser::new("Rob", "rob@example.com")
+                .role(AccessRole::SalesRep)
+                .team(north.id),
+        )
+        .expect("rep");
+    let mate = system
+        .create_user(
+            NewUser::new("Meg", "meg@example.com")
+                .role(AccessRole::SalesRep)
+                .team(north.id),
+        )
+        .expect("mate");
+    let sup = system
+        .create_user(NewUser::new("Sam", "sam@example.com").role(AccessRole::Support))
+        .expect("support");
+    let p = system
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let r = crm.as_user(rep.id);
+    let acme = r
+        .create_customer(NewCustomer::organisation("ACME"))
+        .expect("customer");
+    assert_eq!(acme.owner, Some(rep.id), "a user's new record is theirs");
+    let deal = r
+        .create_deal(
+            NewDeal::new(acme.id, p.id, "Big")
+                .amount(Money::parse("1200.50", "EUR").expect("money")),
+        )
+        .expect("deal");
+    assert_eq!(deal.owner, Some(rep.id));
+
+    let s = crm.as_user(sup.id);
+    let seen = s.deal(deal.id).expect("support sees the deal");
+    assert_eq!(
+        (seen.amount, seen.title.as_str()),
+        (None, "Big"),
+        "amount hidden"
+    );
+    assert_eq!(s.hidden_fields().expect("hidden"), [Field::DealAmount]);
+    let listed = s.deals(&DealQuery::new()).expect("list").items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].amount, None);
+    match s.deals(&DealQuery::new().filter(DealFilter {
+        amount_set: Some(true),
+        ..Default::default()
+    })) {
+        Err(Error::FieldHidden {
+            field: Field::DealAmount,
+            ..
+        }) => {}
+        other => panic!("filtering on a hidden field must be an error, got {other:?}"),
+    }
+    match s.count_deals(&DealFilter {
+        amount_set: Some(false),
+        ..Default::default()
+    }) {
+        Err(Error::FieldHidden {
+            field: Field::DealAmount,
+            ..
+        }) => {}
+        other => panic!("counting on a hidden field must be an error, got {other:?}"),
+    }
+    // The rep sees the amount; the admin-free system too.
+    assert_eq!(r.deal(deal.id).expect("rep").amount, deal.amount);
+    assert_eq!(
+        r.count_deals(&DealFilter {
+            amount_set: Some(true),
+            ..Default::default()
+        })
+        .expect("count"),
+        1
+    );
+    // Support is the actor of its own events only; a rep's amount change
+    // shows up for an admin-like reader but never with the amount for support.
+    let deal = r
+        .update_deal(
+            deal.id,
+            deal.version,
+            DealPatch::default()
+                .amount(Some(Money::parse("99", "EUR").expect("money")))
+                .title("Bigger"),
+        )
+        .expect("rep updates own deal");
+    let ro = system
+        .create_user(
+            NewUser::new("Ria", "ria@example.com")
+                .role(AccessRole::ReadOnly)
+                .role(AccessRole::Support),
+        )
+        .expect("read-only + support");
+    let log = crm
+        .as_user(ro.id)
+        .events(&EventQuery::new().filter(EventFilter {
+            entity: Some(EntityRef {
+                kind: EntityKind::Deal,
+                id: deal.id.as_uuid(),
+            }),
+            ..Default::default()
+        }))
+        .expect("events");
+    assert_eq!(log.items.len(), 2, "read_only reads all events");
+    assert!(
+        log.items[1].changes.iter().any(|c| c.field == "amount"),
+        "read_only does not hide amounts"
+    );
+    let sup_log = s.events(&EventQuery::new()).expect("events");
+    assert!(
+        sup_log.items.is_empty(),
+        "support's event scope is its own changes"
+    );
+
+    // Support writes no deal; a rep may not give a deal away, nor touch a mate's.
+    let before = last_seq(crm.store());
+    match s.update_deal(deal.id, deal.version, DealPatch::default().title("x")) {
+        Err(Error::PermissionDenied {
+            resource: Resource::Deals,
+            operation: Operation::Update,
+            needed: Scope::All,
+            granted: Scope::None,
+            ..
+        }) => {}
+        other => panic!("support editing a deal must be refused, got {other:?}"),
+    }
+    match r.update_deal(
+        deal.id,
+        deal.version,
+        DealPatch::default().owner(Some(mate.id)),
+    ) {
+        Err(Error::PermissionDenied {
+            field: Some(Field::DealOwner),
+            operation: Operation::ChangeOwner,
+            ..
+        }) => {}
+        other => panic!("a rep reassigning must be refused, got {other:?}"),
+    }
+    let m = crm.as_user(mate.id);
+    let seen = m.deal(deal.id).expect("a team mate reads the deal");
+    let err = m
+        .update_deal(deal.id, seen.version, DealPatch::default().title("mine"))
+        .expect_err("a mate cannot edit it");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "permission denied: user {} may not update deals record {}: that needs write scope 'team' on deals, their roles grant 'own'",
+            mate.id, deal.id
+        )
+    );
+    match m.create_deal(NewDeal::new(acme.id, p.id, "for Rob").owner(rep.id)) {
+        Err(Error::PermissionDenied {
+            operation: Operation::Create,
+            needed: Scope::Team,
+            ..
+        }) => {}
+        other => panic!("a rep creating a deal for a mate must be refused, got {other:?}"),
+    }
+    assert_eq!(
+        last_seq(crm.store()),
+        before,
+        "refused writes append nothing"
+    );
+    assert_eq!(
+        system.deal(deal.id).expect("deal"),
+        deal,
+        "and change nothing"
+    );
+}
+
+/// The built-in roles' scopes, written out by hand for the reference.
+fn ref_scope(role: AccessRole, resource: Resource, write: bool) -> Scope {
+    use AccessRole as R;
+    use Resource as X;
+    use Scope::*;
+    match (role, resource, write) {
+        (R::Admin, _, _) | (R::SalesManager, _, _) => All,
+        (R::ReadOnly, _, false) => All,
+        (R::ReadOnly, _, true) => None,
+        (R::SalesRep, X::Events, false) => Own,
+        (R::SalesRep, _, false) => Team,
+        (R::SalesRep, _, true) => Own,
+        (R::Support, X::Events, false) => Own,
+        (R::Support, _, false) => All,
+        (R::Support, X::Customers, true) => All,
+        (R::Support, X::Activities, true) => Own,
+        (R::Support, _, true) => None,
+    }
+}
+
+/// The rule, evaluated record by record: may `actor` reach a record owned
+/// by `owner` of `resource`?
+fn ref_allows(
+    actor: &User,
+    users: &[User],
+    teams: &[Team],
+    resource: Resource,
+    write: bool,
+    owner: Option<UserId>,
+) -> bool {
+    let scope = actor
+        .roles
+        .iter()
+        .map(|r| ref_scope(*r, resource, write))
+        .max()
+        .unwrap_or(Scope::None);
+    let my_teams: Vec<TeamId> = teams
+        .iter()
+        .filter(|t| actor.teams.contains(&t.id) || t.manager == Some(actor.id))
+        .map(|t| t.id)
+        .collect();
+    let mate = |o: UserId| {
+        o == actor.id
+            || users
+                .iter()
+                .any(|u| u.id == o && u.teams.iter().any(|t| my_teams.contains(t)))
+    };
+    match scope {
+        Scope::All => true,
+        Scope::Team => owner.is_some_and(mate),
+        Scope::Own => owner == Some(actor.id),
+        Scope::None => false,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AccessPlan {
+    teams: usize,
+    /// roles bit mask, team bit mask, active, manages team
+    users: Vec<(u8, u8, bool, Option<usize>)>,
+    /// owner index (None: unowned)
+    customers: Vec<Option<usize>>,
+    /// customer index, owner index, has amount
+    deals: Vec<(usize, Option<usize>, bool)>,
+    /// owner index, customer index
+    activities: Vec<(Option<usize>, usize)>,
+    /// acting user index (None: system), deal index
+    events: Vec<(Option<usize>, usize)>,
+    page: u32,
+}
+
+fn access_plan() -> impl Strategy<Value = AccessPlan> {
+    (1usize..4, 1usize..6).prop_flat_map(|(teams, n)| {
+        let user = (
+            0u8..32,
+            0u8..8,
+            proptest::bool::weighted(0.85),
+            proptest::option::of(0..teams),
+        );
+        let owner = proptest::option::weighted(0.85, 0..n);
+        (
+            proptest::collection::vec(user, n),
+            proptest::collection::vec(owner.clone(), 1..5),
+            proptest::collection::vec((0usize..8, owner.clone(), any::<bool>()), 0..8),
+            proptest::collection::vec((owner.clone(), 0usize..8), 0..5),
+            proptest::collection::vec((proptest::option::of(0..n), 0usize..8), 0..5),
+            1u32..6,
+        )
+            .prop_map(move |(users, customers, deals, activities, events, page)| {
+                AccessPlan {
+                    teams,
+                    users,
+                    customers,
+                    deals,
+                    activities,
+                    events,
+                    page,
+                }
+            })
+    })
+}
+
+/// Builds the plan's data with the system actor and returns the new users.
+fn build_access_plan<S: Store>(crm: &Crm<S>, plan: &AccessPlan, case: u64) -> Vec<UserId> {
+    let system = crm.as_actor(Actor::System);
+    let teams: Vec<Team> = (0..plan.teams)
+        .map(|i| {
+            system
+                .create_team(NewTeam::new(format!("team {i}")))
+                .expect("team")
+        })
+        .collect();
+    let mut users = Vec::new();
+    for (i, (roles, tmask, _, _)) in plan.users.iter().enumerate() {
+        let mut input = NewUser::new(format!("user {i}"), format!("c{case}u{i}@example.com"));
+        for (bit, role) in AccessRole::ALL.into_iter().enumerate() {
+            if roles & (1 << bit) != 0 {
+                input = input.role(role);
+            }
+        }
+        for (bit, t) in teams.iter().enumerate() {
+            if tmask & (1 << bit) != 0 {
+                input = input.team(t.id);
+            }
+        }
+        users.push(system.create_user(input).expect("user"));
+    }
+    for (i, (_, _, _, manages)) in plan.users.iter().enumerate() {
+        if let Some(t) = manages {
+            let team = system.team(teams[*t].id).expect("team");
+            system
+                .set_team_manager(team.id, team.version, Some(users[i].id))
+                .expect("manager");
+        }
+    }
+    for (i, (_, _, active, _)) in plan.users.iter().enumerate() {
+        if !active {
+            system.deactivate_user(users[i].id, 1).expect("deactivate");
+        }
+    }
+    let owner = |o: &Option<usize>| o.map(|i| users[i].id);
+    let p = system
+        .create_pipeline(PipelineDef::sales_template("P"))
+        .expect("pipeline");
+    let customers: Vec<Customer> = plan
+        .customers
+        .iter()
+        .map(|o| {
+            let mut c = NewCustomer::organisation("Org").email("info@org.example");
+            c.owner = owner(o);
+            system.create_customer(c).expect("customer")
+        })
+        .collect();
+    let mut deals = Vec::new();
+    for (c, o, amount) in &plan.deals {
+        let mut d = NewDeal::new(
+            customers[c % customers.len()].id,
+            p.id,
+            format!("deal {}", deals.len() % 3),
+        );
+        d.owner = owner(o);
+        if *amount {
+            d = d.amount(Money::parse("10.00", "EUR").expect("money"));
+        }
+        deals.push(system.create_deal(d).expect("deal"));
+    }
+    for (o, c) in &plan.activities {
+        let mut a = NewActivity::new(ActivityKind::Note, "note").body("secret");
+        a.owner = owner(o);
+        a.customer = Some(customers[c % customers.len()].id);
+        system.log_activity(a).expect("activity");
+    }
+    if !deals.is_empty() {
+        let mut tx = crm.store().write().expect("write");
+        for (k, (actor, d)) in plan.events.iter().enumerate() {
+            let deal = &deals[d % deals.len()];
+            tx.append_event(NewEvent {
+                id: EventId::from_uuid(uuid::Uuid::from_u128(
+                    (u128::from(case) << 32) | (k as u128) | (1 << 100),
+                )),
+                at: t0(),
+                actor: actor.map_or(Actor::System, |i| Actor::User(users[i].id)),
+                entity: EntityRef {
+                    kind: EntityKind::Deal,
+                    id: deal.id.as_uuid(),
+                },
+                version: 1,
+                kind: EventKind::Updated,
+                changes: vec![
+                    FieldChange {
+                        field: "amount".into(),
+                        old: serde_json::Value::Null,
+                        new: serde_json::json!("5 EUR"),
+                    },
+                    FieldChange {
+                        field: "title".into(),
+                        old: serde_json::Value::Null,
+                        new: serde_json::json!("t"),
+                    },
+                ],
+            })
+            .expect("event");
+        }
+        tx.commit().expect("commit");
+    }
+    users.into_iter().map(|u| u.id).collect()
+}
+
+/// Under random data, teams and actors, every read path returns exactly
+/// the records and fields a brute-force evaluation of the rule allows,
+/// record by record; every write outside the write scope is refused with
+/// the right error and changes and appends nothing.
+pub fn reads_under_random_actors_match_brute_force<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    // Records accumulate over the cases (one store), so each case costs more
+    // than the last: at most 32 cases, whatever PROPTEST_CASES asks for.
+    let mut runner = {
+        let cases = runner(16).config().cases.min(32);
+        TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        })
+    };
+    let case = std::sync::atomic::AtomicU64::new(0);
+    runner
+        .run(&access_plan(), |plan| {
+            let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let new_users = build_access_plan(&crm, &plan, n);
+            // Users and teams (no write below changes them).
+            let tx = crm.store().read().expect("read");
+            let users = collect(|q| tx.users(q), UserQuery::new().limit(500));
+            let teams = collect(|q| tx.teams(q), TeamQuery::new().limit(500));
+            drop(tx);
+            let page = plan.page;
+            let mut actors: Vec<Option<&User>> = vec![None];
+            actors.extend(
+                new_users
+                    .iter()
+                    .map(|id| users.iter().find(|u| u.id == *id)),
+            );
+            for actor in actors {
+                // The truth: everything stored, read without any scope
+                // (again for each actor: the previous one's writes count).
+                let tx = crm.store().read().expect("read");
+                let customers = collect(|q| tx.customers(q), CustomerQuery::new().limit(500));
+                let deals = collect(|q| tx.deals(q), DealQuery::new().limit(500));
+                let activities = collect(|q| tx.activities(q), ActivityQuery::new().limit(500));
+                let events = collect(|q| tx.events(q), EventQuery::new().limit(500));
+                drop(tx);
+                let (s, me) = match actor {
+                    None => (crm.as_actor(Actor::System), None),
+                    Some(u) => (crm.as_user(u.id), Some(u)),
+                };
+                if me.is_some_and(|u| !u.active) {
+                    prop_assert!(
+                        matches!(
+                            s.deals(&DealQuery::new()),
+                            Err(Error::ActorNotAllowed { .. })
+                        ),
+                        "a deactivated user reads nothing"
+                    );
+                    continue;
+                }
+                let allows = |r: Resource, owner: Option<UserId>| match me {
+                    None => true,
+                    Some(u) => ref_allows(u, &users, &teams, r, false, owner),
+                };
+                let may_write = |r: Resource, owner: Option<UserId>| match me {
+                    None => true,
+                    Some(u) => ref_allows(u, &users, &teams, r, true, owner),
+                };
+                let amount_hidden = me.is_some_and(|u| {
+                    !u.roles.is_empty() && u.roles.iter().all(|r| *r == AccessRole::Support)
+                });
+                let who = format!("{:?}", me.map(|u| (&u.roles, &u.teams)));
+
+                // Deals: listing (two orders), count, and every lookup by id.
+                let want: Vec<Deal> = deals
+                    .iter()
+                    .filter(|d| allows(Resource::Deals, d.owner))
+                    .map(|d| Deal {
+                        amount: if amount_hidden { None } else { d.amount },
+                        ..d.clone()
+                    })
+                    .collect();
+                let got = collect(
+                    |q| s.deals(q).map_err(to_store),
+                    DealQuery::new().limit(page),
+                );
+                prop_assert_eq!(&got, &want, "deals listed by {}", who);
+                let mut by_title = want.clone();
+                by_title.sort_by(|a, b| (&b.title, b.id).cmp(&(&a.title, a.id)));
+                let got = collect(
+                    |q| s.deals(q).map_err(to_store),
+                    DealQuery::new().order(DealOrder::Title).desc().limit(page),
+                );
+                prop_assert_eq!(&got, &by_title, "deals by title desc for {}", who);
+                prop_assert_eq!(
+                    s.count_deals(&DealFilter::default()).expect("count"),
+                    want.len() as u64,
+                    "deals counted by {}",
+                    who
+                );
+                // Lookups by id: the newest records (older ones were looked up
+                // in earlier cases, and the listings above cover them all).
+                for d in deals.iter().rev().take(12) {
+                    match s.deal(d.id) {
+                        Ok(seen) => {
+                            prop_assert!(
+                                allows(Resource::Deals, d.owner),
+                                "{} read an out-of-scope deal",
+                                who
+                            );
+                            prop_assert_eq!(
+                                seen.amount.is_none(),
+                                amount_hidden || d.amount.is_none()
+                            );
+                        }
+                        Err(Error::NotFound { .. }) => {
+                            prop_assert!(
+                                !allows(Resource::Deals, d.owner),
+                                "{} lost an in-scope deal",
+                                who
+                            )
+                        }
+                        Err(e) => return Err(TestCaseError::fail(format!("deal lookup: {e}"))),
+                    }
+                }
+                // Customers and activities.
+                let want: Vec<&Customer> = customers
+                    .iter()
+                    .filter(|c| allows(Resource::Customers, c.owner))
+                    .collect();
+                let got = collect(
+                    |q| s.customers(q).map_err(to_store),
+                    CustomerQuery::new().limit(page),
+                );
+                prop_assert_eq!(
+                    got.iter().collect::<Vec<_>>(),
+                    want.clone(),
+                    "customers for {}",
+                    who
+                );
+                prop_assert_eq!(
+                    s.count_customers(&CustomerFilter::default())
+                        .expect("count"),
+                    want.len() as u64
+                );
+                for c in customers.iter().rev().take(8) {
+                    prop_assert_eq!(
+                        s.customer(c.id).is_ok(),
+                        allows(Resource::Customers, c.owner)
+                    );
+                }
+                let want: Vec<&Activity> = activities
+                    .iter()
+                    .filter(|a| allows(Resource::Activities, a.owner))
+                    .collect();
+                let got = collect(
+                    |q| s.activities(q).map_err(to_store),
+                    ActivityQuery::new().limit(page),
+                );
+                prop_assert_eq!(
+                    got.iter().collect::<Vec<_>>(),
+                    want,
+                    "activities for {}",
+                    who
+                );
+                for a in activities.iter().rev().take(8) {
+                    prop_assert_eq!(
+                        s.activity(a.id).is_ok(),
+                        allows(Resource::Activities, a.owner)
+                    );
+                }
+                // The event log, by acting user, with hidden changes removed.
+                let want: Vec<Event> = events
+                    .iter()
+                    .filter(|e| allows(Resource::Events, e.actor.user()))
+                    .map(|e| {
+                        let mut e = e.clone();
+                        if amount_hidden && e.entity.kind == EntityKind::Deal {
+                            e.changes.retain(|c| c.field != "amount");
+                        }
+                        e
+                    })
+                    .collect();
+                let got = collect(
+                    |q| s.events(q).map_err(to_store),
+                    EventQuery::new().limit(page),
+                );
+                prop_assert_eq!(&got, &want, "events for {}", who);
+
+                // Writes outside the write scope: refused, nothing changes.
+                // (On the newest records: earlier cases' ones were tried before.)
+                let Some(me) = me else { continue };
+                for d in deals.iter().rev().take(8) {
+                    let before = (
+                        last_seq(crm.store()),
+                        crm.as_actor(Actor::System).deal(d.id).expect("deal"),
+                    );
+                    let result = s.update_deal(
+                        d.id,
+                        before.1.version,
+                        DealPatch::default().title(format!("by {}", me.name)),
+                    );
+                    let readable = allows(Resource::Deals, d.owner);
+                    let writable = may_write(Resource::Deals, d.owner);
+                    match result {
+                        Ok(_) => {
+                            prop_assert!(readable && writable, "{} changed a deal it may not", who)
+                        }
+                        Err(e) => {
+                            match (&e, readable) {
+                                (Error::NotFound { .. }, false) => {}
+                                (
+                                    Error::PermissionDenied {
+                                        resource: Resource::Deals,
+                                        operation: Operation::Update,
+                                        ..
+                                    },
+                                    true,
+                                ) => {
+                                    prop_assert!(!writable, "{} refused a write it may make", who)
+                                }
+                                _ => {
+                                    return Err(TestCaseError::fail(format!(
+                                        "unexpected refusal for {who}: {e}"
+                                    )));
+                                }
+                            }
+                            let after = (
+                                last_seq(crm.store()),
+                                crm.as_actor(Actor::System).deal(d.id).expect("deal"),
+                            );
+                            prop_assert_eq!(&before, &after, "a refused write changed something");
+                        }
+                    }
+                }
+                for c in customers.iter().rev().take(4) {
+                    let before = (
+                        last_seq(crm.store()),
+                        crm.as_actor(Actor::System)
+                            .customer(c.id)
+                            .expect("customer"),
+                    );
+                    let result = s.update_customer(
+                        c.id,
+                        before.1.version,
+                        CustomerPatch::default().name(format!("by {}", me.name)),
+                    );
+                    match result {
+                        Ok(_) => prop_assert!(
+                            allows(Resource::Customers, c.owner)
+                                && may_write(Resource::Customers, c.owner)
+                        ),
+                        Err(Error::NotFound { .. }) => {
+                            prop_assert!(!allows(Resource::Customers, c.owner))
+                        }
+                        Err(Error::PermissionDenied { .. }) => {
+                            prop_assert!(!may_write(Resource::Customers, c.owner))
+                        }
+                        Err(e) => return Err(TestCaseError::fail(format!("customer update: {e}"))),
+                    }
+                    if !may_write(Resource::Customers, c.owner) {
+                        let after = (
+                            last_seq(crm.store()),
+                            crm.as_actor(Actor::System)
+                                .customer(c.id)
+                                .expect("customer"),
+                        );
+                        prop_assert_eq!(
+                            &before,
+                            &after,
+                            "a refused customer write changed something"
+                        );
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("access property failed: {e}"));
+}
+
+fn to_store(e: Error) -> StoreError {
+    StoreError::backend("facade read", e.to_string())
 }

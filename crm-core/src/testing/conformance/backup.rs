@@ -9,7 +9,15 @@ use crate::*;
 /// activities and completed tasks.
 fn fill<S: Store>(crm: &Crm<S>, clock: &ManualClock) {
     let s = crm.as_actor(Actor::System);
-    let rep = crm.as_actor(Actor::User(UserId::from_uuid(uuid::Uuid::from_u128(5))));
+    let north = s.create_team(NewTeam::new("North")).expect("team");
+    let rep_user = s
+        .create_user(
+            NewUser::new("Maria", "maria@example.com")
+                .role(AccessRole::SalesRep)
+                .team(north.id),
+        )
+        .expect("user");
+    let rep = crm.as_user(rep_user.id);
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");
@@ -41,7 +49,7 @@ fn fill<S: Store>(crm: &Crm<S>, clock: &ManualClock) {
     let ada = rep
         .create_customer(NewCustomer::person("Ada").works_at(acme.id))
         .expect("ada");
-    let dup = s
+    let dup = rep
         .create_customer(NewCustomer::organisation("Acme").email("sales@acme.example"))
         .expect("dup");
     clock.advance(chrono::Duration::hours(3));
@@ -115,21 +123,23 @@ pub fn backup_then_restore_is_lossless<S: Store, T: Store>(source: S, target: T)
     assert_eq!(
         counts,
         crate::backup::BackupCounts {
+            teams: 1,
+            users: 1,
             field_schemas: 1,
             segments: 1,
             pipelines: 1,
             customers: 3,
             deals: 2,
             activities: 2,
-            // pipeline, custom fields, 3 customers, deal + move + win,
-            // deal + lose + reopen, task + complete, e-mail, merge,
-            // pipeline edit, segment
-            events: 17,
+            // team, user, pipeline, custom fields, 3 customers, deal +
+            // move + win, deal + lose + reopen, task + complete, e-mail,
+            // merge, pipeline edit, segment
+            events: 19,
         }
     );
     let text = String::from_utf8(first.clone()).unwrap_or_default();
     assert!(text.starts_with("{\"header\":{\"format\":\"crm-core backup\",\"version\":1}}\n"));
-    assert_eq!(text.lines().count(), 1 + 1 + 1 + 3 + 2 + 2 + 1 + 17);
+    assert_eq!(text.lines().count(), 1 + 1 + 1 + 1 + 1 + 3 + 2 + 2 + 1 + 19);
 
     let copy = Crm::new(target);
     let restored = copy
@@ -158,7 +168,7 @@ pub fn backup_then_restore_is_lossless<S: Store, T: Store>(source: S, target: T)
         .items
         .pop()
         .expect("an event");
-    assert_eq!((last.seq, last.entity.id), (18, c.id.as_uuid()));
+    assert_eq!((last.seq, last.entity.id), (20, c.id.as_uuid()));
 }
 
 /// A damaged backup, or a store that is not empty, restores nothing and
