@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::Session;
 use crate::activity::Activity;
 use crate::currency::Currency;
+use crate::custom_field::FieldSchema;
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, Error, Result};
@@ -17,6 +18,7 @@ use crate::event::{Changes, EntityRef, EventKind, NewEvent};
 use crate::id::{CustomerId, EventId, SegmentId};
 use crate::query::{ActivityFilter, Cursor, DealFilter, Page, PageRequest, SortValue};
 use crate::segment::abc::{self, AbcCutoffs, CustomerAbc};
+use crate::segment::custom::check_custom_fields;
 use crate::segment::eval::{self, Derived, Needs};
 use crate::segment::rfm::{self, CustomerRfm};
 use crate::segment::{
@@ -111,7 +113,7 @@ impl<S: Store> Session<'_, S> {
     /// The ids of every customer matching `expr`, ascending.
     fn matching_ids(&self, tx: &dyn ReadTx, expr: &Expr) -> Result<Vec<CustomerId>> {
         validate_expr(expr)?;
-        Needs::of(expr)?; // refuses unknown custom fields up front
+        check_custom(tx, expr)?;
         let now = self.segment_now();
         // First ask the store for the whole answer.
         let whole = Wanted {
@@ -321,12 +323,15 @@ impl<S: Store> Session<'_, S> {
     }
 
     /// Saves a segment under `name`. The expression is checked
-    /// ([`Expr::check`], at most [`crate::segment::MAX_DEPTH`] levels);
-    /// build it with `"…".parse()?` or by hand.
+    /// ([`Expr::check`], at most [`crate::segment::MAX_DEPTH`] levels, and
+    /// its `field.KEY` predicates against the customer field schema, see
+    /// [`crate::segment::custom`]); build it with `"…".parse()?` or by
+    /// hand.
     pub fn create_segment(&self, name: &str, expression: Expr) -> Result<Segment> {
         let name = validate_name(name)?;
         validate_expr(&expression)?;
         self.segment_write(|tx, now| {
+            check_custom(&*tx, &expression)?;
             let seg = Segment {
                 id: SegmentId::from_uuid(self.crm.ids.next_uuid(now)),
                 version: 1,
@@ -359,6 +364,9 @@ impl<S: Store> Session<'_, S> {
                 .segment(id)?
                 .ok_or_else(|| Error::not_found(EntityKind::Segment, id))?;
             check_version(id, version, current.version)?;
+            if let Some(e) = &patch.expression {
+                check_custom(&*tx, e)?;
+            }
             let mut next = current.clone();
             let mut ch = Changes::default();
             if let Some(name) = name {
@@ -424,6 +432,20 @@ impl<S: Store> Session<'_, S> {
         }
         self.read(|tx| Ok(tx.segments(query)?))
     }
+}
+
+/// Refuses `field.KEY` predicates that do not fit the customer field
+/// schema (unknown key, a test or literal the field's type cannot take).
+fn check_custom(tx: &dyn ReadTx, expr: &Expr) -> Result<()> {
+    let mut any = false;
+    expr.for_each_pred(&mut |p| any |= matches!(p.field, crate::segment::Field::Custom { .. }));
+    if !any {
+        return Ok(());
+    }
+    let schema = tx
+        .field_schema(EntityKind::Customer)?
+        .unwrap_or_else(|| FieldSchema::empty(EntityKind::Customer));
+    check_custom_fields(expr, &schema)
 }
 
 fn check_version(id: SegmentId, expected: u64, actual: u64) -> Result<()> {
