@@ -89,7 +89,8 @@ fn check_pred(p: &Pred, schema: &FieldSchema) -> Result<()> {
     };
     if !applies {
         return fail(format!(
-            "'field.{key}' is a {ty} field: {what} does not apply (it supports {})",
+            "'field.{key}' is {} {ty} field: {what} does not apply (it supports {})",
+            article(ty),
             supported(ty)
         ));
     }
@@ -106,7 +107,8 @@ fn check_pred(p: &Pred, schema: &FieldSchema) -> Result<()> {
     for v in values {
         if !literal_fits(def, v) {
             return fail(format!(
-                "'field.{key}' is a {ty} field: it takes {}",
+                "'field.{key}' is {} {ty} field: it takes {}",
+                article(ty),
                 literal(ty)
             ));
         }
@@ -131,6 +133,13 @@ fn literal_fits(def: &FieldDef, v: &Value) -> bool {
         (FieldType::Date, Value::Time(t)) => t.num_seconds_from_midnight() == 0 && t.nanosecond() == 0,
         (FieldType::Bool, Value::Bool(_)) => true,
         _ => false,
+    }
+}
+
+fn article(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Integer | FieldType::Enum => "an",
+        _ => "a",
     }
 }
 
