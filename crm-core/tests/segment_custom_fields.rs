@@ -81,7 +81,10 @@ fn custom_fields_evaluate_through_the_facade() {
     // A saved segment evaluates the same way.
     let s = crm.as_actor(Actor::System);
     let seg = s
-        .create_segment("Big gold", "field.tier = gold and field.seats >= 20".parse().unwrap())
+        .create_segment(
+            "Big gold",
+            "field.tier = gold and field.seats >= 20".parse().unwrap(),
+        )
         .unwrap();
     let r = s.evaluate_segment(seg.id, &PageRequest::default()).unwrap();
     assert_eq!(r.page.items, vec![c[0]]);
@@ -153,11 +156,7 @@ fn unknown_keys_and_unfit_tests_are_typed_errors() {
         ),
     ];
     for (text, reason) in cases {
-        let key = text
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned();
+        let key = text.split_whitespace().next().unwrap().to_owned();
         assert_eq!(refused(&crm, text), (key, reason.to_owned()), "{text}");
     }
     // `contains` on an enum takes any text (a fragment of an option).

@@ -45,10 +45,14 @@ pub(crate) fn push_down(
 ) -> Result<Option<Vec<CustomerId>>, StoreError> {
     let mut params = Vec::new();
     let mut int_keys = Vec::new();
-    let Some(cond) = to_sql(expr, now, &mut Ctx {
-        params: &mut params,
-        int_keys: &mut int_keys,
-    }) else {
+    let Some(cond) = to_sql(
+        expr,
+        now,
+        &mut Ctx {
+            params: &mut params,
+            int_keys: &mut int_keys,
+        },
+    ) else {
         return Ok(None);
     };
     // Whole-number comparisons are exact only on integer values: decline
@@ -299,7 +303,10 @@ fn custom_scalar(v: &Value) -> Option<(&'static str, Sql)> {
             if !midnight || !(0..=9999).contains(&year) {
                 return None;
             }
-            ("date", Sql::Text(t.date_naive().format("%Y-%m-%d").to_string()))
+            (
+                "date",
+                Sql::Text(t.date_naive().format("%Y-%m-%d").to_string()),
+            )
         }
         _ => return None,
     })

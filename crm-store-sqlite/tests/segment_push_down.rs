@@ -159,8 +159,10 @@ fn exact_custom_field_tests_run_in_sql() {
         }
     }
     // Whole numbers against a key holding a decimal are not exact in SQL.
-    s.create_customer(NewCustomer::person("D").custom("score", V::Decimal("2.50".parse().unwrap())))
-        .unwrap();
+    s.create_customer(
+        NewCustomer::person("D").custom("score", V::Decimal("2.50".parse().unwrap())),
+    )
+    .unwrap();
     assert_eq!(pushed(store, "field.score > 2"), None);
     assert_eq!(pushed(store, "field.seats > 2"), Some(2));
     let r = s

@@ -130,7 +130,9 @@ fn literal_fits(def: &FieldDef, v: &Value) -> bool {
         (FieldType::Text | FieldType::Enum, Value::Text(_)) => true,
         (FieldType::Integer | FieldType::Decimal, Value::Int(_) | Value::Decimal(_)) => true,
         (FieldType::Money, Value::Money(_)) => true,
-        (FieldType::Date, Value::Time(t)) => t.num_seconds_from_midnight() == 0 && t.nanosecond() == 0,
+        (FieldType::Date, Value::Time(t)) => {
+            t.num_seconds_from_midnight() == 0 && t.nanosecond() == 0
+        }
         (FieldType::Bool, Value::Bool(_)) => true,
         _ => false,
     }

@@ -581,7 +581,10 @@ fn custom_field_literals_are_typed_by_their_form() {
     assert_eq!(lit("field.x = \"true\""), Value::Text("true".into()));
     assert_eq!(lit("field.x = \"12\""), Value::Text("12".into()));
     assert_eq!(lit("field.x = 12"), Value::Int(12));
-    assert_eq!(lit("field.x = -12.50"), Value::Decimal(Decimal::new(-1250, 2)));
+    assert_eq!(
+        lit("field.x = -12.50"),
+        Value::Decimal(Decimal::new(-1250, 2))
+    );
     assert_eq!(lit("field.x = TRUE"), Value::Bool(true));
     assert_eq!(lit("field.x = false"), Value::Bool(false));
     assert_eq!(
@@ -608,7 +611,10 @@ fn custom_field_literals_are_typed_by_their_form() {
     assert_eq!((e.position, e.found.as_str()), (12, "'EURO'"));
     // Canonical printing of the new literal forms, read back the same.
     for (text, canonical) in [
-        ("field.budget in (1 eur, 2.50 usd)", "field.budget in (1 EUR, 2.50 USD)"),
+        (
+            "field.budget in (1 eur, 2.50 usd)",
+            "field.budget in (1 EUR, 2.50 USD)",
+        ),
         ("field.active = TRUE", "field.active = true"),
         ("field.renewal >= 2025-01-31", "field.renewal >= 2025-01-31"),
         ("field.tier = gold", "field.tier = \"gold\""),

@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use crate::currency::Currency;
 use crate::custom_field::{FieldDef, FieldType as CustomType};
-use crate::money::Money;
 use crate::customer::{Lifecycle, PartyKind, Role};
 use crate::id::UserId;
+use crate::money::Money;
 use crate::segment::expr::FieldType;
 use crate::segment::rfm::RfmSegment;
 use crate::segment::{CmpOp, Expr, Field, Pred, Revenue, Test, Value, Window};
@@ -37,10 +37,7 @@ fn currency() -> impl Strategy<Value = Currency> {
 }
 
 fn revenue() -> impl Strategy<Value = Revenue> {
-    (
-        currency(),
-        proptest::option::of(window()),
-    )
+    (currency(), proptest::option::of(window()))
         .prop_map(|(currency, window)| Revenue { currency, window })
 }
 
@@ -153,9 +150,8 @@ pub(crate) fn value(ty: FieldType) -> BoxedStrategy<Value> {
             (any::<i64>(), 0u32..4).prop_map(|(n, s)| Value::Decimal(Decimal::new(n, s))),
             time().prop_map(Value::Time),
             any::<bool>().prop_map(Value::Bool),
-            (any::<i64>(), 0u32..4, currency()).prop_map(|(n, s, c)| Value::Money(
-                Money::new(Decimal::new(n, s), c)
-            )),
+            (any::<i64>(), 0u32..4, currency())
+                .prop_map(|(n, s, c)| Value::Money(Money::new(Decimal::new(n, s), c))),
         ]
         .boxed(),
     }
@@ -243,9 +239,8 @@ pub fn custom_pred() -> BoxedStrategy<Pred> {
     let eq = || prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)];
     let key = |k: &str| Field::Custom { key: k.to_owned() };
     let money = || {
-        (0i64..100_000, currency()).prop_map(|(n, c)| {
-            Value::Money(Money::new(Decimal::new(n, 2), c))
-        })
+        (0i64..100_000, currency())
+            .prop_map(|(n, c)| Value::Money(Money::new(Decimal::new(n, 2), c)))
     };
     let date = || {
         (2019i32..2031, 1u32..13, prop_oneof![Just(1u32), 1u32..29]).prop_map(|(y, m, d)| {
@@ -255,9 +250,16 @@ pub fn custom_pred() -> BoxedStrategy<Pred> {
     };
     let common = |t: BoxedStrategy<Test>| prop_oneof![4 => t, 1 => Just(Test::Exists)];
     let tier_test = prop_oneof![
-        (eq(), tier()).prop_map(|(op, t)| Test::Cmp { op, value: Value::Text(t) }),
-        vec(tier(), 1..3).prop_map(|ts| Test::In { values: ts.into_iter().map(Value::Text).collect() }),
-        prop::sample::select(vec!["t", "T1", "", "x", "6"]).prop_map(|n| Test::Contains { value: Value::Text(n.to_owned()) }),
+        (eq(), tier()).prop_map(|(op, t)| Test::Cmp {
+            op,
+            value: Value::Text(t)
+        }),
+        vec(tier(), 1..3).prop_map(|ts| Test::In {
+            values: ts.into_iter().map(Value::Text).collect()
+        }),
+        prop::sample::select(vec!["t", "T1", "", "x", "6"]).prop_map(|n| Test::Contains {
+            value: Value::Text(n.to_owned())
+        }),
     ]
     .boxed();
     let numeric = |v: BoxedStrategy<Value>| {
@@ -273,17 +275,40 @@ pub fn custom_pred() -> BoxedStrategy<Pred> {
     ]
     .boxed();
     let bool_test = prop_oneof![
-        (eq(), any::<bool>()).prop_map(|(op, b)| Test::Cmp { op, value: Value::Bool(b) }),
-        vec(any::<bool>(), 1..3).prop_map(|bs| Test::In { values: bs.into_iter().map(Value::Bool).collect() }),
+        (eq(), any::<bool>()).prop_map(|(op, b)| Test::Cmp {
+            op,
+            value: Value::Bool(b)
+        }),
+        vec(any::<bool>(), 1..3).prop_map(|bs| Test::In {
+            values: bs.into_iter().map(Value::Bool).collect()
+        }),
     ]
     .boxed();
     prop_oneof![
-        common(tier_test).prop_map(move |test| Pred { field: key("tier"), test }),
-        common(numeric(money().boxed())).prop_map(move |test| Pred { field: key("budget"), test }),
-        common(numeric(number(0))).prop_map(move |test| Pred { field: key("seats"), test }),
-        common(date_test).prop_map(move |test| Pred { field: key("renewal"), test }),
-        common(bool_test).prop_map(move |test| Pred { field: key("active"), test }),
-        common(numeric(number(4))).prop_map(move |test| Pred { field: key("score"), test }),
+        common(tier_test).prop_map(move |test| Pred {
+            field: key("tier"),
+            test
+        }),
+        common(numeric(money().boxed())).prop_map(move |test| Pred {
+            field: key("budget"),
+            test
+        }),
+        common(numeric(number(0))).prop_map(move |test| Pred {
+            field: key("seats"),
+            test
+        }),
+        common(date_test).prop_map(move |test| Pred {
+            field: key("renewal"),
+            test
+        }),
+        common(bool_test).prop_map(move |test| Pred {
+            field: key("active"),
+            test
+        }),
+        common(numeric(number(4))).prop_map(move |test| Pred {
+            field: key("score"),
+            test
+        }),
     ]
     .boxed()
 }
