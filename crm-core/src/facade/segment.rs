@@ -208,7 +208,10 @@ impl<S: Store> Session<'_, S> {
     /// session's [`at`](Session::at) time).
     ///
     /// Each call evaluates afresh; pass `page.after` from the previous
-    /// result's `page.next` to continue.
+    /// result's `page.next` to continue. `field.KEY` predicates are checked
+    /// against the customer field schema first ([`crate::segment::custom`]):
+    /// an unknown key or a test the field's type cannot take is an
+    /// [`Error::Invalid`] on `field.KEY`.
     pub fn evaluate_expr(&self, expr: &Expr, page: &PageRequest) -> Result<SegmentResult> {
         Self::check_page(page)?;
         let ids = self.read(|tx| self.matching_ids(tx, expr))?;

@@ -2,9 +2,10 @@
 //!
 //! An [`Expr`] is a boolean combination ([`Expr::And`], [`Expr::Or`],
 //! [`Expr::Not`]) of [`Pred`]icates. A predicate applies a [`Test`] to a
-//! [`Field`]: a customer attribute (`kind`, `tags`, `created`, …) or a
-//! value derived from the customer's deals and activities (`open_deals`,
-//! `won_amount(EUR, 365d)`, `rfm_segment(EUR, 365d)`, …).
+//! [`Field`]: a customer attribute (`kind`, `tags`, `created`, …, and
+//! custom fields `field.KEY`) or a value derived from the customer's deals
+//! and activities (`open_deals`, `won_amount(EUR, 365d)`,
+//! `rfm_segment(EUR, 365d)`, …).
 //!
 //! The tree serialises with serde (JSON) for callers in other languages;
 //! [`Expr::check`] validates a tree that did not come from the parser
