@@ -43,9 +43,11 @@
 //! Saved segments live in `segments` (the expression as JSON text).
 //! Segment evaluation pushes predicates on customer attributes and on
 //! `open_deals`, `last_won`, `last_activity` and `days_since_last_activity`
-//! down to one SQL query (see `ReadTx::segment_push_down`); the rest
-//! (`won_amount`, RFM, custom fields) falls back to the reference evaluator
-//! in crm-core.
+//! down to one SQL query (see `ReadTx::segment_push_down`), and the custom
+//! field (`field.KEY`) tests that stay exact over the JSON column (text,
+//! enum, bool and date equality, whole-number comparisons, `exists`); the
+//! rest (`won_amount`, RFM, custom decimals and money, date ordering)
+//! falls back to the reference evaluator in crm-core.
 //!
 //! Listings run as one SQL statement each (filter in `WHERE`, order by
 //! `key, id`, cursor as a row-value comparison, `LIMIT limit + 1`) and

@@ -10,14 +10,25 @@
 //! ?)` unknown for a customer without an owner, where the reference
 //! evaluator says true.
 //!
+//! Custom fields (`field.KEY`) are read from the JSON column
+//! `customers.custom` (`{"KEY": {"type": "…", "value": …}}`), each test
+//! guarded by the stored type so a value of another type never matches,
+//! as in the reference evaluator. Pushed down: `exists`; text (and enum)
+//! `=`, `!=`, `in` and `contains`; bool `=`, `!=`, `in`; date `=`, `!=`,
+//! `in` with a date literal (the stored `YYYY-MM-DD` text compared as
+//! text); whole-number literals with every operator and `in`, but only
+//! while no customer holds a decimal under that key (a query checks
+//! first), since an integer against a decimal string is not exact in SQL.
+//!
 //! Not pushed down (the store answers `None` and the facade evaluates with
 //! the reference evaluator): `won_amount` (SQLite's `sum` over TEXT
 //! decimals would go through floating point, and money must stay exact),
-//! the RFM fields (quintiles over the whole population), custom fields,
-//! and comparisons with times finer than a millisecond (stored times are
-//! whole milliseconds).
+//! the RFM fields (quintiles over the whole population), custom decimal
+//! and money comparisons (stored as decimal strings), date ordering and
+//! `within` on custom dates, and comparisons with times finer than a
+//! millisecond (stored times are whole milliseconds).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use crm_core::segment::{CmpOp, Expr, Field, Pred, Test, Value};
 use crm_core::{CustomerId, StoreError};
 use rusqlite::types::Value as Sql;
@@ -33,9 +44,31 @@ pub(crate) fn push_down(
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<CustomerId>>, StoreError> {
     let mut params = Vec::new();
-    let Some(cond) = to_sql(expr, now, &mut params) else {
+    let mut int_keys = Vec::new();
+    let Some(cond) = to_sql(
+        expr,
+        now,
+        &mut Ctx {
+            params: &mut params,
+            int_keys: &mut int_keys,
+        },
+    ) else {
         return Ok(None);
     };
+    // Whole-number comparisons are exact only on integer values: decline
+    // when some customer holds a decimal under such a key.
+    for key in &int_keys {
+        let decimal: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM customers WHERE json_extract(custom, ?) = 'decimal')",
+                [format!("$.\"{key}\".type")],
+                |r| r.get(0),
+            )
+            .map_err(backend("checking custom value types"))?;
+        if decimal {
+            return Ok(None);
+        }
+    }
     // Customers merged into others are never part of a segment.
     let sql = format!(
         "SELECT c.id FROM customers c WHERE c.merged_into IS NULL AND ({cond}) ORDER BY c.id"
@@ -61,7 +94,16 @@ pub(crate) fn push_down(
     Ok(Some(out))
 }
 
-fn to_sql(e: &Expr, now: DateTime<Utc>, params: &mut Vec<Sql>) -> Option<String> {
+/// What translating an expression collects besides the SQL text.
+struct Ctx<'a> {
+    /// The statement's parameters, in order.
+    params: &'a mut Vec<Sql>,
+    /// Custom keys compared with whole numbers (exact only when no stored
+    /// value under them is a decimal).
+    int_keys: &'a mut Vec<String>,
+}
+
+fn to_sql(e: &Expr, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
     Some(match e {
         Expr::Const(b) => if *b { "1" } else { "0" }.to_owned(),
         Expr::And(parts) | Expr::Or(parts) => {
@@ -69,11 +111,11 @@ fn to_sql(e: &Expr, now: DateTime<Utc>, params: &mut Vec<Sql>) -> Option<String>
             if parts.is_empty() {
                 return Some(if and { "1" } else { "0" }.to_owned());
             }
-            let sqls: Option<Vec<String>> = parts.iter().map(|p| to_sql(p, now, params)).collect();
+            let sqls: Option<Vec<String>> = parts.iter().map(|p| to_sql(p, now, ctx)).collect();
             format!("({})", sqls?.join(if and { " AND " } else { " OR " }))
         }
-        Expr::Not(inner) => format!("(NOT {})", to_sql(inner, now, params)?),
-        Expr::Pred(p) => format!("coalesce(({}), 0)", pred_sql(p, now, params)?),
+        Expr::Not(inner) => format!("(NOT {})", to_sql(inner, now, ctx)?),
+        Expr::Pred(p) => format!("coalesce(({}), 0)", pred_sql(p, now, ctx)?),
     })
 }
 
@@ -112,7 +154,11 @@ fn scalar(v: &Value) -> Option<Sql> {
     })
 }
 
-fn pred_sql(p: &Pred, now: DateTime<Utc>, params: &mut Vec<Sql>) -> Option<String> {
+fn pred_sql(p: &Pred, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
+    if let Field::Custom { key } = &p.field {
+        return custom_sql(key, &p.test, ctx);
+    }
+    let params = &mut *ctx.params;
     let column = match p.field {
         Field::Kind => "c.kind",
         Field::Lifecycle => "c.lifecycle",
@@ -239,5 +285,78 @@ fn contact_sql(
         }
         Test::Exists => format!("EXISTS ({sub})"),
         _ => return None,
+    })
+}
+
+/// The SQL literal of a custom value compared by equality, with the
+/// stored type it must have: `None` for literals not compared exactly in
+/// SQL (decimals, money, times that are not a date at midnight, years
+/// outside 0–9999 whose text form differs).
+fn custom_scalar(v: &Value) -> Option<(&'static str, Sql)> {
+    Some(match v {
+        Value::Text(t) => ("text", Sql::Text(t.clone())),
+        Value::Bool(b) => ("bool", Sql::Integer(i64::from(*b))),
+        Value::Int(i) => ("integer", Sql::Integer(*i)),
+        Value::Time(t) => {
+            let midnight = t.time() == chrono::NaiveTime::MIN;
+            let year = t.date_naive().year();
+            if !midnight || !(0..=9999).contains(&year) {
+                return None;
+            }
+            (
+                "date",
+                Sql::Text(t.date_naive().format("%Y-%m-%d").to_string()),
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// A test on the custom value under `key` in `customers.custom`.
+fn custom_sql(key: &str, test: &Test, ctx: &mut Ctx<'_>) -> Option<String> {
+    // Keys are checked by the parser and `Expr::check`; refuse anything
+    // else rather than quote it.
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let ty = format!("json_extract(c.custom, '$.\"{key}\".type')");
+    let value = format!("json_extract(c.custom, '$.\"{key}\".value')");
+    // One stored type for every literal of the test.
+    let mut typed = |values: &[Value]| -> Option<&'static str> {
+        let mut want = None;
+        for v in values {
+            let (t, sql) = custom_scalar(v)?;
+            if want.is_some_and(|w| w != t) {
+                return None;
+            }
+            want = Some(t);
+            ctx.params.push(sql);
+        }
+        if want == Some("integer") && !ctx.int_keys.iter().any(|k| k == key) {
+            ctx.int_keys.push(key.to_owned());
+        }
+        want
+    };
+    Some(match test {
+        Test::Exists => format!("json_type(c.custom, '$.\"{key}\"') IS NOT NULL"),
+        Test::Cmp { op, value: v } => {
+            let t = typed(std::slice::from_ref(v))?;
+            // Text, bools and dates (as text) compare by equality only.
+            if t != "integer" && !op.is_equality() {
+                return None;
+            }
+            format!("{ty} = '{t}' AND {value} {} ?", op_sql(*op))
+        }
+        Test::In { values } => {
+            let t = typed(values)?;
+            format!("{ty} = '{t}' AND {value} IN ({})", marks(values.len()))
+        }
+        Test::Contains {
+            value: Value::Text(s),
+        } => {
+            ctx.params.push(Sql::Text(s.clone()));
+            format!("{ty} = 'text' AND instr(lower({value}), lower(?)) > 0")
+        }
+        Test::Contains { .. } | Test::Within { .. } => return None,
     })
 }

@@ -11,6 +11,7 @@ use super::Session;
 use crate::access::{Access, Field, Operation, OwnerSet, Resource};
 use crate::activity::Activity;
 use crate::currency::Currency;
+use crate::custom_field::FieldSchema;
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, Error, Result};
@@ -19,6 +20,7 @@ use crate::id::{CustomerId, EventId, SegmentId};
 use crate::query::{ActivityFilter, Cursor, DealFilter, Page, PageRequest, SortValue};
 use crate::segment::Field as SegField;
 use crate::segment::abc::{self, AbcCutoffs, CustomerAbc};
+use crate::segment::custom::check_custom_fields;
 use crate::segment::eval::{self, Derived, Needs};
 use crate::segment::rfm::{self, CustomerRfm};
 use crate::segment::{
@@ -137,7 +139,7 @@ impl<S: Store> Session<'_, S> {
         expr: &Expr,
     ) -> Result<Vec<CustomerId>> {
         validate_expr(expr)?;
-        Needs::of(expr)?; // refuses unknown custom fields up front
+        check_custom(tx, expr)?;
         require_readable_fields(access, expr)?;
         let now = self.segment_now();
         // First ask the store for the whole answer.
@@ -233,7 +235,10 @@ impl<S: Store> Session<'_, S> {
     /// session's [`at`](Session::at) time).
     ///
     /// Each call evaluates afresh; pass `page.after` from the previous
-    /// result's `page.next` to continue.
+    /// result's `page.next` to continue. `field.KEY` predicates are checked
+    /// against the customer field schema first ([`crate::segment::custom`]):
+    /// an unknown key or a test the field's type cannot take is an
+    /// [`Error::Invalid`] on `field.KEY`.
     pub fn evaluate_expr(&self, expr: &Expr, page: &PageRequest) -> Result<SegmentResult> {
         Self::check_page(page)?;
         let ids = self.with_access(|tx, access| self.matching_ids(tx, access, expr))?;
@@ -353,12 +358,15 @@ impl<S: Store> Session<'_, S> {
     }
 
     /// Saves a segment under `name`. The expression is checked
-    /// ([`Expr::check`], at most [`crate::segment::MAX_DEPTH`] levels);
-    /// build it with `"…".parse()?` or by hand.
+    /// ([`Expr::check`], at most [`crate::segment::MAX_DEPTH`] levels, and
+    /// its `field.KEY` predicates against the customer field schema, see
+    /// [`crate::segment::custom`]); build it with `"…".parse()?` or by
+    /// hand.
     pub fn create_segment(&self, name: &str, expression: Expr) -> Result<Segment> {
         let name = validate_name(name)?;
         validate_expr(&expression)?;
         self.segment_write(Operation::Create, |tx, now| {
+            check_custom(&*tx, &expression)?;
             let seg = Segment {
                 id: SegmentId::from_uuid(self.crm.ids.next_uuid(now)),
                 version: 1,
@@ -391,6 +399,9 @@ impl<S: Store> Session<'_, S> {
                 .segment(id)?
                 .ok_or_else(|| Error::not_found(EntityKind::Segment, id))?;
             check_version(id, version, current.version)?;
+            if let Some(e) = &patch.expression {
+                check_custom(&*tx, e)?;
+            }
             let mut next = current.clone();
             let mut ch = Changes::default();
             if let Some(name) = name {
@@ -491,6 +502,20 @@ fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
             _ => Ok(()),
         },
     }
+}
+
+/// Refuses `field.KEY` predicates that do not fit the customer field
+/// schema (unknown key, a test or literal the field's type cannot take).
+fn check_custom(tx: &dyn ReadTx, expr: &Expr) -> Result<()> {
+    let mut any = false;
+    expr.for_each_pred(&mut |p| any |= matches!(p.field, crate::segment::Field::Custom { .. }));
+    if !any {
+        return Ok(());
+    }
+    let schema = tx
+        .field_schema(EntityKind::Customer)?
+        .unwrap_or_else(|| FieldSchema::empty(EntityKind::Customer));
+    check_custom_fields(expr, &schema)
 }
 
 fn check_version(id: SegmentId, expected: u64, actual: u64) -> Result<()> {

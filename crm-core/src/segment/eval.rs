@@ -23,16 +23,39 @@
 //! - `within 30d` holds for times `t` with `now − 30 days <= t <= now`.
 //! - `won_amount(CUR, W)` sums the amounts in `CUR` of deals won within
 //!   `W`, exactly.
+//! - `field.KEY` is the customer's custom value under `KEY`, absent when
+//!   the customer has none (so, as above, every test but `exists` fails
+//!   on it, and `not field.KEY exists` finds the customers without one).
+//!   Per stored value type ([`CustomValue`]) and literal ([`Value`]):
+//!   - integer and decimal values compare exactly with a whole-number or
+//!     decimal literal (`field.seats >= 10`, `field.score < 0.5`), with
+//!     every operator and `in`;
+//!   - money compares its amount exactly with a money literal in the
+//!     same currency (`field.budget > 1200 EUR`); a literal in another
+//!     currency never matches (not even with `!=`): amounts are never
+//!     converted;
+//!   - a date is its midnight UTC: it compares with a date literal
+//!     (`field.renewal < 2026-01-01`) with every operator, and `within
+//!     30d` holds when that midnight lies in the window;
+//!   - text (and enum) values support `=`, `!=`, `in` (exact) and
+//!     `contains` (ignoring ASCII case); bools support `=`, `!=` and `in`
+//!     with `true`/`false`;
+//!   - any other pairing — a value of another type than the literal's,
+//!     `<` on text or bools, `contains` on a number — never matches. The
+//!     facade refuses such predicates before evaluating (it checks them
+//!     against the customer field schema); this evaluator does not need
+//!     the schema.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 
 use super::expr::{Expr, Field, Pred, Revenue, Test, Value};
 use super::rfm::{self, CustomerRfm, Purchases};
 use crate::activity::Activity;
+use crate::custom_field::CustomValue;
 use crate::customer::Customer;
 use crate::deal::{Deal, DealStatus};
 use crate::error::{EntityKind, Error, Result};
@@ -57,11 +80,11 @@ pub struct Needs {
 }
 
 impl Needs {
-    /// What `expr` needs. Fails on a custom field: custom fields do not
-    /// exist yet, so no customer has one.
+    /// What `expr` needs (custom fields are attributes of the customer
+    /// record). Never fails today; the `Result` leaves room for
+    /// expressions that cannot be evaluated.
     pub fn of(expr: &Expr) -> Result<Needs> {
         let mut n = Needs::default();
-        let mut unknown = None;
         expr.for_each_pred(&mut |p: &Pred| {
             let revenue = |r: &Revenue, rfm: bool, n: &mut Needs| {
                 if !n.revenues.contains(r) {
@@ -79,20 +102,9 @@ impl Needs {
                 Field::RfmR(r) | Field::RfmF(r) | Field::RfmM(r) | Field::RfmSegment(r) => {
                     revenue(r, true, &mut n)
                 }
-                Field::Custom { key } => {
-                    unknown.get_or_insert_with(|| key.clone());
-                }
                 _ => n.attributes = true,
             }
         });
-        if let Some(key) = unknown {
-            return Err(Error::invalid(
-                EntityKind::Segment,
-                format!("field.{key}"),
-                &key,
-                "no custom field has this key (custom fields are not supported yet)",
-            ));
-        }
         Ok(n)
     }
 
@@ -253,6 +265,7 @@ enum Got<'a> {
     Phones(&'a [crate::contact::Phone]),
     Roles(&'a std::collections::BTreeSet<crate::customer::Role>),
     Tags(&'a std::collections::BTreeSet<crate::tag::Tag>),
+    Custom(&'a CustomValue),
 }
 
 fn get<'a>(field: &Field, id: CustomerId, rec: Option<&'a Customer>, d: &Derived) -> Got<'a> {
@@ -302,6 +315,7 @@ fn attribute<'a>(field: &Field, c: &'a Customer) -> Got<'a> {
         Field::Phone => Got::Phones(&c.phones),
         Field::Created => Got::Time(c.created_at),
         Field::Updated => Got::Time(c.updated_at),
+        Field::Custom { key } => c.custom.get(key).map_or(Got::Absent, Got::Custom),
         _ => Got::Absent,
     }
 }
@@ -313,8 +327,39 @@ fn cmp_values(got: &Got<'_>, v: &Value) -> Option<Ordering> {
         (Got::Decimal(a), Value::Decimal(b)) => Some(a.cmp(b)),
         (Got::Text(a), Value::Text(b)) => Some(a.cmp(&b.as_str())),
         (Got::Value(a), b) => (a == b).then_some(Ordering::Equal).or(Some(Ordering::Less)),
+        (Got::Custom(c), v) => custom_cmp(c, v),
         _ => None,
     }
+}
+
+/// Midnight UTC of a custom date.
+fn midnight(d: &NaiveDate) -> DateTime<Utc> {
+    d.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// A custom value against a literal: `None` when the two cannot be
+/// compared (different types, different currencies). Text and bools
+/// order here too, but only `=`/`!=` use that ([`custom_ordered`]).
+fn custom_cmp(c: &CustomValue, v: &Value) -> Option<Ordering> {
+    Some(match (c, v) {
+        (CustomValue::Integer(a), Value::Int(b)) => a.cmp(b),
+        (CustomValue::Integer(a), Value::Decimal(b)) => Decimal::from(*a).cmp(b),
+        (CustomValue::Decimal(a), Value::Int(b)) => a.cmp(&Decimal::from(*b)),
+        (CustomValue::Decimal(a), Value::Decimal(b)) => a.cmp(b),
+        (CustomValue::Money(a), Value::Money(b)) if a.currency == b.currency => {
+            a.amount.cmp(&b.amount)
+        }
+        (CustomValue::Date(a), Value::Time(b)) => midnight(a).cmp(b),
+        (CustomValue::Text(a), Value::Text(b)) => a.cmp(b),
+        (CustomValue::Bool(a), Value::Bool(b)) => a.cmp(b),
+        _ => return None,
+    })
+}
+
+/// Whether `<`, `<=`, `>`, `>=` apply to a custom value (not to text or
+/// bools).
+fn custom_ordered(c: &CustomValue) -> bool {
+    !matches!(c, CustomValue::Text(_) | CustomValue::Bool(_))
 }
 
 fn ascii_contains(hay: &str, needle: &str) -> bool {
@@ -353,7 +398,13 @@ fn pred_matches(p: &Pred, id: CustomerId, c: Option<&Customer>, d: &Derived) -> 
             Got::Phones(s) => !s.is_empty(),
             _ => true,
         },
-        Test::Cmp { op, value } => cmp_values(&got, value).is_some_and(|o| op.holds(o)),
+        Test::Cmp { op, value } => {
+            let ordered = match &got {
+                Got::Custom(c) => custom_ordered(c),
+                _ => true,
+            };
+            (ordered || op.is_equality()) && cmp_values(&got, value).is_some_and(|o| op.holds(o))
+        }
         Test::In { values } => values.iter().any(|v| match (&got, v) {
             (Got::Roles(s), Value::Role(r)) => s.contains(r),
             (Got::Tags(s), Value::Tag(t)) => s.contains(t),
@@ -363,12 +414,14 @@ fn pred_matches(p: &Pred, id: CustomerId, c: Option<&Customer>, d: &Derived) -> 
             (Got::Roles(s), Value::Role(r)) => s.contains(r),
             (Got::Tags(s), Value::Tag(t)) => s.contains(t),
             (Got::Text(t), Value::Text(n)) => ascii_contains(t, n),
+            (Got::Custom(CustomValue::Text(t)), Value::Text(n)) => ascii_contains(t, n),
             (Got::Emails(es), Value::Text(n)) => es.iter().any(|e| ascii_contains(e.as_str(), n)),
             (Got::Phones(ps), Value::Text(n)) => ps.iter().any(|p| ascii_contains(p.as_str(), n)),
             _ => false,
         },
         Test::Within { window } => match got {
             Got::Time(t) => window.contains(t, d.now),
+            Got::Custom(CustomValue::Date(day)) => window.contains(midnight(day), d.now),
             _ => false,
         },
     }

@@ -2,9 +2,10 @@
 //!
 //! An [`Expr`] is a boolean combination ([`Expr::And`], [`Expr::Or`],
 //! [`Expr::Not`]) of [`Pred`]icates. A predicate applies a [`Test`] to a
-//! [`Field`]: a customer attribute (`kind`, `tags`, `created`, …) or a
-//! value derived from the customer's deals and activities (`open_deals`,
-//! `won_amount(EUR, 365d)`, `rfm_segment(EUR, 365d)`, …).
+//! [`Field`]: a customer attribute (`kind`, `tags`, `created`, …, and
+//! custom fields `field.KEY`) or a value derived from the customer's deals
+//! and activities (`open_deals`, `won_amount(EUR, 365d)`,
+//! `rfm_segment(EUR, 365d)`, …).
 //!
 //! The tree serialises with serde (JSON) for callers in other languages;
 //! [`Expr::check`] validates a tree that did not come from the parser
@@ -35,6 +36,7 @@ use crate::currency::Currency;
 use crate::customer::{Lifecycle, PartyKind, Role};
 use crate::error::{EntityKind, Error, Result};
 use crate::id::UserId;
+use crate::money::Money;
 use crate::segment::rfm::RfmSegment;
 use crate::tag::Tag;
 
@@ -147,8 +149,11 @@ pub enum Field {
     RfmM(Revenue),
     /// `rfm_segment(CUR[, window])`: the named RFM segment.
     RfmSegment(Revenue),
-    /// `field.KEY`: a custom field (not evaluable yet: custom fields come
-    /// in a later version; evaluating one is an error).
+    /// `field.KEY`: a customer's custom field (see
+    /// [`crate::custom_field`]); absent when the customer has no value for
+    /// it. The tree does not know the field's type: the facade checks the
+    /// key and the test against the customer field schema, and the
+    /// evaluator's rules per value type are in [`super::eval`].
     Custom {
         /// The custom field's key.
         key: String,
@@ -274,6 +279,11 @@ pub enum Value {
     User(UserId),
     /// A named RFM segment.
     Segment(RfmSegment),
+    /// `true` or `false` (custom bool fields).
+    Bool(bool),
+    /// An amount in a currency, written `1200.50 EUR` (custom money
+    /// fields).
+    Money(Money),
 }
 
 /// The type of value a field holds, which decides the tests it supports.
@@ -359,6 +369,7 @@ impl Field {
                 | Field::Phone
                 | Field::Created
                 | Field::Updated
+                | Field::Custom { .. }
         )
     }
 
@@ -397,7 +408,15 @@ impl FieldType {
                 | (FieldType::Int, Value::Int(_))
                 | (FieldType::Decimal, Value::Decimal(_))
                 | (FieldType::Segment, Value::Segment(_))
-                | (FieldType::Any, _)
+                | (
+                    FieldType::Any,
+                    Value::Text(_)
+                        | Value::Int(_)
+                        | Value::Decimal(_)
+                        | Value::Time(_)
+                        | Value::Bool(_)
+                        | Value::Money(_)
+                )
         )
     }
 
@@ -413,7 +432,10 @@ impl FieldType {
             FieldType::Int => "a whole number",
             FieldType::Decimal => "a decimal amount such as 1000.50",
             FieldType::Segment => "an RFM segment name such as champions",
-            FieldType::Any => "a value",
+            FieldType::Any => {
+                "a custom field value: a quoted text, a number, an amount such as 1200.50 EUR, \
+                 a date such as 2025-01-31, true or false"
+            }
         }
     }
 

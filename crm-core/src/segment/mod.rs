@@ -13,6 +13,8 @@
 //!   canonical printing (printing any tree and parsing it back gives the
 //!   same tree);
 //! - [`eval`]: the reference evaluator every store is held to;
+//! - [`custom`]: `field.KEY` predicates on customers' custom fields,
+//!   checked against the customer field schema;
 //! - [`rfm`] and [`abc`]: RFM scoring with named segments, and ABC
 //!   (Pareto) classification by revenue;
 //! - [`Segment`]: a saved, named, versioned expression, stored like every
@@ -34,6 +36,7 @@
 //! ```
 
 pub mod abc;
+pub mod custom;
 pub mod eval;
 pub mod expr;
 pub mod parse;

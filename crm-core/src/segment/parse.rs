@@ -12,7 +12,7 @@
 //!            | "exists" | "within" WINDOW
 //! OP        := "=" | "!=" | "<" | "<=" | ">" | ">="
 //! WINDOW    := DIGITS "d" | DIGITS "w"          (days, weeks)
-//! value     := WORD | "quoted text"
+//! value     := WORD | "quoted text" | NUMBER CURRENCY   (the last for field.KEY)
 //! ```
 //!
 //! Keywords, field names and enum values are case-insensitive. A value is
@@ -20,6 +20,21 @@
 //! number, a date `2025-01-31` or time `2025-01-31T12:00:00Z`, …), so a
 //! parsed tree is always well-typed. Errors carry the byte offset of the
 //! offending token and say what was expected there.
+//!
+//! The parser does not know the custom field schema, so a value after
+//! `field.KEY` is typed by its form alone:
+//!
+//! | written | value |
+//! |---|---|
+//! | `"gold"` (quoted) | text (always, whatever it looks like) |
+//! | `42`, `-7` | a whole number ([`Value::Int`]) |
+//! | `12.50` (with a dot) | a decimal ([`Value::Decimal`]) |
+//! | `1200 EUR`, `1200.50 eur` (a number, then a currency code) | money ([`Value::Money`]) |
+//! | `true`, `false` | a bool ([`Value::Bool`]) |
+//! | `2025-01-31`, `2025-01-31T12:00:00Z` | a time ([`Value::Time`]) |
+//! | any other bare word, such as `gold` | text |
+//!
+//! The facade then checks that value against the field's type.
 
 use std::str::FromStr;
 
@@ -35,6 +50,7 @@ use super::rfm::RfmSegment;
 use crate::currency::Currency;
 use crate::customer::{Lifecycle, PartyKind, Role};
 use crate::id::UserId;
+use crate::money::Money;
 use crate::tag::Tag;
 
 /// A segment expression that could not be parsed: where, what was
@@ -530,9 +546,34 @@ impl Parser<'_> {
         match result {
             Ok(v) => {
                 self.pos += 1;
-                Ok(v)
+                Ok(self.money_suffix(v, ty))
             }
             Err(expected) => Err(self.error(expected)),
+        }
+    }
+
+    /// For a custom field, a number followed by a currency code (`1200.50
+    /// EUR`) is an amount of money; anything else stays as it is.
+    fn money_suffix(&mut self, v: Value, ty: FieldType) -> Value {
+        let amount = match (&v, ty) {
+            (Value::Int(i), FieldType::Any) => Decimal::from(*i),
+            (Value::Decimal(d), FieldType::Any) => *d,
+            _ => return v,
+        };
+        let currency = match self.peek() {
+            Some(Token {
+                tok: Tok::Word(w), ..
+            }) if w.len() == 3 && w.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                Currency::from_code(w).ok()
+            }
+            _ => None,
+        };
+        match currency {
+            Some(currency) => {
+                self.pos += 1;
+                Value::Money(Money::new(amount, currency))
+            }
+            None => v,
         }
     }
 }
@@ -615,10 +656,15 @@ fn parse_value_text(s: &str, field: &Field) -> Result<Value, String> {
         FieldType::Any => {
             if let Ok(i) = s.parse::<i64>() {
                 Ok(Value::Int(i))
-            } else if s.contains('.')
+            } else if (s.contains('.') || s.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
                 && let Ok(d) = Decimal::from_str(s)
             {
+                // A dot, or a whole number too large for an i64.
                 Ok(Value::Decimal(d))
+            } else if lower == "true" || lower == "false" {
+                Ok(Value::Bool(lower == "true"))
+            } else if let Some(t) = parse_time(s) {
+                Ok(Value::Time(t))
             } else {
                 Ok(Value::Text(s.to_owned()))
             }

@@ -6,7 +6,9 @@
 //! - Keywords, field names and enum values are lower case; tags, roles
 //!   and kinds are bare words; text is always double-quoted (with `\"`
 //!   and `\\` escapes); times print as `2025-01-31` at midnight UTC,
-//!   otherwise RFC 3339 in UTC with milliseconds when there are any.
+//!   otherwise RFC 3339 in UTC with milliseconds when there are any;
+//!   money prints as `1200.50 EUR`, bools as `true`/`false`, and a
+//!   decimal compared with a custom field always shows its dot (`5.0`).
 //! - `tags contains X` prints as the shorthand `tag:X`.
 //! - An `and` of no parts prints as `true`, an `or` of none as `false`,
 //!   and one of a single part as that part (the parser never builds
@@ -203,5 +205,9 @@ fn write_value(out: &mut String, v: &Value, ty: FieldType) {
             let _ = write!(out, "{u}");
         }
         Value::Segment(s) => out.push_str(s.as_str()),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Money(m) => {
+            let _ = write!(out, "{} {}", m.amount, m.currency.code());
+        }
     }
 }

@@ -449,25 +449,196 @@ fn evaluates_rfm_fields() {
     assert_eq!(ids("not rfm_r(EUR) exists"), vec![2, 4, 5]);
 }
 
+/// Four customers with custom values (c4 has none); now is 2025-06-30 12:00.
+fn custom_customers() -> Vec<Customer> {
+    use crate::custom_field::CustomValue as V;
+    let date = |y, m, d| V::Date(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap());
+    let money = |a: &str, c: &str| V::Money(Money::parse(a, c).unwrap());
+    let with = |n: u128, values: Vec<(&str, V)>| {
+        let mut c = customer(n, "C", PartyKind::Organisation, Lifecycle::Customer);
+        c.custom = values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        c
+    };
+    vec![
+        with(
+            1,
+            vec![
+                ("tier", V::Text("gold".into())),
+                ("budget", money("1200.00", "EUR")),
+                ("seats", V::Integer(10)),
+                ("renewal", date(2025, 6, 15)),
+                ("active", V::Bool(true)),
+                ("score", V::Decimal(Decimal::new(5, 1))),
+            ],
+        ),
+        with(
+            2,
+            vec![
+                ("tier", V::Text("silver".into())),
+                ("budget", money("1200", "USD")),
+                ("seats", V::Integer(25)),
+                ("renewal", date(2025, 1, 31)),
+                ("active", V::Bool(false)),
+                ("score", V::Decimal(Decimal::new(125, 2))),
+            ],
+        ),
+        with(
+            3,
+            vec![
+                ("tier", V::Text("Gold Plus".into())),
+                ("budget", money("999.99", "EUR")),
+                ("seats", V::Integer(-3)),
+                ("renewal", date(2026, 1, 1)),
+                ("score", V::Decimal(Decimal::new(2, 0))),
+            ],
+        ),
+        with(4, vec![]),
+    ]
+}
+
 #[test]
-fn custom_fields_are_a_typed_error() {
-    let d = data();
-    let e = evaluate(
-        &parse("tag:vip or field.industry = \"retail\"").unwrap(),
-        &d.customers,
-        &d.deals,
-        &d.activities,
-        now(),
-    )
-    .unwrap_err();
-    match e {
-        crate::Error::Invalid(v) => {
-            assert_eq!(v.entity, crate::EntityKind::Segment);
-            assert_eq!(v.field, "field.industry");
-            assert!(v.reason.contains("no custom field"), "{}", v.reason);
-        }
-        other => panic!("{other:?}"),
+fn evaluates_custom_fields_per_value_type() {
+    let customers = custom_customers();
+    let ids = |text: &str| -> Vec<u128> {
+        let e = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+        evaluate(&e, &customers, &[], &[], now())
+            .unwrap()
+            .into_iter()
+            .map(|id| id.as_uuid().as_u128())
+            .collect()
+    };
+    let cases: &[(&str, &[u128])] = &[
+        // Text and enum values: equality, in, contains (ASCII case ignored).
+        ("field.tier = \"gold\"", &[1]),
+        ("field.tier = gold", &[1]),
+        ("field.tier != \"gold\"", &[2, 3]),
+        ("not field.tier = \"gold\"", &[2, 3, 4]),
+        ("field.tier in (gold, silver)", &[1, 2]),
+        ("field.tier contains \"GOLD\"", &[1, 3]),
+        ("field.tier < \"z\"", &[]),
+        ("field.tier = 10", &[]),
+        // Money: exact, same currency only (never `!=` across currencies).
+        ("field.budget > 1000 EUR", &[1]),
+        ("field.budget = 1200 EUR", &[1]),
+        ("field.budget = 1200.00 eur", &[1]),
+        ("field.budget != 1200 EUR", &[3]),
+        ("field.budget <= 999.99 EUR", &[3]),
+        ("field.budget < 999.99 EUR", &[]),
+        ("field.budget = 1200 USD", &[2]),
+        ("field.budget in (999.99 EUR, 1200 USD)", &[2, 3]),
+        ("field.budget > 1000", &[]),
+        // Integers and decimals against whole and decimal literals.
+        ("field.seats >= 10", &[1, 2]),
+        ("field.seats < 0", &[3]),
+        ("field.seats = 10.0", &[1]),
+        ("field.seats > 9.5", &[1, 2]),
+        ("field.seats in (25, -3)", &[2, 3]),
+        ("field.seats = \"10\"", &[]),
+        ("field.score > 1", &[2, 3]),
+        ("field.score = 2", &[3]),
+        ("field.score <= 0.50", &[1]),
+        ("field.score != 1.250", &[1, 3]),
+        // Dates are their midnight UTC.
+        ("field.renewal < 2025-06-15", &[2]),
+        ("field.renewal >= 2025-06-15", &[1, 3]),
+        ("field.renewal = 2025-01-31", &[2]),
+        ("field.renewal = 2025-06-15T00:00:00Z", &[1]),
+        ("field.renewal = 2025-06-15T00:00:01Z", &[]),
+        ("field.renewal in (2026-01-01, 2025-01-31)", &[2, 3]),
+        // now − 30 d = 2025-05-31 12:00; 2026-01-01 is in the future.
+        ("field.renewal within 30d", &[1]),
+        // now − 150 d = 2025-01-31 12:00, after c2's midnight; 151 d reaches it.
+        ("field.renewal within 150d", &[1]),
+        ("field.renewal within 151d", &[1, 2]),
+        // Bools: equality only.
+        ("field.active = true", &[1]),
+        ("field.active != true", &[2]),
+        ("field.active in (true, false)", &[1, 2]),
+        ("field.active < true", &[]),
+        // Absent values fail everything but `not … exists`.
+        ("field.active exists", &[1, 2]),
+        ("not field.seats exists", &[4]),
+        ("not field.active exists", &[3, 4]),
+        ("field.nothing exists", &[]),
+        ("not field.nothing = 1", &[1, 2, 3, 4]),
+    ];
+    for (text, want) in cases {
+        assert_eq!(ids(text), want.to_vec(), "{text}");
     }
+}
+
+#[test]
+fn custom_field_literals_are_typed_by_their_form() {
+    let lit = |text: &str| match parse(text).unwrap() {
+        Expr::Pred(Pred {
+            test: Test::Cmp { value, .. },
+            ..
+        }) => value,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(lit("field.x = \"gold\""), Value::Text("gold".into()));
+    assert_eq!(lit("field.x = gold"), Value::Text("gold".into()));
+    assert_eq!(lit("field.x = \"true\""), Value::Text("true".into()));
+    assert_eq!(lit("field.x = \"12\""), Value::Text("12".into()));
+    assert_eq!(lit("field.x = 12"), Value::Int(12));
+    assert_eq!(
+        lit("field.x = -12.50"),
+        Value::Decimal(Decimal::new(-1250, 2))
+    );
+    assert_eq!(lit("field.x = TRUE"), Value::Bool(true));
+    assert_eq!(lit("field.x = false"), Value::Bool(false));
+    assert_eq!(
+        lit("field.x = 1200.50 eur"),
+        Value::Money(Money::parse("1200.50", "EUR").unwrap())
+    );
+    assert_eq!(
+        lit("field.x = 7 JPY"),
+        Value::Money(Money::parse("7", "JPY").unwrap())
+    );
+    assert_eq!(
+        lit("field.x = 2025-01-31"),
+        Value::Time(Utc.with_ymd_and_hms(2025, 1, 31, 0, 0, 0).unwrap())
+    );
+    assert_eq!(
+        lit("field.x = 2025-01-31T12:30:00Z"),
+        Value::Time(Utc.with_ymd_and_hms(2025, 1, 31, 12, 30, 0).unwrap())
+    );
+    // A keyword after a number is not a currency.
+    let e = parse("field.x = 5 and field.y = 2.5 or tag:vip").unwrap();
+    assert_eq!(e.to_string(), "(field.x = 5 and field.y = 2.5) or tag:vip");
+    // A word that is not a currency code after a number is an error.
+    let e = err("field.x = 5 EURO");
+    assert_eq!((e.position, e.found.as_str()), (12, "'EURO'"));
+    // Canonical printing of the new literal forms, read back the same.
+    for (text, canonical) in [
+        (
+            "field.budget in (1 eur, 2.50 usd)",
+            "field.budget in (1 EUR, 2.50 USD)",
+        ),
+        ("field.active = TRUE", "field.active = true"),
+        ("field.renewal >= 2025-01-31", "field.renewal >= 2025-01-31"),
+        ("field.tier = gold", "field.tier = \"gold\""),
+        ("field.score = 5.0", "field.score = 5.0"),
+        ("field.seats = -3", "field.seats = -3"),
+    ] {
+        let e = parse(text).unwrap();
+        assert_eq!(e.to_string(), canonical, "{text}");
+        assert_eq!(parse(canonical).unwrap(), e, "{canonical}");
+    }
+}
+
+#[test]
+fn check_refuses_enum_like_values_on_custom_fields() {
+    // Only literal forms the parser can write are accepted for field.KEY.
+    let e = Expr::pred(
+        Field::Custom { key: "tier".into() },
+        Test::Cmp {
+            op: CmpOp::Eq,
+            value: Value::Kind(PartyKind::Person),
+        },
+    );
+    let msg = e.check().unwrap_err().to_string();
+    assert!(msg.contains("'tier' takes a custom field value"), "{msg}");
 }
 
 #[test]

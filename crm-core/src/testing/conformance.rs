@@ -2053,8 +2053,13 @@ pub fn segment_evaluation_matches_reference<S: Store>(store: S) {
     let s = crm.as_actor(Actor::System);
     let mut runner = runner(48);
     let data = std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new()));
-    let exprs = proptest::collection::vec(strat::expr_over(strat::field(false)), 1..5);
-    let attr_exprs = proptest::collection::vec(strat::expr_over(strat::attribute_field()), 1..5);
+    // The custom fields the generated customers carry, so that `field.KEY`
+    // predicates pass the facade's schema check.
+    s.set_custom_fields(EntityKind::Customer, 0, strat::custom_field_defs())
+        .expect("custom field schema");
+    let exprs = proptest::collection::vec(strat::expr_with_custom(strat::field(false)), 1..5);
+    let attr_exprs =
+        proptest::collection::vec(strat::expr_with_custom(strat::attribute_field()), 1..5);
     let sets = proptest::collection::vec(strategies::record_set(), 1..4);
     runner
         .run(&(sets, exprs, attr_exprs), |(sets, exprs, attr_exprs)| {

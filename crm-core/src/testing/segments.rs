@@ -13,8 +13,10 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::currency::Currency;
+use crate::custom_field::{FieldDef, FieldType as CustomType};
 use crate::customer::{Lifecycle, PartyKind, Role};
 use crate::id::UserId;
+use crate::money::Money;
 use crate::segment::expr::FieldType;
 use crate::segment::rfm::RfmSegment;
 use crate::segment::{CmpOp, Expr, Field, Pred, Revenue, Test, Value, Window};
@@ -30,11 +32,12 @@ pub fn window() -> impl Strategy<Value = Window> {
     prop_oneof![0u32..40, 0u32..15_000].prop_map(Window::days)
 }
 
+fn currency() -> impl Strategy<Value = Currency> {
+    prop_oneof![Just(Currency::EUR), Just(Currency::USD)]
+}
+
 fn revenue() -> impl Strategy<Value = Revenue> {
-    (
-        prop_oneof![Just(Currency::EUR), Just(Currency::USD)],
-        proptest::option::of(window()),
-    )
+    (currency(), proptest::option::of(window()))
         .prop_map(|(currency, window)| Revenue { currency, window })
 }
 
@@ -145,6 +148,10 @@ pub(crate) fn value(ty: FieldType) -> BoxedStrategy<Value> {
             text().prop_map(Value::Text),
             any::<i64>().prop_map(Value::Int),
             (any::<i64>(), 0u32..4).prop_map(|(n, s)| Value::Decimal(Decimal::new(n, s))),
+            time().prop_map(Value::Time),
+            any::<bool>().prop_map(Value::Bool),
+            (any::<i64>(), 0u32..4, currency())
+                .prop_map(|(n, s, c)| Value::Money(Money::new(Decimal::new(n, s), c))),
         ]
         .boxed(),
     }
@@ -187,6 +194,126 @@ pub fn expr_over(fields: BoxedStrategy<Field>) -> BoxedStrategy<Expr> {
         8 => pred(fields).prop_map(Expr::Pred),
         1 => any::<bool>().prop_map(Expr::Const),
     ];
+    tree(leaf.boxed())
+}
+
+/// Like [`expr_over`], with predicates on the custom fields of
+/// [`custom_field_defs`] mixed in (every one valid for that schema).
+pub fn expr_with_custom(fields: BoxedStrategy<Field>) -> BoxedStrategy<Expr> {
+    let leaf = prop_oneof![
+        5 => pred(fields).prop_map(Expr::Pred),
+        3 => custom_pred().prop_map(Expr::Pred),
+        1 => any::<bool>().prop_map(Expr::Const),
+    ];
+    tree(leaf.boxed())
+}
+
+/// The customer custom fields that [`super::strategies::custom_values`]
+/// fills: `tier` (enum t0–t6), `budget` (money), `seats` (integer),
+/// `renewal` (date), `active` (bool), `score` (decimal).
+pub fn custom_field_defs() -> Vec<FieldDef> {
+    vec![
+        FieldDef::new("tier", "Tier", CustomType::Enum).options((0..7).map(|i| format!("t{i}"))),
+        FieldDef::new("budget", "Budget", CustomType::Money),
+        FieldDef::new("seats", "Seats", CustomType::Integer),
+        FieldDef::new("renewal", "Renewal", CustomType::Date),
+        FieldDef::new("active", "Active", CustomType::Bool),
+        FieldDef::new("score", "Score", CustomType::Decimal),
+    ]
+}
+
+/// A number literal: whole or decimal, near the generated values.
+fn number(scale: u32) -> BoxedStrategy<Value> {
+    prop_oneof![
+        (-600i64..600).prop_map(Value::Int),
+        (-600_000i64..600_000, 0..=scale).prop_map(|(n, s)| Value::Decimal(Decimal::new(n, s))),
+    ]
+    .boxed()
+}
+
+/// A predicate on one of [`custom_field_defs`], with a test and literals
+/// its type takes, near the values [`super::strategies::custom_values`]
+/// generates.
+pub fn custom_pred() -> BoxedStrategy<Pred> {
+    let tier = || prop::sample::select((0..7).map(|i| format!("t{i}")).collect::<Vec<_>>());
+    let eq = || prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)];
+    let key = |k: &str| Field::Custom { key: k.to_owned() };
+    let money = || {
+        (0i64..100_000, currency())
+            .prop_map(|(n, c)| Value::Money(Money::new(Decimal::new(n, 2), c)))
+    };
+    let date = || {
+        (2019i32..2031, 1u32..13, prop_oneof![Just(1u32), 1u32..29]).prop_map(|(y, m, d)| {
+            let day = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+            Value::Time(day.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+    };
+    let common = |t: BoxedStrategy<Test>| prop_oneof![4 => t, 1 => Just(Test::Exists)];
+    let tier_test = prop_oneof![
+        (eq(), tier()).prop_map(|(op, t)| Test::Cmp {
+            op,
+            value: Value::Text(t)
+        }),
+        vec(tier(), 1..3).prop_map(|ts| Test::In {
+            values: ts.into_iter().map(Value::Text).collect()
+        }),
+        prop::sample::select(vec!["t", "T1", "", "x", "6"]).prop_map(|n| Test::Contains {
+            value: Value::Text(n.to_owned())
+        }),
+    ]
+    .boxed();
+    let numeric = |v: BoxedStrategy<Value>| {
+        prop_oneof![
+            (cmp_op(), v.clone()).prop_map(|(op, value)| Test::Cmp { op, value }),
+            vec(v, 1..3).prop_map(|values| Test::In { values }),
+        ]
+        .boxed()
+    };
+    let date_test = prop_oneof![
+        3 => numeric(date().boxed()),
+        1 => window().prop_map(|window| Test::Within { window }),
+    ]
+    .boxed();
+    let bool_test = prop_oneof![
+        (eq(), any::<bool>()).prop_map(|(op, b)| Test::Cmp {
+            op,
+            value: Value::Bool(b)
+        }),
+        vec(any::<bool>(), 1..3).prop_map(|bs| Test::In {
+            values: bs.into_iter().map(Value::Bool).collect()
+        }),
+    ]
+    .boxed();
+    prop_oneof![
+        common(tier_test).prop_map(move |test| Pred {
+            field: key("tier"),
+            test
+        }),
+        common(numeric(money().boxed())).prop_map(move |test| Pred {
+            field: key("budget"),
+            test
+        }),
+        common(numeric(number(0))).prop_map(move |test| Pred {
+            field: key("seats"),
+            test
+        }),
+        common(date_test).prop_map(move |test| Pred {
+            field: key("renewal"),
+            test
+        }),
+        common(bool_test).prop_map(move |test| Pred {
+            field: key("active"),
+            test
+        }),
+        common(numeric(number(4))).prop_map(move |test| Pred {
+            field: key("score"),
+            test
+        }),
+    ]
+    .boxed()
+}
+
+fn tree(leaf: BoxedStrategy<Expr>) -> BoxedStrategy<Expr> {
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             vec(inner.clone(), 2..4).prop_map(Expr::And),
