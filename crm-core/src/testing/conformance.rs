@@ -21,10 +21,12 @@ use proptest::test_runner::{Config, TestRunner};
 
 mod backup;
 mod custom_field;
+mod data_access;
 mod import;
 mod merge;
 pub use backup::*;
 pub use custom_field::*;
+pub use data_access::*;
 pub use import::*;
 pub use merge::*;
 
@@ -65,6 +67,7 @@ macro_rules! store_conformance_tests {
             merge_moves_everything_and_records_one_event,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
+            data_paths_respect_access,
             // ----- segments -----
             saved_segments_are_versioned_audited_records,
             saved_segment_listing_matches_reference,
