@@ -1060,7 +1060,8 @@ pub(crate) fn field_schema(
 
 // ----- segments -----
 
-const SEGMENT_COLUMNS: &str = "s.id, s.version, s.name, s.expression, s.created_at, s.updated_at";
+const SEGMENT_COLUMNS: &str =
+    "s.id, s.version, s.name, s.expression, s.created_at, s.updated_at, s.owner";
 
 const SEGMENTS: Listing = Listing {
     columns: SEGMENT_COLUMNS,
@@ -1078,6 +1079,7 @@ fn decode_segment(row: &Row<'_>) -> Result<Segment, StoreError> {
         version: get_u64(row, 1, col(T, "version"))?,
         name: get_str(row, 2, col(T, "name"))?.to_owned(),
         expression,
+        owner: get_opt_user(row, 6, col(T, "owner"))?,
         created_at: get_time(row, 4, col(T, "created_at"))?,
         updated_at: get_time(row, 5, col(T, "updated_at"))?,
     })
@@ -1107,7 +1109,15 @@ pub(crate) fn segments(conn: &Connection, q: &SegmentQuery) -> Result<Page<Segme
     if let Some(n) = &q.filter.name_contains {
         w.push("instr(lower(s.name), lower(?)) > 0", [t(n)]);
     }
-    let rows = list(conn, &SEGMENTS, q, key, w, None, decode_segment)?;
+    let rows = list(
+        conn,
+        &SEGMENTS,
+        q,
+        key,
+        w,
+        owners_of("s.owner", &q.filter.owner_in),
+        decode_segment,
+    )?;
     Ok(into_page(rows, q))
 }
 

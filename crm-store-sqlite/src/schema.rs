@@ -210,10 +210,13 @@ CREATE TABLE segments (
     name       TEXT    NOT NULL,
     expression TEXT    NOT NULL, -- JSON
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    owner      BLOB              -- the user who saved it; NULL: the system
 ) STRICT;
 CREATE INDEX segments_by_created ON segments (created_at, id);
 CREATE INDEX segments_by_name ON segments (name, id);
+CREATE INDEX segments_by_owner_created ON segments (owner, created_at, id);
+CREATE INDEX segments_by_owner_name ON segments (owner, name, id);
 "#;
 
 /// Version 5: users and teams, and the indexes that make scoped listings
@@ -410,7 +413,7 @@ mod tests {
         r#"
         INSERT INTO segments VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 1, 'VIPs',
             '{"pred":{"field":{"name":"tags"},"test":{"contains":{"value":{"tag":"vip"}}}}}',
-            1735689600000, 1735689600000);
+            1735689600000, 1735689600000, NULL);
         "#,
         r#"
         INSERT INTO teams VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d6e', 1, 'North', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', 1735689600000, 1735689600000);

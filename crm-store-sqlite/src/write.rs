@@ -561,8 +561,8 @@ pub(crate) fn insert_segment(conn: &Connection, s: &Segment) -> Result<(), Store
     let json = expression_json(s)?;
     let n = conn
         .prepare_cached(
-            "INSERT INTO segments (id, version, name, expression, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO segments (id, version, name, expression, created_at, updated_at, owner) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .and_then(|mut st| {
             st.execute(params![
@@ -572,6 +572,7 @@ pub(crate) fn insert_segment(conn: &Connection, s: &Segment) -> Result<(), Store
                 json,
                 millis(s.created_at),
                 millis(s.updated_at),
+                opt_blob(s.owner.map(|o| o.as_uuid())),
             ])
         })
         .map_err(backend("inserting a segment"))?;
@@ -586,7 +587,7 @@ pub(crate) fn update_segment(conn: &Connection, s: &Segment) -> Result<(), Store
     let n = conn
         .prepare_cached(
             "UPDATE segments SET version = ?, name = ?, expression = ?, created_at = ?, \
-             updated_at = ? WHERE id = ? AND version = ?",
+             updated_at = ?, owner = ? WHERE id = ? AND version = ?",
         )
         .and_then(|mut st| {
             st.execute(params![
@@ -595,6 +596,7 @@ pub(crate) fn update_segment(conn: &Connection, s: &Segment) -> Result<(), Store
                 json,
                 millis(s.created_at),
                 millis(s.updated_at),
+                opt_blob(s.owner.map(|o| o.as_uuid())),
                 blob(s.id.as_uuid()),
                 to_i64(s.version.wrapping_sub(1)),
             ])

@@ -327,16 +327,12 @@ impl<S: Store> Session<'_, S> {
     /// One write transaction that appends exactly one event.
     fn segment_write<T>(
         &self,
-        operation: Operation,
-        work: impl FnOnce(&mut dyn WriteTx, DateTime<Utc>) -> Result<(T, Option<Change>)>,
+        work: impl FnOnce(&mut dyn WriteTx, &Access, DateTime<Utc>) -> Result<(T, Option<Change>)>,
     ) -> Result<T> {
         let mut tx = self.crm.store.write()?;
-        // Saved segments have no owner: changing them needs write scope
-        // `all` on segments.
         let access = Access::load(&*tx, self.actor)?;
-        access.check_write_all(Resource::Segments, operation, "")?;
         let now = self.segment_now();
-        let (out, change) = work(&mut *tx, now)?;
+        let (out, change) = work(&mut *tx, &access, now)?;
         // No change: dropping the transaction leaves everything as it was.
         let Some((id, version, kind, changes)) = change else {
             return Ok(out);
@@ -365,13 +361,16 @@ impl<S: Store> Session<'_, S> {
     pub fn create_segment(&self, name: &str, expression: Expr) -> Result<Segment> {
         let name = validate_name(name)?;
         validate_expr(&expression)?;
-        self.segment_write(Operation::Create, |tx, now| {
+        self.segment_write(|tx, access, now| {
+            let owner = self.actor.user();
+            access.check_write(Resource::Segments, Operation::Create, "", owner)?;
             check_custom(&*tx, &expression)?;
             let seg = Segment {
                 id: SegmentId::from_uuid(self.crm.ids.next_uuid(now)),
                 version: 1,
                 name,
                 expression,
+                owner,
                 created_at: now,
                 updated_at: now,
             };
@@ -394,11 +393,10 @@ impl<S: Store> Session<'_, S> {
         if let Some(e) = &patch.expression {
             validate_expr(e)?;
         }
-        self.segment_write(Operation::Update, |tx, now| {
-            let current = tx
-                .segment(id)?
-                .ok_or_else(|| Error::not_found(EntityKind::Segment, id))?;
+        self.segment_write(|tx, access, now| {
+            let current = readable_segment(&*tx, access, id)?;
             check_version(id, version, current.version)?;
+            access.check_write(Resource::Segments, Operation::Update, id, current.owner)?;
             if let Some(e) = &patch.expression {
                 check_custom(&*tx, e)?;
             }
@@ -434,11 +432,10 @@ impl<S: Store> Session<'_, S> {
     /// Deletes a saved segment that is at `version`. The audit log keeps
     /// its `deleted` event.
     pub fn delete_segment(&self, id: SegmentId, version: u64) -> Result<()> {
-        self.segment_write(Operation::Update, |tx, _now| {
-            let current = tx
-                .segment(id)?
-                .ok_or_else(|| Error::not_found(EntityKind::Segment, id))?;
+        self.segment_write(|tx, access, _now| {
+            let current = readable_segment(&*tx, access, id)?;
             check_version(id, version, current.version)?;
+            access.check_write(Resource::Segments, Operation::Update, id, current.owner)?;
             tx.delete_segment(id, version)?;
             let mut ch = Changes::default();
             ch.set("name", &current.name, &());
@@ -463,22 +460,20 @@ impl<S: Store> Session<'_, S> {
             ));
         }
         self.with_access(|tx, access| {
-            if !access.can_read(Resource::Segments, None) {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next: None,
-                });
-            }
-            Ok(tx.segments(query)?)
+            let mut query = query.clone();
+            access
+                .read_owners(Resource::Segments)
+                .and_into(&mut query.filter.owner_in);
+            Ok(tx.segments(&query)?)
         })
     }
 }
 
-/// The saved segment `id`, if the actor may read saved segments (they
-/// have no owner, so that needs read scope `all`); not found otherwise.
+/// The saved segment `id`, if it is within the actor's read scope (by
+/// the user who saved it); not found otherwise.
 fn readable_segment(tx: &dyn ReadTx, access: &Access, id: SegmentId) -> Result<Segment> {
     tx.segment(id)?
-        .filter(|_| access.can_read(Resource::Segments, None))
+        .filter(|s| access.can_read(Resource::Segments, s.owner))
         .ok_or_else(|| Error::not_found(EntityKind::Segment, id))
 }
 

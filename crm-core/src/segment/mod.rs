@@ -66,6 +66,10 @@ pub struct Segment {
     pub name: String,
     /// The expression.
     pub expression: Expr,
+    /// The user who saved it (none when the system did): access scopes
+    /// `own` and `team` on segments refer to it.
+    #[serde(default)]
+    pub owner: Option<crate::id::UserId>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -184,6 +188,10 @@ impl Record for Segment {
 pub struct SegmentFilter {
     /// Name contains this text, ignoring ASCII case.
     pub name_contains: Option<String>,
+    /// Saved by one of these users (unowned segments never match; an
+    /// empty list matches nothing). The facade ANDs the actor's read scope
+    /// in here.
+    pub owner_in: Option<Vec<crate::id::UserId>>,
 }
 
 impl Filter<Segment> for SegmentFilter {
@@ -192,7 +200,10 @@ impl Filter<Segment> for SegmentFilter {
             s.name
                 .to_ascii_lowercase()
                 .contains(&n.to_ascii_lowercase())
-        })
+        }) && self
+            .owner_in
+            .as_ref()
+            .is_none_or(|set| s.owner.is_some_and(|o| set.contains(&o)))
     }
 }
 

@@ -1963,6 +1963,7 @@ pub fn saved_segment_listing_matches_reference<S: Store>(store: S) {
             SegmentFilter::default(),
             SegmentFilter {
                 name_contains: Some("VIP".into()),
+                ..Default::default()
             },
         ] {
             for desc in [false, true] {

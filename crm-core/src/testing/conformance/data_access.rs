@@ -110,6 +110,41 @@ pub fn data_paths_respect_access<S: Store>(store: S) {
         Err(Error::FieldHidden { .. })
     ));
 
+    // Saved segments belong to whoever saved them: Ana sees and changes
+    // hers, Bo (another team) neither sees nor changes them.
+    let mine = a
+        .create_segment("My VIPs", "tag:vip".parse().expect("expr"))
+        .expect("ana saves a segment");
+    assert_eq!(mine.owner, Some(ana.id));
+    let theirs = b
+        .create_segment("Bo's", "true".parse().expect("expr"))
+        .expect("bo saves a segment");
+    let listed = |session: &Session<'_, S>| -> Vec<SegmentId> {
+        session
+            .segments(&SegmentQuery::new())
+            .expect("segments")
+            .items
+            .iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    assert_eq!(listed(&a), vec![mine.id]);
+    assert_eq!(listed(&b), vec![theirs.id]);
+    assert_eq!(listed(&system).len(), 2);
+    assert!(matches!(b.segment(mine.id), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        b.delete_segment(mine.id, mine.version),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        b.evaluate_segment(mine.id, &page),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.create_segment("Support's", "true".parse().expect("expr")),
+        Err(Error::PermissionDenied { .. })
+    ));
+
     // Merge: Bo may not merge Ana's customers (he cannot even see them);
     // Ana may not merge Bo's into hers.
     let before = system
