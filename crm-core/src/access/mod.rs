@@ -16,7 +16,9 @@
 //!   (the teams they belong to or manage), the actor included;
 //! - `all`: every record. Records with no owner need `all`.
 //!
-//! Pipelines have no owner, so only `all` lets an actor see or change them.
+//! Pipelines (and custom-field schemas, which are configuration like
+//! them) have no owner, so only `all` lets an actor see or change them. A
+//! saved segment is owned by the user who saved it.
 //! For the event log the "owner" of an event is the user who made the
 //! change: `own` shows the actor's own changes, `team` their team's.
 //!
@@ -63,6 +65,13 @@
 //!   the write scope with [`Error::PermissionDenied`](crate::Error::PermissionDenied),
 //!   before anything is written, so no event is appended;
 //! - redacts hidden fields from every record and event it returns.
+//!
+//! The same holds for every other read path: KPI reports, segment
+//! evaluation, RFM and ABC aggregate only records within the read scope
+//! (and refuse to sum an amount the actor may not see), CSV exports and
+//! duplicate searches list only readable records, redacted; merges need
+//! write scope on everything they change; backups and restores need an
+//! actor who may do everything.
 
 mod visibility;
 
