@@ -245,6 +245,10 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sqlite_err("setting synchronous=NORMAL"))?;
+        // Savepoint and temporary journals in memory, not in temporary
+        // files: a savepoint copies every page its writes touch.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sqlite_err("setting temp_store=MEMORY"))?;
         schema::migrate(&mut conn, path)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),

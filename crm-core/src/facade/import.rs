@@ -147,7 +147,12 @@ impl<S: Store> Session<'_, S> {
             } else if let Some(input) = importer.read(&mut row)
                 && !row.has_problems()
             {
-                match batch.attempt(|b| importer.write(b, &input)) {
+                let written = if importer.several_steps(&input) {
+                    batch.attempt(|b| importer.write(b, &input))
+                } else {
+                    importer.write(&mut batch, &input)
+                };
+                match written {
                     Ok(id) => {
                         report.valid_rows += 1;
                         report.ids.push(id);

@@ -164,6 +164,10 @@ impl Importer for ActivityImporter {
         result
     }
 
+    fn several_steps(&self, row: &ActivityRow) -> bool {
+        row.completed_at.is_some()
+    }
+
     fn column_of(&self, _: &ActivityRow, error: &Error) -> &'static str {
         let Error::Invalid(v) = error else { return "" };
         match v.field.split(['[', '.']).next().unwrap_or("") {

@@ -137,6 +137,10 @@ impl Importer for CustomerImporter {
         Ok(customer.id.as_uuid())
     }
 
+    fn several_steps(&self, _: &CustomerRow) -> bool {
+        false
+    }
+
     fn column_of(&self, _: &CustomerRow, error: &Error) -> &'static str {
         let Error::Invalid(v) = error else { return "" };
         let root = v.field.split(['[', '.']).next().unwrap_or("");

@@ -298,6 +298,10 @@ impl Importer for DealImporter {
         result.map(|id| id.as_uuid())
     }
 
+    fn several_steps(&self, row: &DealRow) -> bool {
+        row.closing.is_some()
+    }
+
     fn column_of(&self, row: &DealRow, error: &Error) -> &'static str {
         match error {
             Error::Invalid(v) => match v.field.split(['[', '.']).next().unwrap_or("") {

@@ -87,9 +87,17 @@ pub(crate) trait Importer: Sized {
     /// is unusable.
     fn read(&mut self, row: &mut Row<'_>) -> Option<Self::Input>;
     /// Writes a row's records through the facade, returning the main
-    /// record's id. Run inside [`Batch::attempt`]: on error nothing of the
-    /// row stays.
+    /// record's id. On error nothing of the row may stay: a row written
+    /// by one facade operation is atomic by itself (every rule is checked
+    /// before its first write); a row of several operations must say so
+    /// in [`Importer::several_steps`].
     fn write(&mut self, batch: &mut Batch<'_>, row: &Self::Input) -> Result<Uuid>;
+    /// Whether writing `row` takes several facade operations (a deal
+    /// created, then closed): then it runs inside [`Batch::attempt`] so a
+    /// refusal of a later step undoes the earlier ones. Savepoints are not
+    /// free (SQLite copies every page a savepoint's writes touch), so
+    /// single-step rows do without.
+    fn several_steps(&self, row: &Self::Input) -> bool;
     /// The column a refusal by the rules is about ("" for the whole row).
     fn column_of(&self, row: &Self::Input, error: &Error) -> &'static str;
 }
