@@ -64,6 +64,7 @@ pub mod kpi;
 pub mod merge;
 pub mod money;
 pub mod pipeline;
+pub mod predict;
 pub mod query;
 pub mod segment;
 mod serde_util;
