@@ -230,6 +230,11 @@ pub enum Error {
     /// A KPI could not be computed (a missing exchange rate, a bad window, …).
     #[error(transparent)]
     Kpi(#[from] crate::kpi::KpiError),
+
+    /// A predictive model could not be fitted or scored (no repeat
+    /// buyers, no convergence, a bad horizon, …).
+    #[error(transparent)]
+    Predict(#[from] crate::predict::PredictError),
 }
 
 impl From<StoreError> for Error {

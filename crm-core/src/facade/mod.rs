@@ -21,6 +21,7 @@ mod export;
 mod import;
 mod kpi;
 mod merge;
+mod predict;
 mod reads;
 mod segment;
 

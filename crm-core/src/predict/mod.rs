@@ -69,6 +69,7 @@
 
 pub mod bgnbd;
 pub mod gamma_gamma;
+pub mod observation;
 pub mod optimize;
 pub mod score;
 pub mod simulate;
@@ -80,7 +81,8 @@ mod tests;
 
 pub use bgnbd::{BgNbd, BgNbdFit, FitOptions, fit_bgnbd};
 pub use gamma_gamma::{GammaGamma, GammaGammaFit, LeftOut, fit_gamma_gamma};
-pub use score::{ClvOptions, Scores};
+pub use observation::{CustomerScores, Observation};
+pub use score::{ClvOptions, Scores, score};
 pub use units::{Day, Month, Rfm, Span, TimeUnit, Week};
 
 /// Why a model could not be fitted or a score computed.
