@@ -41,6 +41,8 @@
 //! through the facade, e.g. `Session::kpi_report`).
 //! [`segment`] the segment language (parser, printer, reference
 //! evaluator), saved segments, RFM and ABC analysis.
+//! [`predict`] predictive customer value: BG/NBD and Gamma-Gamma models
+//! (fitting, P(alive), expected purchases, CLV) with time units in the type.
 
 #![deny(missing_docs)]
 

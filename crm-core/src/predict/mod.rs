@@ -7,6 +7,12 @@
 //! facade (`Session::fit_bgnbd`, `Session::fit_gamma_gamma`,
 //! `Session::predict_scores`) loads the summaries a caller may see.
 //!
+//! Module map: [`units`] (time units, [`Rfm`] histories), [`special`]
+//! (lnΓ, digamma, ₂F₁), [`optimize`] (BFGS, Hessian), [`bgnbd`] and
+//! [`gamma_gamma`] (the models and their fits), [`score`] (per-customer
+//! scores and CLV), [`observation`] (what the facade reads and returns),
+//! [`simulate`] (synthetic customers from known parameters).
+//!
 //! # Time units are part of the type
 //!
 //! Durations are [`Span<U>`](units::Span) with a unit `U` of
