@@ -48,7 +48,10 @@ pub(crate) fn series(a: f64, b: f64, c: f64, z: f64) -> Result<f64, PredictError
         term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
         sum += term;
         if !sum.is_finite() {
-            break;
+            return Err(PredictError::Undefined {
+                what: "the hypergeometric function 2F1",
+                reason: format!("its series for a={a}, b={b}, c={c}, z={z} overflows"),
+            });
         }
         // Past the point where the term ratio is below one in magnitude the
         // terms only shrink, so a negligible term ends the sum.
@@ -73,7 +76,9 @@ fn ratio_small(a: f64, b: f64, c: f64, n: f64, z: f64) -> bool {
 }
 
 /// The Gauss hypergeometric function ₂F₁(a, b; c; z) for real `z < 1`
-/// (see the module docs for the method).
+/// (see the module docs for the method). An error, never NaN or infinity,
+/// when the arguments are outside that domain, the series does not
+/// converge, or the value is beyond the range of `f64`.
 ///
 /// ```
 /// use crm_core::predict::special::hyp2f1;
@@ -96,11 +101,16 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64, PredictError> {
     if c <= 0.0 && c.fract() == 0.0 {
         return Err(undefined("c must not be zero or a negative integer"));
     }
-    if z < 0.0 {
+    let v = if z < 0.0 {
         let w = z / (z - 1.0);
-        return Ok((1.0 - z).powf(-a) * hyp2f1_unit(a, c - b, c, w)?);
+        (1.0 - z).powf(-a) * hyp2f1_unit(a, c - b, c, w)?
+    } else {
+        hyp2f1_unit(a, b, c, z)?
+    };
+    if !v.is_finite() {
+        return Err(undefined("the value is beyond the range of f64"));
     }
-    hyp2f1_unit(a, b, c, z)
+    Ok(v)
 }
 
 /// ₂F₁ for `0 ≤ z < 1`.
@@ -174,6 +184,29 @@ mod tests {
             5.161_693_901_383_613,
             1e-12,
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Never NaN or infinity; and where both the plain series and the
+        /// transformed one are usable they agree.
+        #[test]
+        fn finite_or_error_and_transformations_agree(
+            a in -5.0f64..50.0, b in -5.0f64..50.0, c in 0.1f64..60.0, z in -5.0f64..0.95,
+        ) {
+            if let Ok(v) = hyp2f1(a, b, c, z) {
+                proptest::prop_assert!(v.is_finite());
+                if (0.0..0.8).contains(&z)
+                    && a.abs() < 10.0
+                    && b.abs() < 10.0
+                    && let Ok(plain) = series(a, b, c, z)
+                {
+                    let scale = plain.abs().max(1.0);
+                    proptest::prop_assert!((v - plain).abs() <= 1e-9 * scale, "{} vs {}", v, plain);
+                }
+            }
+        }
     }
 
     #[test]

@@ -86,6 +86,29 @@ fn probabilities_of_n_purchases_match_the_reference() {
     assert_eq!(cdnow().p_purchases(2, w(0.0)).unwrap(), 0.0);
 }
 
+/// For large frequencies ₂F₁(r+x, b+x; a+b+x−1; z) itself overflows
+/// (about (1−z)^{−x}), but the expectation does not: the Euler form keeps
+/// every factor bounded.
+#[test]
+fn expected_purchases_for_very_frequent_buyers_do_not_overflow() {
+    // mpmath: ₂F₁ here is about e^{1830}, beyond f64: a typed error.
+    assert!(matches!(
+        special::hyp2f1(20_000.243, 20_002.426, 20_002.219, 10.0 / 114.414),
+        Err(PredictError::Undefined { .. })
+    ));
+    let c = Rfm::new(20_000, w(100.0), w(100.0), Decimal::ZERO).unwrap();
+    // mpmath: 1846.574402557478806
+    close(
+        cdnow().expected_purchases(&c, w(10.0)).unwrap(),
+        1_846.574_402_557_479,
+        1e-8,
+    );
+    // mpmath: 5.555993366969369e-37 (almost surely gone)
+    let c = Rfm::new(5_000, w(38.0), w(38.86), Decimal::ZERO).unwrap();
+    let e = cdnow().expected_purchases(&c, w(39.0)).unwrap();
+    assert!((e / 5.555_993_366_969_369e-37 - 1.0).abs() < 1e-9, "{e:e}");
+}
+
 #[test]
 fn p_alive_extremes() {
     let none = Rfm::new(0, w(0.0), w(50.0), Decimal::ZERO).unwrap();
