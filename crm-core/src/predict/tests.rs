@@ -209,6 +209,29 @@ fn bgnbd_recovers_simulated_parameters() {
     assert_eq!(fit.customers, 20_000);
 }
 
+/// The same histories in days and in weeks give the same model: r, a, b
+/// equal and α seven times larger in days.
+#[test]
+fn fits_do_not_depend_on_the_time_unit() {
+    let weeks = simulate(&cdnow(), None, 3_000, w(52.0), 5);
+    let days: Vec<Rfm<Day>> = weeks
+        .iter()
+        .map(|c| Rfm::new(c.frequency(), c.recency().to(), c.age().to(), c.monetary()).unwrap())
+        .collect();
+    let fw = fit_bgnbd(&weeks, &FitOptions::default()).unwrap().model;
+    let fd = fit_bgnbd(&days, &FitOptions::default()).unwrap().model;
+    close(fd.alpha() / fw.alpha(), 7.0, 1e-4);
+    let back: BgNbd<Week> = fd.to_unit();
+    for (x, y) in [
+        (back.r(), fw.r()),
+        (back.alpha(), fw.alpha()),
+        (back.a(), fw.a()),
+        (back.b(), fw.b()),
+    ] {
+        assert!((x / y - 1.0).abs() < 1e-4, "{back:?} vs {fw:?}");
+    }
+}
+
 #[test]
 fn l2_penalty_shrinks_the_parameters() {
     let data = simulate(&cdnow(), None, 3_000, w(39.0), 11);
