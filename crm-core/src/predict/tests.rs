@@ -50,6 +50,17 @@ fn conditional_expected_purchases_match_the_reference() {
 }
 
 #[test]
+fn log_likelihood_matches_the_reference() {
+    // mpmath (loggamma, log, exp of the closed form): −26.22077141924995
+    let d = vec![
+        Rfm::new(0, w(0.0), w(30.0), Decimal::ZERO).unwrap(),
+        Rfm::new(2, w(20.0), w(30.0), Decimal::ZERO).unwrap(),
+        Rfm::new(5, w(29.0), w(31.0), Decimal::ZERO).unwrap(),
+    ];
+    close(cdnow().log_likelihood(&d), -26.220_771_419_249_95, 1e-10);
+}
+
+#[test]
 fn new_customer_expectations_match_the_reference() {
     // mpmath at the rounded published parameters. (The 0.0532,
     // 0.1506, 1.0437, 1.8576 come from the full-precision CDNOW fit.)
