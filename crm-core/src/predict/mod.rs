@@ -9,14 +9,14 @@
 //!
 //! Module map: [`units`] (time units, [`Rfm`] histories), [`special`]
 //! (lnΓ, digamma, ₂F₁), [`optimize`] (BFGS, Hessian), [`bgnbd`] and
-//! [`gamma_gamma`] (the models and their fits), [`score`] (per-customer
+//! [`gamma_gamma`] (the models and their fits), [`score`](mod@score) (per-customer
 //! scores and CLV), [`observation`] (what the facade reads and returns),
 //! [`simulate`] (synthetic customers from known parameters).
 //!
 //! # Time units are part of the type
 //!
 //! Durations are [`Span<U>`](units::Span) with a unit `U` of
-//! [`Day`](units::Day), [`Week`](units::Week) or [`Month`](units::Month). A
+//! [`Day`], [`Week`] or [`Month`]. A
 //! model fitted on weekly data is a `BgNbd<Week>`; its scores take
 //! `Span<Week>`, and a CLV horizon in months is converted with an explicit
 //! [`Span::to`](units::Span::to). Mixing units does not compile. (The
