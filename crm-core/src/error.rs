@@ -275,6 +275,10 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// A predictive model could not be fitted or scored (no repeat
+    /// buyers, no convergence, a bad horizon, …).
+    #[error(transparent)]
+    Predict(#[from] crate::predict::PredictError),
 }
 
 fn permission_message(

@@ -78,6 +78,8 @@
 //! through the facade, e.g. `Session::kpi_report`).
 //! [`segment`] the segment language (parser, printer, reference
 //! evaluator), saved segments, RFM and ABC analysis.
+//! [`predict`] predictive customer value: BG/NBD and Gamma-Gamma models
+//! (fitting, P(alive), expected purchases, CLV) with time units in the type.
 
 #![deny(missing_docs)]
 
@@ -102,6 +104,7 @@ pub mod kpi;
 pub mod merge;
 pub mod money;
 pub mod pipeline;
+pub mod predict;
 pub mod query;
 pub mod segment;
 mod serde_util;

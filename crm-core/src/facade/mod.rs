@@ -43,6 +43,7 @@ mod export;
 mod import;
 mod kpi;
 mod merge;
+mod predict;
 mod reads;
 mod segment;
 

@@ -1,0 +1,151 @@
+//! Fitting and scoring the predictive models on synthetic customers.
+//!
+//! - `predict_fit/bgnbd_weeks`: `predict::fit_bgnbd` on customers drawn
+//!   from the BG/NBD process at the published CDNOW parameters (weekly,
+//!   continuous times, so no two histories are grouped together).
+//! - `predict_fit/bgnbd_whole_days`: the same customers with times rounded
+//!   to whole days, as `PurchaseSummary` gives them (identical histories
+//!   are grouped, so one likelihood pass touches fewer rows).
+//! - `predict_fit/gamma_gamma`: `predict::fit_gamma_gamma` on the same
+//!   customers' spend.
+//! - `predict_fit/log_likelihood_once`: one BG/NBD log-likelihood
+//!   evaluation over the weekly data (grouping included): the baseline a
+//!   fit is a small multiple of.
+//! - `predict_score/clv_12_months`: `predict::score` for every customer
+//!   (P(alive), expected purchases over 12 months, expected spend, CLV in
+//!   12 monthly steps, i.e. 13 evaluations of the ₂F₁ expectation).
+//! - `predict_score/expected_purchases_39_weeks`: the conditional expected
+//!   purchases in the next 39 weeks for every customer (one ₂F₁ each; the
+//!   quantity `lifetimes` is usually timed on).
+//! - `predict_score/p_alive_floor`: P(alive) alone (one closed form per
+//!   customer): the floor of any per-customer score.
+//!
+//! `cargo bench -p crm-benches --bench predict` runs 100 000 customers;
+//! `cargo test --benches` runs 2 000 once as a smoke test.
+//! `CRM_PREDICT_BENCH_N` overrides the size.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use crm_core::predict::score::score;
+use crm_core::predict::simulate::simulate;
+use crm_core::predict::{
+    BgNbd, ClvOptions, Day, FitOptions, GammaGamma, Month, Rfm, Span, Week, fit_bgnbd,
+    fit_gamma_gamma,
+};
+
+fn customers_n() -> usize {
+    if let Some(n) = std::env::var("CRM_PREDICT_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    if std::env::args().any(|a| a == "--bench") {
+        100_000
+    } else {
+        2_000
+    }
+}
+
+fn truth() -> (BgNbd<Week>, GammaGamma) {
+    (
+        BgNbd::new(0.243, 4.414, 0.793, 2.426).expect("parameters"),
+        GammaGamma::new(6.25, 3.74, 15.44).expect("parameters"),
+    )
+}
+
+fn whole_days(data: &[Rfm<Week>]) -> Vec<Rfm<Day>> {
+    data.iter()
+        .map(|c| {
+            let d = |s: Span<Week>| Span::<Day>::new(s.to::<Day>().value().round()).expect("span");
+            Rfm::new(c.frequency(), d(c.recency()), d(c.age()), c.monetary()).expect("history")
+        })
+        .collect()
+}
+
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+    n: usize,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(n as u64));
+    g
+}
+
+fn predict_fit(c: &mut Criterion) {
+    let n = customers_n();
+    let (bg, gg) = truth();
+    let weeks = simulate(&bg, Some(&gg), n, Span::new(78.0).expect("span"), 42);
+    let days = whole_days(&weeks);
+    let opts = FitOptions::default();
+    // The fit must recover the truth roughly, or the bench measures nonsense.
+    let fit = fit_bgnbd(&weeks, &opts).expect("fit");
+    assert!((fit.model.r() / bg.r() - 1.0).abs() < 0.5, "{fit:?}");
+    fit_bgnbd(&days, &opts).expect("fit on days");
+    fit_gamma_gamma(&weeks, 0.0).expect("spend fit");
+
+    let mut g = group(c, "predict_fit", n);
+    g.bench_function("bgnbd_weeks", |b| {
+        b.iter(|| black_box(fit_bgnbd(&weeks, &opts).expect("fit")))
+    });
+    g.bench_function("bgnbd_whole_days", |b| {
+        b.iter(|| black_box(fit_bgnbd(&days, &opts).expect("fit")))
+    });
+    g.bench_function("gamma_gamma", |b| {
+        b.iter(|| black_box(fit_gamma_gamma(&weeks, 0.0).expect("fit")))
+    });
+    g.bench_function("log_likelihood_once", |b| {
+        b.iter(|| black_box(bg.log_likelihood(&weeks)))
+    });
+    g.finish();
+}
+
+fn predict_score(c: &mut Criterion) {
+    let n = customers_n();
+    let (bg, gg) = truth();
+    let data = simulate(&bg, Some(&gg), n, Span::new(78.0).expect("span"), 43);
+    let year = ClvOptions::new(
+        Span::<Month>::new(12.0).expect("span"),
+        Span::<Month>::new(1.0).expect("span"),
+        0.01,
+    )
+    .expect("options");
+    let all = |d: &[Rfm<Week>]| -> f64 {
+        d.iter()
+            .map(|c| {
+                score(&bg, Some(&gg), c, &year)
+                    .expect("score")
+                    .clv
+                    .unwrap_or(0.0)
+            })
+            .sum()
+    };
+    assert!(all(&data).is_finite());
+    let horizon = Span::<Week>::new(39.0).expect("span");
+
+    let mut g = group(c, "predict_score", n);
+    g.bench_function("clv_12_months", |b| b.iter(|| black_box(all(&data))));
+    g.bench_function("expected_purchases_39_weeks", |b| {
+        b.iter(|| {
+            black_box(
+                data.iter()
+                    .map(|c| bg.expected_purchases(c, horizon).expect("expectation"))
+                    .sum::<f64>(),
+            )
+        })
+    });
+    g.bench_function("p_alive_floor", |b| {
+        b.iter(|| black_box(data.iter().map(|c| bg.p_alive(c)).sum::<f64>()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, predict_fit, predict_score);
+criterion_main!(benches);
