@@ -156,14 +156,15 @@ pub unsafe extern "C" fn crm_open(path: *const c_char, out: *mut *mut CrmEngine)
 /// closed yet, and no other thread is using it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn crm_close(engine: *mut CrmEngine) {
-    let _ = guarded(|| {
+    // Not `guarded`: freeing leaves the last error alone, so a caller may
+    // free and then read it. A panic while dropping is swallowed.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
         if !engine.is_null() {
             // SAFETY: the caller hands back the box `crm_open` gave out,
             // exactly once.
             drop(unsafe { Box::from_raw(engine) });
         }
-        Ok(())
-    });
+    }));
 }
 
 /// Runs one operation as one actor and returns its result as JSON.
@@ -231,21 +232,22 @@ pub unsafe extern "C" fn crm_call(
 /// freed yet. Never pass `crm_last_error()` or `crm_version()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn crm_string_free(s: *mut c_char) {
-    let _ = guarded(|| {
+    // Not `guarded`: freeing leaves the last error alone.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
         if !s.is_null() {
             // SAFETY: `s` came from `CString::into_raw` in this library and
             // is freed exactly once (the caller's promise).
             drop(unsafe { CString::from_raw(s) });
         }
-        Ok(())
-    });
+    }));
 }
 
-/// The message of the last failed call on this thread, or `""` when the
-/// last call succeeded (or there was none). Never NULL.
+/// The message of the last failed `crm_open` or `crm_call` on this thread,
+/// or `""` when the last of them succeeded (or there was none). Never NULL.
 ///
 /// The string is owned by the library: do not free it. It stays valid
-/// until the next `crm_*` call on the same thread; copy it to keep it.
+/// until the next `crm_open` or `crm_call` on the same thread (the other
+/// functions leave it alone); copy it to keep it.
 #[unsafe(no_mangle)]
 pub extern "C" fn crm_last_error() -> *const c_char {
     LAST_ERROR

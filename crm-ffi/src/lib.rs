@@ -69,7 +69,7 @@
 //! - Argument strings: borrowed for the duration of the call only.
 //! - `*response_json`: owned by the caller; free with `crm_string_free`.
 //! - `crm_last_error()`: owned by the library, valid until the next
-//!   `crm_*` call on the same thread.
+//!   `crm_open` or `crm_call` on the same thread.
 //! - `crm_version()`, `crm_status_name()`: static, never freed.
 //!
 //! # Failures
