@@ -123,7 +123,7 @@ extern "C" {
 //
 // `path` is `":memory:"` for a private in-memory store (gone when the
 // engine is closed), or the path of an SQLite database file, created if
-// missing and migrated to the current schema.
+// missing and migrated to the current schema. The path must be UTF-8.
 //
 // On success `*out` receives a new engine, owned by the caller, which must
 // free it with `crm_close`. On failure `*out` is set to NULL (when `out`
