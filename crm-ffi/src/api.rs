@@ -1,0 +1,300 @@
+//! The exported `extern "C"` functions.
+//!
+//! This is the only module with unsafe code: the workspace denies
+//! `unsafe_code`, and a C ABI cannot be written without it (exported
+//! symbols need `#[unsafe(no_mangle)]`, and C hands us raw pointers). Each
+//! `unsafe` block is a single pointer operation with the caller contract it
+//! relies on written next to it; everything else (parsing, the engine
+//! calls, error mapping) is safe code in `ops` and `status`.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+
+use crm_core::{Crm, Store};
+use crm_store_memory::MemoryStore;
+use crm_store_sqlite::SqliteStore;
+
+use crate::ops::{self, Engine};
+use crate::status::{CrmStatus, Failure};
+
+/// An open engine: a CRM over an in-memory or SQLite store.
+///
+/// Opaque to C. Create it with `crm_open`, free it with `crm_close`.
+///
+/// Thread safety: one engine may be used from any number of threads at
+/// once (`crm_call` takes a `const crm_engine *`); the store serialises
+/// writes, each call is its own transaction. `crm_close` must not run
+/// while another thread still uses the engine.
+pub struct CrmEngine {
+    engine: Engine,
+}
+
+// The guarantee above rests on this: the engine is Send + Sync.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<CrmEngine>();
+};
+
+thread_local! {
+    /// The message of the last failed call on this thread.
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+}
+
+/// Runs `body` with panics caught, records its failure (if any) as this
+/// thread's last error, and returns its status.
+fn guarded(body: impl FnOnce() -> Result<(), Failure>) -> CrmStatus {
+    set_last_error(None);
+    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(Failure::new(
+            CrmStatus::Internal,
+            format!("internal error (a bug in crm-ffi, please report it): {what}"),
+        ))
+    });
+    match result {
+        Ok(()) => CrmStatus::Ok,
+        Err(f) => {
+            set_last_error(Some(&f.message));
+            f.status
+        }
+    }
+}
+
+fn set_last_error(message: Option<&str>) {
+    let c = message.map(|m| {
+        // A message cannot hold NUL bytes in C; replace any.
+        CString::new(m.replace('\0', "\u{FFFD}")).unwrap_or_default()
+    });
+    // Ignore the error when the thread-local is already destroyed (a call
+    // made from a thread-local destructor): the status still tells.
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = c);
+}
+
+/// Reads the C string argument `name` as UTF-8.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid and
+/// unchanged for `'a`.
+unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
+    if p.is_null() {
+        return Err(Failure::new(
+            CrmStatus::NullArgument,
+            format!("argument {name} is NULL"),
+        ));
+    }
+    // SAFETY: non-null, and the caller promises a NUL-terminated string.
+    let c = unsafe { CStr::from_ptr(p) };
+    c.to_str().map_err(|e| {
+        Failure::new(
+            CrmStatus::InvalidUtf8,
+            format!(
+                "argument {name} is not valid UTF-8 (first bad byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+fn null_arg(name: &str) -> Failure {
+    Failure::new(CrmStatus::NullArgument, format!("argument {name} is NULL"))
+}
+
+/// Opens an engine.
+///
+/// `path` is `":memory:"` for a private in-memory store (gone when the
+/// engine is closed), or the path of an SQLite database file, created if
+/// missing and migrated to the current schema. The path must be UTF-8.
+///
+/// On success `*out` receives a new engine, owned by the caller, which must
+/// free it with `crm_close`. On failure `*out` is set to NULL (when `out`
+/// itself is not NULL) and `crm_last_error()` says why.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string; `out` is NULL or points to
+/// writable storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn crm_open(path: *const c_char, out: *mut *mut CrmEngine) -> CrmStatus {
+    guarded(|| {
+        if out.is_null() {
+            return Err(null_arg("out"));
+        }
+        // SAFETY: `out` is non-null and the caller promises it is writable.
+        unsafe { out.write(ptr::null_mut()) };
+        // SAFETY: the caller's promise about `path`; it outlives this call.
+        let path = unsafe { arg_str(path, "path") }?;
+        let store: Box<dyn Store> = if path == ":memory:" {
+            Box::new(MemoryStore::new())
+        } else {
+            let s = SqliteStore::open(path).map_err(|e| {
+                Failure::new(CrmStatus::Storage, format!("cannot open {path:?}: {e}"))
+            })?;
+            Box::new(s)
+        };
+        let engine = Box::new(CrmEngine {
+            engine: Crm::new(store),
+        });
+        // SAFETY: as above; ownership of the box passes to the caller.
+        unsafe { out.write(Box::into_raw(engine)) };
+        Ok(())
+    })
+}
+
+/// Closes an engine and frees it. NULL is ignored.
+///
+/// Every response string obtained from it stays valid (they are owned by
+/// the caller) and must still be freed with `crm_string_free`.
+///
+/// # Safety
+/// `engine` is NULL or a pointer returned by `crm_open` that has not been
+/// closed yet, and no other thread is using it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn crm_close(engine: *mut CrmEngine) {
+    // Not `guarded`: freeing leaves the last error alone, so a caller may
+    // free and then read it. A panic while dropping is swallowed.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !engine.is_null() {
+            // SAFETY: the caller hands back the box `crm_open` gave out,
+            // exactly once.
+            drop(unsafe { Box::from_raw(engine) });
+        }
+    }));
+}
+
+/// Runs one operation as one actor and returns its result as JSON.
+///
+/// - `engine`: from `crm_open`; borrowed for the call.
+/// - `actor_json`: who acts, `{"type":"system"}` or
+///   `{"type":"user","id":"<user id>"}`. A user acts with the roles and
+///   teams stored for them; an unknown or deactivated user gets
+///   `CRM_STATUS_PERMISSION_DENIED`.
+/// - `op`: the operation name, such as `"deal.move"` (see the list in the
+///   header's introduction).
+/// - `request_json`: the operation's request; NULL means `{}`.
+/// - `response_json`: on success receives a new NUL-terminated UTF-8 JSON
+///   string owned by the caller, to be freed with `crm_string_free`. On
+///   failure it receives NULL.
+///
+/// Every argument is checked before anything runs: a failure of any kind
+/// changes nothing in the store. Strings are borrowed for the duration of
+/// the call only.
+///
+/// # Safety
+/// `engine` is NULL or a live engine from `crm_open`; every string argument
+/// is NULL or NUL-terminated; `response_json` is NULL or points to writable
+/// storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn crm_call(
+    engine: *const CrmEngine,
+    actor_json: *const c_char,
+    op: *const c_char,
+    request_json: *const c_char,
+    response_json: *mut *mut c_char,
+) -> CrmStatus {
+    guarded(|| {
+        if response_json.is_null() {
+            return Err(null_arg("response_json"));
+        }
+        // SAFETY: non-null, and the caller promises it is writable.
+        unsafe { response_json.write(ptr::null_mut()) };
+        // SAFETY: the caller promises a live engine (or NULL, checked).
+        let engine = unsafe { engine.as_ref() }.ok_or_else(|| null_arg("engine"))?;
+        // SAFETY (three calls): the caller's promise about the strings;
+        // they outlive this call.
+        let actor = unsafe { arg_str(actor_json, "actor_json") }?;
+        let op = unsafe { arg_str(op, "op") }?;
+        let request = if request_json.is_null() {
+            "{}"
+        } else {
+            unsafe { arg_str(request_json, "request_json") }?
+        };
+        let actor = ops::parse_actor(actor)?;
+        let response = ops::call(&engine.engine, actor, op, request)?;
+        let response = CString::new(response)
+            .map_err(|_| Failure::new(CrmStatus::Internal, "the response contains a NUL byte"))?;
+        // SAFETY: checked non-null above; ownership passes to the caller.
+        unsafe { response_json.write(response.into_raw()) };
+        Ok(())
+    })
+}
+
+/// Frees a string the library returned (a `crm_call` response). NULL is
+/// ignored.
+///
+/// # Safety
+/// `s` is NULL or a string returned by this library that has not been
+/// freed yet. Never pass `crm_last_error()` or `crm_version()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn crm_string_free(s: *mut c_char) {
+    // Not `guarded`: freeing leaves the last error alone.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !s.is_null() {
+            // SAFETY: `s` came from `CString::into_raw` in this library and
+            // is freed exactly once (the caller's promise).
+            drop(unsafe { CString::from_raw(s) });
+        }
+    }));
+}
+
+/// The message of the last failed `crm_open` or `crm_call` on this thread,
+/// or `""` when the last of them succeeded (or there was none). Never NULL.
+///
+/// The string is owned by the library: do not free it. It stays valid
+/// until the next `crm_open` or `crm_call` on the same thread (the other
+/// functions leave it alone); copy it to keep it.
+#[unsafe(no_mangle)]
+pub extern "C" fn crm_last_error() -> *const c_char {
+    LAST_ERROR
+        .try_with(|slot| slot.borrow().as_ref().map(|c| c.as_ptr()))
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
+}
+
+/// The library's version, such as `"0.1.0"`. A static string: never NULL,
+/// never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn crm_version() -> *const c_char {
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
+    VERSION.as_ptr()
+}
+
+/// The name of a status code, such as `"CRM_STATUS_NOT_FOUND"`, for logs.
+/// A static string: never NULL, never freed. A value that is no status
+/// gives `"CRM_STATUS_UNKNOWN"`.
+#[unsafe(no_mangle)]
+pub extern "C" fn crm_status_name(status: c_int) -> *const c_char {
+    // Taken as an int, not a `crm_status`: C may pass any value, and an
+    // out-of-range enum would be undefined behaviour on the Rust side.
+    const NAMES: [&CStr; 13] = [
+        c"CRM_STATUS_OK",
+        c"CRM_STATUS_NULL_ARGUMENT",
+        c"CRM_STATUS_INVALID_UTF8",
+        c"CRM_STATUS_INVALID_JSON",
+        c"CRM_STATUS_UNKNOWN_OPERATION",
+        c"CRM_STATUS_INVALID_INPUT",
+        c"CRM_STATUS_NOT_FOUND",
+        c"CRM_STATUS_CONFLICT",
+        c"CRM_STATUS_TRANSITION_REFUSED",
+        c"CRM_STATUS_GUARD_FAILED",
+        c"CRM_STATUS_PERMISSION_DENIED",
+        c"CRM_STATUS_STORAGE",
+        c"CRM_STATUS_INTERNAL",
+    ];
+    usize::try_from(status)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .copied()
+        .unwrap_or(c"CRM_STATUS_UNKNOWN")
+        .as_ptr()
+}

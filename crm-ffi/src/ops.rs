@@ -1,0 +1,302 @@
+//! The operations `crm_call` dispatches: safe Rust, no pointers.
+//!
+//! Each operation takes one JSON request and returns one JSON response,
+//! both in the serde forms of crm-core's types. The table in the crate
+//! docs (and in `crm.h`) lists them all.
+
+use crm_core::kpi::report::{KpiOptions, KpiReport};
+use crm_core::kpi::{KpiFilter, Period};
+use crm_core::query::{
+    ActivityQuery, CustomerQuery, DealQuery, EventQuery, PageRequest, PipelineQuery,
+};
+use crm_core::segment::Expr;
+use crm_core::{
+    ActivityId, Actor, Crm, CustomerId, CustomerPatch, DealId, NewActivity, NewCustomer, NewDeal,
+    NewTeam, NewUser, PipelineDef, PipelineId, SegmentId, SegmentQuery, Session, Store, TeamId,
+    UserId,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::status::{CrmStatus, Failure};
+
+/// The engine behind a `crm_engine *`: a facade over whichever store
+/// `crm_open` chose.
+pub type Engine = Crm<Box<dyn Store>>;
+
+/// Every operation name `crm_call` accepts, in documentation order.
+pub const OPERATIONS: &[&str] = &[
+    "customer.create",
+    "customer.get",
+    "customer.update",
+    "customer.list",
+    "pipeline.create",
+    "pipeline.get",
+    "pipeline.list",
+    "deal.create",
+    "deal.get",
+    "deal.list",
+    "deal.move",
+    "deal.win",
+    "deal.lose",
+    "deal.reopen",
+    "activity.log",
+    "activity.get",
+    "activity.list",
+    "activity.complete",
+    "segment.create",
+    "segment.get",
+    "segment.list",
+    "segment.evaluate",
+    "kpi.report",
+    "event.list",
+    "user.create",
+    "user.get",
+    "team.create",
+    "team.get",
+];
+
+/// `{"id": ...}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ById<I> {
+    id: I,
+}
+
+/// `{"id": ..., "version": n}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Versioned<I> {
+    id: I,
+    version: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateCustomer {
+    id: CustomerId,
+    version: u64,
+    patch: CustomerPatch,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveDeal {
+    id: DealId,
+    version: u64,
+    stage: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoseDeal {
+    id: DealId,
+    version: u64,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReopenDeal {
+    id: DealId,
+    version: u64,
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSegment {
+    name: String,
+    expression: Value,
+}
+
+/// Either a saved segment (`id`) or an expression, and a page.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvaluateSegment {
+    #[serde(default)]
+    id: Option<SegmentId>,
+    #[serde(default)]
+    expression: Option<Value>,
+    #[serde(default)]
+    page: PageRequest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct KpiRequest {
+    filter: KpiFilter,
+    period: Option<Period>,
+}
+
+/// Parses the actor JSON: `{"type":"system"}` or `{"type":"user","id":"…"}`.
+pub fn parse_actor(json: &str) -> Result<Actor, Failure> {
+    parse(json, "actor_json")
+}
+
+/// Runs operation `op` for `actor` with the request `request` (JSON text)
+/// and returns the response JSON.
+pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<String, Failure> {
+    let s = engine.as_actor(actor);
+    match op {
+        "customer.create" => out(s.create_customer(req::<NewCustomer>(request)?)),
+        "customer.get" => out(s.customer(req::<ById<CustomerId>>(request)?.id)),
+        "customer.update" => {
+            let r: UpdateCustomer = req(request)?;
+            out(s.update_customer(r.id, r.version, r.patch))
+        }
+        "customer.list" => out(s.customers(&req::<CustomerQuery>(request)?)),
+        "pipeline.create" => out(s.create_pipeline(req::<PipelineDef>(request)?)),
+        "pipeline.get" => out(s.pipeline(req::<ById<PipelineId>>(request)?.id)),
+        "pipeline.list" => out(s.pipelines(&req::<PipelineQuery>(request)?)),
+        "deal.create" => out(s.create_deal(req::<NewDeal>(request)?)),
+        "deal.get" => out(s.deal(req::<ById<DealId>>(request)?.id)),
+        "deal.list" => out(s.deals(&req::<DealQuery>(request)?)),
+        "deal.move" => {
+            let r: MoveDeal = req(request)?;
+            out(s.move_deal(r.id, r.version, &r.stage))
+        }
+        "deal.win" => {
+            let r: Versioned<DealId> = req(request)?;
+            out(s.win_deal(r.id, r.version))
+        }
+        "deal.lose" => {
+            let r: LoseDeal = req(request)?;
+            out(s.lose_deal(r.id, r.version, &r.reason))
+        }
+        "deal.reopen" => {
+            let r: ReopenDeal = req(request)?;
+            out(s.reopen_deal(r.id, r.version, r.stage.as_deref()))
+        }
+        "activity.log" => out(s.log_activity(req::<NewActivity>(request)?)),
+        "activity.get" => out(s.activity(req::<ById<ActivityId>>(request)?.id)),
+        "activity.list" => out(s.activities(&req::<ActivityQuery>(request)?)),
+        "activity.complete" => {
+            let r: Versioned<ActivityId> = req(request)?;
+            out(s.complete_task(r.id, r.version))
+        }
+        "segment.create" => {
+            let r: CreateSegment = req(request)?;
+            out(s.create_segment(&r.name, expression(r.expression)?))
+        }
+        "segment.get" => out(s.segment(req::<ById<SegmentId>>(request)?.id)),
+        "segment.list" => out(s.segments(&req::<SegmentQuery>(request)?)),
+        "segment.evaluate" => evaluate(&s, req(request)?),
+        "kpi.report" => {
+            let r: KpiRequest = req(request)?;
+            let mut options = KpiOptions {
+                filter: r.filter,
+                ..KpiOptions::default()
+            };
+            if let Some(p) = r.period {
+                options.period = p;
+            }
+            kpi_json(s.kpi_report(&options)?)
+        }
+        "event.list" => out(s.events(&req::<EventQuery>(request)?)),
+        "user.create" => out(s.create_user(req::<NewUser>(request)?)),
+        "user.get" => out(s.user(req::<ById<UserId>>(request)?.id)),
+        "team.create" => out(s.create_team(req::<NewTeam>(request)?)),
+        "team.get" => out(s.team(req::<ById<TeamId>>(request)?.id)),
+        #[cfg(test)]
+        "test.panic" => panic!("a deliberate panic for the tests"),
+        other => Err(Failure::new(
+            CrmStatus::UnknownOperation,
+            format!(
+                "unknown operation {other:?}; known operations: {}",
+                OPERATIONS.join(", ")
+            ),
+        )),
+    }
+}
+
+fn evaluate(s: &Session<'_, Box<dyn Store>>, r: EvaluateSegment) -> Result<String, Failure> {
+    match (r.id, r.expression) {
+        (Some(id), None) => out(s.evaluate_segment(id, &r.page)),
+        (None, Some(e)) => out(s.evaluate_expr(&expression(e)?, &r.page)),
+        _ => Err(Failure::new(
+            CrmStatus::InvalidInput,
+            "request: give exactly one of \"id\" (a saved segment) and \"expression\"",
+        )),
+    }
+}
+
+/// A segment expression: its text form (`"lifecycle = customer and ..."`)
+/// or its JSON tree.
+fn expression(v: Value) -> Result<Expr, Failure> {
+    match v {
+        Value::String(text) => crm_core::segment::parse(&text)
+            .map_err(|e| Failure::new(CrmStatus::InvalidInput, format!("request.expression: {e}"))),
+        tree => serde_json::from_value(tree).map_err(|e| {
+            Failure::new(
+                CrmStatus::InvalidInput,
+                format!("request.expression: not a segment expression: {e}"),
+            )
+        }),
+    }
+}
+
+/// The KPI report as JSON. Its per-owner maps are keyed by an optional
+/// user id, which JSON object keys cannot express (serde_json refuses
+/// them), so they cross as arrays of `{"owner": id-or-null, ...}` objects.
+fn kpi_json(mut report: KpiReport) -> Result<String, Failure> {
+    let by_owner = std::mem::take(&mut report.win_rate_by_owner);
+    let activities_by_owner = std::mem::take(&mut report.activities.by_owner);
+    let mut v = to_value(&report)?;
+    v["win_rate_by_owner"] = by_owner
+        .into_iter()
+        .map(|(owner, win_rate)| Ok(json!({"owner": owner, "win_rate": to_value(&win_rate)?})))
+        .collect::<Result<Vec<_>, Failure>>()?
+        .into();
+    v["activities"]["by_owner"] = activities_by_owner
+        .into_iter()
+        .map(|(owner, by_kind)| Ok(json!({"owner": owner, "by_kind": to_value(&by_kind)?})))
+        .collect::<Result<Vec<_>, Failure>>()?
+        .into();
+    Ok(v.to_string())
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, Failure> {
+    serde_json::to_value(value).map_err(|e| {
+        Failure::new(
+            CrmStatus::Internal,
+            format!("cannot serialise the response: {e}"),
+        )
+    })
+}
+
+/// Parses the request JSON into `T`.
+fn req<T: DeserializeOwned>(json: &str) -> Result<T, Failure> {
+    parse(json, "request_json")
+}
+
+/// Parses `json` (the argument named `what`) into `T`: malformed JSON is
+/// `InvalidJson`, well-formed JSON of the wrong shape is `InvalidInput`.
+fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, Failure> {
+    serde_json::from_str(json).map_err(|e| {
+        let status = if e.is_syntax() || e.is_eof() {
+            CrmStatus::InvalidJson
+        } else {
+            CrmStatus::InvalidInput
+        };
+        let kind = if status == CrmStatus::InvalidJson {
+            "is not valid JSON"
+        } else {
+            "does not have the expected shape"
+        };
+        Failure::new(status, format!("{what} {kind}: {e}"))
+    })
+}
+
+/// Serialises a result for the caller.
+fn out<T: serde::Serialize>(r: crm_core::Result<T>) -> Result<String, Failure> {
+    let value = r?;
+    serde_json::to_string(&value).map_err(|e| {
+        Failure::new(
+            CrmStatus::Internal,
+            format!("cannot serialise the response: {e}"),
+        )
+    })
+}

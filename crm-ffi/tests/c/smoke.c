@@ -1,0 +1,251 @@
+/*
+ * smoke.c: walks a full crm-core workflow through the C API and checks
+ * results and error codes. Built by .ci/run with
+ *   cc -std=c11 -Wall -Wextra -Werror -pedantic -Icrm-ffi/include \
+ *      crm-ffi/tests/c/smoke.c target/debug/libcrm_ffi.a -lpthread -ldl -lm ...
+ * and run plain and under valgrind --leak-check=full.
+ *
+ * Exits 0 when every check passes; prints each failed check and exits 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+#include "crm.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n",  \
+                    __FILE__, __LINE__, #cond, crm_last_error());          \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+static const char *SYSTEM = "{\"type\":\"system\"}";
+
+/* Runs op as the system actor; returns the status and stores the response
+ * (or NULL) in *out. The caller frees *out with crm_string_free. */
+static crm_status call(const crm_engine *e, const char *op, const char *req,
+                       char **out) {
+    return crm_call(e, SYSTEM, op, req, out);
+}
+
+/* Copies the string value of the first "key":"..." in json into buf. */
+static int get_str(const char *json, const char *key, char *buf, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    if (!p) return 0;
+    p += strlen(pat);
+    const char *end = strchr(p, '"');
+    if (!end || (size_t)(end - p) >= cap) return 0;
+    memcpy(buf, p, (size_t)(end - p));
+    buf[end - p] = '\0';
+    return 1;
+}
+
+/* The integer value of the first "key":N in json, or -1. */
+static long get_int(const char *json, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    return p ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* Counts the occurrences of needle in hay. */
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)) != NULL; p++) n++;
+    return n;
+}
+
+/* Calls op and expects the failure `want` with a message and no response. */
+static void expect_fail(const crm_engine *e, const char *op, const char *req,
+                        crm_status want) {
+    char *out = NULL;
+    crm_status st = call(e, op, req, &out);
+    if (st != want) {
+        fprintf(stderr, "%s %s: got %s, want %s (%s)\n", op, req,
+                crm_status_name((int)st), crm_status_name((int)want),
+                crm_last_error());
+        failures++;
+    }
+    CHECK(out == NULL);
+    CHECK(strlen(crm_last_error()) > 0);
+    crm_string_free(out);
+}
+
+struct worker {
+    const crm_engine *engine;
+    int thread;
+    int failed;
+};
+
+/* Creates 20 customers named "Tn-i" from its own thread. */
+static int worker_main(void *arg) {
+    struct worker *w = arg;
+    for (int i = 0; i < 20; i++) {
+        char req[128];
+        snprintf(req, sizeof req,
+                 "{\"kind\":\"person\",\"name\":\"Worker T%d-%d\"}", w->thread,
+                 i);
+        char *out = NULL;
+        if (call(w->engine, "customer.create", req, &out) != CRM_STATUS_OK)
+            w->failed++;
+        crm_string_free(out);
+    }
+    return 0;
+}
+
+int main(void) {
+    char *out = NULL;
+    char customer[64], pipeline[64], deal[64], task[64], segment[64];
+    char req[512];
+
+    CHECK(strlen(crm_version()) > 0);
+    CHECK(strcmp(crm_status_name(CRM_STATUS_NOT_FOUND), "CRM_STATUS_NOT_FOUND") == 0);
+
+    /* Opening: bad arguments first. */
+    crm_engine *e = (crm_engine *)&failures; /* must be overwritten */
+    CHECK(crm_open(NULL, &e) == CRM_STATUS_NULL_ARGUMENT);
+    CHECK(e == NULL);
+    CHECK(crm_open(":memory:", NULL) == CRM_STATUS_NULL_ARGUMENT);
+    CHECK(crm_open(":memory:", &e) == CRM_STATUS_OK);
+    CHECK(e != NULL);
+    if (!e) return 1;
+    CHECK(strcmp(crm_last_error(), "") == 0);
+
+    /* A customer. */
+    CHECK(call(e, "customer.create",
+               "{\"kind\":\"person\",\"name\":\"Ada Lovelace\","
+               "\"emails\":[\"ada@example.org\"]}",
+               &out) == CRM_STATUS_OK);
+    CHECK(get_str(out, "id", customer, sizeof customer));
+    CHECK(get_int(out, "version") == 1);
+    crm_string_free(out);
+
+    /* A pipeline: lead -> proposal (needs an amount) -> won / lost. */
+    CHECK(call(e, "pipeline.create",
+               "{\"name\":\"Sales\",\"stages\":["
+               "{\"key\":\"lead\",\"name\":\"Lead\",\"probability\":10,\"kind\":\"open\"},"
+               "{\"key\":\"proposal\",\"name\":\"Proposal\",\"probability\":50,"
+               "\"kind\":\"open\",\"guards\":[\"requires_amount\"]},"
+               "{\"key\":\"won\",\"name\":\"Won\",\"probability\":100,\"kind\":\"won\"},"
+               "{\"key\":\"lost\",\"name\":\"Lost\",\"probability\":0,\"kind\":\"lost\"}]}",
+               &out) == CRM_STATUS_OK);
+    CHECK(get_str(out, "id", pipeline, sizeof pipeline));
+    crm_string_free(out);
+
+    /* A deal without an amount cannot enter the proposal stage. */
+    snprintf(req, sizeof req,
+             "{\"customer\":\"%s\",\"pipeline\":\"%s\",\"title\":\"Engines\"}",
+             customer, pipeline);
+    CHECK(call(e, "deal.create", req, &out) == CRM_STATUS_OK);
+    CHECK(get_str(out, "id", deal, sizeof deal));
+    CHECK(get_str(out, "stage", req, sizeof req) && strcmp(req, "lead") == 0);
+    crm_string_free(out);
+    snprintf(req, sizeof req,
+             "{\"id\":\"%s\",\"version\":1,\"stage\":\"proposal\"}", deal);
+    expect_fail(e, "deal.move", req, CRM_STATUS_GUARD_FAILED);
+    CHECK(strstr(crm_last_error(), "proposal") != NULL);
+
+    /* Won, then moving back is refused and a stale version conflicts. */
+    snprintf(req, sizeof req, "{\"id\":\"%s\",\"version\":1}", deal);
+    CHECK(call(e, "deal.win", req, &out) == CRM_STATUS_OK);
+    CHECK(get_int(out, "version") == 2);
+    CHECK(strstr(out, "\"stage\":\"won\"") != NULL);
+    crm_string_free(out);
+    snprintf(req, sizeof req,
+             "{\"id\":\"%s\",\"version\":2,\"stage\":\"lead\"}", deal);
+    expect_fail(e, "deal.move", req, CRM_STATUS_TRANSITION_REFUSED);
+    snprintf(req, sizeof req,
+             "{\"id\":\"%s\",\"version\":1,\"reason\":\"price\"}", deal);
+    expect_fail(e, "deal.lose", req, CRM_STATUS_CONFLICT);
+
+    /* A task, completed. */
+    snprintf(req, sizeof req,
+             "{\"kind\":\"task\",\"subject\":\"Send offer\",\"customer\":\"%s\"}",
+             customer);
+    CHECK(call(e, "activity.log", req, &out) == CRM_STATUS_OK);
+    CHECK(get_str(out, "id", task, sizeof task));
+    crm_string_free(out);
+    snprintf(req, sizeof req, "{\"id\":\"%s\",\"version\":1}", task);
+    CHECK(call(e, "activity.complete", req, &out) == CRM_STATUS_OK);
+    CHECK(get_int(out, "version") == 2);
+    crm_string_free(out);
+
+    /* A saved segment: Ada is still a lead. */
+    CHECK(call(e, "segment.create",
+               "{\"name\":\"Leads\",\"expression\":\"lifecycle = lead\"}",
+               &out) == CRM_STATUS_OK);
+    CHECK(get_str(out, "id", segment, sizeof segment));
+    crm_string_free(out);
+    snprintf(req, sizeof req, "{\"id\":\"%s\"}", segment);
+    CHECK(call(e, "segment.evaluate", req, &out) == CRM_STATUS_OK);
+    CHECK(get_int(out, "count") == 1);
+    CHECK(out && strstr(out, customer) != NULL);
+    crm_string_free(out);
+
+    /* KPIs: one deal, won. */
+    CHECK(call(e, "kpi.report", "{}", &out) == CRM_STATUS_OK);
+    CHECK(out && strstr(out, "\"won\":1") != NULL);
+    crm_string_free(out);
+
+    /* The audit log: customer, pipeline, deal, win, task, completion,
+     * segment = 7 events. */
+    CHECK(call(e, "event.list", "{\"page\":{\"limit\":100}}", &out) == CRM_STATUS_OK);
+    CHECK(count(out, "\"seq\":") == 7);
+    crm_string_free(out);
+
+    /* Bad input: each gets its own status, and nothing is written. */
+    out = (char *)SYSTEM; /* must be overwritten with NULL */
+    CHECK(crm_call(NULL, SYSTEM, "customer.list", "{}", &out) == CRM_STATUS_NULL_ARGUMENT);
+    CHECK(out == NULL);
+    CHECK(crm_call(e, NULL, "customer.list", "{}", &out) == CRM_STATUS_NULL_ARGUMENT);
+    CHECK(crm_call(e, SYSTEM, NULL, "{}", &out) == CRM_STATUS_NULL_ARGUMENT);
+    CHECK(crm_call(e, SYSTEM, "customer.list", "{}", NULL) == CRM_STATUS_NULL_ARGUMENT);
+    expect_fail(e, "customer.create", "{\"kind\":\"person\",\"name\":\"\xff\"}",
+                CRM_STATUS_INVALID_UTF8);
+    expect_fail(e, "customer.create", "{\"kind\":", CRM_STATUS_INVALID_JSON);
+    expect_fail(e, "customer.create", "{\"kind\":\"person\"}", CRM_STATUS_INVALID_INPUT);
+    expect_fail(e, "customer.create",
+                "{\"kind\":\"person\",\"name\":\"Bo\",\"emails\":[\"not an email\"]}",
+                CRM_STATUS_INVALID_INPUT);
+    expect_fail(e, "deal.get", "{\"id\":\"0190d5d0-0000-7000-8000-000000000000\"}",
+                CRM_STATUS_NOT_FOUND);
+    expect_fail(e, "deal.explode", "{}", CRM_STATUS_UNKNOWN_OPERATION);
+    CHECK(crm_call(e, "{\"type\":\"user\",\"id\":\"0190d5d0-0000-7000-8000-000000000000\"}",
+                   "customer.list", "{}", &out) == CRM_STATUS_PERMISSION_DENIED);
+    CHECK(out == NULL);
+    CHECK(call(e, "event.list", "{\"page\":{\"limit\":100}}", &out) == CRM_STATUS_OK);
+    CHECK(count(out, "\"seq\":") == 7);
+    crm_string_free(out);
+
+    /* Two threads share the engine. */
+    struct worker w[2] = {{e, 0, 0}, {e, 1, 0}};
+    thrd_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(thrd_create(&t[i], worker_main, &w[i]) == thrd_success);
+    for (int i = 0; i < 2; i++) {
+        CHECK(thrd_join(t[i], NULL) == thrd_success);
+        CHECK(w[i].failed == 0);
+    }
+    CHECK(call(e, "customer.list", "{\"page\":{\"limit\":1000}}", &out) == CRM_STATUS_OK);
+    CHECK(count(out, "\"name\":\"Worker T") == 40);
+    crm_string_free(out);
+
+    crm_close(e);
+    crm_close(NULL);
+    crm_string_free(NULL);
+
+    if (failures) {
+        fprintf(stderr, "smoke.c: %d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("smoke.c: all checks passed (crm %s)\n", crm_version());
+    return 0;
+}
