@@ -33,6 +33,10 @@ pub enum EntityKind {
     User,
     /// A [`Team`](crate::Team).
     Team,
+    /// An automation [`Rule`](crate::automation::Rule).
+    Rule,
+    /// An outbox [`Notification`](crate::automation::Notification).
+    Notification,
 }
 
 impl EntityKind {
@@ -48,6 +52,8 @@ impl EntityKind {
             EntityKind::Segment => "segment",
             EntityKind::User => "user",
             EntityKind::Team => "team",
+            EntityKind::Rule => "rule",
+            EntityKind::Notification => "notification",
         }
     }
 }
@@ -274,6 +280,16 @@ pub enum Error {
         user: String,
         /// Why not.
         reason: String,
+    },
+    /// Automation rules set each other off deeper than
+    /// [`MAX_DEPTH`](crate::automation::MAX_DEPTH) levels (a cycle, or a
+    /// chain too long); the whole transaction is refused.
+    #[error("automation rules chain deeper than {depth} levels: {}", rules.join(" -> "))]
+    AutomationLoop {
+        /// The depth limit.
+        depth: u32,
+        /// The names of the rules on the chain, outermost first.
+        rules: Vec<String>,
     },
     /// A predictive model could not be fitted or scored (no repeat
     /// buyers, no convergence, a bad horizon, …).

@@ -95,6 +95,16 @@ typed_id!(
     "SegmentId"
 );
 typed_id!(
+    /// Identifies an automation [`Rule`](crate::automation::Rule).
+    RuleId,
+    "RuleId"
+);
+typed_id!(
+    /// Identifies an outbox [`Notification`](crate::automation::Notification).
+    NotificationId,
+    "NotificationId"
+);
+typed_id!(
     /// Identifies a [`User`](crate::User): owner of records, actor of changes.
     UserId,
     "UserId"

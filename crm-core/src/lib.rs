@@ -80,12 +80,14 @@
 //! evaluator), saved segments, RFM and ABC analysis.
 //! [`predict`] predictive customer value: BG/NBD and Gamma-Gamma models
 //! (fitting, P(alive), expected purchases, CLV) with time units in the type.
+//! [`automation`] rules on events and timers, and the notification outbox.
 
 #![deny(missing_docs)]
 
 pub mod access;
 pub mod activity;
 pub mod actor;
+pub mod automation;
 pub mod backup;
 pub mod clock;
 pub mod contact;
@@ -127,8 +129,8 @@ pub use error::{EntityKind, Error, Result, StoreError, TransitionRefusal, Valida
 pub use event::{EntityRef, Event, EventKind, FieldChange, NewEvent};
 pub use facade::{Batch, Crm, Session};
 pub use id::{
-    ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, RandomIds, SegmentId,
-    SequentialIds, TeamId, UserId,
+    ActivityId, CustomerId, DealId, EventId, IdGenerator, NotificationId, PipelineId, RandomIds,
+    RuleId, SegmentId, SequentialIds, TeamId, UserId,
 };
 pub use money::{Money, MoneyError};
 pub use pipeline::{

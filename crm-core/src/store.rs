@@ -37,12 +37,15 @@
 use chrono::{DateTime, Utc};
 
 use crate::activity::Activity;
+use crate::automation::{Firing, Notification, Rule};
 use crate::custom_field::FieldSchema;
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, StoreError};
 use crate::event::{Event, NewEvent};
-use crate::id::{ActivityId, CustomerId, DealId, PipelineId, SegmentId, TeamId, UserId};
+use crate::id::{
+    ActivityId, CustomerId, DealId, NotificationId, PipelineId, RuleId, SegmentId, TeamId, UserId,
+};
 use crate::pipeline::Pipeline;
 use crate::query::{
     ActivityFilter, ActivityQuery, CustomerFilter, CustomerQuery, DealFilter, DealQuery,
@@ -51,6 +54,7 @@ use crate::query::{
 use crate::segment::{Expr, Segment, SegmentQuery};
 use crate::team::Team;
 use crate::user::User;
+use uuid::Uuid;
 
 /// A storage backend.
 pub trait Store: Send + Sync {
@@ -200,6 +204,21 @@ pub trait ReadTx {
     /// without duplicates (what the facade needs to resolve a `team`
     /// scope, without reading whole user records).
     fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError>;
+
+    // ----- automation -----
+
+    /// The automation rule with `id`, if any.
+    fn rule(&self, id: RuleId) -> Result<Option<Rule>, StoreError>;
+    /// Every automation rule, by id.
+    fn rules(&self) -> Result<Vec<Rule>, StoreError>;
+    /// The outbox notification with `id`, if any.
+    fn notification(&self, id: NotificationId) -> Result<Option<Notification>, StoreError>;
+    /// The outbox, by (`created_at`, id): only the unacknowledged
+    /// notifications unless `include_acknowledged`.
+    fn outbox(&self, include_acknowledged: bool) -> Result<Vec<Notification>, StoreError>;
+    /// Whether a firing of `rule` on the record `subject` in `episode` is
+    /// stored.
+    fn has_fired(&self, rule: RuleId, subject: Uuid, episode: &str) -> Result<bool, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -265,6 +284,20 @@ pub trait WriteTx: ReadTx {
     fn insert_team(&mut self, team: &Team) -> Result<(), StoreError>;
     /// Replaces a team whose stored version is `team.version - 1`.
     fn update_team(&mut self, team: &Team) -> Result<(), StoreError>;
+
+    // ----- automation -----
+
+    /// Stores a new rule.
+    fn insert_rule(&mut self, rule: &Rule) -> Result<(), StoreError>;
+    /// Replaces a rule whose stored version is `rule.version - 1`.
+    fn update_rule(&mut self, rule: &Rule) -> Result<(), StoreError>;
+    /// Stores a new notification.
+    fn insert_notification(&mut self, n: &Notification) -> Result<(), StoreError>;
+    /// Replaces a notification whose stored version is `n.version - 1`.
+    fn update_notification(&mut self, n: &Notification) -> Result<(), StoreError>;
+    /// Stores a firing; [`StoreError::AlreadyExists`] if one with the same
+    /// (rule, subject id, episode) is stored.
+    fn record_firing(&mut self, firing: &Firing) -> Result<(), StoreError>;
 }
 
 /// A mark inside a write transaction (see [`WriteTx::savepoint`]).

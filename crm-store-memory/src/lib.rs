@@ -29,6 +29,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
+use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
 use crm_core::query::{ActivityFilter, Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
@@ -38,6 +39,7 @@ use crm_core::{
     SegmentQuery, SortDirection, Store, StoreError, Team, TeamId, TeamQuery, User, UserId,
     UserQuery, WriteTx,
 };
+use crm_core::{NotificationId, RuleId};
 use uuid::Uuid;
 
 #[derive(Default)]
@@ -56,6 +58,10 @@ struct State {
     teams: HashMap<TeamId, Team>,
     deals_by_created: BTreeSet<(i64, Uuid)>,
     activities_by_occurred: BTreeSet<(i64, Uuid)>,
+    rules: HashMap<RuleId, Rule>,
+    notifications: HashMap<NotificationId, Notification>,
+    /// Stored firings by (rule, subject id, episode).
+    firings: HashMap<(RuleId, Uuid, String), Firing>,
 }
 
 /// Keeps the secondary indexes in step with the record maps.
@@ -77,6 +83,8 @@ fn reindex_in(
 }
 
 impl Indexed for Customer {}
+impl Indexed for Rule {}
+impl Indexed for Notification {}
 impl Indexed for Pipeline {}
 impl Indexed for FieldSchema {}
 impl Indexed for Segment {}
@@ -293,6 +301,9 @@ enum Undo {
     Segment(SegmentId, Option<Segment>),
     User(UserId, Option<User>),
     Team(TeamId, Option<Team>),
+    Rule(RuleId, Option<Rule>),
+    Notification(NotificationId, Option<Notification>),
+    Firing((RuleId, Uuid, String)),
 }
 
 struct WriteGuard<'a> {
@@ -323,6 +334,11 @@ impl WriteGuard<'_> {
                 Undo::Segment(id, old) => restore(s, |s| &mut s.segments, id, old),
                 Undo::User(id, old) => restore(s, |s| &mut s.users, id, old),
                 Undo::Team(id, old) => restore(s, |s| &mut s.teams, id, old),
+                Undo::Rule(id, old) => restore(s, |s| &mut s.rules, id, old),
+                Undo::Notification(id, old) => restore(s, |s| &mut s.notifications, id, old),
+                Undo::Firing(key) => {
+                    s.firings.remove(&key);
+                }
             }
         }
     }
@@ -503,6 +519,45 @@ macro_rules! read_impl {
                 ids.sort();
                 Ok(ids)
             }
+
+            // ----- automation -----
+
+            fn rule(&self, id: RuleId) -> Result<Option<Rule>, StoreError> {
+                let $me = self;
+                Ok(reads($state).rules.get(&id).cloned())
+            }
+            fn rules(&self) -> Result<Vec<Rule>, StoreError> {
+                let $me = self;
+                let mut all: Vec<Rule> = reads($state).rules.values().cloned().collect();
+                all.sort_by_key(|r| r.id);
+                Ok(all)
+            }
+            fn notification(&self, id: NotificationId) -> Result<Option<Notification>, StoreError> {
+                let $me = self;
+                Ok(reads($state).notifications.get(&id).cloned())
+            }
+            fn outbox(&self, include_acknowledged: bool) -> Result<Vec<Notification>, StoreError> {
+                let $me = self;
+                let mut all: Vec<Notification> = reads($state)
+                    .notifications
+                    .values()
+                    .filter(|n| include_acknowledged || n.acknowledged_at.is_none())
+                    .cloned()
+                    .collect();
+                all.sort_by_key(|n| (n.created_at, n.id));
+                Ok(all)
+            }
+            fn has_fired(
+                &self,
+                rule: RuleId,
+                subject: Uuid,
+                episode: &str,
+            ) -> Result<bool, StoreError> {
+                let $me = self;
+                Ok(reads($state)
+                    .firings
+                    .contains_key(&(rule, subject, episode.to_owned())))
+            }
         }
     };
 }
@@ -605,6 +660,39 @@ impl WriteTx for WriteGuard<'_> {
         }
         let old = self.state.segments.remove(&id);
         self.undo.push(Undo::Segment(id, old));
+        Ok(())
+    }
+
+    insert_update!(
+        insert_rule,
+        update_rule,
+        Rule,
+        rules,
+        Rule,
+        EntityKind::Rule
+    );
+    insert_update!(
+        insert_notification,
+        update_notification,
+        Notification,
+        notifications,
+        Notification,
+        EntityKind::Notification
+    );
+
+    fn record_firing(&mut self, firing: &Firing) -> Result<(), StoreError> {
+        let key = (firing.rule, firing.subject.id, firing.episode.clone());
+        if self.state.firings.contains_key(&key) {
+            return Err(StoreError::AlreadyExists {
+                entity: EntityKind::Rule,
+                id: format!(
+                    "{} on {} ({})",
+                    firing.rule, firing.subject.id, firing.episode
+                ),
+            });
+        }
+        self.state.firings.insert(key.clone(), firing.clone());
+        self.undo.push(Undo::Firing(key));
         Ok(())
     }
 

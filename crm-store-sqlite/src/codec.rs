@@ -307,6 +307,8 @@ text_enum!(entity_kind_str, entity_kind, EntityKind {
     EntityKind::Segment => "segment",
     EntityKind::User => "user",
     EntityKind::Team => "team",
+    EntityKind::Rule => "rule",
+    EntityKind::Notification => "notification",
 });
 text_enum!(access_role_str, access_role, AccessRole {
     AccessRole::Admin => "admin",

@@ -89,6 +89,7 @@
 
 #![deny(missing_docs)]
 
+mod automation;
 mod codec;
 mod read;
 mod schema;
@@ -103,6 +104,7 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
 use crm_core::query::ActivityFilter;
 use crm_core::segment::Expr;
@@ -112,6 +114,7 @@ use crm_core::{
     PipelineId, PipelineQuery, ReadTx, Savepoint, Segment, SegmentId, SegmentQuery, Store,
     StoreError, Team, TeamId, TeamQuery, User, UserId, UserQuery, WriteTx,
 };
+use crm_core::{NotificationId, RuleId};
 use rusqlite::{Connection, OpenFlags};
 
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
@@ -473,6 +476,26 @@ macro_rules! uncached_reads {
         fn team_members(&self, teams: &[TeamId]) -> Result<Vec<UserId>, StoreError> {
             read::team_members(&self.conn, teams)
         }
+        fn rule(&self, id: RuleId) -> Result<Option<Rule>, StoreError> {
+            automation::rule(&self.conn, id)
+        }
+        fn rules(&self) -> Result<Vec<Rule>, StoreError> {
+            automation::rules(&self.conn)
+        }
+        fn notification(&self, id: NotificationId) -> Result<Option<Notification>, StoreError> {
+            automation::notification(&self.conn, id)
+        }
+        fn outbox(&self, include_acknowledged: bool) -> Result<Vec<Notification>, StoreError> {
+            automation::outbox(&self.conn, include_acknowledged)
+        }
+        fn has_fired(
+            &self,
+            rule: RuleId,
+            subject: uuid::Uuid,
+            episode: &str,
+        ) -> Result<bool, StoreError> {
+            automation::has_fired(&self.conn, rule, subject, episode)
+        }
     };
 }
 
@@ -713,6 +736,22 @@ impl WriteTx for SqliteWrite<'_> {
     }
     fn update_team(&mut self, t: &Team) -> Result<(), StoreError> {
         self.guarded(|conn| write::update_team(conn, t))
+    }
+
+    fn insert_rule(&mut self, r: &Rule) -> Result<(), StoreError> {
+        self.guarded(|conn| automation::insert_rule(conn, r))
+    }
+    fn update_rule(&mut self, r: &Rule) -> Result<(), StoreError> {
+        self.guarded(|conn| automation::update_rule(conn, r))
+    }
+    fn insert_notification(&mut self, n: &Notification) -> Result<(), StoreError> {
+        self.guarded(|conn| automation::insert_notification(conn, n))
+    }
+    fn update_notification(&mut self, n: &Notification) -> Result<(), StoreError> {
+        self.guarded(|conn| automation::update_notification(conn, n))
+    }
+    fn record_firing(&mut self, f: &Firing) -> Result<(), StoreError> {
+        self.guarded(|conn| automation::record_firing(conn, f))
     }
 }
 

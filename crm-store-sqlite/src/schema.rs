@@ -281,9 +281,44 @@ CREATE INDEX activities_by_owner_created ON activities (owner, created_at, id);
 CREATE INDEX events_by_actor ON events (actor, seq, id);
 "#;
 
+/// Version 6: automation. Rules, outbox notifications and the firings of
+/// time rules, each kept as its serde JSON form (`body`) beside the
+/// columns looked up or ordered by. A firing's primary key is what makes
+/// `run_due` fire once per (rule, record, episode), even from two
+/// processes.
+const V6_AUTOMATION: &str = r#"
+CREATE TABLE automation_rules (
+    id      BLOB    NOT NULL PRIMARY KEY,
+    version INTEGER NOT NULL,
+    body    TEXT    NOT NULL -- JSON
+) STRICT;
+CREATE TABLE automation_outbox (
+    id           BLOB    NOT NULL PRIMARY KEY,
+    version      INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    acknowledged INTEGER NOT NULL, -- 0 or 1
+    body         TEXT    NOT NULL  -- JSON
+) STRICT;
+CREATE INDEX automation_outbox_pending ON automation_outbox (acknowledged, created_at, id);
+CREATE TABLE automation_firings (
+    rule    BLOB NOT NULL,
+    subject BLOB NOT NULL,
+    episode TEXT NOT NULL,
+    body    TEXT NOT NULL, -- JSON
+    PRIMARY KEY (rule, subject, episode)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2_MERGE, V3_CUSTOM_FIELDS, V4_SEGMENTS, V5_USERS];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    V1,
+    V2_MERGE,
+    V3_CUSTOM_FIELDS,
+    V4_SEGMENTS,
+    V5_USERS,
+    V6_AUTOMATION,
+];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
     move |source| OpenError::Sqlite {
@@ -422,6 +457,10 @@ mod tests {
         INSERT INTO user_teams VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d6e');
         UPDATE deals SET owner = x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e';
         "#,
+        r#"
+        INSERT INTO automation_rules VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d7e', 1,
+            '{"id":"0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d7e","version":1,"name":"Won deals","active":true,"trigger":"deal_won","condition":null,"actions":[{"add_tag":{"tag":"won"}}],"author":{"type":"system"},"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}');
+        "#,
     ];
 
     /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
@@ -500,6 +539,15 @@ mod tests {
                 ..Default::default()
             });
             assert_eq!(tx.deals(&q).unwrap().items.len(), 1);
+        }
+        let rules = tx.rules().unwrap();
+        if version >= 6 {
+            assert_eq!(rules.len(), 1);
+            assert_eq!(rules[0].name, "Won deals");
+            assert_eq!(rules[0].trigger, crm_core::automation::Trigger::DealWon);
+            assert_eq!(tx.outbox(true).unwrap(), vec![]);
+        } else {
+            assert!(rules.is_empty(), "no rules before version 6");
         }
     }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::codec::*;
 
-fn already_exists(entity: EntityKind, id: Uuid) -> StoreError {
+pub(crate) fn already_exists(entity: EntityKind, id: Uuid) -> StoreError {
     StoreError::AlreadyExists {
         entity,
         id: id.to_string(),
@@ -25,7 +25,7 @@ fn already_exists(entity: EntityKind, id: Uuid) -> StoreError {
 }
 
 /// After a compare-and-set touched no row: why not.
-fn cas_failure(
+pub(crate) fn cas_failure(
     conn: &Connection,
     table_sql: &'static str,
     entity: EntityKind,

@@ -35,6 +35,8 @@ pub struct Batch<'t> {
     /// Custom-field schemas read (or written) in this batch.
     pub(super) schemas: std::collections::HashMap<EntityKind, crate::custom_field::FieldSchema>,
     pub(super) access: Access,
+    /// Event rules and the chain of rules running (see `facade/automation.rs`).
+    pub(super) automation: super::automation::AutomationState,
 }
 
 impl<'t> Batch<'t> {
@@ -54,6 +56,7 @@ impl<'t> Batch<'t> {
             at,
             schemas: Default::default(),
             access,
+            automation: Default::default(),
         })
     }
 
@@ -167,7 +170,10 @@ impl<'t> Batch<'t> {
             kind,
             changes: changes.into_vec(),
         };
-        Ok(self.tx.append_event(event)?)
+        let event = self.tx.append_event(event)?;
+        // Automation: matching event rules act inside this transaction.
+        self.fire_event_rules(&event)?;
+        Ok(event)
     }
 
     pub(super) fn check_version(

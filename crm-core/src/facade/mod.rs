@@ -35,6 +35,7 @@
 //!   on a hidden field (e.g. `Field::DealAmount` for a revenue KPI).
 
 mod admin;
+mod automation;
 mod backup;
 mod batch;
 mod custom_field;

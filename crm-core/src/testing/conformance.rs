@@ -19,11 +19,13 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+mod automation;
 mod backup;
 mod custom_field;
 mod data_access;
 mod import;
 mod merge;
+pub use automation::*;
 pub use backup::*;
 pub use custom_field::*;
 pub use data_access::*;
@@ -80,6 +82,13 @@ macro_rules! store_conformance_tests {
             administration_is_permissioned_and_audited,
             field_rules_hide_and_protect,
             reads_under_random_actors_match_brute_force,
+            // ----- automation -----
+            automation_proposal_creates_task_for_owner,
+            automation_won_deal_updates_customer_and_outbox,
+            automation_failure_undoes_the_triggering_change,
+            automation_cycles_are_refused,
+            automation_rules_are_versioned_audited_records,
+            automation_run_due_fires_once_per_episode,
         );
     };
 }

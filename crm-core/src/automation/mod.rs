@@ -1,0 +1,90 @@
+//! Automation: stored rules that act on events and on time passing, and
+//! an outbox of notifications for the host.
+//!
+//! A [`Rule`] has a [`Trigger`], an optional condition (a
+//! [segment](crate::segment) expression over the subject record's
+//! customer) and [`Action`]s.
+//!
+//! # Event rules run inside the triggering transaction
+//!
+//! Every event a [`Batch`](crate::Batch) appends is offered to the active
+//! event rules; a matching rule whose condition holds runs its actions
+//! through the same batch, right after the event, before the triggering
+//! operation returns. The change, the rules' effects and all their events
+//! commit together or not at all; an error in an action fails the whole
+//! operation.
+//!
+//! - **Who acts.** Actions run as [`Actor::System`](crate::Actor::System)
+//!   (their events say so), whoever made the triggering change: saving a
+//!   rule needs the right to change pipelines (process configuration), so
+//!   the rule was authorised when it was saved. The actor's own access is
+//!   restored right after.
+//! - **Chains.** An action's event may fire further rules, up to
+//!   [`MAX_DEPTH`] levels; going deeper fails the whole transaction with
+//!   [`Error::AutomationLoop`](crate::Error::AutomationLoop) naming the
+//!   rules on the chain. Nothing is skipped silently.
+//! - **Returned records.** The record an operation returns is the record as
+//!   that operation left it; a rule's effect on the same record (say, a tag
+//!   added to the customer whose lifecycle just changed) is visible on the
+//!   next read.
+//!
+//! # Time rules run when the host says so
+//!
+//! [`Session::run_due`](crate::Session::run_due) checks every active time
+//! rule against the state at `now`, in one transaction, and fires each
+//! (rule, record, episode) at most once: what fired is stored. An episode
+//! is the idle period of a deal (it starts at the deal's last stage change
+//! or newest activity) or the due time of a task; a new activity starts a
+//! new episode, a rescheduled task a new one.
+//!
+//! # Outbox
+//!
+//! [`Action::Notify`] stores a [`Notification`]; the host lists them with
+//! [`Session::outbox`](crate::Session::outbox) and acknowledges them with
+//! [`Session::acknowledge_notification`](crate::Session::acknowledge_notification).
+//! Unacknowledged notifications stay until acknowledged.
+
+mod action;
+mod outbox;
+mod rule;
+mod trigger;
+
+pub use action::Action;
+pub use outbox::Notification;
+pub use rule::{MAX_ACTIONS, MAX_NAME_CHARS, NewRule, Rule};
+pub use trigger::Trigger;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::EntityRef;
+use crate::id::RuleId;
+
+/// How many levels of rules an event may set off: the change itself is
+/// level 0, a rule fired by it level 1, a rule fired by that rule's
+/// actions level 2, and so on up to this.
+pub const MAX_DEPTH: u32 = 3;
+
+/// One time rule firing on one record, as reported by
+/// [`Session::run_due`](crate::Session::run_due).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firing {
+    /// The rule.
+    pub rule: RuleId,
+    /// The record it fired on.
+    pub subject: EntityRef,
+    /// The episode (see the module docs), as text.
+    pub episode: String,
+    /// When it fired.
+    pub at: DateTime<Utc>,
+}
+
+/// What [`Session::run_due`](crate::Session::run_due) did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DueReport {
+    /// The firings that ran, in the order they ran.
+    pub fired: Vec<Firing>,
+    /// Firings whose actions failed: each was undone (nothing of it kept,
+    /// not even the firing mark), so the next run tries again.
+    pub failed: Vec<(Firing, String)>,
+}

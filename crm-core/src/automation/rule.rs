@@ -1,0 +1,157 @@
+//! Rules: trigger, optional condition, actions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Action, Trigger};
+use crate::actor::Actor;
+use crate::error::{EntityKind, Error, Result};
+use crate::id::RuleId;
+use crate::segment::Expr;
+
+/// The most actions one rule may have.
+pub const MAX_ACTIONS: usize = 20;
+/// The longest rule name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A stored automation rule (versioned and audited like every record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Identity.
+    pub id: RuleId,
+    /// Starts at 1, +1 per change.
+    pub version: u64,
+    /// A name for people.
+    pub name: String,
+    /// Only active rules fire.
+    pub active: bool,
+    /// What makes it fire.
+    pub trigger: Trigger,
+    /// A segment expression the subject's customer must match (`None`:
+    /// always).
+    pub condition: Option<Expr>,
+    /// What it does, in order.
+    pub actions: Vec<Action>,
+    /// Who saved it.
+    pub author: Actor,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Input for [`Session::create_rule`](crate::Session::create_rule) and
+/// [`Session::update_rule`](crate::Session::update_rule).
+///
+/// ```
+/// use crm_core::automation::{Action, NewRule, Trigger};
+/// let rule = NewRule::new("Follow up proposals", Trigger::DealStageChanged { to: "proposal".into() })
+///     .action(Action::CreateTask { title: "Follow up".into(), due_in_days: 2 });
+/// assert!(rule.active);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRule {
+    /// A name for people (1 to [`MAX_NAME_CHARS`] characters).
+    pub name: String,
+    /// Whether it fires.
+    pub active: bool,
+    /// What makes it fire.
+    pub trigger: Trigger,
+    /// Optional condition over the subject's customer.
+    pub condition: Option<Expr>,
+    /// 1 to [`MAX_ACTIONS`] actions.
+    pub actions: Vec<Action>,
+}
+
+impl NewRule {
+    /// An active rule with no condition and no actions yet.
+    pub fn new(name: impl Into<String>, trigger: Trigger) -> Self {
+        NewRule {
+            name: name.into(),
+            active: true,
+            trigger,
+            condition: None,
+            actions: Vec::new(),
+        }
+    }
+
+    /// Sets the condition.
+    pub fn condition(mut self, expr: Expr) -> Self {
+        self.condition = Some(expr);
+        self
+    }
+
+    /// Appends an action.
+    pub fn action(mut self, action: Action) -> Self {
+        self.actions.push(action);
+        self
+    }
+
+    /// Sets whether the rule is active.
+    pub fn active(mut self, active: bool) -> Self {
+        self.active = active;
+        self
+    }
+
+    /// Checks every field; the first problem is the error.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, why: &str| {
+            Err(Error::invalid(EntityKind::Rule, field, value, why))
+        };
+        let name = self.name.trim();
+        if name.is_empty() {
+            return bad("name", &self.name, "must not be empty");
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return bad("name", &"…", "is longer than 200 characters");
+        }
+        match &self.trigger {
+            Trigger::DealStageChanged { to } if to.trim().is_empty() => {
+                return bad("trigger.to", to, "must name a stage");
+            }
+            Trigger::DealIdle { days: 0 } => {
+                return bad("trigger.days", &0, "must be at least 1");
+            }
+            _ => {}
+        }
+        if let Some(expr) = &self.condition {
+            crate::segment::validate_expr(expr)?;
+        }
+        if self.actions.is_empty() {
+            return bad("actions", &0, "a rule needs at least one action");
+        }
+        if self.actions.len() > MAX_ACTIONS {
+            return bad(
+                "actions",
+                &self.actions.len(),
+                "a rule has at most 20 actions",
+            );
+        }
+        for (i, a) in self.actions.iter().enumerate() {
+            match a {
+                Action::CreateTask { title, due_in_days } => {
+                    if title.trim().is_empty() {
+                        return bad(&format!("actions[{i}].title"), title, "must not be empty");
+                    }
+                    if *due_in_days > 3650 {
+                        return bad(
+                            &format!("actions[{i}].due_in_days"),
+                            due_in_days,
+                            "must be at most 3650",
+                        );
+                    }
+                }
+                Action::AddTag { tag } | Action::RemoveTag { tag }
+                    if crate::tag::Tag::parse(tag).is_err() =>
+                {
+                    return bad(&format!("actions[{i}].tag"), tag, "is not a valid tag");
+                }
+                Action::Notify { text } if text.trim().is_empty() => {
+                    return bad(&format!("actions[{i}].text"), text, "must not be empty");
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! What makes a rule fire: an event in the audit log, or time passing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::customer::Lifecycle;
+use crate::error::EntityKind;
+use crate::event::{Event, EventKind};
+
+/// What makes a [`Rule`](super::Rule) fire.
+///
+/// Event triggers are checked against every event appended in a write
+/// transaction; time triggers are checked by
+/// [`Session::run_due`](crate::Session::run_due).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// An open deal moved to the open stage with key `to`.
+    DealStageChanged {
+        /// The stage key the deal moved into.
+        to: String,
+    },
+    /// A deal was won.
+    DealWon,
+    /// A deal was lost.
+    DealLost,
+    /// A customer's lifecycle changed to `to`.
+    LifecycleChanged {
+        /// The lifecycle the customer moved into.
+        to: Lifecycle,
+    },
+    /// A task was completed.
+    ActivityCompleted,
+    /// Time: an open deal has had no stage change and no activity for
+    /// `days` days (counted from the later of its last stage change and
+    /// its newest activity's occurrence).
+    DealIdle {
+        /// Days without a stage change or activity (at least 1).
+        days: u32,
+    },
+    /// Time: an open task is past its due time.
+    TaskOverdue,
+}
+
+impl Trigger {
+    /// Whether [`Session::run_due`](crate::Session::run_due) checks this
+    /// trigger (rather than the event log).
+    pub fn is_time(&self) -> bool {
+        matches!(self, Trigger::DealIdle { .. } | Trigger::TaskOverdue)
+    }
+
+    /// Whether `event` fires this (event) trigger.
+    pub fn matches(&self, event: &Event) -> bool {
+        let new_value = |field: &str| {
+            event
+                .changes
+                .iter()
+                .find(|c| c.field == field)
+                .map(|c| &c.new)
+        };
+        match self {
+            Trigger::DealStageChanged { to } => {
+                event.entity.kind == EntityKind::Deal
+                    && event.kind == EventKind::StageChanged
+                    && new_value("stage").and_then(|v| v.as_str()) == Some(to.as_str())
+            }
+            Trigger::DealWon => {
+                event.entity.kind == EntityKind::Deal && event.kind == EventKind::Won
+            }
+            Trigger::DealLost => {
+                event.entity.kind == EntityKind::Deal && event.kind == EventKind::Lost
+            }
+            Trigger::LifecycleChanged { to } => {
+                event.entity.kind == EntityKind::Customer
+                    && event.kind == EventKind::Updated
+                    && new_value("lifecycle").and_then(|v| v.as_str()) == Some(to.as_str())
+            }
+            Trigger::ActivityCompleted => {
+                event.entity.kind == EntityKind::Activity && event.kind == EventKind::Completed
+            }
+            Trigger::DealIdle { .. } | Trigger::TaskOverdue => false,
+        }
+    }
+}
