@@ -89,6 +89,7 @@ macro_rules! store_conformance_tests {
             automation_cycles_are_refused,
             automation_rules_are_versioned_audited_records,
             automation_run_due_fires_once_per_episode,
+            automation_split_run_due_fires_like_one_call,
         );
     };
 }

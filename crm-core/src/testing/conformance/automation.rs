@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
-use super::{all_events, engine};
+use super::{all_events, engine, runner};
 use crate::automation::{Action, NewRule, Trigger};
 use crate::*;
 
@@ -419,4 +419,104 @@ pub fn automation_run_due_fires_once_per_episode<S: Store>(store: S) {
             .fired
             .is_empty()
     );
+}
+
+/// Property: over a fixed state, any sequence of `run_due` calls ending at
+/// `end` fires exactly the (rule, record, episode) set one call at `end`
+/// fires, each once. Each case runs in batches that are rolled back, so
+/// one store serves every case.
+pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
+    use proptest::prelude::*;
+    let (crm, clock) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let t0 = at(2025, 1, 1, 0);
+    let end = t0 + Duration::hours(3000);
+    clock.set(t0);
+    let strategy = (
+        proptest::collection::vec(
+            (0i64..2000, proptest::collection::vec(0i64..2000, 0..3)),
+            0..5,
+        ),
+        proptest::collection::vec((0i64..2000, 0i64..3000), 0..5),
+        1u32..40,
+        proptest::collection::vec(0i64..3000, 0..6),
+    );
+    type Case = (Vec<(i64, Vec<i64>)>, Vec<(i64, i64)>, u32, Vec<i64>);
+    // The fired keys, with subjects named by creation order.
+    let run = |deals: &[(i64, Vec<i64>)],
+               tasks: &[(i64, i64)],
+               days: u32,
+               calls: &[i64]|
+     -> Result<Vec<(String, usize, String)>> {
+        let mut out = Vec::new();
+        let refused = s.batch(|b| -> Result<()> {
+            let hours = |h: i64| t0 - Duration::hours(3000) + Duration::hours(h);
+            b.set_time(Some(hours(0)));
+            let p = b.create_pipeline(PipelineDef::sales_template("Sales"))?;
+            let c = b.create_customer(NewCustomer::organisation("ACME"))?;
+            let mut subjects = Vec::new();
+            for (created, acts) in deals {
+                b.set_time(Some(hours(*created)));
+                let d = b.create_deal(NewDeal::new(c.id, p.id, "Deal"))?;
+                subjects.push(d.id.as_uuid());
+                for a in acts {
+                    b.set_time(Some(hours(created + a)));
+                    b.log_activity(NewActivity::new(ActivityKind::Call, "Call").deal(d.id))?;
+                }
+            }
+            for (created, due) in tasks {
+                b.set_time(Some(hours(*created)));
+                let t =
+                    b.log_activity(NewActivity::task("Task", hours(*due + 1000)).customer(c.id))?;
+                subjects.push(t.id.as_uuid());
+            }
+            b.set_time(None);
+            let mut rules = Vec::new();
+            for (name, trigger) in [
+                ("idle", Trigger::DealIdle { days }),
+                ("overdue", Trigger::TaskOverdue),
+            ] {
+                rules.push(b.create_rule(
+                    NewRule::new(name, trigger).action(Action::Notify { text: name.into() }),
+                )?);
+            }
+            let name = |id: RuleId| {
+                rules
+                    .iter()
+                    .find(|r| r.id == id)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default()
+            };
+            for call in calls.iter().map(|h| t0 + Duration::hours(*h)).chain([end]) {
+                for f in b.run_due(call)?.fired {
+                    let i = subjects
+                        .iter()
+                        .position(|u| *u == f.subject.id)
+                        .unwrap_or(usize::MAX);
+                    out.push((name(f.rule), i, f.episode));
+                }
+            }
+            Err(Error::invalid(EntityKind::Rule, "test", "", "roll back"))
+        });
+        assert!(refused.is_err(), "the test batch rolls back");
+        Ok(out)
+    };
+    let fired_any = std::cell::Cell::new(0usize);
+    runner(32)
+        .run(&strategy, |(deals, tasks, days, mut calls): Case| {
+            calls.sort_unstable();
+            let split = run(&deals, &tasks, days, &calls).expect("split run");
+            let one = run(&deals, &tasks, days, &[]).expect("one run");
+            fired_any.set(fired_any.get() + one.len());
+            let mut split_sorted = split.clone();
+            split_sorted.sort();
+            split_sorted.dedup();
+            prop_assert_eq!(split_sorted.len(), split.len(), "something fired twice");
+            let mut one_sorted = one;
+            one_sorted.sort();
+            prop_assert_eq!(split_sorted, one_sorted);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("split run_due property failed: {e}"));
+    assert!(fired_any.get() > 0, "the cases fired something");
 }
