@@ -1,0 +1,253 @@
+//! Automation: a month in a small sales team's life, with four rules.
+//!
+//! Three reps work February 2025 on six deals. Four rules run the routine:
+//! a deal entering "proposal" gets a follow-up task for its owner due in
+//! two days; a won deal makes its customer a `customer`, tags it and tells
+//! the owner; a deal with no stage change and no activity for seven days
+//! reminds its owner; an overdue task reminds its owner. The clock advances
+//! day by day; the reps' work is scripted; at 18:00 every day the host calls
+//! `run_due`. Each day prints what the rules did, and the month ends with
+//! the outbox, which the host then acknowledges.
+//!
+//! Run it with `cargo run --example automation`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use crm_core::automation::{Action, NewRule, Trigger};
+use crm_core::{
+    AccessRole, ActivityFilter, ActivityKind, ActivityQuery, Actor, Crm, DealId, DealPatch,
+    EntityKind, EventQuery, Lifecycle, ManualClock, Money, NewActivity, NewCustomer, NewDeal,
+    NewUser, PipelineDef, SequentialIds, Session, Store, UserId,
+};
+use crm_store_memory::MemoryStore;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn day(d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 2, d, h, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// What the rules did since event `seq`: the system's events, described.
+fn rule_effects<S: Store>(s: &Session<'_, S>, after: u64) -> Res<(Vec<String>, u64)> {
+    let mut out = Vec::new();
+    let mut last = after;
+    let mut q = EventQuery::new().limit(500);
+    loop {
+        let page = s.events(&q)?;
+        for e in page.items.iter().filter(|e| e.seq > after) {
+            last = last.max(e.seq);
+            if e.actor != Actor::System {
+                continue;
+            }
+            let what = match e.entity.kind {
+                EntityKind::Activity => "task created".to_owned(),
+                EntityKind::Customer => e
+                    .changes
+                    .iter()
+                    .map(|c| format!("customer {} -> {}", c.field, c.new))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                // Listed from the outbox, with the record they are about.
+                EntityKind::Notification => continue,
+                other => format!("{other} {}", e.kind),
+            };
+            out.push(what);
+        }
+        match page.next {
+            Some(next) => q.page.after = Some(next),
+            None => break,
+        }
+    }
+    Ok((out, last))
+}
+
+fn main() -> Res<()> {
+    let clock = Arc::new(ManualClock::new(day(1, 8)));
+    let crm = Crm::new(MemoryStore::new())
+        .with_clock(clock.clone())
+        .with_ids(SequentialIds::new(2025));
+    let admin = crm.as_actor(Actor::System);
+
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    let mut reps = Vec::new();
+    for name in ["Rita", "Sven", "Mia"] {
+        let u = admin.create_user(
+            NewUser::new(name, format!("{}@example.com", name.to_lowercase()))
+                .role(AccessRole::SalesRep),
+        )?;
+        names.insert(u.id, name.to_owned());
+        reps.push(u.id);
+    }
+    let p = admin.create_pipeline(PipelineDef::sales_template("Sales"))?;
+
+    admin.create_rule(
+        NewRule::new(
+            "Follow up proposals",
+            Trigger::DealStageChanged {
+                to: "proposal".into(),
+            },
+        )
+        .action(Action::CreateTask {
+            title: "Follow up on the proposal".into(),
+            due_in_days: 2,
+        }),
+    )?;
+    admin.create_rule(
+        NewRule::new("Won deals make customers", Trigger::DealWon)
+            .action(Action::SetLifecycle {
+                to: Lifecycle::Customer,
+            })
+            .action(Action::AddTag {
+                tag: "customer".into(),
+            })
+            .action(Action::Notify {
+                text: "Deal won: send the welcome pack".into(),
+            }),
+    )?;
+    admin.create_rule(
+        NewRule::new("Stale deals", Trigger::DealIdle { days: 7 }).action(Action::Notify {
+            text: "No movement for a week".into(),
+        }),
+    )?;
+    admin.create_rule(NewRule::new("Overdue tasks", Trigger::TaskOverdue).action(
+        Action::Notify {
+            text: "A task is overdue".into(),
+        },
+    ))?;
+
+    // Six deals, two per rep, all opened on 1 February.
+    let companies = ["ACME", "Globex", "Initech", "Umbrella", "Hooli", "Stark"];
+    let mut deals: Vec<(DealId, UserId, &str)> = Vec::new();
+    for (i, name) in companies.iter().enumerate() {
+        let owner = reps[i % 3];
+        let me = crm.as_user(owner);
+        let c = me.create_customer(NewCustomer::organisation(*name))?;
+        let d = me.create_deal(NewDeal::new(c.id, p.id, format!("{name} rollout")))?;
+        let d = me.update_deal(
+            d.id,
+            d.version,
+            DealPatch::default()
+                .amount(Some(Money::parse(&format!("{}000", 10 + 5 * i), "EUR")?))
+                .expected_close_date(NaiveDate::from_ymd_opt(2025, 3, 31)),
+        )?;
+        deals.push((d.id, owner, name));
+    }
+    let (_, mut seq) = rule_effects(&admin, 0)?;
+    let who = |u: Option<UserId>| u.and_then(|u| names.get(&u).cloned()).unwrap_or("-".into());
+    let about = |e: &crm_core::EntityRef| -> Res<String> {
+        Ok(match e.kind {
+            EntityKind::Deal => admin.deal(DealId::from_uuid(e.id))?.title,
+            EntityKind::Activity => {
+                let t = admin.activity(crm_core::ActivityId::from_uuid(e.id))?;
+                let deal = t.deal.map(|d| admin.deal(d)).transpose()?;
+                format!(
+                    "{} on {}",
+                    t.subject,
+                    deal.map(|d| d.title).unwrap_or_default()
+                )
+            }
+            other => other.to_string(),
+        })
+    };
+
+    // The reps' script: (day, deal index, what they do).
+    let script: &[(u32, usize, &str)] = &[
+        (3, 0, "qualified"),
+        (4, 0, "proposal"),
+        (5, 1, "call"),
+        (6, 0, "complete"),
+        (6, 3, "qualified"),
+        (10, 3, "proposal"),
+        (11, 0, "won"),
+        (13, 4, "call"),
+        (14, 1, "qualified"),
+        (17, 3, "complete"),
+        (18, 1, "proposal"),
+        (20, 3, "won"),
+        (24, 2, "lost"),
+        (25, 1, "complete"),
+        (26, 1, "won"),
+    ];
+    for d in 1..=28 {
+        clock.set(day(d, 10));
+        for (_, i, what) in script.iter().filter(|(sd, _, _)| *sd == d) {
+            let (deal_id, owner, name) = deals[*i];
+            let me = crm.as_user(owner);
+            let deal = me.deal(deal_id)?;
+            match *what {
+                "call" => {
+                    me.log_activity(
+                        NewActivity::new(ActivityKind::Call, "Check in").deal(deal_id),
+                    )?;
+                }
+                "complete" => {
+                    let open = me.activities(&ActivityQuery::new().filter(ActivityFilter {
+                        deal: Some(deal_id),
+                        open_tasks_only: true,
+                        ..Default::default()
+                    }))?;
+                    for t in open.items {
+                        me.complete_task(t.id, t.version)?;
+                    }
+                }
+                "won" => {
+                    me.win_deal(deal_id, deal.version)?;
+                }
+                "lost" => {
+                    me.lose_deal(deal_id, deal.version, "went with a competitor")?;
+                }
+                stage => {
+                    me.move_deal(deal_id, deal.version, stage)?;
+                }
+            }
+            println!("Feb {d:2}  {:<5} {name}: {what}", names[&owner]);
+        }
+        let report = admin.run_due(day(d, 18))?;
+        let (effects, last) = rule_effects(&admin, seq)?;
+        seq = last;
+        for e in &effects {
+            println!("Feb {d:2}    rule: {e}");
+        }
+        for n in admin.outbox(false)? {
+            if n.created_at.date_naive() == day(d, 0).date_naive() {
+                println!(
+                    "Feb {d:2}    rule: notify {}: {} ({})",
+                    who(n.recipient),
+                    n.text,
+                    about(&n.subject)?
+                );
+            }
+        }
+        assert!(
+            report.failed.is_empty(),
+            "no rule failed: {:?}",
+            report.failed
+        );
+    }
+
+    println!("\nOutbox at the end of the month:");
+    let outbox = admin.outbox(false)?;
+    for n in &outbox {
+        println!(
+            "  {}  to {:<5} {} ({})",
+            n.created_at.format("%b %d %H:%M"),
+            who(n.recipient),
+            n.text,
+            about(&n.subject)?
+        );
+    }
+    for n in outbox {
+        admin.acknowledge_notification(n.id, n.version)?;
+    }
+    println!("Acknowledged; {} left.", admin.outbox(false)?.len());
+    let customers = admin.count_customers(&crm_core::CustomerFilter {
+        lifecycle: Some(Lifecycle::Customer),
+        ..Default::default()
+    })?;
+    println!("Customers won this month: {customers}");
+    Ok(())
+}
