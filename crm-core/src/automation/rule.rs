@@ -155,3 +155,39 @@ impl NewRule {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_text(r: NewRule) -> String {
+        match r.validate() {
+            Ok(()) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let ok = NewRule::new("r", Trigger::DealWon).action(Action::Notify { text: "t".into() });
+        assert_eq!(err_text(ok.clone()), "");
+        let mut blank = ok.clone();
+        blank.name = "  ".into();
+        assert!(err_text(blank).contains("name"));
+        assert!(err_text(NewRule::new("r", Trigger::DealWon)).contains("actions"));
+        let task = NewRule::new("r", Trigger::DealWon).action(Action::CreateTask {
+            title: "t".into(),
+            due_in_days: 3651,
+        });
+        assert!(err_text(task).contains("actions[0].due_in_days"));
+        let tag = ok.clone().action(Action::AddTag { tag: "".into() });
+        assert!(err_text(tag).contains("actions[1].tag"));
+        let stage = NewRule::new("r", Trigger::DealStageChanged { to: " ".into() })
+            .action(Action::Notify { text: "t".into() });
+        assert!(err_text(stage).contains("trigger.to"));
+        let many = (0..21).fold(NewRule::new("r", Trigger::DealWon), |r, _| {
+            r.action(Action::Notify { text: "t".into() })
+        });
+        assert!(err_text(many).contains("at most 20"));
+    }
+}

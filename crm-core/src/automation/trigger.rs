@@ -81,3 +81,107 @@ impl Trigger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::Actor;
+    use crate::event::{EntityRef, FieldChange};
+    use crate::id::EventId;
+    use serde_json::json;
+
+    fn event(kind: EntityKind, ev: EventKind, field: &str, old: &str, new: &str) -> Event {
+        Event {
+            seq: 1,
+            id: EventId::from_uuid(uuid::Uuid::from_u128(1)),
+            at: chrono::DateTime::from_timestamp(1_735_689_600, 0).unwrap_or_default(),
+            actor: Actor::System,
+            entity: EntityRef {
+                kind,
+                id: uuid::Uuid::from_u128(2),
+            },
+            version: 2,
+            kind: ev,
+            changes: vec![FieldChange {
+                field: field.into(),
+                old: json!(old),
+                new: json!(new),
+            }],
+        }
+    }
+
+    #[test]
+    fn stage_trigger_matches_only_its_target_stage() {
+        let t = Trigger::DealStageChanged {
+            to: "proposal".into(),
+        };
+        let into = event(
+            EntityKind::Deal,
+            EventKind::StageChanged,
+            "stage",
+            "qualified",
+            "proposal",
+        );
+        let out_of = event(
+            EntityKind::Deal,
+            EventKind::StageChanged,
+            "stage",
+            "proposal",
+            "negotiation",
+        );
+        assert!(t.matches(&into));
+        assert!(!t.matches(&out_of));
+        assert!(!Trigger::DealWon.matches(&into));
+        let won = event(EntityKind::Deal, EventKind::Won, "stage", "proposal", "won");
+        assert!(Trigger::DealWon.matches(&won));
+        assert!(!Trigger::DealLost.matches(&won));
+        assert!(!t.matches(&won), "a win is not an open-stage change");
+    }
+
+    #[test]
+    fn lifecycle_trigger_matches_updates_into_its_value() {
+        let t = Trigger::LifecycleChanged {
+            to: Lifecycle::Churned,
+        };
+        let e = event(
+            EntityKind::Customer,
+            EventKind::Updated,
+            "lifecycle",
+            "customer",
+            "churned",
+        );
+        assert!(t.matches(&e));
+        let name = event(
+            EntityKind::Customer,
+            EventKind::Updated,
+            "name",
+            "a",
+            "churned",
+        );
+        assert!(!t.matches(&name), "another field with that value");
+        let on_deal = event(
+            EntityKind::Deal,
+            EventKind::Updated,
+            "lifecycle",
+            "customer",
+            "churned",
+        );
+        assert!(!t.matches(&on_deal));
+    }
+
+    #[test]
+    fn time_triggers_never_match_events() {
+        let e = event(
+            EntityKind::Activity,
+            EventKind::Completed,
+            "completed_at",
+            "",
+            "x",
+        );
+        assert!(Trigger::ActivityCompleted.matches(&e));
+        assert!(!Trigger::TaskOverdue.matches(&e));
+        assert!(Trigger::TaskOverdue.is_time());
+        assert!(Trigger::DealIdle { days: 3 }.is_time());
+        assert!(!Trigger::ActivityCompleted.is_time());
+    }
+}

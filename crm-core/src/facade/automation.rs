@@ -363,7 +363,9 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Fires the due time rules. See [`Session::run_due`].
+    /// Fires the due time rules. See [`Session::run_due`]. Dates this
+    /// batch's following operations at `now`, as
+    /// [`set_time`](Batch::set_time) does.
     pub fn run_due(&mut self, now: DateTime<Utc>) -> Result<DueReport> {
         self.check_automation_admin()?;
         let now = truncate_to_millis(now);
