@@ -74,6 +74,13 @@ fn rule_changes(r: &Rule) -> Changes {
     ch
 }
 
+impl AutomationState {
+    /// Drops the cached event rules (re-read on the next event).
+    pub(super) fn forget_rules(&mut self) {
+        self.event_rules = None;
+    }
+}
+
 impl Batch<'_> {
     fn check_automation_admin(&self) -> Result<()> {
         self.access

@@ -139,6 +139,8 @@ impl<'t> Batch<'t> {
             }
             Err(e) => {
                 self.tx.rollback_to_savepoint(savepoint)?;
+                // A rule saved in the undone step must not fire later.
+                self.automation.forget_rules();
                 Err(e)
             }
         }

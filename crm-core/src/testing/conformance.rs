@@ -90,6 +90,7 @@ macro_rules! store_conformance_tests {
             automation_rules_are_versioned_audited_records,
             automation_run_due_fires_once_per_episode,
             automation_split_run_due_fires_like_one_call,
+            automation_rule_undone_by_attempt_does_not_fire,
         );
     };
 }

@@ -520,3 +520,43 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
         .unwrap_or_else(|e| panic!("split run_due property failed: {e}"));
     assert!(fired_any.get() > 0, "the cases fired something");
 }
+
+/// A rule saved in a batch step that is undone (`Batch::attempt`) does not
+/// fire afterwards in the same batch.
+pub fn automation_rule_undone_by_attempt_does_not_fire<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let acme = s
+        .create_customer(NewCustomer::organisation("ACME"))
+        .expect("acme");
+    let deal = s
+        .create_deal(NewDeal::new(acme.id, p.id, "Robots"))
+        .expect("deal");
+    s.batch(|b| {
+        let undone = b.attempt(|b| -> Result<()> {
+            b.create_rule(
+                NewRule::new("Phantom", Trigger::DealWon).action(Action::AddTag {
+                    tag: "phantom".into(),
+                }),
+            )?;
+            // An event in the step loads the rules, the new one included.
+            b.create_customer(NewCustomer::person("Temp"))?;
+            Err(Error::invalid(
+                EntityKind::Rule,
+                "test",
+                "",
+                "undo the step",
+            ))
+        });
+        assert!(undone.is_err());
+        let d = b.deal(deal.id)?;
+        b.win_deal(d.id, d.version)?;
+        Ok(())
+    })
+    .expect("batch");
+    assert!(s.rules().expect("rules").is_empty());
+    assert!(s.customer(acme.id).expect("acme").tags.is_empty());
+}
