@@ -31,7 +31,7 @@
 //!   over all records: same filter semantics, order, tie-breaking and cursors.
 //! - Records read back are equal (`==`) to the records written.
 //!
-//! The conformance suite in [`crate::testing`] (feature `testing`) checks all
+//! The conformance suite in `crm_core::testing` (feature `testing`) checks all
 //! of this; every backend runs it.
 
 use chrono::{DateTime, Utc};
