@@ -17,44 +17,23 @@
 //! overrides the row count.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use crm_benches::{bench_size, remove_db};
 use crm_core::duplicate::{DuplicateOptions, find_duplicates};
 use crm_core::import::{ImportOptions, ImportPolicy};
 use crm_core::{Actor, Crm, Customer, CustomerFilter, CustomerQuery, Lifecycle, NewCustomer};
 use crm_store_sqlite::SqliteStore;
 
 fn rows() -> usize {
-    if let Some(n) = std::env::var("CRM_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    if std::env::args().any(|a| a == "--bench") {
-        100_000
-    } else {
-        2_000
-    }
+    bench_size(100_000)
 }
 
 fn fresh_db() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("crm-bench-import-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("{}.db", N.fetch_add(1, Ordering::Relaxed)));
-    remove_db(&path);
-    path
-}
-
-fn remove_db(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    crm_benches::fresh_db("import")
 }
 
 const FIRST: &[&str] = &[

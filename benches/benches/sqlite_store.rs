@@ -17,42 +17,20 @@
 //! `cargo test --benches` runs each once on 2 000 records as a smoke test.
 //! `CRM_BENCH_N` overrides the record count.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use crm_benches::{bench_size, remove_db};
 use crm_core::{Actor, Crm, DealId, Money, NewCustomer, NewDeal, PipelineDef};
 use crm_store_sqlite::SqliteStore;
 
 fn records() -> usize {
-    if let Some(n) = std::env::var("CRM_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    if std::env::args().any(|a| a == "--bench") {
-        100_000
-    } else {
-        2_000
-    }
+    bench_size(100_000)
 }
 
-/// A fresh, empty database file path.
 fn fresh_db() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("crm-bench-sqlite-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("{}.db", N.fetch_add(1, Ordering::Relaxed)));
-    remove_db(&path);
-    path
-}
-
-fn remove_db(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    crm_benches::fresh_db("sqlite")
 }
 
 fn facade_bulk(n: usize) -> Duration {
