@@ -104,20 +104,16 @@ fn main() -> Res<()> {
             .action(Action::AddTag {
                 tag: "customer".into(),
             })
-            .action(Action::Notify {
-                text: "Deal won: send the welcome pack".into(),
-            }),
+            .action(Action::notify("Deal won: send the welcome pack")),
     )?;
     admin.create_rule(
-        NewRule::new("Stale deals", Trigger::DealIdle { days: 7 }).action(Action::Notify {
-            text: "No movement for a week".into(),
-        }),
+        NewRule::new("Stale deals", Trigger::DealIdle { days: 7 })
+            .action(Action::notify("No movement for a week")),
     )?;
-    admin.create_rule(NewRule::new("Overdue tasks", Trigger::TaskOverdue).action(
-        Action::Notify {
-            text: "A task is overdue".into(),
-        },
-    ))?;
+    admin.create_rule(
+        NewRule::new("Overdue tasks", Trigger::TaskOverdue)
+            .action(Action::notify("A task is overdue")),
+    )?;
 
     // Six deals, two per rep, all opened on 1 February.
     let companies = ["ACME", "Globex", "Initech", "Umbrella", "Hooli", "Stark"];

@@ -219,6 +219,21 @@ pub trait ReadTx {
     /// Whether a firing of `rule` on the record `subject` in `episode` is
     /// stored.
     fn has_fired(&self, rule: RuleId, subject: Uuid, episode: &str) -> Result<bool, StoreError>;
+
+    // ----- automation: rule cache, round-robin, backups -----
+
+    /// A number that changes whenever a rule is inserted or updated (by
+    /// any handle on the same data, in any process) and never goes back to
+    /// an earlier value once committed: [`WriteTx::insert_rule`] and
+    /// [`WriteTx::update_rule`] increase it in their transaction. The
+    /// facade keys its rule cache on it.
+    fn rules_generation(&self) -> Result<u64, StoreError>;
+    /// The user a team's round-robin assignment gave work to last, if any.
+    fn round_robin_cursor(&self, team: TeamId) -> Result<Option<UserId>, StoreError>;
+    /// Every round-robin cursor (team, last user), by team id.
+    fn round_robin_cursors(&self) -> Result<Vec<(TeamId, UserId)>, StoreError>;
+    /// Every stored firing, by (rule, subject id, episode).
+    fn firings(&self) -> Result<Vec<Firing>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -298,6 +313,12 @@ pub trait WriteTx: ReadTx {
     /// Stores a firing; [`StoreError::AlreadyExists`] if one with the same
     /// (rule, subject id, episode) is stored.
     fn record_firing(&mut self, firing: &Firing) -> Result<(), StoreError>;
+
+    // ----- automation: rule cache, round-robin, backups -----
+
+    /// Stores `user` as the last user `team`'s round-robin assignment gave
+    /// work to (replacing the previous one).
+    fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError>;
 }
 
 /// A mark inside a write transaction (see [`WriteTx::savepoint`]).

@@ -62,6 +62,11 @@ struct State {
     notifications: HashMap<NotificationId, Notification>,
     /// Stored firings by (rule, subject id, episode).
     firings: HashMap<(RuleId, Uuid, String), Firing>,
+    /// Bumped on every change to `rules` (undos included), so it never
+    /// repeats.
+    rules_generation: u64,
+    /// Round-robin cursors: the last user each team's assignment chose.
+    cursors: HashMap<TeamId, UserId>,
 }
 
 /// Keeps the secondary indexes in step with the record maps.
@@ -83,7 +88,11 @@ fn reindex_in(
 }
 
 impl Indexed for Customer {}
-impl Indexed for Rule {}
+impl Indexed for Rule {
+    fn reindex(state: &mut State, _old: Option<&Self>, _new: Option<&Self>) {
+        state.rules_generation += 1;
+    }
+}
 impl Indexed for Notification {}
 impl Indexed for Pipeline {}
 impl Indexed for FieldSchema {}
@@ -304,6 +313,7 @@ enum Undo {
     Rule(RuleId, Option<Rule>),
     Notification(NotificationId, Option<Notification>),
     Firing((RuleId, Uuid, String)),
+    Cursor(TeamId, Option<UserId>),
 }
 
 struct WriteGuard<'a> {
@@ -339,6 +349,14 @@ impl WriteGuard<'_> {
                 Undo::Firing(key) => {
                     s.firings.remove(&key);
                 }
+                Undo::Cursor(team, old) => match old {
+                    Some(u) => {
+                        s.cursors.insert(team, u);
+                    }
+                    None => {
+                        s.cursors.remove(&team);
+                    }
+                },
             }
         }
     }
@@ -558,6 +576,34 @@ macro_rules! read_impl {
                     .firings
                     .contains_key(&(rule, subject, episode.to_owned())))
             }
+
+            // ----- automation: rule cache, round-robin, backups -----
+
+            fn rules_generation(&self) -> Result<u64, StoreError> {
+                let $me = self;
+                Ok(reads($state).rules_generation)
+            }
+            fn round_robin_cursor(&self, team: TeamId) -> Result<Option<UserId>, StoreError> {
+                let $me = self;
+                Ok(reads($state).cursors.get(&team).copied())
+            }
+            fn round_robin_cursors(&self) -> Result<Vec<(TeamId, UserId)>, StoreError> {
+                let $me = self;
+                let mut all: Vec<(TeamId, UserId)> = reads($state)
+                    .cursors
+                    .iter()
+                    .map(|(t, u)| (*t, *u))
+                    .collect();
+                all.sort();
+                Ok(all)
+            }
+            fn firings(&self) -> Result<Vec<Firing>, StoreError> {
+                let $me = self;
+                let mut all: Vec<(&(RuleId, Uuid, String), &Firing)> =
+                    reads($state).firings.iter().collect();
+                all.sort_by(|a, b| a.0.cmp(b.0));
+                Ok(all.into_iter().map(|(_, f)| f.clone()).collect())
+            }
         }
     };
 }
@@ -770,6 +816,14 @@ impl WriteTx for WriteGuard<'_> {
         Team,
         EntityKind::Team
     );
+
+    // ----- automation: rule cache, round-robin, backups -----
+
+    fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError> {
+        let old = self.state.cursors.insert(team, user);
+        self.undo.push(Undo::Cursor(team, old));
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! looks up or orders by.
 
 use crm_core::automation::{Firing, Notification, Rule};
-use crm_core::{EntityKind, NotificationId, RuleId, StoreError};
+use crm_core::{EntityKind, NotificationId, RuleId, StoreError, TeamId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -228,5 +228,78 @@ pub(crate) fn record_firing(conn: &Connection, f: &Firing) -> Result<(), StoreEr
             id: format!("{} on {} ({})", f.rule, f.subject.id, f.episode),
         });
     }
+    Ok(())
+}
+
+// ----- rule cache, round-robin, backups -----
+
+pub(crate) fn rules_generation(conn: &Connection) -> Result<u64, StoreError> {
+    // Triggers on automation_rules bump it (schema V7), whoever writes.
+    let g: i64 = conn
+        .prepare_cached("SELECT generation FROM automation_generation WHERE id = 1")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
+        .map_err(backend("reading the rules generation"))?;
+    Ok(u64::try_from(g).unwrap_or_default())
+}
+
+fn user_id(table: &'static str, b: Vec<u8>) -> Result<UserId, StoreError> {
+    Uuid::from_slice(&b)
+        .map(UserId::from_uuid)
+        .map_err(|err| corrupt(table, "user", err))
+}
+
+pub(crate) fn round_robin_cursor(
+    conn: &Connection,
+    team: TeamId,
+) -> Result<Option<UserId>, StoreError> {
+    let b: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT user FROM automation_cursors WHERE team = ?")
+        .and_then(|mut st| {
+            st.query_row([blob(team.as_uuid())], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend("reading a round-robin cursor"))?;
+    b.map(|b| user_id("automation_cursors", b)).transpose()
+}
+
+pub(crate) fn round_robin_cursors(conn: &Connection) -> Result<Vec<(TeamId, UserId)>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT team, user FROM automation_cursors ORDER BY team")
+        .map_err(backend("reading round-robin cursors"))?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(backend("reading round-robin cursors"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (t, u) = row.map_err(backend("reading round-robin cursors"))?;
+        let team = Uuid::from_slice(&t)
+            .map(TeamId::from_uuid)
+            .map_err(|err| corrupt("automation_cursors", "team", err))?;
+        out.push((team, user_id("automation_cursors", u)?));
+    }
+    Ok(out)
+}
+
+pub(crate) fn firings(conn: &Connection) -> Result<Vec<Firing>, StoreError> {
+    all(
+        conn,
+        "SELECT body FROM automation_firings ORDER BY rule, subject, episode",
+        "automation_firings",
+    )
+}
+
+pub(crate) fn set_round_robin_cursor(
+    conn: &Connection,
+    team: TeamId,
+    user: UserId,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO automation_cursors (team, user) VALUES (?, ?) \
+         ON CONFLICT (team) DO UPDATE SET user = excluded.user",
+    )
+    .and_then(|mut st| st.execute(params![blob(team.as_uuid()), blob(user.as_uuid())]))
+    .map_err(backend("storing a round-robin cursor"))?;
     Ok(())
 }

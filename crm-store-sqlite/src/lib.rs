@@ -496,6 +496,21 @@ macro_rules! uncached_reads {
         ) -> Result<bool, StoreError> {
             automation::has_fired(&self.conn, rule, subject, episode)
         }
+
+        // ----- automation: rule cache, round-robin, backups -----
+
+        fn rules_generation(&self) -> Result<u64, StoreError> {
+            automation::rules_generation(&self.conn)
+        }
+        fn round_robin_cursor(&self, team: TeamId) -> Result<Option<UserId>, StoreError> {
+            automation::round_robin_cursor(&self.conn, team)
+        }
+        fn round_robin_cursors(&self) -> Result<Vec<(TeamId, UserId)>, StoreError> {
+            automation::round_robin_cursors(&self.conn)
+        }
+        fn firings(&self) -> Result<Vec<Firing>, StoreError> {
+            automation::firings(&self.conn)
+        }
     };
 }
 
@@ -752,6 +767,12 @@ impl WriteTx for SqliteWrite<'_> {
     }
     fn record_firing(&mut self, f: &Firing) -> Result<(), StoreError> {
         self.guarded(|conn| automation::record_firing(conn, f))
+    }
+
+    // ----- automation: rule cache, round-robin, backups -----
+
+    fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError> {
+        self.guarded(|conn| automation::set_round_robin_cursor(conn, team, user))
     }
 }
 

@@ -309,6 +309,31 @@ CREATE TABLE automation_firings (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Automation, second round: a rules generation counter that triggers on
+/// `automation_rules` bump on every insert and update (so every handle,
+/// in any process, sees a rule change by a changed number), and the
+/// round-robin cursors.
+const V7_AUTOMATION_CURSORS: &str = r#"
+CREATE TABLE automation_generation (
+    id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+) STRICT;
+INSERT INTO automation_generation VALUES (1, 0);
+CREATE TRIGGER automation_rules_inserted AFTER INSERT ON automation_rules BEGIN
+    UPDATE automation_generation SET generation = generation + 1 WHERE id = 1;
+END;
+CREATE TRIGGER automation_rules_updated AFTER UPDATE ON automation_rules BEGIN
+    UPDATE automation_generation SET generation = generation + 1 WHERE id = 1;
+END;
+CREATE TRIGGER automation_rules_deleted AFTER DELETE ON automation_rules BEGIN
+    UPDATE automation_generation SET generation = generation + 1 WHERE id = 1;
+END;
+CREATE TABLE automation_cursors (
+    team BLOB NOT NULL PRIMARY KEY,
+    user BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -318,6 +343,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     V4_SEGMENTS,
     V5_USERS,
     V6_AUTOMATION,
+    V7_AUTOMATION_CURSORS,
 ];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
@@ -461,6 +487,11 @@ mod tests {
         INSERT INTO automation_rules VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d7e', 1,
             '{"id":"0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d7e","version":1,"name":"Won deals","active":true,"trigger":"deal_won","condition":null,"actions":[{"add_tag":{"tag":"won"}}],"author":{"type":"system"},"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}');
         "#,
+        r#"
+        INSERT INTO automation_cursors VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d6e', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d5e');
+        INSERT INTO automation_rules VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d8e', 1,
+            '{"id":"0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d8e","version":1,"name":"Old notify","active":true,"trigger":"deal_lost","condition":null,"actions":[{"notify":{"text":"lost"}}],"author":{"type":"system"},"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}');
+        "#,
     ];
 
     /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
@@ -542,12 +573,36 @@ mod tests {
         }
         let rules = tx.rules().unwrap();
         if version >= 6 {
-            assert_eq!(rules.len(), 1);
+            assert_eq!(rules.len(), if version >= 7 { 2 } else { 1 });
             assert_eq!(rules[0].name, "Won deals");
             assert_eq!(rules[0].trigger, crm_core::automation::Trigger::DealWon);
             assert_eq!(tx.outbox(true).unwrap(), vec![]);
         } else {
             assert!(rules.is_empty(), "no rules before version 6");
+        }
+    }
+
+    /// The V7 round-robin cursor reads back; earlier files have none.
+    fn check_cursor_fixture(store: &SqliteStore, version: usize) {
+        let tx = store.read().unwrap();
+        let cursors = tx.round_robin_cursors().unwrap();
+        if version >= 7 {
+            let north = TeamId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d6e));
+            let maria = UserId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d5e));
+            assert_eq!(cursors, vec![(north, maria)]);
+            // A notify action stored without `to` (as round one wrote
+            // them) is for the owner.
+            let old = tx.rules().unwrap().remove(1);
+            assert_eq!(
+                old.actions,
+                vec![crm_core::automation::Action::notify("lost")]
+            );
+            // The fixture's insert bumped the generation once.
+            assert_eq!(tx.rules_generation().unwrap(), 1);
+        } else {
+            assert!(cursors.is_empty());
+            // Rules from before V7 start at generation 0.
+            assert_eq!(tx.rules_generation().unwrap(), 0);
         }
     }
 
@@ -587,6 +642,7 @@ mod tests {
             let store = SqliteStore::open(&path).unwrap();
             assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
             check_fixture_data(&store, version);
+            check_cursor_fixture(&store, version);
             drop(store);
             // Opening again is a no-op.
             let store = SqliteStore::open(&path).unwrap();

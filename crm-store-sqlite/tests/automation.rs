@@ -38,9 +38,7 @@ fn two_handles_calling_run_due_together_fire_once() {
             .unwrap();
         }
         s.create_rule(
-            NewRule::new("Overdue", Trigger::TaskOverdue).action(Action::Notify {
-                text: "Overdue".into(),
-            }),
+            NewRule::new("Overdue", Trigger::TaskOverdue).action(Action::notify("Overdue")),
         )
         .unwrap();
     }

@@ -1,8 +1,12 @@
 //! What a rule does when it fires.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::activity::ActivityKind;
 use crate::customer::Lifecycle;
+use crate::error::EntityKind;
+use crate::id::{TeamId, UserId};
 
 /// One effect of a [`Rule`](super::Rule), run through the same
 /// [`Batch`](crate::Batch) as the change that fired it, so every
@@ -35,9 +39,98 @@ pub enum Action {
         /// The target lifecycle.
         to: Lifecycle,
     },
-    /// Puts a notification for the subject record's owner in the outbox.
+    /// Puts a notification in the outbox, for the recipient `to` names.
     Notify {
         /// The notification's text.
         text: String,
+        /// Who it is for (default: the subject record's owner).
+        #[serde(default)]
+        to: Recipient,
     },
+    /// Creates an activity linked like [`Action::CreateTask`]'s task,
+    /// `in_days` days after the firing time: a task is due then, any
+    /// other kind (a call or meeting to hold) takes place then.
+    CreateActivity {
+        /// Task, call, meeting, e-mail or note.
+        kind: ActivityKind,
+        /// Its subject line.
+        subject: String,
+        /// Days from the firing time.
+        in_days: u32,
+        /// Who owns it.
+        #[serde(default)]
+        assignee: Assignee,
+    },
+    /// Sets one field of the subject's customer (`entity` = customer) or
+    /// deal (`entity` = deal; nothing when the subject has no deal), through
+    /// the normal update path so every rule applies. `field` is a
+    /// [`CustomerPatch`](crate::CustomerPatch) or
+    /// [`DealPatch`](crate::DealPatch) field (`name`, `lifecycle`,
+    /// `title`, `amount`, `expected_close_date`, …) with `value` in its
+    /// JSON form (`null` clears an optional field), or `custom.KEY` with a
+    /// custom value's JSON form (`{"type":"text","value":"gold"}`) or
+    /// `null`.
+    SetField {
+        /// `customer` or `deal`.
+        entity: EntityKind,
+        /// The field.
+        field: String,
+        /// The new value, as JSON.
+        value: Value,
+    },
+    /// Gives the subject's customer (`entity` = customer) or deal
+    /// (`entity` = deal) a new owner.
+    ChangeOwner {
+        /// `customer` or `deal`.
+        entity: EntityKind,
+        /// The new owner (a fixed user or round-robin; not `owner`).
+        to: Assignee,
+    },
+}
+
+impl Action {
+    /// A [`Action::Notify`] for the subject record's owner.
+    ///
+    /// ```
+    /// use crm_core::automation::{Action, Recipient};
+    /// assert_eq!(
+    ///     Action::notify("Deal won"),
+    ///     Action::Notify { text: "Deal won".into(), to: Recipient::Owner },
+    /// );
+    /// ```
+    pub fn notify(text: impl Into<String>) -> Self {
+        Action::Notify {
+            text: text.into(),
+            to: Recipient::Owner,
+        }
+    }
+}
+
+/// Who gets a record an action creates or reassigns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignee {
+    /// The subject record's owner (none if it has none).
+    #[default]
+    Owner,
+    /// A fixed user.
+    User(UserId),
+    /// The next active member of a team, in id order, after the one the
+    /// team's stored round-robin cursor names (wrapping around). The
+    /// cursor moves in the same transaction as the firing, so it survives
+    /// restarts and an undone firing leaves it where it was.
+    RoundRobin(TeamId),
+}
+
+/// Who a [`Action::Notify`] notification is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    /// The subject record's owner.
+    #[default]
+    Owner,
+    /// A fixed user.
+    User(UserId),
+    /// The manager of a team (none if the team has no manager).
+    TeamManager(TeamId),
 }

@@ -49,10 +49,11 @@ mod outbox;
 mod rule;
 mod trigger;
 
-pub use action::Action;
+pub use action::{Action, Assignee, Recipient};
 pub use outbox::Notification;
+pub(crate) use rule::set_field_patch;
 pub use rule::{MAX_ACTIONS, MAX_NAME_CHARS, NewRule, Rule};
-pub use trigger::Trigger;
+pub use trigger::{Trigger, tracked_fields};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

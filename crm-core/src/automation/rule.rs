@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Trigger};
+use super::{Action, Assignee, Trigger, tracked_fields};
 use crate::actor::Actor;
+use crate::customer::Lifecycle;
 use crate::error::{EntityKind, Error, Result};
 use crate::id::RuleId;
 use crate::segment::Expr;
@@ -112,6 +113,49 @@ impl NewRule {
             Trigger::DealIdle { days: 0 } => {
                 return bad("trigger.days", &0, "must be at least 1");
             }
+            Trigger::RecordCreated { entity }
+                if !matches!(
+                    entity,
+                    EntityKind::Customer | EntityKind::Deal | EntityKind::Activity
+                ) =>
+            {
+                return bad(
+                    "trigger.entity",
+                    entity,
+                    "must be customer, deal or activity",
+                );
+            }
+            Trigger::FieldChanged {
+                entity,
+                field,
+                from,
+                to,
+            } => {
+                check_field_name("trigger", *entity, field, tracked_fields(*entity))?;
+                if field == "lifecycle" {
+                    for (name, v) in [("trigger.from", from), ("trigger.to", to)] {
+                        if let Some(v) = v
+                            && serde_json::from_value::<Lifecycle>(v.as_str().into()).is_err()
+                        {
+                            return bad(name, v, "is not a lifecycle");
+                        }
+                    }
+                }
+            }
+            Trigger::DateReached {
+                entity,
+                field,
+                days,
+            } => {
+                let standard: &[&str] = match entity {
+                    EntityKind::Deal => &["expected_close_date"],
+                    _ => &[],
+                };
+                check_field_name("trigger", *entity, field, standard)?;
+                if days.unsigned_abs() > 3650 {
+                    return bad("trigger.days", days, "must be between -3650 and 3650");
+                }
+            }
             _ => {}
         }
         if let Some(expr) = &self.condition {
@@ -146,14 +190,125 @@ impl NewRule {
                 {
                     return bad(&format!("actions[{i}].tag"), tag, "is not a valid tag");
                 }
-                Action::Notify { text } if text.trim().is_empty() => {
+                Action::Notify { text, .. } if text.trim().is_empty() => {
                     return bad(&format!("actions[{i}].text"), text, "must not be empty");
+                }
+                Action::CreateActivity {
+                    subject, in_days, ..
+                } => {
+                    if subject.trim().is_empty() {
+                        return bad(
+                            &format!("actions[{i}].subject"),
+                            subject,
+                            "must not be empty",
+                        );
+                    }
+                    if *in_days > 3650 {
+                        return bad(
+                            &format!("actions[{i}].in_days"),
+                            in_days,
+                            "must be at most 3650",
+                        );
+                    }
+                }
+                Action::SetField {
+                    entity,
+                    field,
+                    value,
+                } => {
+                    let at = format!("actions[{i}]");
+                    let settable: &[&str] = match entity {
+                        EntityKind::Customer => &[
+                            "name",
+                            "organisation",
+                            "roles",
+                            "lifecycle",
+                            "emails",
+                            "phones",
+                            "owner",
+                        ],
+                        EntityKind::Deal => &["title", "amount", "expected_close_date", "owner"],
+                        _ => &[],
+                    };
+                    check_field_name(&at, *entity, field, settable)?;
+                    set_field_patch(*entity, field, value).map_err(|why| {
+                        Error::invalid(EntityKind::Rule, format!("{at}.value"), value, why)
+                    })?;
+                }
+                Action::ChangeOwner { entity, to } => {
+                    if !matches!(entity, EntityKind::Customer | EntityKind::Deal) {
+                        return bad(
+                            &format!("actions[{i}].entity"),
+                            entity,
+                            "must be customer or deal",
+                        );
+                    }
+                    if *to == Assignee::Owner {
+                        return bad(
+                            &format!("actions[{i}].to"),
+                            &"owner",
+                            "must name a user or a round-robin team",
+                        );
+                    }
                 }
                 _ => {}
             }
         }
         Ok(())
     }
+}
+
+/// Refuses a field name that is neither one of `standard` nor
+/// `custom.KEY` on a customer or deal.
+fn check_field_name(at: &str, entity: EntityKind, field: &str, standard: &[&str]) -> Result<()> {
+    if !matches!(entity, EntityKind::Customer | EntityKind::Deal) {
+        return Err(Error::invalid(
+            EntityKind::Rule,
+            format!("{at}.entity"),
+            entity,
+            "must be customer or deal",
+        ));
+    }
+    let custom_ok = field.strip_prefix("custom.").is_some_and(|k| {
+        (1..=40).contains(&k.len())
+            && k.starts_with(|c: char| c.is_ascii_lowercase())
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    });
+    if custom_ok || standard.contains(&field) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        EntityKind::Rule,
+        format!("{at}.field"),
+        field,
+        format!(
+            "is not a field of a {entity} here (one of {}, or custom.KEY)",
+            standard.join(", ")
+        ),
+    ))
+}
+
+/// The patch a [`Action::SetField`] applies, as JSON, checked by decoding
+/// it into the entity's patch type; the reason when it does not decode.
+pub(crate) fn set_field_patch(
+    entity: EntityKind,
+    field: &str,
+    value: &serde_json::Value,
+) -> std::result::Result<serde_json::Value, String> {
+    let patch = match field.strip_prefix("custom.") {
+        Some(key) => serde_json::json!({ "custom": { key: value } }),
+        None => serde_json::json!({ field: value }),
+    };
+    let decoded = match entity {
+        EntityKind::Customer => {
+            serde_json::from_value::<crate::customer::CustomerPatch>(patch.clone()).map(|_| ())
+        }
+        _ => serde_json::from_value::<crate::deal::DealPatch>(patch.clone()).map(|_| ()),
+    };
+    decoded
+        .map(|()| patch)
+        .map_err(|e| format!("is not a valid value for {field}: {e}"))
 }
 
 #[cfg(test)]
@@ -169,7 +324,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let ok = NewRule::new("r", Trigger::DealWon).action(Action::Notify { text: "t".into() });
+        let ok = NewRule::new("r", Trigger::DealWon).action(Action::notify("t"));
         assert_eq!(err_text(ok.clone()), "");
         let mut blank = ok.clone();
         blank.name = "  ".into();
@@ -183,10 +338,10 @@ mod tests {
         let tag = ok.clone().action(Action::AddTag { tag: "".into() });
         assert!(err_text(tag).contains("actions[1].tag"));
         let stage = NewRule::new("r", Trigger::DealStageChanged { to: " ".into() })
-            .action(Action::Notify { text: "t".into() });
+            .action(Action::notify("t"));
         assert!(err_text(stage).contains("trigger.to"));
         let many = (0..21).fold(NewRule::new("r", Trigger::DealWon), |r, _| {
-            r.action(Action::Notify { text: "t".into() })
+            r.action(Action::notify("t"))
         });
         assert!(err_text(many).contains("at most 20"));
     }

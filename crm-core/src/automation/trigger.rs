@@ -1,6 +1,7 @@
 //! What makes a rule fire: an event in the audit log, or time passing.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::customer::Lifecycle;
 use crate::error::EntityKind;
@@ -39,13 +40,181 @@ pub enum Trigger {
     },
     /// Time: an open task is past its due time.
     TaskOverdue,
+    /// A record of `entity` (customer, deal or activity) was created.
+    RecordCreated {
+        /// `customer`, `deal` or `activity`.
+        entity: EntityKind,
+    },
+    /// A tracked field of a customer or deal changed, optionally only from
+    /// one value and/or to another. See [`tracked_fields`] for the field
+    /// names; `custom.KEY` names a custom field. Values are compared as
+    /// text: a stage or lifecycle key, a user id, a date `2025-03-31`, a
+    /// custom field's value (`"gold"`, `42`, `true`); `None` matches any
+    /// value, including none.
+    ///
+    /// ```
+    /// use crm_core::EntityKind;
+    /// use crm_core::automation::Trigger;
+    /// // Stage to `proposal` (from any stage), and any owner change:
+    /// let into_proposal = Trigger::field_changed(EntityKind::Deal, "stage").to("proposal");
+    /// let owner_changed = Trigger::field_changed(EntityKind::Customer, "owner");
+    /// # let _ = (into_proposal, owner_changed);
+    /// ```
+    FieldChanged {
+        /// `customer` or `deal`.
+        entity: EntityKind,
+        /// The field (`stage`, `lifecycle`, `owner`, `custom.tier`, …).
+        field: String,
+        /// Only changes away from this value (`None`: from anything).
+        #[serde(default)]
+        from: Option<String>,
+        /// Only changes into this value (`None`: to anything).
+        #[serde(default)]
+        to: Option<String>,
+    },
+    /// A closed (won or lost) deal was reopened.
+    DealReopened,
+    /// Time: a date field of a customer or an open deal is `days` days
+    /// away: negative `days` fires that many days *before* the date (a
+    /// reminder ahead), zero on the date, positive that many days after
+    /// it. The moment is 00:00 UTC of (date + `days`). The field is
+    /// `expected_close_date` (deals) or `custom.KEY` (a custom date
+    /// field). The occurrence is the date value itself, so a rule fires
+    /// once per (record, date) and changing the date re-arms it.
+    DateReached {
+        /// `customer` or `deal`.
+        entity: EntityKind,
+        /// `expected_close_date` or `custom.KEY`.
+        field: String,
+        /// Offset from the date, in days (-3650 to 3650).
+        days: i32,
+    },
+}
+
+/// The fields a [`Trigger::FieldChanged`] may watch on `entity` (besides
+/// `custom.KEY`); empty for other kinds of record.
+pub fn tracked_fields(entity: EntityKind) -> &'static [&'static str] {
+    match entity {
+        EntityKind::Customer => &[
+            "name",
+            "organisation",
+            "roles",
+            "lifecycle",
+            "emails",
+            "phones",
+            "owner",
+            "tags",
+        ],
+        EntityKind::Deal => &[
+            "title",
+            "amount",
+            "expected_close_date",
+            "owner",
+            "stage",
+            "status",
+            "lost_reason",
+        ],
+        _ => &[],
+    }
+}
+
+/// A field change's value as the text [`Trigger::FieldChanged`] compares
+/// (`None` for no value). A custom value (`{"type":…,"value":…}`) is
+/// its `value`.
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Object(m) if m.contains_key("type") && m.contains_key("value") => {
+            m.get("value").and_then(value_text)
+        }
+        other => Some(other.to_string()),
+    }
+}
+
+/// The (old, new) text of `field` in `event`, if the event changed it.
+fn changed(event: &Event, field: &str) -> Option<(Option<String>, Option<String>)> {
+    if let Some(key) = field.strip_prefix("custom.") {
+        let c = event.changes.iter().find(|c| c.field == "custom")?;
+        let old = c.old.get(key).unwrap_or(&Value::Null);
+        let new = c.new.get(key).unwrap_or(&Value::Null);
+        if old == new {
+            return None;
+        }
+        return Some((value_text(old), value_text(new)));
+    }
+    let c = event.changes.iter().find(|c| c.field == field)?;
+    Some((value_text(&c.old), value_text(&c.new)))
 }
 
 impl Trigger {
     /// Whether [`Session::run_due`](crate::Session::run_due) checks this
     /// trigger (rather than the event log).
     pub fn is_time(&self) -> bool {
-        matches!(self, Trigger::DealIdle { .. } | Trigger::TaskOverdue)
+        matches!(
+            self,
+            Trigger::DealIdle { .. } | Trigger::TaskOverdue | Trigger::DateReached { .. }
+        )
+    }
+
+    /// A [`Trigger::FieldChanged`] on any change of `field`; narrow it
+    /// with [`from`](Trigger::from) and [`to`](Trigger::to).
+    pub fn field_changed(entity: EntityKind, field: impl Into<String>) -> Self {
+        Trigger::FieldChanged {
+            entity,
+            field: field.into(),
+            from: None,
+            to: None,
+        }
+    }
+
+    /// Narrows a [`Trigger::FieldChanged`] to changes away from `value`
+    /// (other triggers are returned unchanged).
+    pub fn from(mut self, value: impl Into<String>) -> Self {
+        if let Trigger::FieldChanged { from, .. } = &mut self {
+            *from = Some(value.into());
+        }
+        self
+    }
+
+    /// Narrows a [`Trigger::FieldChanged`] to changes into `value` (other
+    /// triggers are returned unchanged).
+    pub fn to(mut self, value: impl Into<String>) -> Self {
+        if let Trigger::FieldChanged { to, .. } = &mut self {
+            *to = Some(value.into());
+        }
+        self
+    }
+
+    /// The (record kind, event kind) pairs this event trigger can match,
+    /// for indexing rules by the event they wait for (empty for time
+    /// triggers).
+    pub fn event_keys(&self) -> Vec<(EntityKind, EventKind)> {
+        use EntityKind as E;
+        use EventKind as K;
+        match self {
+            Trigger::DealStageChanged { .. } => vec![(E::Deal, K::StageChanged)],
+            Trigger::DealWon => vec![(E::Deal, K::Won)],
+            Trigger::DealLost => vec![(E::Deal, K::Lost)],
+            Trigger::DealReopened => vec![(E::Deal, K::Reopened)],
+            Trigger::LifecycleChanged { .. } => vec![(E::Customer, K::Updated)],
+            Trigger::ActivityCompleted => vec![(E::Activity, K::Completed)],
+            Trigger::RecordCreated { entity } => vec![(*entity, K::Created)],
+            Trigger::FieldChanged { entity, .. } => [
+                K::Updated,
+                K::StageChanged,
+                K::Won,
+                K::Lost,
+                K::Reopened,
+                K::Merged,
+            ]
+            .into_iter()
+            .map(|k| (*entity, k))
+            .collect(),
+            Trigger::DealIdle { .. } | Trigger::TaskOverdue | Trigger::DateReached { .. } => {
+                Vec::new()
+            }
+        }
     }
 
     /// Whether `event` fires this (event) trigger.
@@ -77,7 +246,28 @@ impl Trigger {
             Trigger::ActivityCompleted => {
                 event.entity.kind == EntityKind::Activity && event.kind == EventKind::Completed
             }
-            Trigger::DealIdle { .. } | Trigger::TaskOverdue => false,
+            Trigger::DealReopened => {
+                event.entity.kind == EntityKind::Deal && event.kind == EventKind::Reopened
+            }
+            Trigger::RecordCreated { entity } => {
+                event.entity.kind == *entity && event.kind == EventKind::Created
+            }
+            Trigger::FieldChanged {
+                entity,
+                field,
+                from,
+                to,
+            } => {
+                if event.entity.kind != *entity || event.kind == EventKind::Created {
+                    return false;
+                }
+                let Some((old, new)) = changed(event, field) else {
+                    return false;
+                };
+                from.as_ref().is_none_or(|f| old.as_ref() == Some(f))
+                    && to.as_ref().is_none_or(|t| new.as_ref() == Some(t))
+            }
+            Trigger::DealIdle { .. } | Trigger::TaskOverdue | Trigger::DateReached { .. } => false,
         }
     }
 }

@@ -3,18 +3,22 @@
 //!
 //! See [`crate::automation`] for the semantics.
 
-use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::batch::entity;
 use super::{Batch, Session};
 use crate::access::{Access, Operation, Resource};
-use crate::activity::NewActivity;
+use crate::activity::{ActivityKind, NewActivity};
 use crate::actor::Actor;
 use crate::automation::{
-    Action, DueReport, Firing, MAX_DEPTH, NewRule, Notification, Rule, Trigger,
+    Action, Assignee, DueReport, Firing, MAX_DEPTH, NewRule, Notification, Recipient, Rule, Trigger,
 };
 use crate::clock::truncate_to_millis;
 use crate::customer::CustomerPatch;
+use crate::deal::DealPatch;
 use crate::deal::DealStatus;
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EntityRef, Event, EventKind};
@@ -22,11 +26,64 @@ use crate::id::{CustomerId, DealId, NotificationId, RuleId, UserId};
 use crate::query::{ActivityFilter, DealFilter};
 use crate::store::Store;
 
-/// Per-batch automation state: the active event rules (read once per
-/// batch, re-read after a rule changes) and the chain of rules running.
+/// The active rules, indexed: event rules by the (record kind, event
+/// kind) they wait for, time rules in id order. Built from the rules of
+/// one store state, named by its [`rules_generation`](crate::store::ReadTx::rules_generation).
+#[derive(Debug, Default)]
+pub(super) struct RuleIndex {
+    generation: u64,
+    by_event: HashMap<(EntityKind, EventKind), Vec<Rule>>,
+    time: Vec<Rule>,
+}
+
+impl RuleIndex {
+    fn build(generation: u64, rules: Vec<Rule>) -> Self {
+        let mut index = RuleIndex {
+            generation,
+            ..Default::default()
+        };
+        for rule in rules.into_iter().filter(|r| r.active) {
+            if rule.trigger.is_time() {
+                index.time.push(rule);
+                continue;
+            }
+            for key in rule.trigger.event_keys() {
+                index.by_event.entry(key).or_default().push(rule.clone());
+            }
+        }
+        index
+    }
+}
+
+/// The rule index a [`Crm`](crate::Crm) shares between its batches. A
+/// batch uses it only if the store's rules generation, read inside the
+/// batch's own transaction, is the one it was built at: a rule saved by
+/// another handle or process changes the generation, so a stale index is
+/// never used. Batches that wrote rules themselves neither use nor fill it
+/// (their uncommitted rules could be rolled back).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleCache(Arc<Mutex<Option<Arc<RuleIndex>>>>);
+
+impl RuleCache {
+    fn get(&self, generation: u64) -> Option<Arc<RuleIndex>> {
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        guard.clone().filter(|ix| ix.generation == generation)
+    }
+
+    fn put(&self, index: Arc<RuleIndex>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(index);
+    }
+}
+
+/// Per-batch automation state: the rule index (found once per batch,
+/// found again after a rule changes) and the chain of rules running.
 #[derive(Default)]
 pub(super) struct AutomationState {
-    event_rules: Option<Vec<Rule>>,
+    index: Option<Arc<RuleIndex>>,
+    /// This batch saved a rule: read rules from the transaction, uncached.
+    rules_written: bool,
+    /// The engine's shared cache (absent: load per batch).
+    pub(super) shared: Option<RuleCache>,
     chain: Vec<String>,
 }
 
@@ -75,9 +132,15 @@ fn rule_changes(r: &Rule) -> Changes {
 }
 
 impl AutomationState {
-    /// Drops the cached event rules (re-read on the next event).
+    /// Drops the batch's rule index (found again on the next event).
     pub(super) fn forget_rules(&mut self) {
-        self.event_rules = None;
+        self.index = None;
+    }
+
+    /// Marks that this batch wrote a rule.
+    fn rules_changed(&mut self) {
+        self.index = None;
+        self.rules_written = true;
     }
 }
 
@@ -105,7 +168,7 @@ impl Batch<'_> {
             updated_at: now,
         };
         self.tx.insert_rule(&rule)?;
-        self.automation.event_rules = None;
+        self.automation.rules_changed();
         self.record(
             entity(EntityKind::Rule, rule.id.as_uuid()),
             1,
@@ -146,7 +209,7 @@ impl Batch<'_> {
             return Ok(current);
         }
         self.tx.update_rule(&next)?;
-        self.automation.event_rules = None;
+        self.automation.rules_changed();
         self.record(
             entity(EntityKind::Rule, id.as_uuid()),
             next.version,
@@ -199,19 +262,11 @@ impl Batch<'_> {
     /// Offers a just-appended event to the active event rules (called by
     /// `Batch::record`, the one hook in the batch).
     pub(super) fn fire_event_rules(&mut self, event: &Event) -> Result<()> {
-        if self.automation.event_rules.is_none() {
-            let rules = self
-                .tx
-                .rules()?
-                .into_iter()
-                .filter(|r| r.active && !r.trigger.is_time())
-                .collect();
-            self.automation.event_rules = Some(rules);
-        }
-        let matching: Vec<Rule> = self
-            .automation
-            .event_rules
-            .iter()
+        let index = self.rule_index()?;
+        let matching: Vec<Rule> = index
+            .by_event
+            .get(&(event.entity.kind, event.kind))
+            .into_iter()
             .flatten()
             .filter(|r| r.trigger.matches(event))
             .cloned()
@@ -226,6 +281,33 @@ impl Batch<'_> {
             self.run_rule(rule, &subject, event.at)?;
         }
         Ok(())
+    }
+
+    /// The active rules, indexed: the batch's own, else the engine's shared
+    /// index if it is of the store's current rules generation, else read
+    /// from the store (and shared, unless this batch wrote rules).
+    fn rule_index(&mut self) -> Result<Arc<RuleIndex>> {
+        if let Some(ix) = &self.automation.index {
+            return Ok(ix.clone());
+        }
+        let generation = self.tx.rules_generation()?;
+        let shared = self
+            .automation
+            .shared
+            .clone()
+            .filter(|_| !self.automation.rules_written);
+        let ix = match shared.as_ref().and_then(|c| c.get(generation)) {
+            Some(ix) => ix,
+            None => {
+                let ix = Arc::new(RuleIndex::build(generation, self.tx.rules()?));
+                if let Some(cache) = &shared {
+                    cache.put(ix.clone());
+                }
+                ix
+            }
+        };
+        self.automation.index = Some(ix.clone());
+        Ok(ix)
     }
 
     /// Whether `rule`'s condition holds for `subject` at `at`.
@@ -341,12 +423,79 @@ impl Batch<'_> {
                     self.update_customer(c.id, c.version, CustomerPatch::default().lifecycle(*to))?;
                 }
             }
-            Action::Notify { text } => {
+            Action::CreateActivity {
+                kind,
+                subject: title,
+                in_days,
+                assignee,
+            } => {
+                let when = at + Duration::days(i64::from(*in_days));
+                let mut input = if *kind == ActivityKind::Task {
+                    NewActivity::task(title.clone(), when)
+                } else {
+                    let mut a = NewActivity::new(*kind, title.clone());
+                    a.occurred_at = Some(when);
+                    a
+                };
+                if let Some(owner) = self.assignee(*assignee, subject)? {
+                    input = input.owner(owner);
+                }
+                match (subject.deal, subject.customer) {
+                    (Some(d), _) => input = input.deal(d),
+                    (None, Some(c)) => input = input.customer(c),
+                    (None, None) => {}
+                }
+                self.log_activity(input)?;
+            }
+            Action::SetField {
+                entity: kind,
+                field,
+                value,
+            } => {
+                let patch = crate::automation::set_field_patch(*kind, field, value)
+                    .map_err(|why| Error::invalid(EntityKind::Rule, "actions.value", value, why))?;
+                let bad = |e: serde_json::Error| {
+                    Error::invalid(EntityKind::Rule, "actions.value", value, e.to_string())
+                };
+                self.patch_subject(
+                    *kind,
+                    subject,
+                    || serde_json::from_value(patch.clone()).map_err(bad),
+                    || serde_json::from_value(patch.clone()).map_err(bad),
+                )?;
+            }
+            Action::ChangeOwner { entity: kind, to } => {
+                let owner = self.assignee(*to, subject)?;
+                self.patch_subject(
+                    *kind,
+                    subject,
+                    || Ok(CustomerPatch::default().owner(owner)),
+                    || Ok(DealPatch::default().owner(owner)),
+                )?;
+            }
+            Action::Notify { text, to } => {
+                let recipient = match to {
+                    Recipient::Owner => subject.owner,
+                    Recipient::User(u) => Some(self.active_user(*u)?),
+                    Recipient::TeamManager(t) => {
+                        self.tx
+                            .team(*t)?
+                            .ok_or_else(|| {
+                                Error::invalid(
+                                    EntityKind::Rule,
+                                    "actions.to",
+                                    t,
+                                    "no team has this id",
+                                )
+                            })?
+                            .manager
+                    }
+                };
                 let n = Notification {
                     id: NotificationId::from_uuid(self.next_uuid(at)),
                     version: 1,
                     rule: rule.id,
-                    recipient: subject.owner,
+                    recipient,
                     subject: subject.entity,
                     text: text.clone(),
                     created_at: at,
@@ -370,6 +519,90 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// `u`, if it is an active user.
+    fn active_user(&self, u: UserId) -> Result<UserId> {
+        match self.tx.user(u)? {
+            Some(user) if user.active => Ok(u),
+            _ => Err(Error::invalid(
+                EntityKind::Rule,
+                "assignee",
+                u,
+                "no active user has this id",
+            )),
+        }
+    }
+
+    /// The user an [`Assignee`] names for `subject`; a round-robin choice
+    /// moves the team's stored cursor in this transaction.
+    fn assignee(&mut self, a: Assignee, subject: &Subject) -> Result<Option<UserId>> {
+        match a {
+            Assignee::Owner => Ok(subject.owner),
+            Assignee::User(u) => self.active_user(u).map(Some),
+            Assignee::RoundRobin(team) => {
+                let mut active = Vec::new();
+                for u in self.tx.team_members(&[team])? {
+                    if self.tx.user(u)?.is_some_and(|user| user.active) {
+                        active.push(u);
+                    }
+                }
+                let last = self.tx.round_robin_cursor(team)?;
+                let next = last
+                    .and_then(|l| active.iter().find(|u| **u > l))
+                    .or(active.first())
+                    .copied()
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            EntityKind::Rule,
+                            "assignee",
+                            team,
+                            "the team has no active users to assign to",
+                        )
+                    })?;
+                self.tx.set_round_robin_cursor(team, next)?;
+                Ok(Some(next))
+            }
+        }
+    }
+
+    /// Applies a patch to the subject's customer (`kind` customer) or deal
+    /// (`kind` deal; nothing if the subject has no deal) through the normal
+    /// update paths.
+    fn patch_subject(
+        &mut self,
+        kind: EntityKind,
+        subject: &Subject,
+        customer_patch: impl FnOnce() -> Result<CustomerPatch>,
+        deal_patch: impl FnOnce() -> Result<DealPatch>,
+    ) -> Result<()> {
+        match kind {
+            EntityKind::Customer => {
+                let Some(c) = subject.customer.map(|c| self.tx.customer(c)).transpose()? else {
+                    return Ok(());
+                };
+                if let Some(c) = c {
+                    self.update_customer(c.id, c.version, customer_patch()?)?;
+                }
+            }
+            EntityKind::Deal => {
+                let Some(d) = subject.deal.map(|d| self.tx.deal(d)).transpose()? else {
+                    return Ok(());
+                };
+                if let Some(d) = d {
+                    self.update_deal(d.id, d.version, deal_patch()?)?;
+                }
+            }
+            other => {
+                return Err(Error::invalid(
+                    EntityKind::Rule,
+                    "actions.entity",
+                    other,
+                    "must be customer or deal",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Fires the due time rules. See [`Session::run_due`]. Dates this
     /// batch's following operations at `now`, as
     /// [`set_time`](Batch::set_time) does.
@@ -377,23 +610,41 @@ impl Batch<'_> {
         self.check_automation_admin()?;
         let now = truncate_to_millis(now);
         self.set_time(Some(now));
-        let rules: Vec<Rule> = self
-            .tx
-            .rules()?
-            .into_iter()
-            .filter(|r| r.active && r.trigger.is_time())
-            .collect();
+        let index = self.rule_index()?;
+        let rules = &index.time;
         let mut report = DueReport::default();
         if rules.is_empty() {
             return Ok(report);
         }
+        // Which rules look at what; every kind of record is scanned once
+        // for all the rules on it.
+        let mut idle = Vec::new();
+        let mut overdue = Vec::new();
+        let mut deal_dates = Vec::new();
+        let mut customer_dates = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            match &rule.trigger {
+                Trigger::DealIdle { days } => idle.push((i, Duration::days(i64::from(*days)))),
+                Trigger::TaskOverdue => overdue.push(i),
+                Trigger::DateReached {
+                    entity: EntityKind::Deal,
+                    field,
+                    days,
+                } => deal_dates.push((i, field.as_str(), *days)),
+                Trigger::DateReached {
+                    entity: EntityKind::Customer,
+                    field,
+                    days,
+                } => customer_dates.push((i, field.as_str(), *days)),
+                _ => {}
+            }
+        }
+        // (subject, episode) of every record due, per rule.
+        let mut due: Vec<Vec<(EntityRef, String)>> = vec![Vec::new(); rules.len()];
+        let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         // Newest activity per deal, read once for every idle rule.
-        let mut last_activity: std::collections::HashMap<DealId, DateTime<Utc>> =
-            Default::default();
-        if rules
-            .iter()
-            .any(|r| matches!(r.trigger, Trigger::DealIdle { .. }))
-        {
+        let mut last_activity: HashMap<DealId, DateTime<Utc>> = HashMap::new();
+        if !idle.is_empty() {
             self.tx
                 .scan_activities(&ActivityFilter::default(), &mut |a| {
                     if let Some(d) = a.deal {
@@ -402,47 +653,74 @@ impl Batch<'_> {
                     }
                 })?;
         }
-        for rule in &rules {
-            // (subject, episode start) of every record due under this rule.
-            let mut due: Vec<(EntityRef, DateTime<Utc>)> = Vec::new();
-            match rule.trigger {
-                Trigger::DealIdle { days } => {
-                    let limit = Duration::days(i64::from(days));
-                    self.tx.scan_deals(
-                        &DealFilter {
-                            status: Some(DealStatus::Open),
-                            ..Default::default()
-                        },
-                        &mut |d| {
-                            let moved = d.history.last().map_or(d.created_at, |h| h.at);
-                            let since = last_activity.get(&d.id).map_or(moved, |a| moved.max(*a));
-                            if now - since >= limit {
-                                due.push((entity(EntityKind::Deal, d.id.as_uuid()), since));
+        if !idle.is_empty() || !deal_dates.is_empty() {
+            self.tx.scan_deals(
+                &DealFilter {
+                    status: Some(DealStatus::Open),
+                    ..Default::default()
+                },
+                &mut |d| {
+                    let e = entity(EntityKind::Deal, d.id.as_uuid());
+                    if !idle.is_empty() {
+                        let moved = d.history.last().map_or(d.created_at, |h| h.at);
+                        let since = last_activity.get(&d.id).map_or(moved, |a| moved.max(*a));
+                        for (i, limit) in &idle {
+                            if now - since >= *limit {
+                                due[*i].push((e, stamp(since)));
                             }
-                        },
-                    )?;
+                        }
+                    }
+                    for (i, field, days) in &deal_dates {
+                        let date = if *field == "expected_close_date" {
+                            d.expected_close_date
+                        } else {
+                            custom_date(&d.custom, field)
+                        };
+                        if let Some(date) = date.filter(|date| date_due(*date, *days, now)) {
+                            due[*i].push((e, date.to_string()));
+                        }
+                    }
+                },
+            )?;
+        }
+        if !customer_dates.is_empty() {
+            self.tx.scan_customers(&mut |c| {
+                if c.is_merged() {
+                    return;
                 }
-                Trigger::TaskOverdue => {
-                    self.tx.scan_activities(
-                        &ActivityFilter {
-                            open_tasks_only: true,
-                            ..Default::default()
-                        },
-                        &mut |a| {
-                            if let Some(t) = a.due_at.filter(|t| *t < now) {
-                                due.push((entity(EntityKind::Activity, a.id.as_uuid()), t));
-                            }
-                        },
-                    )?;
+                let e = entity(EntityKind::Customer, c.id.as_uuid());
+                for (i, field, days) in &customer_dates {
+                    if let Some(date) =
+                        custom_date(&c.custom, field).filter(|date| date_due(*date, *days, now))
+                    {
+                        due[*i].push((e, date.to_string()));
+                    }
                 }
-                _ => {}
-            }
+            })?;
+        }
+        if !overdue.is_empty() {
+            self.tx.scan_activities(
+                &ActivityFilter {
+                    open_tasks_only: true,
+                    ..Default::default()
+                },
+                &mut |a| {
+                    if let Some(t) = a.due_at.filter(|t| *t < now) {
+                        let e = entity(EntityKind::Activity, a.id.as_uuid());
+                        for i in &overdue {
+                            due[*i].push((e, stamp(t)));
+                        }
+                    }
+                },
+            )?;
+        }
+        for (rule, mut due) in rules.iter().zip(due) {
             due.sort_by_key(|(e, _)| e.id);
-            for (e, since) in due {
+            for (e, episode) in due {
                 let firing = Firing {
                     rule: rule.id,
                     subject: e,
-                    episode: since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    episode,
                     at: now,
                 };
                 if self.tx.has_fired(rule.id, e.id, &firing.episode)? {
@@ -466,6 +744,21 @@ impl Batch<'_> {
         }
         Ok(report)
     }
+}
+
+/// The date in custom field `custom.KEY`, if it holds one.
+fn custom_date(custom: &crate::custom_field::CustomValues, field: &str) -> Option<NaiveDate> {
+    match custom.get(field.strip_prefix("custom.")?)? {
+        crate::custom_field::CustomValue::Date(d) => Some(*d),
+        _ => None,
+    }
+}
+
+/// Whether 00:00 UTC of `date` + `days` is at or before `now`.
+fn date_due(date: NaiveDate, days: i32, now: DateTime<Utc>) -> bool {
+    date.checked_add_signed(Duration::days(i64::from(days)))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .is_some_and(|t| t.and_utc() <= now)
 }
 
 impl<S: Store> Session<'_, S> {

@@ -86,6 +86,8 @@ pub struct Crm<S> {
     store: S,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    /// Automation: the active rules, shared by this engine's batches.
+    rule_cache: automation::RuleCache,
 }
 
 impl<S: Store> Crm<S> {
@@ -95,6 +97,7 @@ impl<S: Store> Crm<S> {
             store,
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds::new()),
+            rule_cache: Default::default(),
         }
     }
 
@@ -222,6 +225,7 @@ impl<'c, S: Store> Session<'c, S> {
     pub fn batch<T>(&self, work: impl FnOnce(&mut Batch<'_>) -> Result<T>) -> Result<T> {
         let tx = self.crm.store.write()?;
         let mut batch = Batch::new(tx, &*self.crm.clock, &*self.crm.ids, self.actor, self.at)?;
+        batch.automation.shared = Some(self.crm.rule_cache.clone());
         let out = work(&mut batch)?;
         batch.commit()?;
         Ok(out)

@@ -127,17 +127,13 @@ pub fn automation_won_deal_updates_customer_and_outbox<S: Store>(store: S) {
                 .action(Action::AddTag {
                     tag: "customer".into(),
                 })
-                .action(Action::Notify {
-                    text: "Deal won".into(),
-                }),
+                .action(Action::notify("Deal won")),
         )
         .expect("rule");
     s.create_rule(
         NewRule::new("VIP wins", Trigger::DealWon)
             .condition(segment::parse("tag:vip").expect("expr"))
-            .action(Action::Notify {
-                text: "A VIP deal was won".into(),
-            }),
+            .action(Action::notify("A VIP deal was won")),
     )
     .expect("conditional rule");
     s.create_rule(
@@ -274,9 +270,8 @@ pub fn automation_rules_are_versioned_audited_records<S: Store>(store: S) {
     let rep = s
         .create_user(NewUser::new("rep", "rep@example.com").role(AccessRole::SalesRep))
         .expect("rep");
-    let input = NewRule::new("Idle deals", Trigger::DealIdle { days: 14 }).action(Action::Notify {
-        text: "Stale".into(),
-    });
+    let input =
+        NewRule::new("Idle deals", Trigger::DealIdle { days: 14 }).action(Action::notify("Stale"));
     assert!(matches!(
         crm.as_user(rep.id).create_rule(input.clone()),
         Err(Error::PermissionDenied { .. })
@@ -287,8 +282,7 @@ pub fn automation_rules_are_versioned_audited_records<S: Store>(store: S) {
     assert!(no_actions.to_string().contains("actions"), "{no_actions}");
     let zero = s
         .create_rule(
-            NewRule::new("Zero", Trigger::DealIdle { days: 0 })
-                .action(Action::Notify { text: "x".into() }),
+            NewRule::new("Zero", Trigger::DealIdle { days: 0 }).action(Action::notify("x")),
         )
         .expect_err("zero days");
     assert!(zero.to_string().contains("trigger.days"), "{zero}");
@@ -334,16 +328,13 @@ pub fn automation_run_due_fires_once_per_episode<S: Store>(store: S) {
         .expect("task");
     let idle = s
         .create_rule(
-            NewRule::new("Idle 14 days", Trigger::DealIdle { days: 14 }).action(Action::Notify {
-                text: "Deal is stale".into(),
-            }),
+            NewRule::new("Idle 14 days", Trigger::DealIdle { days: 14 })
+                .action(Action::notify("Deal is stale")),
         )
         .expect("idle rule");
     let overdue = s
         .create_rule(
-            NewRule::new("Overdue", Trigger::TaskOverdue).action(Action::Notify {
-                text: "Task overdue".into(),
-            }),
+            NewRule::new("Overdue", Trigger::TaskOverdue).action(Action::notify("Task overdue")),
         )
         .expect("overdue rule");
 
@@ -476,9 +467,8 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
                 ("idle", Trigger::DealIdle { days }),
                 ("overdue", Trigger::TaskOverdue),
             ] {
-                rules.push(b.create_rule(
-                    NewRule::new(name, trigger).action(Action::Notify { text: name.into() }),
-                )?);
+                rules
+                    .push(b.create_rule(NewRule::new(name, trigger).action(Action::notify(name)))?);
             }
             let name = |id: RuleId| {
                 rules
