@@ -63,3 +63,92 @@ fn two_handles_calling_run_due_together_fire_once() {
     let crm = Crm::new(SqliteStore::open(&path).unwrap());
     assert_eq!(crm.as_actor(Actor::System).outbox(false).unwrap().len(), 3);
 }
+
+/// The rule cache: handle A has cached the rules (none) when handle B, as
+/// another process would, saves a rule; A's next write fires it, and A's
+/// next write after B deactivates it does not.
+#[test]
+fn a_rule_saved_by_another_handle_fires_on_the_next_write() {
+    use crm_core::{CustomerPatch, Lifecycle, NewTeam, NewUser};
+    let path = file().with_file_name("cache.db");
+    let _ = std::fs::remove_file(&path);
+    let a = Crm::new(SqliteStore::open(&path).unwrap())
+        .with_clock(Arc::new(ManualClock::new(t0())))
+        .with_ids(SequentialIds::new(1));
+    let b = Crm::new(SqliteStore::open(&path).unwrap())
+        .with_clock(Arc::new(ManualClock::new(t0())))
+        .with_ids(SequentialIds::new(2));
+    let (sa, sb) = (a.as_actor(Actor::System), b.as_actor(Actor::System));
+    let c = sa.create_customer(NewCustomer::person("Ada")).unwrap();
+    let c = sa
+        .update_customer(c.id, c.version, CustomerPatch::default().name("Ada L"))
+        .unwrap();
+    assert!(sa.outbox(false).unwrap().is_empty());
+    let rule = sb
+        .create_rule(
+            NewRule::new(
+                "Lifecycle watch",
+                Trigger::field_changed(crm_core::EntityKind::Customer, "lifecycle"),
+            )
+            .action(Action::notify("lifecycle changed")),
+        )
+        .unwrap();
+    let c = sa
+        .update_customer(
+            c.id,
+            c.version,
+            CustomerPatch::default().lifecycle(Lifecycle::Prospect),
+        )
+        .unwrap();
+    assert_eq!(sa.outbox(false).unwrap().len(), 1, "A saw B's new rule");
+    sb.update_rule(
+        rule.id,
+        rule.version,
+        NewRule::new(
+            "Lifecycle watch",
+            Trigger::field_changed(crm_core::EntityKind::Customer, "lifecycle"),
+        )
+        .action(Action::notify("lifecycle changed"))
+        .active(false),
+    )
+    .unwrap();
+    sa.update_customer(
+        c.id,
+        c.version,
+        CustomerPatch::default().lifecycle(Lifecycle::Lead),
+    )
+    .unwrap();
+    assert_eq!(sa.outbox(false).unwrap().len(), 1, "A saw the deactivation");
+
+    // The round-robin cursor survives closing and reopening the file.
+    let team = sa.create_team(NewTeam::new("T")).unwrap();
+    let users: Vec<_> = ["u1", "u2"]
+        .iter()
+        .map(|n| {
+            sa.create_user(NewUser::new(*n, format!("{n}@example.com")).team(team.id))
+                .unwrap()
+                .id
+        })
+        .collect();
+    sa.create_rule(
+        NewRule::new(
+            "Assign",
+            Trigger::RecordCreated {
+                entity: crm_core::EntityKind::Customer,
+            },
+        )
+        .action(Action::ChangeOwner {
+            entity: crm_core::EntityKind::Customer,
+            to: crm_core::automation::Assignee::RoundRobin(team.id),
+        }),
+    )
+    .unwrap();
+    let first = sa.create_customer(NewCustomer::person("One")).unwrap();
+    drop((sa, sb));
+    drop((a, b));
+    let again = Crm::new(SqliteStore::open(&path).unwrap()).with_ids(SequentialIds::new(3));
+    let s = again.as_actor(Actor::System);
+    let second = s.create_customer(NewCustomer::person("Two")).unwrap();
+    assert_eq!(s.customer(first.id).unwrap().owner, Some(users[0]));
+    assert_eq!(s.customer(second.id).unwrap().owner, Some(users[1]));
+}

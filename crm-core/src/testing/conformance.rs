@@ -20,12 +20,14 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 mod automation;
+mod automation_rules;
 mod backup;
 mod custom_field;
 mod data_access;
 mod import;
 mod merge;
 pub use automation::*;
+pub use automation_rules::*;
 pub use backup::*;
 pub use custom_field::*;
 pub use data_access::*;
@@ -91,6 +93,9 @@ macro_rules! store_conformance_tests {
             automation_run_due_fires_once_per_episode,
             automation_split_run_due_fires_like_one_call,
             automation_rule_undone_by_attempt_does_not_fire,
+            automation_event_triggers_worked_example,
+            automation_date_reached_fires_once_per_date,
+            automation_actions_worked_example,
         );
     };
 }
