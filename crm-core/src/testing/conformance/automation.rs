@@ -425,18 +425,25 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
     clock.set(t0);
     let strategy = (
         proptest::collection::vec(
-            (0i64..2000, proptest::collection::vec(0i64..2000, 0..3)),
+            (
+                0i64..2000,
+                proptest::collection::vec(0i64..2000, 0..3),
+                proptest::option::of(-10i64..140),
+            ),
             0..5,
         ),
         proptest::collection::vec((0i64..2000, 0i64..3000), 0..5),
-        1u32..40,
+        (1u32..40, -10i32..10),
         proptest::collection::vec(0i64..3000, 0..6),
     );
-    type Case = (Vec<(i64, Vec<i64>)>, Vec<(i64, i64)>, u32, Vec<i64>);
+    // Deals: (created, activities, expected close day from t0); tasks;
+    // (idle days, days from the close date); run_due calls.
+    type Deals = Vec<(i64, Vec<i64>, Option<i64>)>;
+    type Case = (Deals, Vec<(i64, i64)>, (u32, i32), Vec<i64>);
     // The fired keys, with subjects named by creation order.
-    let run = |deals: &[(i64, Vec<i64>)],
+    let run = |deals: &[(i64, Vec<i64>, Option<i64>)],
                tasks: &[(i64, i64)],
-               days: u32,
+               (days, close_days): (u32, i32),
                calls: &[i64]|
      -> Result<Vec<(String, usize, String)>> {
         let mut out = Vec::new();
@@ -446,9 +453,17 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
             let p = b.create_pipeline(PipelineDef::sales_template("Sales"))?;
             let c = b.create_customer(NewCustomer::organisation("ACME"))?;
             let mut subjects = Vec::new();
-            for (created, acts) in deals {
+            for (created, acts, close) in deals {
                 b.set_time(Some(hours(*created)));
-                let d = b.create_deal(NewDeal::new(c.id, p.id, "Deal"))?;
+                let mut d = b.create_deal(NewDeal::new(c.id, p.id, "Deal"))?;
+                if let Some(day) = close {
+                    let close = (t0 + Duration::days(*day)).date_naive();
+                    d = b.update_deal(
+                        d.id,
+                        d.version,
+                        DealPatch::default().expected_close_date(Some(close)),
+                    )?;
+                }
                 subjects.push(d.id.as_uuid());
                 for a in acts {
                     b.set_time(Some(hours(created + a)));
@@ -466,6 +481,14 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
             for (name, trigger) in [
                 ("idle", Trigger::DealIdle { days }),
                 ("overdue", Trigger::TaskOverdue),
+                (
+                    "close",
+                    Trigger::DateReached {
+                        entity: EntityKind::Deal,
+                        field: "expected_close_date".into(),
+                        days: close_days,
+                    },
+                ),
             ] {
                 rules
                     .push(b.create_rule(NewRule::new(name, trigger).action(Action::notify(name)))?);
@@ -492,11 +515,13 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
         Ok(out)
     };
     let fired_any = std::cell::Cell::new(0usize);
+    let closes = std::cell::Cell::new(0usize);
     runner(32)
         .run(&strategy, |(deals, tasks, days, mut calls): Case| {
             calls.sort_unstable();
             let split = run(&deals, &tasks, days, &calls).expect("split run");
             let one = run(&deals, &tasks, days, &[]).expect("one run");
+            closes.set(closes.get() + one.iter().filter(|f| f.0 == "close").count());
             fired_any.set(fired_any.get() + one.len());
             let mut split_sorted = split.clone();
             split_sorted.sort();
@@ -509,6 +534,7 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
         })
         .unwrap_or_else(|e| panic!("split run_due property failed: {e}"));
     assert!(fired_any.get() > 0, "the cases fired something");
+    assert!(closes.get() > 0, "the cases fired date rules");
 }
 
 /// A rule saved in a batch step that is undone (`Batch::attempt`) does not
