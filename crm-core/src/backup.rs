@@ -5,7 +5,7 @@
 //! other line is one record, tagged with its kind:
 //!
 //! ```text
-//! {"header":{"format":"crm-core backup","version":1}}
+//! {"header":{"format":"crm-core backup","version":2}}
 //! {"team":{...}}
 //! {"user":{...}}          (with roles and team memberships)
 //! {"field_schema":{...}}  (custom field definitions per entity type)
@@ -15,7 +15,14 @@
 //! {"activity":{...}}
 //! {"segment":{...}}     (saved segments)
 //! {"event":{...}}       (in log order, with their sequence numbers)
+//! {"rule":{...}}        (automation rules, by id; version 2)
+//! {"notification":{...}} (the outbox, acknowledged ones included; version 2)
+//! {"firing":{...}}      (recorded time-rule firings; version 2)
+//! {"round_robin_cursor":{...}} (the last user per team; version 2)
 //! ```
+//!
+//! Version 2 added the automation lines; a version-1 file (none of them)
+//! still restores.
 //!
 //! Records are the domain types' serde forms (money as decimal strings,
 //! times in RFC 3339), in the stores' default listing order, so the same
@@ -42,7 +49,7 @@ use crate::pipeline::Pipeline;
 pub const FORMAT: &str = "crm-core backup";
 
 /// The newest format version this library writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// A backup's first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +84,24 @@ pub enum Line {
     Segment(crate::segment::Segment),
     /// An audit-log event.
     Event(Event),
+    /// An automation rule.
+    Rule(crate::automation::Rule),
+    /// An outbox notification (acknowledged or not).
+    Notification(crate::automation::Notification),
+    /// A recorded time-rule firing.
+    Firing(crate::automation::Firing),
+    /// A team's round-robin cursor.
+    RoundRobinCursor(RoundRobinCursor),
+}
+
+/// The user a team's round-robin assignment chose last (see
+/// [`Assignee::RoundRobin`](crate::automation::Assignee::RoundRobin)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundRobinCursor {
+    /// The team.
+    pub team: crate::id::TeamId,
+    /// The user chosen last.
+    pub user: crate::id::UserId,
 }
 
 /// How many records of each kind a backup held.
@@ -100,6 +125,18 @@ pub struct BackupCounts {
     pub segments: u64,
     /// Events.
     pub events: u64,
+    /// Automation rules.
+    #[serde(default)]
+    pub rules: u64,
+    /// Outbox notifications.
+    #[serde(default)]
+    pub notifications: u64,
+    /// Recorded firings.
+    #[serde(default)]
+    pub firings: u64,
+    /// Round-robin cursors.
+    #[serde(default)]
+    pub round_robin_cursors: u64,
 }
 
 impl BackupCounts {
@@ -115,6 +152,10 @@ impl BackupCounts {
             Line::Deal(_) => self.deals += 1,
             Line::Activity(_) => self.activities += 1,
             Line::Event(_) => self.events += 1,
+            Line::Rule(_) => self.rules += 1,
+            Line::Notification(_) => self.notifications += 1,
+            Line::Firing(_) => self.firings += 1,
+            Line::RoundRobinCursor(_) => self.round_robin_cursors += 1,
         }
     }
 }

@@ -31,3 +31,13 @@ fn restore_refuses_damaged_backups() {
         crm_store_memory::MemoryStore::new(),
     );
 }
+
+// ----- automation -----
+
+#[test]
+fn automation_backup_round_trip() {
+    crm_core::testing::conformance::automation_backup_round_trip(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_memory::MemoryStore::new(),
+    );
+}

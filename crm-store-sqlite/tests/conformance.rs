@@ -61,3 +61,18 @@ fn restore_into_sqlite_refuses_damaged_backups() {
         crm_store_sqlite::SqliteStore::open_in_memory().unwrap(),
     );
 }
+
+// ----- automation -----
+
+/// Automation records: memory → backup → SQLite, and SQLite → memory.
+#[test]
+fn automation_backup_round_trips_between_stores() {
+    crm_core::testing::conformance::automation_backup_round_trip(
+        crm_store_memory::MemoryStore::new(),
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap(),
+    );
+    crm_core::testing::conformance::automation_backup_round_trip(
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap(),
+        crm_store_memory::MemoryStore::new(),
+    );
+}

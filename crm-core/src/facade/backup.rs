@@ -5,11 +5,11 @@ use std::io::{BufRead, Write};
 
 use super::Session;
 use crate::access::{Access, Operation};
-use crate::backup::{BackupCounts, FORMAT, Header, Line, VERSION};
+use crate::backup::{BackupCounts, FORMAT, Header, Line, RoundRobinCursor, VERSION};
 use crate::custom_field::FieldSchema;
 use crate::error::{EntityKind, Error, Result};
 use crate::event::NewEvent;
-use crate::id::{CustomerId, DealId, PipelineId};
+use crate::id::{CustomerId, DealId, PipelineId, RuleId};
 use crate::pipeline::StageKey;
 use crate::query::{
     ActivityQuery, CustomerFilter, CustomerQuery, DealQuery, EventQuery, PipelineQuery, Query,
@@ -102,6 +102,19 @@ impl<S: Store> Session<'_, S> {
                 |q: &EventQuery| tx.events(q),
                 |e| write(Line::Event(e)),
             )?;
+            // ----- automation (format version 2) -----
+            for r in tx.rules()? {
+                write(Line::Rule(r))?;
+            }
+            for n in tx.outbox(true)? {
+                write(Line::Notification(n))?;
+            }
+            for f in tx.firings()? {
+                write(Line::Firing(f))?;
+            }
+            for (team, user) in tx.round_robin_cursors()? {
+                write(Line::RoundRobinCursor(RoundRobinCursor { team, user }))?;
+            }
             out.flush().map_err(|e| write_failed(e.to_string()))?;
             Ok(counts)
         })
@@ -125,7 +138,9 @@ impl<S: Store> Session<'_, S> {
             && tx.segments(&Query::new().limit(1))?.items.is_empty()
             && tx.users(&Query::new().limit(1))?.items.is_empty()
             && tx.teams(&Query::new().limit(1))?.items.is_empty()
-            && tx.last_event_seq()? == 0;
+            && tx.last_event_seq()? == 0
+            && tx.rules()?.is_empty()
+            && tx.outbox(true)?.is_empty();
         if !empty {
             return Err(Error::Backup {
                 line: 0,
@@ -146,6 +161,7 @@ impl<S: Store> Session<'_, S> {
         // References among customers may point forward: checked at the end.
         let mut customer_links: Vec<(u64, &'static str, CustomerId)> = Vec::new();
         let mut deals: HashSet<DealId> = HashSet::new();
+        let mut rules: HashSet<RuleId> = HashSet::new();
         let mut lines_read = 0u64;
         for (i, text) in input.lines().enumerate() {
             let n = i as u64 + 1;
@@ -263,6 +279,37 @@ impl<S: Store> Session<'_, S> {
                             stored.seq
                         )));
                     }
+                }
+                Line::Rule(r) => {
+                    rules.insert(r.id);
+                    tx.insert_rule(&r)?;
+                }
+                Line::Notification(note) => {
+                    if !rules.contains(&note.rule) {
+                        return Err(fail(format!(
+                            "notification {} comes from rule {}, which is not earlier in the backup",
+                            note.id, note.rule
+                        )));
+                    }
+                    tx.insert_notification(&note)?;
+                }
+                Line::Firing(f) => {
+                    if !rules.contains(&f.rule) {
+                        return Err(fail(format!(
+                            "a firing of rule {}, which is not earlier in the backup",
+                            f.rule
+                        )));
+                    }
+                    tx.record_firing(&f)?;
+                }
+                Line::RoundRobinCursor(c) => {
+                    if tx.team(c.team)?.is_none() || tx.user(c.user)?.is_none() {
+                        return Err(fail(format!(
+                            "the round-robin cursor of team {} names a team or user ({}) not earlier in the backup",
+                            c.team, c.user
+                        )));
+                    }
+                    tx.set_round_robin_cursor(c.team, c.user)?;
                 }
             }
         }

@@ -135,10 +135,11 @@ pub fn backup_then_restore_is_lossless<S: Store, T: Store>(source: S, target: T)
             // move + win, deal + lose + reopen, task + complete, e-mail,
             // merge, pipeline edit, segment
             events: 19,
+            ..Default::default()
         }
     );
     let text = String::from_utf8(first.clone()).unwrap_or_default();
-    assert!(text.starts_with("{\"header\":{\"format\":\"crm-core backup\",\"version\":1}}\n"));
+    assert!(text.starts_with("{\"header\":{\"format\":\"crm-core backup\",\"version\":2}}\n"));
     assert_eq!(text.lines().count(), 1 + 1 + 1 + 1 + 1 + 3 + 2 + 2 + 1 + 19);
 
     let copy = Crm::new(target);
@@ -210,7 +211,7 @@ pub fn restore_refuses_damaged_backups<S: Store, T: Store>(source: S, store: T) 
     let cases: Vec<(String, u64, &str)> = vec![
         (String::new(), 0, "the file is empty"),
         (
-            text.replacen("\"version\":1", "\"version\":9", 1),
+            text.replacen("\"version\":2", "\"version\":9", 1),
             1,
             "format version 9",
         ),
