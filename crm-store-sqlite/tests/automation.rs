@@ -144,7 +144,6 @@ fn a_rule_saved_by_another_handle_fires_on_the_next_write() {
     )
     .unwrap();
     let first = sa.create_customer(NewCustomer::person("One")).unwrap();
-    drop((sa, sb));
     drop((a, b));
     let again = Crm::new(SqliteStore::open(&path).unwrap()).with_ids(SequentialIds::new(3));
     let s = again.as_actor(Actor::System);
