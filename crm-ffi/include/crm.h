@@ -50,6 +50,14 @@
  *   user.get           {"id"}                               -> User
  *   team.create        NewTeam (admins only)                -> Team
  *   team.get           {"id"}                               -> Team
+ *   rule.create        {"name","trigger","actions","condition"?,"active"?}
+ *                      (admins; condition: segment text or Expr) -> Rule
+ *   rule.get           {"id"}                               -> Rule
+ *   rule.list          {}                                   -> [Rule]
+ *   rule.update        {"id","version","rule":{as rule.create}} -> Rule
+ *   automation.run_due {"now"?} (RFC 3339; default: now)    -> DueReport
+ *   outbox.list        {"include_acknowledged"?}            -> [Notification]
+ *   outbox.acknowledge {"id","version"}                     -> Notification
  *
  * Failures change nothing: arguments are checked before the engine runs and
  * every operation is one transaction. Panics never cross into C: they come
@@ -103,6 +111,10 @@ typedef enum {
   // A bug in the library: a caught panic or an error it cannot classify.
   // The engine is still usable; nothing of the failed call was kept.
   CRM_STATUS_INTERNAL = 12,
+  // Automation rules set each other off deeper than the chain limit
+  // (a cycle, most likely): the message names the rules on the chain.
+  // Nothing of the triggering change was kept; fix the rules.
+  CRM_STATUS_AUTOMATION_LOOP = 13,
 } crm_status;
 
 // An open engine: a CRM over an in-memory or SQLite store.

@@ -276,7 +276,7 @@ pub extern "C" fn crm_version() -> *const c_char {
 pub extern "C" fn crm_status_name(status: c_int) -> *const c_char {
     // Taken as an int, not a `crm_status`: C may pass any value, and an
     // out-of-range enum would be undefined behaviour on the Rust side.
-    const NAMES: [&CStr; 13] = [
+    const NAMES: [&CStr; 14] = [
         c"CRM_STATUS_OK",
         c"CRM_STATUS_NULL_ARGUMENT",
         c"CRM_STATUS_INVALID_UTF8",
@@ -290,6 +290,7 @@ pub extern "C" fn crm_status_name(status: c_int) -> *const c_char {
         c"CRM_STATUS_PERMISSION_DENIED",
         c"CRM_STATUS_STORAGE",
         c"CRM_STATUS_INTERNAL",
+        c"CRM_STATUS_AUTOMATION_LOOP",
     ];
     usize::try_from(status)
         .ok()

@@ -62,6 +62,13 @@
 //! | `user.get` | `{"id"}` | `User` |
 //! | `team.create` | `NewTeam` (admins only) | `Team` |
 //! | `team.get` | `{"id"}` | `Team` |
+//! | `rule.create` | `{"name","trigger","actions","condition"?,"active"?}` (process admins; condition as segment text or `Expr` JSON) | `Rule` |
+//! | `rule.get` | `{"id"}` | `Rule` |
+//! | `rule.list` | `{}` | `[Rule]` |
+//! | `rule.update` | `{"id","version","rule": {as rule.create}}` | `Rule` |
+//! | `automation.run_due` | `{"now"?}` (RFC 3339; default: the engine's clock) | `DueReport` |
+//! | `outbox.list` | `{"include_acknowledged"?}` | `[Notification]` |
+//! | `outbox.acknowledge` | `{"id","version"}` | `Notification` |
 //!
 //! # Ownership
 //!

@@ -4,6 +4,7 @@
 //! both in the serde forms of crm-core's types. The table in the crate
 //! docs (and in `crm.h`) lists them all.
 
+use crm_core::automation::{Action, NewRule, Trigger};
 use crm_core::kpi::report::{KpiOptions, KpiReport};
 use crm_core::kpi::{KpiFilter, Period};
 use crm_core::query::{
@@ -15,6 +16,7 @@ use crm_core::{
     NewTeam, NewUser, PipelineDef, PipelineId, SegmentId, SegmentQuery, Session, Store, TeamId,
     UserId,
 };
+use crm_core::{NotificationId, RuleId};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -55,6 +57,14 @@ pub const OPERATIONS: &[&str] = &[
     "user.get",
     "team.create",
     "team.get",
+    // ----- automation -----
+    "rule.create",
+    "rule.get",
+    "rule.list",
+    "rule.update",
+    "automation.run_due",
+    "outbox.list",
+    "outbox.acknowledge",
 ];
 
 /// `{"id": ...}`
@@ -131,6 +141,63 @@ struct KpiRequest {
     period: Option<Period>,
 }
 
+// ----- automation -----
+
+/// `{}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+/// A rule definition: `NewRule`'s fields, the condition as segment text or
+/// an expression tree.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleRequest {
+    name: String,
+    #[serde(default = "active_by_default")]
+    active: bool,
+    trigger: Trigger,
+    #[serde(default)]
+    condition: Option<Value>,
+    actions: Vec<Action>,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+fn new_rule(r: RuleRequest) -> Result<NewRule, Failure> {
+    let mut rule = NewRule::new(r.name, r.trigger).active(r.active);
+    if let Some(c) = r.condition {
+        rule = rule.condition(expression(c)?);
+    }
+    rule.actions = r.actions;
+    Ok(rule)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateRule {
+    id: RuleId,
+    version: u64,
+    rule: RuleRequest,
+}
+
+/// `{"now"?}`: the engine's clock when absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunDue {
+    #[serde(default)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxList {
+    #[serde(default)]
+    include_acknowledged: bool,
+}
+
 /// Parses the actor JSON: `{"type":"system"}` or `{"type":"user","id":"…"}`.
 pub fn parse_actor(json: &str) -> Result<Actor, Failure> {
     parse(json, "actor_json")
@@ -200,6 +267,26 @@ pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<St
         "user.get" => out(s.user(req::<ById<UserId>>(request)?.id)),
         "team.create" => out(s.create_team(req::<NewTeam>(request)?)),
         "team.get" => out(s.team(req::<ById<TeamId>>(request)?.id)),
+        // ----- automation -----
+        "rule.create" => out(s.create_rule(new_rule(req(request)?)?)),
+        "rule.get" => out(s.rule(req::<ById<RuleId>>(request)?.id)),
+        "rule.list" => {
+            req::<Empty>(request)?;
+            out(s.rules())
+        }
+        "rule.update" => {
+            let r: UpdateRule = req(request)?;
+            out(s.update_rule(r.id, r.version, new_rule(r.rule)?))
+        }
+        "automation.run_due" => {
+            let r: RunDue = req(request)?;
+            out(s.run_due(r.now.unwrap_or_else(|| engine.now())))
+        }
+        "outbox.list" => out(s.outbox(req::<OutboxList>(request)?.include_acknowledged)),
+        "outbox.acknowledge" => {
+            let r: Versioned<NotificationId> = req(request)?;
+            out(s.acknowledge_notification(r.id, r.version))
+        }
         #[cfg(test)]
         "test.panic" => panic!("a deliberate panic for the tests"),
         other => Err(Failure::new(

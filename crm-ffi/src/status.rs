@@ -42,6 +42,10 @@ pub enum CrmStatus {
     /// A bug in the library: a caught panic or an error it cannot classify.
     /// The engine is still usable; nothing of the failed call was kept.
     Internal = 12,
+    /// Automation rules set each other off deeper than the chain limit
+    /// (a cycle, most likely): the message names the rules on the chain.
+    /// Nothing of the triggering change was kept; fix the rules.
+    AutomationLoop = 13,
 }
 
 /// A failed call: its status and the message for `crm_last_error()`.
@@ -83,6 +87,7 @@ pub fn status_of(e: &Error) -> CrmStatus {
             CrmStatus::TransitionRefused
         }
         Error::GuardFailed { .. } => CrmStatus::GuardFailed,
+        Error::AutomationLoop { .. } => CrmStatus::AutomationLoop,
         Error::PermissionDenied { .. }
         | Error::FieldHidden { .. }
         | Error::ActorNotAllowed { .. } => CrmStatus::PermissionDenied,
@@ -154,6 +159,13 @@ mod tests {
             (
                 Error::Store(StoreError::InvalidCursor("zzz".into())),
                 CrmStatus::InvalidInput,
+            ),
+            (
+                Error::AutomationLoop {
+                    depth: 3,
+                    rules: vec!["A".into(), "B".into()],
+                },
+                CrmStatus::AutomationLoop,
             ),
         ];
         for (err, want) in cases {

@@ -134,7 +134,8 @@ fn version_and_status_names() {
     assert_eq!(name(0), "CRM_STATUS_OK");
     assert_eq!(name(6), "CRM_STATUS_NOT_FOUND");
     assert_eq!(name(12), "CRM_STATUS_INTERNAL");
-    assert_eq!(name(13), "CRM_STATUS_UNKNOWN");
+    assert_eq!(name(13), "CRM_STATUS_AUTOMATION_LOOP");
+    assert_eq!(name(14), "CRM_STATUS_UNKNOWN");
     assert_eq!(name(-1), "CRM_STATUS_UNKNOWN");
 }
 

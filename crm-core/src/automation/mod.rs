@@ -81,7 +81,7 @@ pub struct Firing {
 }
 
 /// What [`Session::run_due`](crate::Session::run_due) did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DueReport {
     /// The firings that ran, in the order they ran.
     pub fired: Vec<Firing>,

@@ -225,6 +225,97 @@ int main(void) {
     CHECK(count(out, "\"seq\":") == 7);
     crm_string_free(out);
 
+    /* Automation: rules, a loop refused with its own status, run_due and
+     * the outbox. */
+    {
+        char rule[64], cy[64], note[64];
+        CHECK(call(e, "rule.create",
+                   "{\"name\":\"Overdue\",\"trigger\":\"task_overdue\","
+                   "\"actions\":[{\"notify\":{\"text\":\"Task overdue\"}}]}",
+                   &out) == CRM_STATUS_OK);
+        CHECK(get_str(out, "id", rule, sizeof rule));
+        CHECK(get_int(out, "version") == 1);
+        crm_string_free(out);
+        expect_fail(e, "rule.create",
+                    "{\"name\":\"Empty\",\"trigger\":\"deal_won\",\"actions\":[]}",
+                    CRM_STATUS_INVALID_INPUT);
+        CHECK(strstr(crm_last_error(), "actions") != NULL);
+        CHECK(call(e, "rule.create",
+                   "{\"name\":\"A\",\"trigger\":{\"field_changed\":{\"entity\":"
+                   "\"customer\",\"field\":\"lifecycle\",\"to\":\"prospect\"}},"
+                   "\"condition\":\"lifecycle = prospect\","
+                   "\"actions\":[{\"set_lifecycle\":{\"to\":\"lead\"}}]}",
+                   &out) == CRM_STATUS_OK);
+        crm_string_free(out);
+        CHECK(call(e, "rule.create",
+                   "{\"name\":\"B\",\"trigger\":{\"field_changed\":{\"entity\":"
+                   "\"customer\",\"field\":\"lifecycle\",\"to\":\"lead\"}},"
+                   "\"actions\":[{\"set_lifecycle\":{\"to\":\"prospect\"}}]}",
+                   &out) == CRM_STATUS_OK);
+        crm_string_free(out);
+        CHECK(call(e, "customer.create", "{\"kind\":\"person\",\"name\":\"Cy\"}",
+                   &out) == CRM_STATUS_OK);
+        CHECK(get_str(out, "id", cy, sizeof cy));
+        crm_string_free(out);
+        snprintf(req, sizeof req,
+                 "{\"id\":\"%s\",\"version\":1,\"patch\":{\"lifecycle\":\"prospect\"}}",
+                 cy);
+        expect_fail(e, "customer.update", req, CRM_STATUS_AUTOMATION_LOOP);
+        CHECK(strstr(crm_last_error(), "A") != NULL);
+        CHECK(strcmp(crm_status_name(CRM_STATUS_AUTOMATION_LOOP),
+                     "CRM_STATUS_AUTOMATION_LOOP") == 0);
+        CHECK(call(e, "rule.list", "{}", &out) == CRM_STATUS_OK);
+        CHECK(count(out, "\"trigger\":") == 3);
+        crm_string_free(out);
+
+        /* A task due in 2020 is overdue once, however often run_due runs. */
+        snprintf(req, sizeof req,
+                 "{\"kind\":\"task\",\"subject\":\"Call back\",\"customer\":\"%s\","
+                 "\"due_at\":\"2020-01-01T00:00:00Z\"}",
+                 customer);
+        CHECK(call(e, "activity.log", req, &out) == CRM_STATUS_OK);
+        crm_string_free(out);
+        CHECK(call(e, "automation.run_due", "{\"now\":\"2020-01-02T00:00:00Z\"}",
+                   &out) == CRM_STATUS_OK);
+        CHECK(count(out, "\"episode\":\"2020-01-01T00:00:00.000Z\"") == 1);
+        crm_string_free(out);
+        CHECK(call(e, "automation.run_due", "{}", &out) == CRM_STATUS_OK);
+        CHECK(out && strcmp(out, "{\"fired\":[],\"failed\":[]}") == 0);
+        crm_string_free(out);
+
+        CHECK(call(e, "outbox.list", "{}", &out) == CRM_STATUS_OK);
+        CHECK(count(out, "\"text\":\"Task overdue\"") == 1);
+        CHECK(get_str(out, "id", note, sizeof note));
+        crm_string_free(out);
+        snprintf(req, sizeof req, "{\"id\":\"%s\",\"version\":1}", note);
+        CHECK(call(e, "outbox.acknowledge", req, &out) == CRM_STATUS_OK);
+        CHECK(get_int(out, "version") == 2);
+        crm_string_free(out);
+        CHECK(call(e, "outbox.list", "{}", &out) == CRM_STATUS_OK);
+        CHECK(out && strcmp(out, "[]") == 0);
+        crm_string_free(out);
+        CHECK(call(e, "outbox.list", "{\"include_acknowledged\":true}", &out) ==
+              CRM_STATUS_OK);
+        CHECK(count(out, "\"acknowledged_at\":\"") == 1);
+        crm_string_free(out);
+
+        /* Deactivated, and a stale version conflicts. */
+        snprintf(req, sizeof req,
+                 "{\"id\":\"%s\",\"version\":1,\"rule\":{\"name\":\"Overdue\","
+                 "\"active\":false,\"trigger\":\"task_overdue\","
+                 "\"actions\":[{\"notify\":{\"text\":\"Task overdue\"}}]}}",
+                 rule);
+        CHECK(call(e, "rule.update", req, &out) == CRM_STATUS_OK);
+        CHECK(get_int(out, "version") == 2);
+        CHECK(strstr(out, "\"active\":false") != NULL);
+        crm_string_free(out);
+        expect_fail(e, "rule.update", req, CRM_STATUS_CONFLICT);
+        snprintf(req, sizeof req, "{\"id\":\"%s\"}", rule);
+        CHECK(call(e, "rule.get", req, &out) == CRM_STATUS_OK);
+        CHECK(get_int(out, "version") == 2);
+        crm_string_free(out);
+    }
+
     /* Two threads share the engine. */
     struct worker w[2] = {{e, 0, 0}, {e, 1, 0}};
     thrd_t t[2];
