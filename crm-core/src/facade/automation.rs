@@ -624,18 +624,21 @@ impl Batch<'_> {
         let mut customer_dates = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             match &rule.trigger {
-                Trigger::DealIdle { days } => idle.push((i, Duration::days(i64::from(*days)))),
+                // Due when idle since at or before `now - days`.
+                Trigger::DealIdle { days } => {
+                    idle.push((i, now - Duration::days(i64::from(*days))))
+                }
                 Trigger::TaskOverdue => overdue.push(i),
                 Trigger::DateReached {
                     entity: EntityKind::Deal,
                     field,
                     days,
-                } => deal_dates.push((i, field.as_str(), *days)),
+                } => deal_dates.push((i, field.as_str(), last_due_date(now, *days))),
                 Trigger::DateReached {
                     entity: EntityKind::Customer,
                     field,
                     days,
-                } => customer_dates.push((i, field.as_str(), *days)),
+                } => customer_dates.push((i, field.as_str(), last_due_date(now, *days))),
                 _ => {}
             }
         }
@@ -664,19 +667,19 @@ impl Batch<'_> {
                     if !idle.is_empty() {
                         let moved = d.history.last().map_or(d.created_at, |h| h.at);
                         let since = last_activity.get(&d.id).map_or(moved, |a| moved.max(*a));
-                        for (i, limit) in &idle {
-                            if now - since >= *limit {
+                        for (i, idle_since) in &idle {
+                            if since <= *idle_since {
                                 due[*i].push((e, stamp(since)));
                             }
                         }
                     }
-                    for (i, field, days) in &deal_dates {
+                    for (i, field, last) in &deal_dates {
                         let date = if *field == "expected_close_date" {
                             d.expected_close_date
                         } else {
                             custom_date(&d.custom, field)
                         };
-                        if let Some(date) = date.filter(|date| date_due(*date, *days, now)) {
+                        if let Some(date) = date.filter(|date| Some(*date) <= *last) {
                             due[*i].push((e, date.to_string()));
                         }
                     }
@@ -689,9 +692,9 @@ impl Batch<'_> {
                     return;
                 }
                 let e = entity(EntityKind::Customer, c.id.as_uuid());
-                for (i, field, days) in &customer_dates {
+                for (i, field, last) in &customer_dates {
                     if let Some(date) =
-                        custom_date(&c.custom, field).filter(|date| date_due(*date, *days, now))
+                        custom_date(&c.custom, field).filter(|date| Some(*date) <= *last)
                     {
                         due[*i].push((e, date.to_string()));
                     }
@@ -754,11 +757,13 @@ fn custom_date(custom: &crate::custom_field::CustomValues, field: &str) -> Optio
     }
 }
 
-/// Whether 00:00 UTC of `date` + `days` is at or before `now`.
-fn date_due(date: NaiveDate, days: i32, now: DateTime<Utc>) -> bool {
-    date.checked_add_signed(Duration::days(i64::from(days)))
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .is_some_and(|t| t.and_utc() <= now)
+/// The latest date whose `days`-offset moment (00:00 UTC of date + `days`)
+/// is at or before `now`: that moment is at or before `now` exactly when
+/// date + `days` is at or before `now`'s UTC date. `None`: no date is
+/// (out of the calendar's range).
+fn last_due_date(now: DateTime<Utc>, days: i32) -> Option<NaiveDate> {
+    now.date_naive()
+        .checked_sub_signed(Duration::days(i64::from(days)))
 }
 
 impl<S: Store> Session<'_, S> {
