@@ -118,7 +118,11 @@ fn event_rules(c: &mut Criterion) {
         let mut version = customer.version;
         group.bench_function(name, |b| {
             b.iter(|| {
-                let to = if version % 2 == 0 { "ACME A" } else { "ACME B" };
+                let to = if version.is_multiple_of(2) {
+                    "ACME A"
+                } else {
+                    "ACME B"
+                };
                 let c = s
                     .update_customer(customer.id, version, CustomerPatch::default().name(to))
                     .expect("update");
@@ -144,7 +148,7 @@ fn run_due(c: &mut Criterion) {
     s.batch(|b| {
         let mut customer = None;
         for i in 0..n {
-            if i % 1000 == 0 {
+            if i.is_multiple_of(1000) {
                 customer = Some(
                     b.create_customer(NewCustomer::organisation(format!("C{i}")))?
                         .id,

@@ -16,8 +16,11 @@ fn two_engines_on_one_store_see_each_others_rules() {
     let (sa, sb) = (a.as_actor(Actor::System), b.as_actor(Actor::System));
     let c = sa.create_customer(NewCustomer::person("Ada")).unwrap();
     let rule = || {
-        NewRule::new("Renamed", Trigger::field_changed(EntityKind::Customer, "name"))
-            .action(Action::notify("renamed"))
+        NewRule::new(
+            "Renamed",
+            Trigger::field_changed(EntityKind::Customer, "name"),
+        )
+        .action(Action::notify("renamed"))
     };
     // A rule saved in a batch that fails is never seen, by either engine.
     let failed: Result<(), Error> = sa.batch(|bt| {
