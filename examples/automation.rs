@@ -1,11 +1,14 @@
-//! Automation: a month in a small sales team's life, with four rules.
+//! Automation: a month in a small sales team's life, with six rules.
 //!
-//! Three reps work February 2025 on six deals. Four rules run the routine:
-//! a deal entering "proposal" gets a follow-up task for its owner due in
-//! two days; a won deal makes its customer a `customer`, tags it and tells
-//! the owner; a deal with no stage change and no activity for seven days
-//! reminds its owner; an overdue task reminds its owner. The clock advances
-//! day by day; the reps' work is scripted; at 18:00 every day the host calls
+//! Three reps and their manager work February 2025 on six inbound deals.
+//! Six rules run the routine: a new deal goes to the next rep of the team
+//! (round-robin over its active members); a deal entering "proposal" gets
+//! a follow-up task for its owner due in two days; a won deal makes its
+//! customer a `customer`, tags it and tells the owner and the team's
+//! manager; a deal with no stage change and no activity for seven days
+//! reminds its owner; a deal a week from its expected close date reminds
+//! its owner; an overdue task reminds its owner. The clock advances day by
+//! day; the reps' work is scripted; at 18:00 every day the host calls
 //! `run_due`. Each day prints what the rules did, and the month ends with
 //! the outbox, which the host then acknowledges.
 //!
@@ -15,11 +18,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use crm_core::automation::{Action, NewRule, Trigger};
+use crm_core::automation::{Action, Assignee, NewRule, Recipient, Trigger};
 use crm_core::{
-    AccessRole, ActivityFilter, ActivityKind, ActivityQuery, Actor, Crm, DealId, DealPatch,
-    EntityKind, EventQuery, Lifecycle, ManualClock, Money, NewActivity, NewCustomer, NewDeal,
-    NewUser, PipelineDef, SequentialIds, Session, Store, UserId,
+    AccessRole, ActivityFilter, ActivityKind, ActivityQuery, Actor, Crm, DealId, EntityKind,
+    EventQuery, Lifecycle, ManualClock, Money, NewActivity, NewCustomer, NewDeal, NewTeam, NewUser,
+    PipelineDef, SequentialIds, Session, Store, UserId,
 };
 use crm_store_memory::MemoryStore;
 
@@ -32,7 +35,11 @@ fn day(d: u32, h: u32) -> DateTime<Utc> {
 }
 
 /// What the rules did since event `seq`: the system's events, described.
-fn rule_effects<S: Store>(s: &Session<'_, S>, after: u64) -> Res<(Vec<String>, u64)> {
+fn rule_effects<S: Store>(
+    s: &Session<'_, S>,
+    after: u64,
+    names: &HashMap<UserId, String>,
+) -> Res<(Vec<String>, u64)> {
     let mut out = Vec::new();
     let mut last = after;
     let mut q = EventQuery::new().limit(500);
@@ -49,6 +56,22 @@ fn rule_effects<S: Store>(s: &Session<'_, S>, after: u64) -> Res<(Vec<String>, u
                     .changes
                     .iter()
                     .map(|c| format!("customer {} -> {}", c.field, c.new))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                EntityKind::Deal if e.kind == crm_core::EventKind::Updated => e
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        let user = c
+                            .new
+                            .as_str()
+                            .and_then(|u| u.parse().ok())
+                            .and_then(|u| names.get(&UserId::from_uuid(u)));
+                        match user {
+                            Some(name) => format!("deal {} -> {name}", c.field),
+                            None => format!("deal {} -> {}", c.field, c.new),
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
                 // Listed from the outbox, with the record they are about.
@@ -73,27 +96,47 @@ fn main() -> Res<()> {
     let admin = crm.as_actor(Actor::System);
 
     let mut names: HashMap<UserId, String> = HashMap::new();
+    let team = admin.create_team(NewTeam::new("Inside sales"))?;
     let mut reps = Vec::new();
     for name in ["Rita", "Sven", "Mia"] {
         let u = admin.create_user(
             NewUser::new(name, format!("{}@example.com", name.to_lowercase()))
-                .role(AccessRole::SalesRep),
+                .role(AccessRole::SalesRep)
+                .team(team.id),
         )?;
         names.insert(u.id, name.to_owned());
         reps.push(u.id);
     }
+    let mara = admin
+        .create_user(NewUser::new("Mara", "mara@example.com").role(AccessRole::SalesManager))?;
+    names.insert(mara.id, "Mara".to_owned());
+    admin.set_team_manager(team.id, team.version, Some(mara.id))?;
     let p = admin.create_pipeline(PipelineDef::sales_template("Sales"))?;
 
     admin.create_rule(
         NewRule::new(
-            "Follow up proposals",
-            Trigger::DealStageChanged {
-                to: "proposal".into(),
+            "Route new deals",
+            Trigger::RecordCreated {
+                entity: EntityKind::Deal,
             },
         )
-        .action(Action::CreateTask {
-            title: "Follow up on the proposal".into(),
-            due_in_days: 2,
+        // The team's active members, in turn: Rita, Sven, Mia, Rita, …
+        // (Mara manages the team without being one of its members.)
+        .action(Action::ChangeOwner {
+            entity: EntityKind::Deal,
+            to: Assignee::RoundRobin(team.id),
+        }),
+    )?;
+    admin.create_rule(
+        NewRule::new(
+            "Follow up proposals",
+            Trigger::field_changed(EntityKind::Deal, "stage").to("proposal"),
+        )
+        .action(Action::CreateActivity {
+            kind: ActivityKind::Task,
+            subject: "Follow up on the proposal".into(),
+            in_days: 2,
+            assignee: Assignee::Owner,
         }),
     )?;
     admin.create_rule(
@@ -104,7 +147,22 @@ fn main() -> Res<()> {
             .action(Action::AddTag {
                 tag: "customer".into(),
             })
-            .action(Action::notify("Deal won: send the welcome pack")),
+            .action(Action::notify("Deal won: send the welcome pack"))
+            .action(Action::Notify {
+                text: "A deal was won".into(),
+                to: Recipient::TeamManager(team.id),
+            }),
+    )?;
+    admin.create_rule(
+        NewRule::new(
+            "Closing soon",
+            Trigger::DateReached {
+                entity: EntityKind::Deal,
+                field: "expected_close_date".into(),
+                days: -7,
+            },
+        )
+        .action(Action::notify("Closes in a week: confirm the date")),
     )?;
     admin.create_rule(
         NewRule::new("Stale deals", Trigger::DealIdle { days: 7 })
@@ -115,24 +173,35 @@ fn main() -> Res<()> {
             .action(Action::notify("A task is overdue")),
     )?;
 
-    // Six deals, two per rep, all opened on 1 February.
+    // Six inbound deals arrive on 1 February; the routing rule hands them
+    // out. Globex and Initech are expected to close by the 28th.
+    println!("Feb  1  inbound: six deals");
     let companies = ["ACME", "Globex", "Initech", "Umbrella", "Hooli", "Stark"];
     let mut deals: Vec<(DealId, UserId, &str)> = Vec::new();
+    let mut seq = 0;
     for (i, name) in companies.iter().enumerate() {
-        let owner = reps[i % 3];
-        let me = crm.as_user(owner);
-        let c = me.create_customer(NewCustomer::organisation(*name))?;
-        let d = me.create_deal(NewDeal::new(c.id, p.id, format!("{name} rollout")))?;
-        let d = me.update_deal(
-            d.id,
-            d.version,
-            DealPatch::default()
-                .amount(Some(Money::parse(&format!("{}000", 10 + 5 * i), "EUR")?))
-                .expected_close_date(NaiveDate::from_ymd_opt(2025, 3, 31)),
+        let c = admin.create_customer(NewCustomer::organisation(*name))?;
+        // The setup so far was the administrator's, not the rules'.
+        seq = rule_effects(&admin, seq, &names)?.1;
+        let close = if (1..=2).contains(&i) { 28 } else { 31 };
+        let month = if close == 28 { 2 } else { 3 };
+        let d = admin.create_deal(
+            NewDeal::new(c.id, p.id, format!("{name} rollout"))
+                .amount(Money::parse(&format!("{}000", 10 + 5 * i), "EUR")?)
+                .expected_close_date(NaiveDate::from_ymd_opt(2025, month, close).ok_or("a date")?),
         )?;
+        let (effects, last) = rule_effects(&admin, seq, &names)?;
+        seq = last;
+        // The first event is the deal's creation itself.
+        for e in effects.iter().skip(1) {
+            println!("Feb  1    rule: {e} ({name})");
+        }
+        let owner = admin
+            .deal(d.id)?
+            .owner
+            .ok_or("the routing rule gave it an owner")?;
         deals.push((d.id, owner, name));
     }
-    let (_, mut seq) = rule_effects(&admin, 0)?;
     let who = |u: Option<UserId>| u.and_then(|u| names.get(&u).cloned()).unwrap_or("-".into());
     let about = |e: &crm_core::EntityRef| -> Res<String> {
         Ok(match e.kind {
@@ -203,7 +272,7 @@ fn main() -> Res<()> {
             println!("Feb {d:2}  {:<5} {name}: {what}", names[&owner]);
         }
         let report = admin.run_due(day(d, 18))?;
-        let (effects, last) = rule_effects(&admin, seq)?;
+        let (effects, last) = rule_effects(&admin, seq, &names)?;
         seq = last;
         for e in &effects {
             println!("Feb {d:2}    rule: {e}");
