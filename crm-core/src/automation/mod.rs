@@ -33,9 +33,30 @@
 //! [`Session::run_due`](crate::Session::run_due) checks every active time
 //! rule against the state at `now`, in one transaction, and fires each
 //! (rule, record, episode) at most once: what fired is stored. An episode
-//! is the idle period of a deal (it starts at the deal's last stage change
-//! or newest activity) or the due time of a task; a new activity starts a
-//! new episode, a rescheduled task a new one.
+//! (the occurrence) is the idle period of a deal (it starts at the deal's
+//! last stage change or newest activity), the due time of a task, or, for
+//! [`Trigger::DateReached`], the date value itself: a new activity starts a
+//! new episode, a rescheduled task a new one, a moved date a new one. Each
+//! kind of record is scanned once per call for all the rules on it.
+//!
+//! # The rule cache
+//!
+//! A [`Crm`](crate::Crm) keeps its active rules indexed by the (record
+//! kind, event kind) they wait for, shared by its batches. A batch uses the
+//! index only if the store's
+//! [`rules_generation`](crate::store::ReadTx::rules_generation), read once
+//! inside the batch's own transaction, is the one the index was built at;
+//! every rule insert or update changes it (on SQLite, triggers on the rules
+//! table do, whichever process writes), so a rule saved elsewhere is seen
+//! by the next write. A batch that saves rules itself reads them from its
+//! transaction and neither uses nor fills the shared index.
+//!
+//! # Assignment
+//!
+//! [`Assignee::RoundRobin`] gives work to the team's active members in id
+//! order, after the one the team's stored cursor names; the cursor moves
+//! in the firing's transaction, so an undone firing leaves it in place and
+//! it survives restarts (and backups).
 //!
 //! # Outbox
 //!

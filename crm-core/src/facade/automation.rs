@@ -150,10 +150,54 @@ impl Batch<'_> {
             .check_write_all(Resource::Pipelines, Operation::Update, "automation")
     }
 
+    /// Refuses actions naming a user that is not an active user, or a team
+    /// that does not exist (checked again when the action runs).
+    fn check_rule_references(&self, input: &NewRule) -> Result<()> {
+        for (i, a) in input.actions.iter().enumerate() {
+            let (user, team) = match a {
+                Action::CreateActivity { assignee: x, .. } | Action::ChangeOwner { to: x, .. } => {
+                    match x {
+                        Assignee::User(u) => (Some(*u), None),
+                        Assignee::RoundRobin(t) => (None, Some(*t)),
+                        Assignee::Owner => (None, None),
+                    }
+                }
+                Action::Notify { to, .. } => match to {
+                    Recipient::User(u) => (Some(*u), None),
+                    Recipient::TeamManager(t) => (None, Some(*t)),
+                    Recipient::Owner => (None, None),
+                },
+                _ => (None, None),
+            };
+            if let Some(u) = user
+                && !self.tx.user(u)?.is_some_and(|u| u.active)
+            {
+                return Err(Error::invalid(
+                    EntityKind::Rule,
+                    format!("actions[{i}]"),
+                    u,
+                    "no active user has this id",
+                ));
+            }
+            if let Some(t) = team
+                && self.tx.team(t)?.is_none()
+            {
+                return Err(Error::invalid(
+                    EntityKind::Rule,
+                    format!("actions[{i}]"),
+                    t,
+                    "no team has this id",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Creates a rule. See [`Session::create_rule`].
     pub fn create_rule(&mut self, input: NewRule) -> Result<Rule> {
         self.check_automation_admin()?;
         input.validate()?;
+        self.check_rule_references(&input)?;
         let now = self.now();
         let rule = Rule {
             id: RuleId::from_uuid(self.next_uuid(now)),
@@ -188,6 +232,7 @@ impl Batch<'_> {
             .ok_or_else(|| Error::not_found(EntityKind::Rule, id))?;
         Self::check_version(EntityKind::Rule, id, version, current.version)?;
         input.validate()?;
+        self.check_rule_references(&input)?;
         let now = self.now();
         let next = Rule {
             version: current.version + 1,

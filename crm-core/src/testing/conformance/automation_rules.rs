@@ -474,6 +474,22 @@ pub fn automation_actions_worked_example<S: Store>(store: S) {
         )
         .expect_err("owner to owner");
     assert!(bad.to_string().contains("actions[0].to"), "{bad}");
+    let bad = s
+        .create_rule(NewRule::new("x", Trigger::DealWon).action(Action::Notify {
+            text: "x".into(),
+            to: Recipient::User(reps[1].id),
+        }))
+        .expect_err("inactive user");
+    assert!(bad.to_string().contains("no active user"), "{bad}");
+    let bad = s
+        .create_rule(
+            NewRule::new("x", Trigger::DealWon).action(Action::ChangeOwner {
+                entity: EntityKind::Deal,
+                to: Assignee::RoundRobin(TeamId::from_uuid(uuid::Uuid::from_u128(1))),
+            }),
+        )
+        .expect_err("unknown team");
+    assert!(bad.to_string().contains("no team"), "{bad}");
 
     // A team with no active user fails the triggering change, typed; the
     // round-robin step before it is undone with it (cursor still at c).
