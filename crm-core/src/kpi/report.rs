@@ -72,7 +72,9 @@ pub struct KpiReport {
     pub now: DateTime<Utc>,
     /// [`win_rate`](super::win_rate::win_rate).
     pub win_rate: WinRate,
-    /// [`win_rate_by_owner`](super::win_rate::win_rate_by_owner).
+    /// [`win_rate_by_owner`](super::win_rate::win_rate_by_owner); in JSON an
+    /// array of `{"owner": id-or-null, "value": WinRate}`.
+    #[serde(with = "super::owner_map")]
     pub win_rate_by_owner: BTreeMap<OwnerKey, WinRate>,
     /// [`close_rate`](super::win_rate::close_rate).
     pub close_rate: CloseRate,
