@@ -93,7 +93,7 @@ impl Batch<'_> {
         input.validate()?;
         let now = self.now();
         let rule = Rule {
-            id: RuleId::from_uuid(self.next_uuid(now)),
+            id: RuleId::from_uuid(self.new_uuid()),
             version: 1,
             name: input.name.trim().to_owned(),
             active: input.active,
@@ -343,7 +343,7 @@ impl Batch<'_> {
             }
             Action::Notify { text } => {
                 let n = Notification {
-                    id: NotificationId::from_uuid(self.next_uuid(at)),
+                    id: NotificationId::from_uuid(self.new_uuid()),
                     version: 1,
                     rule: rule.id,
                     recipient: subject.owner,
