@@ -295,6 +295,11 @@ pub enum Error {
     /// buyers, no convergence, a bad horizon, …).
     #[error(transparent)]
     Predict(#[from] crate::predict::PredictError),
+    // ----- business-hours calendar (branch sla) -----
+    /// A business-hours calendar is invalid (bad hours, unknown time zone)
+    /// or could not answer (no open hours, out of range).
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
 }
 
 fn permission_message(

@@ -129,10 +129,13 @@ pub struct IdParseError {
 
 /// Makes the UUIDs behind new ids.
 ///
-/// Implementations must return version 7 UUIDs whose timestamp is `now`, so
-/// that ids sort by the (possibly historical) creation time of their record.
+/// Implementations must return version 7 UUIDs whose timestamp is `now`.
+/// The facade passes the time of the write (its clock), not a record's
+/// historical `created_at` (see [`Batch::set_time`](crate::Batch::set_time)),
+/// so ids sort by when records were written and bulk imports of old data
+/// append to the end of every id index.
 pub trait IdGenerator: Send + Sync {
-    /// A new, never before returned UUID for a record created at `now`.
+    /// A new, never before returned UUID for a record written at `now`.
     fn next_uuid(&self, now: DateTime<Utc>) -> Uuid;
 }
 

@@ -81,6 +81,8 @@
 //! [`predict`] predictive customer value: BG/NBD and Gamma-Gamma models
 //! (fitting, P(alive), expected purchases, CLV) with time units in the type.
 //! [`automation`] rules on events and timers, and the notification outbox.
+//! [`calendar`] business-hours calendars (weekly hours, IANA time zone,
+//! holidays) for SLA timers and response-time KPIs.
 
 #![deny(missing_docs)]
 
@@ -89,6 +91,7 @@ pub mod activity;
 pub mod actor;
 pub mod automation;
 pub mod backup;
+pub mod calendar;
 pub mod clock;
 pub mod contact;
 pub mod currency;

@@ -5,7 +5,7 @@
 //! docs (and in `crm.h`) lists them all.
 
 use crm_core::automation::{Action, NewRule, Trigger};
-use crm_core::kpi::report::{KpiOptions, KpiReport};
+use crm_core::kpi::report::KpiOptions;
 use crm_core::kpi::{KpiFilter, Period};
 use crm_core::query::{
     ActivityQuery, CustomerQuery, DealQuery, EventQuery, PageRequest, PipelineQuery,
@@ -19,7 +19,7 @@ use crm_core::{
 use crm_core::{NotificationId, RuleId};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::status::{CrmStatus, Failure};
 
@@ -260,7 +260,7 @@ pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<St
             if let Some(p) = r.period {
                 options.period = p;
             }
-            kpi_json(s.kpi_report(&options)?)
+            out(s.kpi_report(&options))
         }
         "event.list" => out(s.events(&req::<EventQuery>(request)?)),
         "user.create" => out(s.create_user(req::<NewUser>(request)?)),
@@ -323,35 +323,6 @@ fn expression(v: Value) -> Result<Expr, Failure> {
             )
         }),
     }
-}
-
-/// The KPI report as JSON. Its per-owner maps are keyed by an optional
-/// user id, which JSON object keys cannot express (serde_json refuses
-/// them), so they cross as arrays of `{"owner": id-or-null, ...}` objects.
-fn kpi_json(mut report: KpiReport) -> Result<String, Failure> {
-    let by_owner = std::mem::take(&mut report.win_rate_by_owner);
-    let activities_by_owner = std::mem::take(&mut report.activities.by_owner);
-    let mut v = to_value(&report)?;
-    v["win_rate_by_owner"] = by_owner
-        .into_iter()
-        .map(|(owner, win_rate)| Ok(json!({"owner": owner, "win_rate": to_value(&win_rate)?})))
-        .collect::<Result<Vec<_>, Failure>>()?
-        .into();
-    v["activities"]["by_owner"] = activities_by_owner
-        .into_iter()
-        .map(|(owner, by_kind)| Ok(json!({"owner": owner, "by_kind": to_value(&by_kind)?})))
-        .collect::<Result<Vec<_>, Failure>>()?
-        .into();
-    Ok(v.to_string())
-}
-
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, Failure> {
-    serde_json::to_value(value).map_err(|e| {
-        Failure::new(
-            CrmStatus::Internal,
-            format!("cannot serialise the response: {e}"),
-        )
-    })
 }
 
 /// Parses the request JSON into `T`.

@@ -80,7 +80,8 @@ pub fn status_of(e: &Error) -> CrmStatus {
         | Error::Syntax(_)
         | Error::Kpi(_)
         | Error::Backup { .. }
-        | Error::StageMappingRequired { .. } => CrmStatus::InvalidInput,
+        | Error::StageMappingRequired { .. }
+        | Error::Calendar(_) => CrmStatus::InvalidInput,
         Error::NotFound { .. } => CrmStatus::NotFound,
         Error::Conflict { .. } => CrmStatus::Conflict,
         Error::TransitionNotAllowed { .. } | Error::LifecycleNotAllowed { .. } => {

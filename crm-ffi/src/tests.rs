@@ -262,7 +262,7 @@ fn activities_segments_kpis_users() {
     );
     assert_eq!(
         report["win_rate_by_owner"],
-        json!([{"owner": null, "win_rate": {"won": 1, "lost": 0, "rate": "1"}}])
+        json!([{"owner": null, "value": {"won": 1, "lost": 0, "rate": "1"}}])
     );
     assert!(report["activities"]["by_owner"].is_array(), "{report}");
 

@@ -47,7 +47,7 @@ impl Batch<'_> {
         self.access
             .check_write_all(Resource::Users, Operation::Create, "")?;
         let now = self.now();
-        let id = UserId::from_uuid(self.next_uuid(now));
+        let id = UserId::from_uuid(self.new_uuid());
         let user = input.into_user(id, now)?;
         for t in &user.teams {
             self.existing_team(*t, "teams", EntityKind::User)?;
@@ -171,7 +171,7 @@ impl Batch<'_> {
             .check_write_all(Resource::Teams, Operation::Create, "")?;
         self.check_manager(input.manager)?;
         let now = self.now();
-        let id = TeamId::from_uuid(self.next_uuid(now));
+        let id = TeamId::from_uuid(self.new_uuid());
         let t = input.into_team(id, now)?;
         self.tx.insert_team(&t)?;
         self.record(

@@ -200,7 +200,7 @@ impl Batch<'_> {
         self.check_rule_references(&input)?;
         let now = self.now();
         let rule = Rule {
-            id: RuleId::from_uuid(self.next_uuid(now)),
+            id: RuleId::from_uuid(self.new_uuid()),
             version: 1,
             name: input.name.trim().to_owned(),
             active: input.active,
@@ -537,7 +537,7 @@ impl Batch<'_> {
                     }
                 };
                 let n = Notification {
-                    id: NotificationId::from_uuid(self.next_uuid(at)),
+                    id: NotificationId::from_uuid(self.new_uuid()),
                     version: 1,
                     rule: rule.id,
                     recipient,

@@ -151,8 +151,13 @@ impl<'t> Batch<'t> {
             .unwrap_or_else(|| truncate_to_millis(self.clock.now()))
     }
 
-    pub(super) fn next_uuid(&self, at: DateTime<Utc>) -> uuid::Uuid {
-        self.ids.next_uuid(at)
+    /// A new id. Its v7 timestamp is the time of the write (the clock),
+    /// never a historical time from [`Batch::set_time`]: ids then follow
+    /// the order records are written in, so an import of old data appends
+    /// to the end of every id-keyed index instead of inserting all over it.
+    /// A record's business time is its `created_at`, not its id.
+    pub(super) fn new_uuid(&self) -> uuid::Uuid {
+        self.ids.next_uuid(truncate_to_millis(self.clock.now()))
     }
 
     pub(super) fn record(
@@ -164,7 +169,7 @@ impl<'t> Batch<'t> {
         at: DateTime<Utc>,
     ) -> Result<Event> {
         let event = NewEvent {
-            id: EventId::from_uuid(self.ids.next_uuid(at)),
+            id: EventId::from_uuid(self.new_uuid()),
             at,
             actor: self.actor,
             entity,
@@ -204,7 +209,7 @@ impl<'t> Batch<'t> {
         self.access
             .check_write(Resource::Customers, Operation::Create, "", input.owner)?;
         let now = self.now();
-        let id = CustomerId::from_uuid(self.ids.next_uuid(now));
+        let id = CustomerId::from_uuid(self.new_uuid());
         let mut customer = input.into_customer(id, now)?;
         self.check_custom(EntityKind::Customer, &customer.custom)?;
         self.check_organisation(&customer)?;
@@ -306,7 +311,7 @@ impl<'t> Batch<'t> {
         let (name, stages, transitions, allow_reopen) = def.validate()?;
         let now = self.now();
         let pipeline = Pipeline {
-            id: PipelineId::from_uuid(self.ids.next_uuid(now)),
+            id: PipelineId::from_uuid(self.new_uuid()),
             version: 1,
             name,
             stages,
@@ -516,7 +521,7 @@ impl<'t> Batch<'t> {
             )
         })?;
         let now = self.now();
-        let id = DealId::from_uuid(self.ids.next_uuid(now));
+        let id = DealId::from_uuid(self.new_uuid());
         let mut deal = deal::create(input, id, &pipeline, now, self.actor)?;
         self.check_custom(EntityKind::Deal, &deal.custom)?;
         self.tx.insert_deal(&deal)?;
@@ -736,7 +741,7 @@ impl<'t> Batch<'t> {
             self.access.check_field_write(Field::ActivityBody, "")?;
         }
         let now = self.now();
-        let id = ActivityId::from_uuid(self.ids.next_uuid(now));
+        let id = ActivityId::from_uuid(self.new_uuid());
         let mut activity = input.into_activity(id, now)?;
         self.check_custom(EntityKind::Activity, &activity.custom)?;
         if let Some(deal_id) = activity.deal {

@@ -23,7 +23,9 @@ pub struct OverdueTask {
 /// Activity counts and overdue tasks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityMetrics {
-    /// Activities in the window per owner (`None`: no owner), per kind.
+    /// Activities in the window per owner (`None`: no owner), per kind; in
+    /// JSON an array of `{"owner": id-or-null, "value": {kind: count}}`.
+    #[serde(with = "super::owner_map")]
     pub by_owner: BTreeMap<OwnerKey, BTreeMap<ActivityKind, u64>>,
     /// Activities in the window per kind, all owners.
     pub by_kind: BTreeMap<ActivityKind, u64>,

@@ -67,6 +67,8 @@ pub mod rotting;
 pub mod velocity;
 pub mod win_rate;
 
+mod owner_map;
+
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]

@@ -185,6 +185,19 @@ proptest! {
     }
 
     #[test]
+    fn the_report_round_trips_through_json(
+        deals in deals_strategy(),
+        seeds in proptest::collection::vec((0usize..40, 0u8..3, 0i64..(200 * 1440), any::<bool>()), 0..20),
+        filter in window(),
+    ) {
+        let acts = activities_for(&deals, &seeds);
+        let r = report(&deals, &acts, &lifecycle(), &filter);
+        let json = serde_json::to_string(&r).unwrap();
+        let back: KpiReport = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(back, r);
+    }
+
+    #[test]
     fn input_order_changes_nothing(
         (deals, shuffled) in deals_strategy().prop_flat_map(|d| (Just(d.clone()), Just(d).prop_shuffle())),
         seeds in proptest::collection::vec((0usize..40, 0u8..3, 0i64..(200 * 1440), any::<bool>()), 0..20),

@@ -72,7 +72,9 @@ pub struct KpiReport {
     pub now: DateTime<Utc>,
     /// [`win_rate`](super::win_rate::win_rate).
     pub win_rate: WinRate,
-    /// [`win_rate_by_owner`](super::win_rate::win_rate_by_owner).
+    /// [`win_rate_by_owner`](super::win_rate::win_rate_by_owner); in JSON an
+    /// array of `{"owner": id-or-null, "value": WinRate}`.
+    #[serde(with = "super::owner_map")]
     pub win_rate_by_owner: BTreeMap<OwnerKey, WinRate>,
     /// [`close_rate`](super::win_rate::close_rate).
     pub close_rate: CloseRate,
@@ -113,63 +115,119 @@ pub fn kpi_report(
     options: &KpiOptions,
     now: DateTime<Utc>,
 ) -> Result<KpiReport, KpiError> {
-    let f = &options.filter;
-    f.check()?;
-    let observation_end = f.to.map_or(now, |t| t.min(now));
-    let mut funnels: Vec<FunnelAcc<'_>> = data
-        .pipelines
-        .iter()
-        .filter(|p| f.pipeline.is_none_or(|id| id == p.id))
-        .map(FunnelAcc::new)
-        .collect();
-    let mut wins = WinAcc::default();
-    let mut sizes = SizeAcc::default();
-    let mut velocity = VelocityAcc::default();
-    let mut forecast = ForecastAcc::new(data.pipelines);
-    let mut revenue = RevenueAcc::new(options.period, options.offset);
-    let mut new_customers = NewCustomersAcc::default();
-    let mut repeat = RepeatAcc::new(options.offset);
-    let mut summaries = SummaryAcc::new(observation_end, options.offset);
-    let mut rotting = RottingAcc::new(data.activities, &options.rotting, now);
+    let mut builder = ReportBuilder::new(data.pipelines, data.activities, options, now)?;
     for d in data.deals {
-        wins.add(d, f);
-        for funnel in &mut funnels {
+        builder.add(d)?;
+    }
+    builder.finish(data.lifecycle)
+}
+
+/// [`kpi_report`] fed one deal at a time, so a caller that streams deals
+/// from a store never holds them all: create it over the pipelines and
+/// activities, [`add`](ReportBuilder::add) every deal (in any order), then
+/// [`finish`](ReportBuilder::finish) with the lifecycle history.
+pub struct ReportBuilder<'a> {
+    options: &'a KpiOptions,
+    activities: &'a [Activity],
+    now: DateTime<Utc>,
+    funnels: Vec<FunnelAcc<'a>>,
+    wins: WinAcc,
+    sizes: SizeAcc,
+    velocity: VelocityAcc,
+    forecast: ForecastAcc<'a>,
+    revenue: RevenueAcc,
+    new_customers: NewCustomersAcc,
+    repeat: RepeatAcc,
+    summaries: SummaryAcc,
+    rotting: RottingAcc<'a>,
+}
+
+impl<'a> ReportBuilder<'a> {
+    /// A report over `pipelines` (every added deal's pipeline must be
+    /// there) and `activities`, with `options`, as of `now`. Fails when the
+    /// options' filter is invalid.
+    pub fn new(
+        pipelines: &'a [Pipeline],
+        activities: &'a [Activity],
+        options: &'a KpiOptions,
+        now: DateTime<Utc>,
+    ) -> Result<Self, KpiError> {
+        let f = &options.filter;
+        f.check()?;
+        let observation_end = f.to.map_or(now, |t| t.min(now));
+        Ok(ReportBuilder {
+            options,
+            activities,
+            now,
+            funnels: pipelines
+                .iter()
+                .filter(|p| f.pipeline.is_none_or(|id| id == p.id))
+                .map(FunnelAcc::new)
+                .collect(),
+            wins: WinAcc::default(),
+            sizes: SizeAcc::default(),
+            velocity: VelocityAcc::default(),
+            forecast: ForecastAcc::new(pipelines),
+            revenue: RevenueAcc::new(options.period, options.offset),
+            new_customers: NewCustomersAcc::default(),
+            repeat: RepeatAcc::new(options.offset),
+            summaries: SummaryAcc::new(observation_end, options.offset),
+            rotting: RottingAcc::new(activities, &options.rotting, now),
+        })
+    }
+
+    /// Counts one deal into every KPI (deals outside the filter count for
+    /// nothing).
+    pub fn add(&mut self, d: &Deal) -> Result<(), KpiError> {
+        let f = &self.options.filter;
+        self.wins.add(d, f);
+        for funnel in &mut self.funnels {
             funnel.add(d, f);
         }
-        sizes.add(d, f);
-        velocity.add(d, f)?;
-        forecast.add(d, f)?;
-        revenue.add(d, f)?;
-        new_customers.add(d, f);
-        repeat.add(d, f);
-        summaries.add(d, f);
-        rotting.add(d, f)?;
+        self.sizes.add(d, f);
+        self.velocity.add(d, f)?;
+        self.forecast.add(d, f)?;
+        self.revenue.add(d, f)?;
+        self.new_customers.add(d, f);
+        self.repeat.add(d, f);
+        self.summaries.add(d, f);
+        self.rotting.add(d, f)?;
+        Ok(())
     }
-    let purchase_summaries = summaries.finish()?;
-    let clv = historical_clv(&purchase_summaries, &options.clv)?;
-    Ok(KpiReport {
-        now,
-        win_rate: wins.win_rate(),
-        win_rate_by_owner: wins.by_owner(),
-        close_rate: wins.close_rate(),
-        funnels: funnels
-            .into_iter()
-            .map(FunnelAcc::finish)
-            .collect::<Result<_, _>>()?,
-        deal_size: sizes.deal_size()?,
-        sales_cycle: sizes.sales_cycle()?,
-        velocity: velocity.finish()?,
-        forecast: forecast.finish()?,
-        revenue: revenue.out,
-        new_customers: new_customers.finish(f, options.period, options.offset),
-        churn: match (f.from, f.to) {
-            (Some(_), Some(_)) => Some(churn(data.lifecycle, f)?),
-            _ => None,
-        },
-        repeat_purchase: repeat.finish(),
-        purchase_summaries,
-        clv,
-        rotting: rotting.finish(),
-        activities: activity_metrics(data.activities, f, now),
-    })
+
+    /// The report, with churn from `lifecycle` when the window has both
+    /// ends.
+    pub fn finish(mut self, lifecycle: &[LifecycleChange]) -> Result<KpiReport, KpiError> {
+        let f = &self.options.filter;
+        let purchase_summaries = self.summaries.finish()?;
+        let clv = historical_clv(&purchase_summaries, &self.options.clv)?;
+        Ok(KpiReport {
+            now: self.now,
+            win_rate: self.wins.win_rate(),
+            win_rate_by_owner: self.wins.by_owner(),
+            close_rate: self.wins.close_rate(),
+            funnels: self
+                .funnels
+                .into_iter()
+                .map(FunnelAcc::finish)
+                .collect::<Result<_, _>>()?,
+            deal_size: self.sizes.deal_size()?,
+            sales_cycle: self.sizes.sales_cycle()?,
+            velocity: self.velocity.finish()?,
+            forecast: self.forecast.finish()?,
+            revenue: self.revenue.out,
+            new_customers: self
+                .new_customers
+                .finish(f, self.options.period, self.options.offset),
+            churn: match (f.from, f.to) {
+                (Some(_), Some(_)) => Some(churn(lifecycle, f)?),
+                _ => None,
+            },
+            repeat_purchase: self.repeat.finish(),
+            purchase_summaries,
+            clv,
+            rotting: self.rotting.finish(),
+            activities: activity_metrics(self.activities, f, self.now),
+        })
+    }
 }

@@ -173,6 +173,11 @@ def workflow(crm):
     # One won, one lost: a win rate of one half.
     check(report["win_rate"] == {"won": 1, "lost": 1, "rate": "0.50"},
           f"win rate: {report['win_rate']}")
+    # Per-owner breakdowns cross as [{"owner": id-or-null, "value": ...}].
+    by_owner = report["win_rate_by_owner"]
+    check(sum(e["value"]["won"] for e in by_owner) == 1
+          and all(set(e) == {"owner", "value"} for e in by_owner),
+          f"win rate by owner: {by_owner}")
 
     events = crm.call("event.list", {"page": {"limit": 100}})["items"]
     # customer create + update, pipeline, deal create/move/lose,
