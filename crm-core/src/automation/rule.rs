@@ -156,6 +156,18 @@ impl NewRule {
                     return bad("trigger.days", days, "must be between -3650 and 3650");
                 }
             }
+            Trigger::FirstResponseOverdue { hours, calendar } => {
+                if !(1..=8760).contains(hours) {
+                    return bad("trigger.hours", hours, "must be between 1 and 8760");
+                }
+                if calendar.hours().minutes_per_week() == 0 {
+                    return bad(
+                        "trigger.calendar",
+                        &calendar.time_zone(),
+                        "has no open hours, so no response could ever be late",
+                    );
+                }
+            }
             _ => {}
         }
         if let Some(expr) = &self.condition {

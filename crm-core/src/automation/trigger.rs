@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::calendar::BusinessCalendar;
 use crate::customer::Lifecycle;
 use crate::error::EntityKind;
 use crate::event::{Event, EventKind};
@@ -89,6 +90,33 @@ pub enum Trigger {
         /// Offset from the date, in days (-3650 to 3650).
         days: i32,
     },
+    /// Time: the first-response SLA. A customer that is a `lead` (now) got
+    /// no response within `hours` business hours of its creation, counted
+    /// in `calendar`'s business time. A response is a call, e-mail or
+    /// meeting with direction `outbound` linked to the customer (directly
+    /// or through one of its deals), by anyone, at or after the customer's
+    /// creation and not after `now`; the SLA is breached when the first
+    /// response came after more than `hours` business hours, or there is
+    /// none and more than `hours` business hours have passed by `now` (the
+    /// definitions of the first-response KPI, [`crate::kpi`]). Fires once per
+    /// customer (the occurrence is its creation time).
+    ///
+    /// ```
+    /// use crm_core::automation::Trigger;
+    /// use crm_core::calendar::{BusinessCalendar, WeeklyHours};
+    /// let sla = Trigger::FirstResponseOverdue {
+    ///     hours: 4,
+    ///     calendar: BusinessCalendar::new("Europe/Berlin", WeeklyHours::weekdays("09:00-17:00")?)?,
+    /// };
+    /// assert!(sla.is_time());
+    /// # Ok::<(), crm_core::calendar::CalendarError>(())
+    /// ```
+    FirstResponseOverdue {
+        /// Business hours allowed for the first response (1 to 8760).
+        hours: u32,
+        /// Opening hours, time zone and holidays the hours are counted in.
+        calendar: BusinessCalendar,
+    },
 }
 
 /// The fields a [`Trigger::FieldChanged`] may watch on `entity` (besides
@@ -153,7 +181,10 @@ impl Trigger {
     pub fn is_time(&self) -> bool {
         matches!(
             self,
-            Trigger::DealIdle { .. } | Trigger::TaskOverdue | Trigger::DateReached { .. }
+            Trigger::DealIdle { .. }
+                | Trigger::TaskOverdue
+                | Trigger::DateReached { .. }
+                | Trigger::FirstResponseOverdue { .. }
         )
     }
 
@@ -211,9 +242,10 @@ impl Trigger {
             .into_iter()
             .map(|k| (*entity, k))
             .collect(),
-            Trigger::DealIdle { .. } | Trigger::TaskOverdue | Trigger::DateReached { .. } => {
-                Vec::new()
-            }
+            Trigger::DealIdle { .. }
+            | Trigger::TaskOverdue
+            | Trigger::DateReached { .. }
+            | Trigger::FirstResponseOverdue { .. } => Vec::new(),
         }
     }
 
@@ -267,7 +299,10 @@ impl Trigger {
                 from.as_ref().is_none_or(|f| old.as_ref() == Some(f))
                     && to.as_ref().is_none_or(|t| new.as_ref() == Some(t))
             }
-            Trigger::DealIdle { .. } | Trigger::TaskOverdue | Trigger::DateReached { .. } => false,
+            Trigger::DealIdle { .. }
+            | Trigger::TaskOverdue
+            | Trigger::DateReached { .. }
+            | Trigger::FirstResponseOverdue { .. } => false,
         }
     }
 }

@@ -11,13 +11,13 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::batch::entity;
 use super::{Batch, Session};
 use crate::access::{Access, Operation, Resource};
-use crate::activity::{ActivityKind, NewActivity};
+use crate::activity::{ActivityKind, Direction, NewActivity};
 use crate::actor::Actor;
 use crate::automation::{
     Action, Assignee, DueReport, Firing, MAX_DEPTH, NewRule, Notification, Recipient, Rule, Trigger,
 };
 use crate::clock::truncate_to_millis;
-use crate::customer::CustomerPatch;
+use crate::customer::{CustomerPatch, Lifecycle};
 use crate::deal::DealPatch;
 use crate::deal::DealStatus;
 use crate::error::{EntityKind, Error, Result};
@@ -667,6 +667,7 @@ impl Batch<'_> {
         let mut overdue = Vec::new();
         let mut deal_dates = Vec::new();
         let mut customer_dates = Vec::new();
+        let mut sla = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             match &rule.trigger {
                 // Due when idle since at or before `now - days`.
@@ -684,22 +685,67 @@ impl Batch<'_> {
                     field,
                     days,
                 } => customer_dates.push((i, field.as_str(), last_due_date(now, *days))),
+                Trigger::FirstResponseOverdue { hours, calendar } => {
+                    sla.push((i, Duration::hours(i64::from(*hours)), calendar));
+                }
                 _ => {}
             }
         }
         // (subject, episode) of every record due, per rule.
         let mut due: Vec<Vec<(EntityRef, String)>> = vec![Vec::new(); rules.len()];
         let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        // Newest activity per deal, read once for every idle rule.
+        // Leads (for SLA rules): customer -> created_at.
+        let mut leads: HashMap<CustomerId, DateTime<Utc>> = HashMap::new();
+        if !customer_dates.is_empty() || !sla.is_empty() {
+            self.tx.scan_customers(&mut |c| {
+                if c.is_merged() {
+                    return;
+                }
+                if !sla.is_empty() && c.lifecycle == Lifecycle::Lead {
+                    leads.insert(c.id, c.created_at);
+                }
+                let e = entity(EntityKind::Customer, c.id.as_uuid());
+                for (i, field, last) in &customer_dates {
+                    if let Some(date) =
+                        custom_date(&c.custom, field).filter(|date| Some(*date) <= *last)
+                    {
+                        due[*i].push((e, date.to_string()));
+                    }
+                }
+            })?;
+        }
+        // Newest activity per deal (idle rules) and each lead's first
+        // response (SLA rules), from one scan.
         let mut last_activity: HashMap<DealId, DateTime<Utc>> = HashMap::new();
-        if !idle.is_empty() {
+        let mut first_response: HashMap<CustomerId, DateTime<Utc>> = HashMap::new();
+        if !idle.is_empty() || !leads.is_empty() {
             self.tx
                 .scan_activities(&ActivityFilter::default(), &mut |a| {
                     if let Some(d) = a.deal {
                         let t = last_activity.entry(d).or_insert(a.occurred_at);
                         *t = (*t).max(a.occurred_at);
                     }
+                    let response = matches!(
+                        a.kind,
+                        ActivityKind::Call | ActivityKind::Email | ActivityKind::Meeting
+                    ) && a.direction == Some(Direction::Outbound)
+                        && a.occurred_at <= now;
+                    if let Some(created) = a.customer.and_then(|c| leads.get(&c).map(|t| (c, *t)))
+                        && response
+                        && a.occurred_at >= created.1
+                    {
+                        let t = first_response.entry(created.0).or_insert(a.occurred_at);
+                        *t = (*t).min(a.occurred_at);
+                    }
                 })?;
+        }
+        for (i, target, calendar) in &sla {
+            for (c, created) in &leads {
+                let answered_or_now = first_response.get(c).copied().unwrap_or(now);
+                if calendar.business_time_between(*created, answered_or_now) > *target {
+                    due[*i].push((entity(EntityKind::Customer, c.as_uuid()), stamp(*created)));
+                }
+            }
         }
         if !idle.is_empty() || !deal_dates.is_empty() {
             self.tx.scan_deals(
@@ -730,21 +776,6 @@ impl Batch<'_> {
                     }
                 },
             )?;
-        }
-        if !customer_dates.is_empty() {
-            self.tx.scan_customers(&mut |c| {
-                if c.is_merged() {
-                    return;
-                }
-                let e = entity(EntityKind::Customer, c.id.as_uuid());
-                for (i, field, last) in &customer_dates {
-                    if let Some(date) =
-                        custom_date(&c.custom, field).filter(|date| Some(*date) <= *last)
-                    {
-                        due[*i].push((e, date.to_string()));
-                    }
-                }
-            })?;
         }
         if !overdue.is_empty() {
             self.tx.scan_activities(

@@ -96,6 +96,7 @@ macro_rules! store_conformance_tests {
             automation_event_triggers_worked_example,
             automation_date_reached_fires_once_per_date,
             automation_actions_worked_example,
+            automation_first_response_sla,
         );
     };
 }

@@ -435,16 +435,20 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
         proptest::collection::vec((0i64..2000, 0i64..3000), 0..5),
         (1u32..40, -10i32..10),
         proptest::collection::vec(0i64..3000, 0..6),
+        proptest::collection::vec((0i64..2000, proptest::option::of(0i64..2500)), 0..4),
     );
     // Deals: (created, activities, expected close day from t0); tasks;
     // (idle days, days from the close date); run_due calls.
     type Deals = Vec<(i64, Vec<i64>, Option<i64>)>;
-    type Case = (Deals, Vec<(i64, i64)>, (u32, i32), Vec<i64>);
+    // Leads: (created, first outbound call after so many hours).
+    type Leads = Vec<(i64, Option<i64>)>;
+    type Case = (Deals, Vec<(i64, i64)>, (u32, i32), Vec<i64>, Leads);
     // The fired keys, with subjects named by creation order.
     let run = |deals: &[(i64, Vec<i64>, Option<i64>)],
                tasks: &[(i64, i64)],
                (days, close_days): (u32, i32),
-               calls: &[i64]|
+               calls: &[i64],
+               leads: &[(i64, Option<i64>)]|
      -> Result<Vec<(String, usize, String)>> {
         let mut out = Vec::new();
         let refused = s.batch(|b| -> Result<()> {
@@ -476,6 +480,19 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
                     b.log_activity(NewActivity::task("Task", hours(*due + 1000)).customer(c.id))?;
                 subjects.push(t.id.as_uuid());
             }
+            for (created, reply) in leads {
+                b.set_time(Some(hours(*created)));
+                let lead = b.create_customer(NewCustomer::person("Lead"))?;
+                subjects.push(lead.id.as_uuid());
+                if let Some(r) = reply {
+                    b.set_time(Some(hours(created + r)));
+                    b.log_activity(
+                        NewActivity::new(ActivityKind::Call, "Reply")
+                            .customer(lead.id)
+                            .direction(Direction::Outbound),
+                    )?;
+                }
+            }
             b.set_time(None);
             let mut rules = Vec::new();
             for (name, trigger) in [
@@ -487,6 +504,17 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
                         entity: EntityKind::Deal,
                         field: "expected_close_date".into(),
                         days: close_days,
+                    },
+                ),
+                (
+                    "sla",
+                    Trigger::FirstResponseOverdue {
+                        hours: days,
+                        calendar: crate::calendar::BusinessCalendar::new(
+                            "Europe/Berlin",
+                            crate::calendar::WeeklyHours::weekdays("09:00-17:00").expect("hours"),
+                        )
+                        .expect("calendar"),
                     },
                 ),
             ] {
@@ -516,12 +544,14 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
     };
     let fired_any = std::cell::Cell::new(0usize);
     let closes = std::cell::Cell::new(0usize);
+    let slas = std::cell::Cell::new(0usize);
     runner(32)
-        .run(&strategy, |(deals, tasks, days, mut calls): Case| {
+        .run(&strategy, |(deals, tasks, days, mut calls, leads): Case| {
             calls.sort_unstable();
-            let split = run(&deals, &tasks, days, &calls).expect("split run");
-            let one = run(&deals, &tasks, days, &[]).expect("one run");
+            let split = run(&deals, &tasks, days, &calls, &leads).expect("split run");
+            let one = run(&deals, &tasks, days, &[], &leads).expect("one run");
             closes.set(closes.get() + one.iter().filter(|f| f.0 == "close").count());
+            slas.set(slas.get() + one.iter().filter(|f| f.0 == "sla").count());
             fired_any.set(fired_any.get() + one.len());
             let mut split_sorted = split.clone();
             split_sorted.sort();
@@ -535,6 +565,7 @@ pub fn automation_split_run_due_fires_like_one_call<S: Store>(store: S) {
         .unwrap_or_else(|e| panic!("split run_due property failed: {e}"));
     assert!(fired_any.get() > 0, "the cases fired something");
     assert!(closes.get() > 0, "the cases fired date rules");
+    assert!(slas.get() > 0, "the cases fired SLA rules");
 }
 
 /// A rule saved in a batch step that is undone (`Batch::attempt`) does not

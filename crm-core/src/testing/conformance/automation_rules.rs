@@ -604,3 +604,149 @@ pub fn automation_backup_round_trip<S: Store, T: Store>(source: S, target: T) {
     assert_eq!(s.customer(one.id).expect("one").owner, Some(u1.id));
     let _ = u2;
 }
+
+/// The first-response SLA: 4 business hours, Monday to Friday 09:00-17:00
+/// in Berlin. Leads arrive on Friday 2026-11-27 at 16:00 Berlin (15:00
+/// UTC): 1 business hour on Friday, so the 4 hours end on Monday at 12:00
+/// Berlin (11:00 UTC). The unanswered lead and the one with only an
+/// inbound call breach (flagged, the team's manager told); the leads
+/// answered at 10:30 and 11:00 Berlin on Monday (2.5 and 3 business hours)
+/// and the prospect do not.
+pub fn automation_first_response_sla<S: Store>(store: S) {
+    use crate::calendar::{BusinessCalendar, WeeklyHours};
+    let (crm, clock) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let team = s.create_team(NewTeam::new("Inbound")).expect("team");
+    let boss = s
+        .create_user(NewUser::new("boss", "boss@example.com").role(AccessRole::SalesManager))
+        .expect("boss");
+    s.set_team_manager(team.id, team.version, Some(boss.id))
+        .expect("manager");
+    let calendar = BusinessCalendar::new(
+        "Europe/Berlin",
+        WeeklyHours::weekdays("09:00-17:00").expect("hours"),
+    )
+    .expect("calendar");
+    let rule = s
+        .create_rule(
+            NewRule::new(
+                "First response",
+                Trigger::FirstResponseOverdue {
+                    hours: 4,
+                    calendar: calendar.clone(),
+                },
+            )
+            .action(Action::AddTag {
+                tag: "sla-breached".into(),
+            })
+            .action(Action::Notify {
+                text: "Lead waiting for a first response".into(),
+                to: Recipient::TeamManager(team.id),
+            }),
+        )
+        .expect("rule");
+    clock.set(at(2026, 11, 27, 15));
+    let mut leads = Vec::new();
+    for name in ["Silent", "Called", "Mailed", "Inbound only"] {
+        leads.push(
+            s.create_customer(NewCustomer::person(name))
+                .expect("lead")
+                .id,
+        );
+    }
+    let prospect = s
+        .create_customer(NewCustomer::person("Prospect").lifecycle(Lifecycle::Prospect))
+        .expect("prospect");
+    let log = |c: CustomerId, kind: ActivityKind, dir: Direction, t: DateTime<Utc>| {
+        s.log_activity(
+            NewActivity::new(kind, "reply")
+                .customer(c)
+                .direction(dir)
+                .occurred_at(t),
+        )
+        .expect("activity")
+    };
+    log(
+        leads[1],
+        ActivityKind::Call,
+        Direction::Outbound,
+        at(2026, 11, 30, 9) + chrono::Duration::minutes(30),
+    );
+    log(
+        leads[2],
+        ActivityKind::Email,
+        Direction::Outbound,
+        at(2026, 11, 30, 10),
+    );
+    log(
+        leads[3],
+        ActivityKind::Call,
+        Direction::Inbound,
+        at(2026, 11, 30, 8),
+    );
+
+    // Saturday: only 1 business hour has passed.
+    assert!(
+        s.run_due(at(2026, 11, 28, 12))
+            .expect("run")
+            .fired
+            .is_empty()
+    );
+    // Monday 11:00 UTC: exactly 4 business hours, not more.
+    assert!(
+        s.run_due(at(2026, 11, 30, 11))
+            .expect("run")
+            .fired
+            .is_empty()
+    );
+    let r = s
+        .run_due(at(2026, 11, 30, 11) + chrono::Duration::minutes(1))
+        .expect("run");
+    let mut fired: Vec<uuid::Uuid> = r.fired.iter().map(|f| f.subject.id).collect();
+    fired.sort();
+    let mut want = vec![leads[0].as_uuid(), leads[3].as_uuid()];
+    want.sort();
+    assert_eq!(fired, want);
+    assert!(r.fired.iter().all(|f| f.rule == rule.id));
+    assert!(
+        r.fired
+            .iter()
+            .all(|f| f.episode == "2026-11-27T15:00:00.000Z")
+    );
+    for (i, c) in leads.iter().enumerate() {
+        let flagged = tags(&s.customer(*c).expect("lead")) == ["sla-breached"];
+        assert_eq!(flagged, i == 0 || i == 3, "lead {i}");
+    }
+    assert!(tags(&s.customer(prospect.id).expect("prospect")).is_empty());
+    let outbox = outbox_texts(&s);
+    assert_eq!(outbox.len(), 2);
+    assert!(outbox.iter().all(|(_, to)| *to == Some(boss.id)));
+    // A reply now does not undo the breach, nor fire it again.
+    log(
+        leads[0],
+        ActivityKind::Call,
+        Direction::Outbound,
+        at(2026, 11, 30, 12),
+    );
+    assert!(
+        s.run_due(at(2026, 12, 7, 12))
+            .expect("run")
+            .fired
+            .is_empty()
+    );
+    // A calendar with no open hours is refused.
+    let bad = s
+        .create_rule(
+            NewRule::new(
+                "Never",
+                Trigger::FirstResponseOverdue {
+                    hours: 4,
+                    calendar: BusinessCalendar::new("UTC", WeeklyHours::closed())
+                        .expect("calendar"),
+                },
+            )
+            .action(Action::notify("x")),
+        )
+        .expect_err("closed calendar");
+    assert!(bad.to_string().contains("trigger.calendar"), "{bad}");
+}
