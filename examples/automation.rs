@@ -1,8 +1,10 @@
-//! Automation: a month in a small sales team's life, with six rules.
+//! Automation: a month in a small sales team's life, with seven rules.
 //!
 //! Three reps and their manager work February 2025 on six inbound deals.
-//! Six rules run the routine: a new deal goes to the next rep of the team
-//! (round-robin over its active members); a deal entering "proposal" gets
+//! Seven rules run the routine: a new deal goes to the next rep of the team
+//! (round-robin over its active members); a new lead that has had no
+//! outbound reply within 4 business hours (Monday to Friday, 09:00-17:00
+//! in Berlin) is flagged and the manager told; a deal entering "proposal" gets
 //! a follow-up task for its owner due in two days; a won deal makes its
 //! customer a `customer`, tags it and tells the owner and the team's
 //! manager; a deal with no stage change and no activity for seven days
@@ -19,10 +21,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use crm_core::automation::{Action, Assignee, NewRule, Recipient, Trigger};
+use crm_core::calendar::{BusinessCalendar, WeeklyHours};
 use crm_core::{
-    AccessRole, ActivityFilter, ActivityKind, ActivityQuery, Actor, Crm, DealId, EntityKind,
-    EventQuery, Lifecycle, ManualClock, Money, NewActivity, NewCustomer, NewDeal, NewTeam, NewUser,
-    PipelineDef, SequentialIds, Session, Store, UserId,
+    AccessRole, ActivityFilter, ActivityKind, ActivityQuery, Actor, Crm, DealId, Direction,
+    EntityKind, EventQuery, Lifecycle, ManualClock, Money, NewActivity, NewCustomer, NewDeal,
+    NewTeam, NewUser, PipelineDef, SequentialIds, Session, Store, UserId,
 };
 use crm_store_memory::MemoryStore;
 
@@ -129,6 +132,25 @@ fn main() -> Res<()> {
     )?;
     admin.create_rule(
         NewRule::new(
+            "First reply within 4 business hours",
+            Trigger::FirstResponseOverdue {
+                hours: 4,
+                calendar: BusinessCalendar::new(
+                    "Europe/Berlin",
+                    WeeklyHours::weekdays("09:00-17:00")?,
+                )?,
+            },
+        )
+        .action(Action::AddTag {
+            tag: "no-reply".into(),
+        })
+        .action(Action::Notify {
+            text: "Lead without a reply for 4 business hours".into(),
+            to: Recipient::TeamManager(team.id),
+        }),
+    )?;
+    admin.create_rule(
+        NewRule::new(
             "Follow up proposals",
             Trigger::field_changed(EntityKind::Deal, "stage").to("proposal"),
         )
@@ -206,6 +228,7 @@ fn main() -> Res<()> {
     let about = |e: &crm_core::EntityRef| -> Res<String> {
         Ok(match e.kind {
             EntityKind::Deal => admin.deal(DealId::from_uuid(e.id))?.title,
+            EntityKind::Customer => admin.customer(crm_core::CustomerId::from_uuid(e.id))?.name,
             EntityKind::Activity => {
                 let t = admin.activity(crm_core::ActivityId::from_uuid(e.id))?;
                 let deal = t.deal.map(|d| admin.deal(d)).transpose()?;
@@ -220,7 +243,12 @@ fn main() -> Res<()> {
     };
 
     // The reps' script: (day, deal index, what they do).
+    // Saturday's leads are due a reply by Monday 13:00 in Berlin.
     let script: &[(u32, usize, &str)] = &[
+        (3, 0, "intro call"),
+        (3, 1, "intro call"),
+        (3, 3, "intro call"),
+        (3, 4, "intro call"),
         (3, 0, "qualified"),
         (4, 0, "proposal"),
         (5, 1, "call"),
@@ -247,6 +275,13 @@ fn main() -> Res<()> {
                 "call" => {
                     me.log_activity(
                         NewActivity::new(ActivityKind::Call, "Check in").deal(deal_id),
+                    )?;
+                }
+                "intro call" => {
+                    me.log_activity(
+                        NewActivity::new(ActivityKind::Call, "Introduction")
+                            .deal(deal_id)
+                            .direction(Direction::Outbound),
                     )?;
                 }
                 "complete" => {
