@@ -11,15 +11,15 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::batch::entity;
 use super::{Batch, Session};
 use crate::access::{Access, Operation, Resource};
-use crate::activity::{ActivityKind, Direction, NewActivity};
+use crate::activity::{Activity, ActivityKind, Direction, NewActivity};
 use crate::actor::Actor;
 use crate::automation::{
     Action, Assignee, DueReport, Firing, MAX_DEPTH, NewRule, Notification, Recipient, Rule, Trigger,
 };
 use crate::clock::truncate_to_millis;
-use crate::customer::{CustomerPatch, Lifecycle};
-use crate::deal::DealPatch;
+use crate::customer::{Customer, CustomerPatch, Lifecycle};
 use crate::deal::DealStatus;
+use crate::deal::{Deal, DealPatch};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EntityRef, Event, EventKind};
 use crate::id::{CustomerId, DealId, NotificationId, RuleId, UserId};
@@ -86,6 +86,10 @@ pub(super) struct AutomationState {
     pub(super) shared: Option<RuleCache>,
     chain: Vec<String>,
 }
+
+/// A condition's input, read once per subject: the customer (`None` if
+/// it is gone), its deals and its activities (`None` until read).
+type ConditionData = Option<(Customer, Vec<Deal>, Vec<Activity>)>;
 
 /// The record a rule fires on, and what actions need of it.
 struct Subject {
@@ -322,8 +326,9 @@ impl Batch<'_> {
         let Some(subject) = subject(&*self.tx, event.entity)? else {
             return Ok(());
         };
+        let mut ctx = None;
         for rule in &matching {
-            self.run_rule(rule, &subject, event.at)?;
+            self.run_rule(rule, &subject, event.at, &mut ctx)?;
         }
         Ok(())
     }
@@ -355,16 +360,40 @@ impl Batch<'_> {
         Ok(ix)
     }
 
-    /// Whether `rule`'s condition holds for `subject` at `at`.
-    fn condition_holds(&self, rule: &Rule, subject: &Subject, at: DateTime<Utc>) -> Result<bool> {
+    /// Whether `rule`'s condition holds for `subject` at `at`. The
+    /// subject's customer, deals and activities are read into `ctx` the
+    /// first time a condition needs them and reused by the next rules on
+    /// the same subject, until a rule's actions run (which may change
+    /// them: [`run_rule`](Self::run_rule) then empties `ctx`).
+    fn condition_holds(
+        &self,
+        rule: &Rule,
+        subject: &Subject,
+        at: DateTime<Utc>,
+        ctx: &mut Option<ConditionData>,
+    ) -> Result<bool> {
         let Some(expr) = &rule.condition else {
             return Ok(true);
         };
         let Some(cid) = subject.customer else {
             return Ok(false);
         };
-        let Some(customer) = self.tx.customer(cid)? else {
+        if ctx.is_none() {
+            *ctx = Some(self.condition_data(cid)?);
+        }
+        let Some(Some((customer, deals, activities))) = ctx.as_ref() else {
             return Ok(false);
+        };
+        let ids =
+            crate::segment::evaluate(expr, std::slice::from_ref(customer), deals, activities, at)?;
+        Ok(ids.contains(&cid))
+    }
+
+    /// What a condition is evaluated on: the customer (`None` if it is
+    /// gone), its deals and its activities.
+    fn condition_data(&self, cid: CustomerId) -> Result<ConditionData> {
+        let Some(customer) = self.tx.customer(cid)? else {
+            return Ok(None);
         };
         let mut deals = Vec::new();
         self.tx.scan_deals(
@@ -382,13 +411,18 @@ impl Batch<'_> {
             },
             &mut |a| activities.push(a.clone()),
         )?;
-        let ids = crate::segment::evaluate(expr, &[customer], &deals, &activities, at)?;
-        Ok(ids.contains(&cid))
+        Ok(Some((customer, deals, activities)))
     }
 
     /// Runs `rule` on `subject` if its condition holds: its actions as
     /// [`Actor::System`], one level deeper on the chain.
-    fn run_rule(&mut self, rule: &Rule, subject: &Subject, at: DateTime<Utc>) -> Result<()> {
+    fn run_rule(
+        &mut self,
+        rule: &Rule,
+        subject: &Subject,
+        at: DateTime<Utc>,
+        ctx: &mut Option<ConditionData>,
+    ) -> Result<()> {
         if self.automation.chain.len() >= MAX_DEPTH as usize {
             let mut rules = self.automation.chain.clone();
             rules.push(rule.name.clone());
@@ -397,9 +431,10 @@ impl Batch<'_> {
                 rules,
             });
         }
-        if !self.condition_holds(rule, subject, at)? {
+        if !self.condition_holds(rule, subject, at, ctx)? {
             return Ok(());
         }
+        *ctx = None;
         let actor = std::mem::replace(&mut self.actor, Actor::System);
         let access = std::mem::replace(&mut self.access, Access::system());
         self.automation.chain.push(rule.name.clone());
@@ -808,12 +843,13 @@ impl Batch<'_> {
                 let Some(subject) = subject(&*self.tx, e)? else {
                     continue;
                 };
-                if !self.condition_holds(rule, &subject, now)? {
+                let mut ctx = None;
+                if !self.condition_holds(rule, &subject, now, &mut ctx)? {
                     continue;
                 }
                 let outcome = self.attempt(|b| {
                     b.tx.record_firing(&firing)?;
-                    b.run_rule(rule, &subject, now)
+                    b.run_rule(rule, &subject, now, &mut ctx)
                 });
                 match outcome {
                     Ok(()) => report.fired.push(firing),
