@@ -176,6 +176,51 @@ pub fn automation_event_triggers_worked_example<S: Store>(store: S) {
     assert_eq!(texts.len(), 4);
     assert_eq!(texts[3], ("Customer churned".to_string(), None));
 
+    // Activity created -> set a custom field of its customer (through
+    // the customer update path: the enum option is checked).
+    s.create_rule(
+        NewRule::new(
+            "Contacted customers are silver",
+            Trigger::RecordCreated {
+                entity: EntityKind::Activity,
+            },
+        )
+        .action(Action::SetField {
+            entity: EntityKind::Customer,
+            field: "custom.tier".into(),
+            value: serde_json::json!({"type": "text", "value": "silver"}),
+        }),
+    )
+    .expect("rule");
+    s.log_activity(NewActivity::new(ActivityKind::Note, "Met at a fair").customer(acme.id))
+        .expect("note");
+    let acme = s.customer(acme.id).expect("acme");
+    assert_eq!(acme.custom["tier"], CustomValue::Text("silver".into()));
+    assert_eq!(
+        tags(&acme),
+        ["gold", "new"],
+        "to silver: the gold rule stays quiet"
+    );
+    s.create_rule(
+        NewRule::new(
+            "Bronze",
+            Trigger::RecordCreated {
+                entity: EntityKind::Activity,
+            },
+        )
+        .action(Action::SetField {
+            entity: EntityKind::Customer,
+            field: "custom.tier".into(),
+            value: serde_json::json!({"type": "text", "value": "bronze"}),
+        }),
+    )
+    .expect("rule: the value's shape is checked when saved, its option when run");
+    let refused = s
+        .log_activity(NewActivity::new(ActivityKind::Note, "Again").customer(acme.id))
+        .expect_err("bronze is not a tier option");
+    assert!(refused.to_string().contains("tier"), "{refused}");
+    assert_eq!(s.customer(acme.id).expect("acme").version, acme.version);
+
     // Bad trigger definitions are refused with the field named.
     let bad = s
         .create_rule(
