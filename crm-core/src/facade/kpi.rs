@@ -165,7 +165,8 @@ impl<S: Store> Session<'_, S> {
     /// Every KPI of [`crate::kpi`] at once, over one consistent snapshot
     /// (one read transaction), as of [`Session::at`] or the clock's now.
     /// Lifecycle history is read only when the window has both ends (for
-    /// churn).
+    /// churn) or first-response times are asked for
+    /// ([`KpiOptions::response`], which also reads the customers).
     ///
     /// ```
     /// use crm_core::{Actor, Crm, Money, NewCustomer, NewDeal, PipelineDef};
@@ -389,7 +390,10 @@ impl<S: Store> Session<'_, S> {
 
     /// [First-response time and SLA attainment](crate::kpi::response::first_response)
     /// of the leads the actor may read, as of [`Session::at`] or the
-    /// clock's now. Only activities the actor may read count as responses.
+    /// clock's now. Only activities the actor may read count as responses,
+    /// and a customer's lifecycle at creation comes from the audit events
+    /// the actor may read (a customer whose `created` event is out of the
+    /// actor's event scope counts by its current lifecycle).
     ///
     /// ```
     /// use chrono::Duration;
