@@ -585,6 +585,14 @@ proptest! {
         }
     }
 
+    /// `is_open(t)` exactly when the nanosecond from `t` is business time.
+    #[test]
+    fn is_open_agrees_with_between(cal in calendar(), t in instant_secs(), sub in 0u32..1_000_000_000) {
+        let t = DateTime::from_timestamp(t, sub).unwrap();
+        let one = Duration::nanoseconds(1);
+        prop_assert_eq!(cal.is_open(t), cal.business_time_between(t, t + one) == one);
+    }
+
     #[test]
     fn no_panics_anywhere(
         cal in calendar(),
