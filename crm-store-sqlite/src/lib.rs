@@ -104,6 +104,7 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use crm_core::access::ReadScope;
 use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
 use crm_core::query::ActivityFilter;
@@ -459,7 +460,7 @@ macro_rules! uncached_reads {
             expr: &Expr,
             now: DateTime<Utc>,
         ) -> Result<Option<Vec<CustomerId>>, StoreError> {
-            segment::push_down(&self.conn, expr, now)
+            segment::push_down(&self.conn, expr, now, &ReadScope::all())
         }
         fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
             read::user(&self.conn, id)
@@ -495,6 +496,17 @@ macro_rules! uncached_reads {
             episode: &str,
         ) -> Result<bool, StoreError> {
             automation::has_fired(&self.conn, rule, subject, episode)
+        }
+
+        // ----- access: scope-aware segment push-down -----
+
+        fn segment_push_down_scoped(
+            &self,
+            expr: &Expr,
+            now: DateTime<Utc>,
+            scope: &ReadScope,
+        ) -> Result<Option<Vec<CustomerId>>, StoreError> {
+            segment::push_down(&self.conn, expr, now, scope)
         }
     };
 }

@@ -29,6 +29,7 @@
 //! millisecond (stored times are whole milliseconds).
 
 use chrono::{DateTime, Datelike, Utc};
+use crm_core::access::{OwnerSet, ReadScope};
 use crm_core::segment::{CmpOp, Expr, Field, Pred, Test, Value};
 use crm_core::{CustomerId, StoreError};
 use rusqlite::types::Value as Sql;
@@ -36,12 +37,14 @@ use rusqlite::{Connection, params_from_iter};
 
 use crate::codec::*;
 
-/// The ids of the customers matching `expr`, ascending, or `None` if some
-/// part of it cannot be evaluated in SQL.
+/// The ids of the customers within `scope` matching `expr`, ascending,
+/// or `None` if some part of it cannot be evaluated in SQL. Deal and
+/// activity predicates see only the deals and activities within `scope`.
 pub(crate) fn push_down(
     conn: &Connection,
     expr: &Expr,
     now: DateTime<Utc>,
+    scope: &ReadScope,
 ) -> Result<Option<Vec<CustomerId>>, StoreError> {
     let mut params = Vec::new();
     let mut int_keys = Vec::new();
@@ -51,6 +54,7 @@ pub(crate) fn push_down(
         &mut Ctx {
             params: &mut params,
             int_keys: &mut int_keys,
+            scope,
         },
     ) else {
         return Ok(None);
@@ -69,9 +73,12 @@ pub(crate) fn push_down(
             return Ok(None);
         }
     }
-    // Customers merged into others are never part of a segment.
+    // Customers merged into others are never part of a segment; customers
+    // out of scope are not looked at (an indexed `owner IN (…)`).
+    let customers = owners_sql("c.owner", &scope.customers);
     let sql = format!(
-        "SELECT c.id FROM customers c WHERE c.merged_into IS NULL AND ({cond}) ORDER BY c.id"
+        "SELECT c.id FROM customers c \
+         WHERE c.merged_into IS NULL{customers} AND ({cond}) ORDER BY c.id"
     );
     // Not cached: every expression is a different statement.
     let mut stmt = conn
@@ -101,6 +108,27 @@ struct Ctx<'a> {
     /// Custom keys compared with whole numbers (exact only when no stored
     /// value under them is a decimal).
     int_keys: &'a mut Vec<String>,
+    /// The records the actor may read.
+    scope: &'a ReadScope,
+}
+
+/// ` AND column IN (…)` restricting `column` to the owners in `set`; empty
+/// for every owner. The ids are inlined as blob literals: they are user
+/// ids the engine resolved (not caller text), a team has a handful, and
+/// literals keep the statement's parameters in the order its predicates
+/// push them.
+fn owners_sql(column: &str, set: &OwnerSet) -> String {
+    match set {
+        OwnerSet::All => String::new(),
+        OwnerSet::Only(ids) if ids.is_empty() => " AND 0".to_owned(),
+        OwnerSet::Only(ids) => {
+            let list: Vec<String> = ids
+                .iter()
+                .map(|u| format!("X'{}'", u.as_uuid().simple()))
+                .collect();
+            format!(" AND {column} IN ({})", list.join(", "))
+        }
+    }
 }
 
 fn to_sql(e: &Expr, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
@@ -159,6 +187,9 @@ fn pred_sql(p: &Pred, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
         return custom_sql(key, &p.test, ctx);
     }
     let params = &mut *ctx.params;
+    // Deal and activity subqueries count only the records in scope (the
+    // owner test runs on the few rows of one customer, found by index).
+    let deals_in_scope = owners_sql("d.owner", &ctx.scope.deals);
     let column = match p.field {
         Field::Kind => "c.kind",
         Field::Lifecycle => "c.lifecycle",
@@ -171,18 +202,27 @@ fn pred_sql(p: &Pred, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
         Field::Email => return contact_sql("customer_emails", "email", &p.test, params),
         Field::Phone => return contact_sql("customer_phones", "phone", &p.test, params),
         Field::OpenDeals => {
-            "(SELECT count(*) FROM deals d WHERE d.customer_id = c.id AND d.status = 'open')"
+            let sub = format!(
+                "(SELECT count(*) FROM deals d \
+                 WHERE d.customer_id = c.id AND d.status = 'open'{deals_in_scope})"
+            );
+            return test_sql(&sub, &p.test, now, params);
         }
         Field::LastWon => {
-            "(SELECT max(d.won_at) FROM deals d WHERE d.customer_id = c.id AND d.status = 'won')"
+            let sub = format!(
+                "(SELECT max(d.won_at) FROM deals d \
+                 WHERE d.customer_id = c.id AND d.status = 'won'{deals_in_scope})"
+            );
+            return test_sql(&sub, &p.test, now, params);
         }
         Field::LastActivity | Field::DaysSinceLastActivity => {
             let now_ms = millis(now);
+            let activities_in_scope = owners_sql("a.owner", &ctx.scope.activities);
             // `now` is inlined: it is an integer the engine computed, and
             // the subquery appears before the test's own parameters.
             let last = format!(
                 "(SELECT max(a.occurred_at) FROM activities a \
-                 WHERE a.customer_id = c.id AND a.occurred_at <= {now_ms})"
+                 WHERE a.customer_id = c.id AND a.occurred_at <= {now_ms}{activities_in_scope})"
             );
             let column = if p.field == Field::LastActivity {
                 last

@@ -74,12 +74,16 @@
 //! actor who may do everything.
 
 mod visibility;
+// ----- access: scope-aware segment push-down -----
+mod read_scope;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use visibility::{Access, OwnerSet};
+// ----- access: scope-aware segment push-down -----
+pub use read_scope::ReadScope;
 
 /// How far a permission reaches. Ordered: `None < Own < Team < All`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

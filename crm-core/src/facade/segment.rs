@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Session;
-use crate::access::{Access, Field, Operation, OwnerSet, Resource};
+use crate::access::{Access, Field, Operation, Resource};
 use crate::activity::Activity;
 use crate::currency::Currency;
 use crate::custom_field::FieldSchema;
@@ -70,9 +70,12 @@ impl<S: Store> Session<'_, S> {
     ///
     /// The actor's read scope applies here: only deals, activities and
     /// customers the actor may read are visited, so a segment counts and
-    /// aggregates what its user can see. The store's push-down knows no
-    /// scope, so it is offered only when the actor sees every customer,
-    /// deal and activity.
+    /// aggregates what its user can see. The pre-filter goes to the store
+    /// with the actor's [`ReadScope`](crate::access::ReadScope)
+    /// ([`ReadTx::segment_push_down_scoped`]), which answers only with
+    /// customers in reach, and evaluates deal and activity predicates on
+    /// the deals and activities in reach only; when the store declines,
+    /// customers are scanned and filtered here by the same rule.
     fn visible_records(
         &self,
         tx: &dyn ReadTx,
@@ -81,14 +84,7 @@ impl<S: Store> Session<'_, S> {
         now: DateTime<Utc>,
         visit: &mut dyn FnMut(Visited<'_>),
     ) -> Result<bool> {
-        let sees_all = [Resource::Customers, Resource::Deals, Resource::Activities]
-            .into_iter()
-            .all(|r| access.read_owners(r) == OwnerSet::All);
-        let pushed = if sees_all {
-            tx.segment_push_down(wanted.prefilter, now)?
-        } else {
-            None
-        };
+        let pushed = tx.segment_push_down_scoped(wanted.prefilter, now, &access.read_scope())?;
         if pushed.is_none() && wanted.pushed_only {
             return Ok(false);
         }
