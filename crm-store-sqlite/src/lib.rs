@@ -48,6 +48,9 @@
 //! enum, bool and date equality, whole-number comparisons, `exists`); the
 //! rest (`won_amount`, RFM, custom decimals and money, date ordering)
 //! falls back to the reference evaluator in crm-core.
+//! A user's segment carries their read scope into that same query
+//! (`ReadTx::segment_push_down_scoped`): customers by the indexed owner,
+//! deals and activities by their owner inside the per-customer subqueries.
 //!
 //! Listings run as one SQL statement each (filter in `WHERE`, order by
 //! `key, id`, cursor as a row-value comparison, `LIMIT limit + 1`) and

@@ -20,6 +20,13 @@
 //! while no customer holds a decimal under that key (a query checks
 //! first), since an integer against a decimal string is not exact in SQL.
 //!
+//! Under an actor's [`ReadScope`] the query keeps only customers whose
+//! owner is in the customer scope (`c.owner IN (…)`, which SQLite answers
+//! from the `customers_by_owner_*` indexes, one range per owner), and the
+//! deal and activity subqueries count only rows whose owner is in the deal
+//! or activity scope. The owner ids are inlined as blob literals (ids the
+//! engine resolved, not caller text).
+//!
 //! Not pushed down (the store answers `None` and the facade evaluates with
 //! the reference evaluator): `won_amount` (SQLite's `sum` over TEXT
 //! decimals would go through floating point, and money must stay exact),

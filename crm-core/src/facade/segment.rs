@@ -235,6 +235,43 @@ impl<S: Store> Session<'_, S> {
     /// against the customer field schema first ([`crate::segment::custom`]):
     /// an unknown key or a test the field's type cannot take is an
     /// [`Error::Invalid`] on `field.KEY`.
+    ///
+    /// A user's evaluation counts only the customers, deals and activities
+    /// they may read ([access docs](crate::access#segment-evaluation)),
+    /// and a test on a field their roles hide is an [`Error::FieldHidden`]:
+    ///
+    /// ```
+    /// use crm_core::{AccessRole, Actor, Crm, Error, NewCustomer, NewDeal, NewTeam, NewUser, PageRequest, PipelineDef};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let system = crm.as_actor(Actor::System);
+    /// let north = system.create_team(NewTeam::new("North"))?;
+    /// let south = system.create_team(NewTeam::new("South"))?;
+    /// let rep = |name: &str, team| system.create_user(
+    ///     NewUser::new(name, format!("{name}@example.com")).role(AccessRole::SalesRep).team(team));
+    /// let (rita, sven) = (rep("rita", north.id)?, rep("sven", south.id)?);
+    /// let sam = system.create_user(NewUser::new("Sam", "sam@example.com").role(AccessRole::Support))?;
+    /// let p = system.create_pipeline(PipelineDef::sales_template("Sales"))?;
+    /// let acme = system.create_customer(NewCustomer::organisation("ACME").owner(rita.id))?;
+    /// system.create_customer(NewCustomer::organisation("Initech").owner(sven.id))?;
+    /// // Sven's deal on Rita's customer: Rita does not see it.
+    /// system.create_deal(NewDeal::new(acme.id, p.id, "Robots").owner(sven.id))?;
+    ///
+    /// let open: crm_core::segment::Expr = "open_deals >= 1".parse()?;
+    /// let all: crm_core::segment::Expr = "kind = organisation".parse()?;
+    /// let page = PageRequest::default();
+    /// assert_eq!(system.evaluate_expr(&open, &page)?.count, 1);
+    /// assert_eq!(crm.as_user(rita.id).evaluate_expr(&all, &page)?.count, 1);
+    /// assert_eq!(crm.as_user(rita.id).evaluate_expr(&open, &page)?.count, 0);
+    /// // Support may not see deal amounts, so may not segment by revenue.
+    /// let revenue = "won_amount(EUR) > 0".parse()?;
+    /// assert!(matches!(
+    ///     crm.as_user(sam.id).evaluate_expr(&revenue, &page),
+    ///     Err(Error::FieldHidden { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn evaluate_expr(&self, expr: &Expr, page: &PageRequest) -> Result<SegmentResult> {
         Self::check_page(page)?;
         let ids = self.with_access(|tx, access| self.matching_ids(tx, access, expr))?;
