@@ -2,12 +2,15 @@
 //! and expressions, against the reference evaluator applied to the records
 //! a brute-force reading of the rules lets each actor see.
 
+use std::collections::HashMap;
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use super::{access_plan, build_access_plan, collect, engine, ref_allows, runner, t0};
 use crate::access::{Access, Field as AccessField, Resource};
 use crate::segment::eval::evaluate;
+use crate::segment::rfm;
 use crate::segment::{Expr, Field, Pred, Test, Value};
 use crate::testing::{segments as strat, strategies};
 use crate::*;
@@ -106,6 +109,34 @@ fn record_expr() -> BoxedStrategy<Expr> {
     .boxed()
 }
 
+/// The RFM scores over every won EUR deal of `deals` (all time), kept
+/// for the unmerged `customers`; `None` when a customer's sum overflows.
+fn ref_rfm(customers: &[Customer], deals: &[Deal]) -> Option<Vec<rfm::CustomerRfm>> {
+    let mut all: HashMap<CustomerId, rfm::Purchases> = HashMap::new();
+    for d in deals {
+        let (Some(at), Some(m)) = (d.won_at, d.amount) else {
+            continue;
+        };
+        if d.status != DealStatus::Won || m.currency != Currency::EUR {
+            continue;
+        }
+        let p = all.entry(d.customer).or_insert(rfm::Purchases {
+            last: at,
+            count: 0,
+            total: rust_decimal::Decimal::ZERO,
+        });
+        p.last = p.last.max(at);
+        p.count += 1;
+        p.total = p.total.checked_add(m.amount)?;
+    }
+    let visible: HashMap<CustomerId, rfm::Purchases> = customers
+        .iter()
+        .filter(|c| !c.is_merged())
+        .filter_map(|c| all.get(&c.id).map(|p| (c.id, *p)))
+        .collect();
+    Some(rfm::score(&visible))
+}
+
 /// Whether `user`'s roles hide `f`: a user without roles sees no field;
 /// of the built-in roles only `support` hides one (the deal amount), and a
 /// field is hidden only if every role hides it.
@@ -120,7 +151,8 @@ fn ref_hidden(user: &User, f: AccessField) -> bool {
 /// deals and activities a brute-force evaluation of the rules lets the
 /// actor read; an expression on a field the actor's roles hide is an
 /// [`Error::FieldHidden`]. Whatever the store's scoped push-down answers
-/// directly ([`ReadTx::segment_push_down_scoped`]) is that same set.
+/// directly ([`ReadTx::segment_push_down_scoped`]) is that same set. RFM
+/// ranks exactly the won deals in scope of the customers in scope.
 pub fn segments_under_random_actors_match_brute_force<S: Store>(store: S) {
     let (crm, _) = engine(store);
     let now = t0();
@@ -284,6 +316,27 @@ pub fn segments_under_random_actors_match_brute_force<S: Store>(store: S) {
                         }
                     }
                     drop(tx);
+                    // RFM over the won EUR deals in scope, for the customers
+                    // in scope.
+                    let amount_hidden = me.is_some_and(|u| ref_hidden(u, AccessField::DealAmount));
+                    match (
+                        s.rfm(Currency::EUR, None),
+                        ref_rfm(&seen_customers, &seen_deals),
+                    ) {
+                        (Ok(got), Some(want)) => {
+                            prop_assert!(!amount_hidden, "{} ranked hidden amounts", who);
+                            prop_assert_eq!(got, want, "RFM for {}", who);
+                        }
+                        (Err(Error::FieldHidden { .. }), _) => {
+                            prop_assert!(amount_hidden, "{} refused RFM", who)
+                        }
+                        (Err(Error::Invalid { .. }), None) => {} // a sum overflowed
+                        (got, want) => {
+                            return Err(TestCaseError::fail(format!(
+                                "RFM for {who}: got {got:?}, want {want:?}"
+                            )));
+                        }
+                    }
                     for (e, want) in exprs.iter().zip(&wants) {
                         let hidden: Vec<AccessField> = match me {
                             None => Vec::new(),
