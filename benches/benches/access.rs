@@ -23,6 +23,12 @@
 //!   way), `won_amount` in Rust over the won deals in scope (read with an
 //!   indexed `owner IN (…)`).
 //!
+//! After the listing group the bench also runs both listings with admin
+//! and rep calls alternated (2 000 rounds at full size) and prints the
+//! fastest and the median time of each and their ratios: criterion
+//! measures one function after the other, so a change of machine load
+//! between them skews its ratio, while the alternated calls share it.
+//!
 //! The deals belong to `N / 10` customers (10 each, owned like their
 //! customer, 3 of the 10 won for 1 250.50 EUR, the rest open); customer
 //! lifecycles cycle so that a quarter are `customer`. Both segments match
@@ -45,7 +51,7 @@
 //! `CRM_BENCH_ACCESS_N` overrides the number of deals.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use crm_core::segment::Expr;
@@ -228,6 +234,24 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    // The same listings with admin and rep calls alternated, so that a
+    // change of machine load between criterion's measurements (which run
+    // one after the other) hits both alike.
+    let rounds = if n >= 1_000_000 { 2_000 } else { 20 };
+    let first = DealQuery::new();
+    let mut tenth = [DealQuery::new(), DealQuery::new()];
+    for (q, (_, s)) in tenth.iter_mut().zip(&actors) {
+        for _ in 0..9 {
+            q.page.after = s.deals(q).expect("page").next;
+        }
+    }
+    interleaved("list_first_page", rounds, |k| {
+        actors[k].1.deals(&first).expect("list");
+    });
+    interleaved("list_page_10", rounds, |k| {
+        actors[k].1.deals(&tenth[k]).expect("list");
+    });
+
     // Segment evaluation: both segments match the `customer`-lifecycle
     // customers (each has 7 open deals and 3 won ones worth 3 751.50 EUR),
     // counted here by brute force over the fixture's layout.
@@ -283,6 +307,37 @@ fn bench(c: &mut Criterion) {
     if let Some(dir) = f.path.parent() {
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// Runs `call(0)` (the admin) and `call(1)` (the rep) alternately,
+/// `rounds` times each, the one or the other first in turn, and prints
+/// for each the fastest and the median time and the ratios. The fastest
+/// call is the least disturbed by other processes on a loaded machine
+/// (a preempted call takes a whole scheduler slice longer).
+fn interleaved(label: &str, rounds: usize, call: impl Fn(usize)) {
+    let mut times = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
+    for round in 0..rounds {
+        for k in [round % 2, 1 - round % 2] {
+            let start = Instant::now();
+            call(k);
+            times[k].push(start.elapsed());
+        }
+    }
+    let [admin, rep] = times.map(|mut t| {
+        t.sort();
+        (t[0], t[t.len() / 2])
+    });
+    let ratio = |a: Duration, r: Duration| r.as_secs_f64() / a.as_secs_f64().max(f64::MIN_POSITIVE);
+    println!(
+        "access/{label} interleaved ({rounds} rounds): fastest admin {:?}, sales_rep {:?} \
+         (ratio {:.2}); median admin {:?}, sales_rep {:?} (ratio {:.2})",
+        admin.0,
+        rep.0,
+        ratio(admin.0, rep.0),
+        admin.1,
+        rep.1,
+        ratio(admin.1, rep.1)
+    );
 }
 
 criterion_group!(benches, bench);
