@@ -83,8 +83,12 @@
 //! `days_since_last_activity`) see only the deals and activities within
 //! the deal and activity read scopes, each scope applied on its own (a
 //! rep with `team` scope everywhere counts, for a team mate's customer,
-//! only the deals owned in the team). RFM quintiles are taken over the
-//! visible population. An expression that tests a hidden field (`email`,
+//! only the deals owned in the team). In an expression, RFM quintiles
+//! are taken over the customers of the won deals in scope (as the
+//! reference evaluator does given only those deals);
+//! [`Session::rfm`](crate::Session::rfm) and
+//! [`Session::abc`](crate::Session::abc) rank the customers in scope by
+//! their won deals in scope. An expression that tests a hidden field (`email`,
 //! `phone`, or `won_amount` and RFM when deal amounts are hidden) is an
 //! [`Error::FieldHidden`](crate::Error::FieldHidden) before anything is
 //! read.
