@@ -31,6 +31,9 @@ pub use custom_field::*;
 pub use data_access::*;
 pub use import::*;
 pub use merge::*;
+// ----- access: scope-aware segment push-down -----
+mod access_segments;
+pub use access_segments::*;
 
 use crate::query::{Filter, Order, Query, paginate};
 use crate::testing::strategies;
@@ -91,6 +94,8 @@ macro_rules! store_conformance_tests {
             automation_run_due_fires_once_per_episode,
             automation_split_run_due_fires_like_one_call,
             automation_rule_undone_by_attempt_does_not_fire,
+            // ----- access: scope-aware segment push-down -----
+            segments_under_random_actors_match_brute_force,
         );
     };
 }
