@@ -83,6 +83,8 @@ pub mod special;
 pub mod units;
 
 #[cfg(test)]
+mod cdnow;
+#[cfg(test)]
 mod tests;
 
 pub use bgnbd::{BgNbd, BgNbdFit, FitOptions, fit_bgnbd};
