@@ -42,6 +42,12 @@
 //! - **Probability of n purchases** by `t` for a new customer (FHL 2005
 //!   eq. 8): `P(X(t)=n) = B(a,b+n)/B(a,b) · Γ(r+n)/(Γ(r) n!) · (α/(α+t))^r (t/(α+t))^n
 //!   + δ_{n>0} B(a+1,b+n−1)/B(a,b) · [1 − (α/(α+t))^r Σ_{j<n} Γ(r+j)/(Γ(r) j!) (t/(α+t))^j]`.
+//! - **Probability of n purchases in the next t** for a customer with a
+//!   history (derived here from FHL 2005, as Fader & Hardie derive the
+//!   conditional PMF of the Pareto/NBD in their note no. 28): given the
+//!   history a living customer has `λ ~ Gamma(r+x, α+T)`, `p ~ Beta(a, b+x)`,
+//!   so `P(Y(t)=n | x, t_x, T) = δ_{n=0} (1 − P(alive)) + P(alive) · P_8(n, t; r+x, α+T, a, b+x)`
+//!   with `P_8` the formula above ([`BgNbd::p_purchases_given`]).
 //! - **Probability alive** (FHL 2005 eq. 11; Fader & Hardie 2008 note 23):
 //!   `P(alive | x, t_x, T) = 1 / (1 + δ_{x>0} a/(b+x−1) · ((α+T)/(α+t_x))^{r+x})`.
 //! - **Conditional expected purchases** in the next `t` (FHL 2005 eq. 10):
