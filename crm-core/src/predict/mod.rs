@@ -11,6 +11,7 @@
 //! (lnΓ, digamma, ₂F₁), [`optimize`] (BFGS, Hessian), [`bgnbd`] and
 //! [`gamma_gamma`] (the models and their fits), [`score`](mod@score) (per-customer
 //! scores and CLV), [`observation`] (what the facade reads and returns),
+//! [`run`] (a run that writes scores to customers' custom fields),
 //! [`simulate`] (synthetic customers from known parameters).
 //!
 //! # Time units are part of the type
@@ -83,6 +84,7 @@ pub mod bgnbd;
 pub mod gamma_gamma;
 pub mod observation;
 pub mod optimize;
+pub mod run;
 pub mod score;
 pub mod simulate;
 pub mod special;
@@ -96,6 +98,7 @@ mod tests;
 pub use bgnbd::{BgNbd, BgNbdFit, FitOptions, fit_bgnbd};
 pub use gamma_gamma::{GammaGamma, GammaGammaFit, LeftOut, fit_gamma_gamma};
 pub use observation::{CustomerScores, Observation};
+pub use run::{ScoreFields, ScoreRun, ScoreRunReport};
 pub use score::{ClvOptions, Scores, score};
 pub use units::{Day, Month, Rfm, Span, TimeUnit, Week};
 

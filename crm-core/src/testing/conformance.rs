@@ -25,12 +25,14 @@ mod custom_field;
 mod data_access;
 mod import;
 mod merge;
+mod predict;
 pub use automation::*;
 pub use backup::*;
 pub use custom_field::*;
 pub use data_access::*;
 pub use import::*;
 pub use merge::*;
+pub use predict::*;
 
 use crate::query::{Filter, Order, Query, paginate};
 use crate::testing::strategies;
@@ -91,6 +93,8 @@ macro_rules! store_conformance_tests {
             automation_run_due_fires_once_per_episode,
             automation_split_run_due_fires_like_one_call,
             automation_rule_undone_by_attempt_does_not_fire,
+            // ----- predictive models -----
+            predicted_scores_are_written_in_one_event,
         );
     };
 }
