@@ -76,7 +76,8 @@ pub fn status_of(e: &Error) -> CrmStatus {
         | Error::Syntax(_)
         | Error::Kpi(_)
         | Error::Backup { .. }
-        | Error::StageMappingRequired { .. } => CrmStatus::InvalidInput,
+        | Error::StageMappingRequired { .. }
+        | Error::Predict(_) => CrmStatus::InvalidInput,
         Error::NotFound { .. } => CrmStatus::NotFound,
         Error::Conflict { .. } => CrmStatus::Conflict,
         Error::TransitionNotAllowed { .. } | Error::LifecycleNotAllowed { .. } => {
