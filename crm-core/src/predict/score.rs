@@ -196,17 +196,7 @@ impl<U: TimeUnit> BgNbd<U> {
     ) -> Result<f64, PredictError> {
         let m = c.monetary().to_f64().unwrap_or(0.0);
         let per_purchase = spend.expected_spend(c.frequency(), m)?;
-        let period: Span<U> = options.discount_period.to::<U>();
-        let mut prev = 0.0;
-        let mut total = 0.0;
-        let mut discount = 1.0;
-        for i in 1..=options.periods {
-            let e = self.expected_purchases(c, Span::raw(f64::from(i) * period.value()))?;
-            discount /= 1.0 + options.discount_rate;
-            total += per_purchase * (e - prev) * discount;
-            prev = e;
-        }
-        Ok(total)
+        Ok(clv_and_purchases(self, per_purchase, c, options)?.0)
     }
 }
 
@@ -238,13 +228,38 @@ fn pmf_new(r: f64, alpha: f64, a: f64, b: f64, n: u32, t: f64) -> Result<f64, Pr
     Ok((first + second).clamp(0.0, 1.0))
 }
 
+/// The CLV (at `per_purchase` a purchase) and the expected purchases over
+/// the whole horizon: P(alive) once, one expectation per period.
+fn clv_and_purchases<U: TimeUnit, C: TimeUnit>(
+    m: &BgNbd<U>,
+    per_purchase: f64,
+    c: &Rfm<U>,
+    options: &ClvOptions<C>,
+) -> Result<(f64, f64), PredictError> {
+    let x = f64::from(c.frequency());
+    let age = c.age().value();
+    let alive = p_alive(m, x, c.recency().value(), age);
+    let period = options.discount_period.to::<U>().value();
+    let mut prev = 0.0;
+    let mut total = 0.0;
+    let mut discount = 1.0;
+    for i in 1..=options.periods {
+        let e = conditional(m, x, age, f64::from(i) * period, alive)?;
+        discount /= 1.0 + options.discount_rate;
+        total += per_purchase * (e - prev) * discount;
+        prev = e;
+    }
+    Ok((total, prev))
+}
+
 fn p_alive<U: TimeUnit>(m: &BgNbd<U>, x: f64, tx: f64, age: f64) -> f64 {
     if x == 0.0 {
         return 1.0;
     }
-    let ln_odds = m.a().ln() - (m.b() + x - 1.0).ln()
-        + (m.r() + x) * ((m.alpha() + age).ln() - (m.alpha() + tx).ln());
-    1.0 / (1.0 + ln_odds.exp())
+    // odds = a/(b+x−1) · ((α+T)/(α+t_x))^{r+x}: one power; an overflow
+    // to infinity gives P(alive) = 0, never NaN.
+    let odds = m.a() / (m.b() + x - 1.0) * ((m.alpha() + age) / (m.alpha() + tx)).powf(m.r() + x);
+    1.0 / (1.0 + odds)
 }
 
 /// E[Y(t) | x, T] given P(alive) (FHL eq. 10; eq. 7 with x = T = 0).
@@ -290,13 +305,13 @@ fn conditional_at(
         });
     }
     let z = t / (alpha + age + t);
-    let ln_1mz = (alpha + age).ln() - (alpha + age + t).ln();
+    let one_minus_z = (alpha + age) / (alpha + age + t);
     // G = (1−z)^{r+x} ₂F₁(r+x, b+x; c; z); by Euler's transformation
     // G = (1−z)^{a−1} ₂F₁(a+b−1−r, a−1; c; z) when c − (r+x) − (b+x) < 0.
     let g = if a - 1.0 - r - x < 0.0 {
-        (ln_1mz * (a - 1.0)).exp() * series(a + b - 1.0 - r, a - 1.0, c, z)?
+        one_minus_z.powf(a - 1.0) * series(a + b - 1.0 - r, a - 1.0, c, z)?
     } else {
-        (ln_1mz * (r + x)).exp() * series(r + x, b + x, c, z)?
+        one_minus_z.powf(r + x) * series(r + x, b + x, c, z)?
     };
     Ok(c / (a - 1.0) * (1.0 - g))
 }
@@ -323,13 +338,20 @@ pub fn score<U: TimeUnit, C: TimeUnit>(
     c: &Rfm<U>,
     options: &ClvOptions<C>,
 ) -> Result<Scores, PredictError> {
-    let expected_purchases = purchases.expected_purchases(c, options.horizon.to::<U>())?;
-    let (expected_spend, clv) = match spend {
-        Some(gg) => (
-            Some(gg.expected_spend(c.frequency(), c.monetary().to_f64().unwrap_or(0.0))?),
-            Some(purchases.clv(gg, c, options)?),
+    let (expected_purchases, expected_spend, clv) = match spend {
+        Some(gg) => {
+            let per_purchase =
+                gg.expected_spend(c.frequency(), c.monetary().to_f64().unwrap_or(0.0))?;
+            // The CLV's last cumulative expectation is the horizon's.
+            let (clv, purchases_over_horizon) =
+                clv_and_purchases(purchases, per_purchase, c, options)?;
+            (purchases_over_horizon, Some(per_purchase), Some(clv))
+        }
+        None => (
+            purchases.expected_purchases(c, options.horizon.to::<U>())?,
+            None,
+            None,
         ),
-        None => (None, None),
     };
     Ok(Scores {
         p_alive: purchases.p_alive(c),
