@@ -43,8 +43,9 @@ pub const MAX_TERMS: usize = 10_000_000;
 ///
 /// Two terms per step with one division: `tₖ₊₁ = tₖ pₖ/qₖ` and
 /// `tₖ₊₂ = tₖ pₖ pₖ₊₁/(qₖ qₖ₊₁)` with `pₖ = (a+k)(b+k) z` and
-/// `qₖ = (c+k)(k+1)`, since the division, not the multiplications, bounds
-/// the speed of the loop.
+/// `qₖ = (c+k)(k+1)`: the division is the slowest operation of the loop,
+/// and the ratios are computed apart from the running term so that it is
+/// off the chain of dependent operations.
 pub(crate) fn series(a: f64, b: f64, c: f64, z: f64) -> Result<f64, PredictError> {
     let mut term = 1.0_f64;
     let mut sum = 1.0_f64;
@@ -54,9 +55,13 @@ pub(crate) fn series(a: f64, b: f64, c: f64, z: f64) -> Result<f64, PredictError
         let q0 = (c + k) * (k + 1.0);
         let p1 = (a + k + 1.0) * (b + k + 1.0) * z;
         let q1 = (c + k + 1.0) * (k + 2.0);
-        let scale = term / (q0 * q1);
-        let t1 = scale * p0 * q1;
-        let t2 = scale * p0 * p1;
+        // The ratios do not depend on the running term, so the division
+        // overlaps the previous step; the chain from term to term is one
+        // multiplication.
+        let inv = 1.0 / (q0 * q1);
+        let (r1, r2) = (p0 * q1 * inv, p0 * p1 * inv);
+        let t1 = term * r1;
+        let t2 = term * r2;
         sum += t1 + t2;
         term = t2;
         k += 2.0;
