@@ -5,7 +5,9 @@
 //! Everything here is a pure function of per-customer purchase summaries
 //! ([`Rfm`], built from [`crate::kpi::customer::PurchaseSummary`]); the
 //! facade (`Session::fit_bgnbd`, `Session::fit_gamma_gamma`,
-//! `Session::predict_scores`) loads the summaries a caller may see.
+//! `Session::predict_scores`) loads the summaries a caller may see, and
+//! `Session::write_scores` fits both models and writes every customer's
+//! scores to custom fields in one transaction with one event ([`run`]).
 //!
 //! Module map: [`units`] (time units, [`Rfm`] histories), [`special`]
 //! (lnΓ, digamma, ₂F₁), [`optimize`] (BFGS, Hessian), [`bgnbd`] and
