@@ -55,6 +55,9 @@ pub const OPERATIONS: &[&str] = &[
     "user.get",
     "team.create",
     "team.get",
+    "predict.fit",
+    "predict.score",
+    "predict.write_scores",
 ];
 
 /// `{"id": ...}`
@@ -200,6 +203,9 @@ pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<St
         "user.get" => out(s.user(req::<ById<UserId>>(request)?.id)),
         "team.create" => out(s.create_team(req::<NewTeam>(request)?)),
         "team.get" => out(s.team(req::<ById<TeamId>>(request)?.id)),
+        "predict.fit" => crate::predict::fit(&s, req(request)?),
+        "predict.score" => crate::predict::score(&s, req(request)?),
+        "predict.write_scores" => crate::predict::write_scores(&s, req(request)?),
         #[cfg(test)]
         "test.panic" => panic!("a deliberate panic for the tests"),
         other => Err(Failure::new(

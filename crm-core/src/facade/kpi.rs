@@ -340,7 +340,7 @@ impl<S: Store> Session<'_, S> {
 
     /// The won deals' purchases, streamed from the store without copying
     /// the deals.
-    fn won_deal_purchases(
+    pub(super) fn won_deal_purchases(
         &self,
         tx: &dyn ReadTx,
         access: &Access,

@@ -25,12 +25,14 @@ mod custom_field;
 mod data_access;
 mod import;
 mod merge;
+mod predict;
 pub use automation::*;
 pub use backup::*;
 pub use custom_field::*;
 pub use data_access::*;
 pub use import::*;
 pub use merge::*;
+pub use predict::*;
 // ----- access: scope-aware segment push-down -----
 mod access_segments;
 pub use access_segments::*;
@@ -96,6 +98,8 @@ macro_rules! store_conformance_tests {
             automation_rule_undone_by_attempt_does_not_fire,
             // ----- access: scope-aware segment push-down -----
             segments_under_random_actors_match_brute_force,
+            // ----- predictive models -----
+            predicted_scores_are_written_in_one_event,
         );
     };
 }
