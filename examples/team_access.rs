@@ -5,6 +5,8 @@
 //! - Sven (sales_rep, team South) sees South's deals;
 //! - Mona (sales_manager) sees every deal;
 //! - Sam (support) sees every deal, without amounts;
+//! - the same segment evaluated by each counts only the customers (and
+//!   deals) that user may read, and Sam may not segment by revenue;
 //! - Sven's attempt to edit one of North's deals is refused, and the
 //!   engine's message is printed.
 //!
@@ -87,6 +89,32 @@ fn run<S: Store>(crm: Crm<S>) -> Res<()> {
                 name_of(&people, d.owner)
             );
         }
+    }
+
+    // Segments count what each user may read: the customers in their scope,
+    // and of those customers' deals only the deals in their scope.
+    println!();
+    let with_open_deals: crm_core::segment::Expr = "open_deals >= 1".parse()?;
+    let page = crm_core::PageRequest::default();
+    for who in people {
+        let r = crm.as_user(who.id).evaluate_expr(&with_open_deals, &page)?;
+        let names: Vec<String> = r
+            .page
+            .items
+            .iter()
+            .map(|id| Ok(system.customer(*id)?.name))
+            .collect::<Res<_>>()?;
+        println!(
+            "{} evaluates '{with_open_deals}': {} customer(s) {names:?}",
+            who.name, r.count
+        );
+    }
+    let big_spenders: crm_core::segment::Expr = "won_amount(EUR) > 10000".parse()?;
+    match crm.as_user(sam.id).evaluate_expr(&big_spenders, &page) {
+        Err(e @ Error::FieldHidden { .. }) => {
+            println!("Sam evaluates '{big_spenders}': refused:\n  {e}")
+        }
+        other => return Err(format!("expected a hidden-field refusal, got {other:?}").into()),
     }
 
     // Sven may read only South's deals: North's deal does not exist for him...

@@ -671,6 +671,7 @@ fn kpi_suite(c: &mut Criterion) {
         pipelines: &pipelines,
         activities: &w.activities,
         lifecycle: &w.lifecycle,
+        customers: &[],
     };
     // The floor must compute what the suite computes.
     let report = s.kpi_report(&opts).expect("report");

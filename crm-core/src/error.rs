@@ -37,6 +37,9 @@ pub enum EntityKind {
     Rule,
     /// An outbox [`Notification`](crate::automation::Notification).
     Notification,
+    /// A predictive-model run that wrote scores to customers
+    /// ([`Session::write_scores`](crate::Session::write_scores)).
+    ModelRun,
 }
 
 impl EntityKind {
@@ -54,6 +57,7 @@ impl EntityKind {
             EntityKind::Team => "team",
             EntityKind::Rule => "rule",
             EntityKind::Notification => "notification",
+            EntityKind::ModelRun => "model_run",
         }
     }
 }

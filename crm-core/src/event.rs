@@ -55,6 +55,10 @@ pub enum EventKind {
     /// The record was deleted (saved segments only: other records are
     /// never deleted).
     Deleted,
+    /// A predictive-model run fitted its models and wrote each customer's
+    /// scores (one event for the run; its changes hold the parameters and
+    /// counts, and the customers' versions bump without events of their own).
+    ScoresWritten,
 }
 
 impl EventKind {
@@ -70,6 +74,7 @@ impl EventKind {
             EventKind::Completed => "completed",
             EventKind::Merged => "merged",
             EventKind::Deleted => "deleted",
+            EventKind::ScoresWritten => "scores_written",
         }
     }
 }

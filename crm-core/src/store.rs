@@ -36,6 +36,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::access::ReadScope;
 use crate::activity::Activity;
 use crate::automation::{Firing, Notification, Rule};
 use crate::custom_field::FieldSchema;
@@ -219,6 +220,40 @@ pub trait ReadTx {
     /// Whether a firing of `rule` on the record `subject` in `episode` is
     /// stored.
     fn has_fired(&self, rule: RuleId, subject: Uuid, episode: &str) -> Result<bool, StoreError>;
+
+    // ----- access: scope-aware segment push-down -----
+
+    /// Like [`ReadTx::segment_push_down`], restricted to what `scope`
+    /// lets an actor read: the answer must be exactly what the reference
+    /// evaluator ([`crate::segment::eval::evaluate`]) gives on the
+    /// customers, deals and activities whose owners `scope` allows, as if
+    /// no other record existed. So only customers in reach are returned,
+    /// and a predicate over deals or activities (`open_deals`, `last_won`,
+    /// `last_activity`, `days_since_last_activity`, `won_amount`, RFM)
+    /// sees only the deals and activities in reach. Hidden fields are the
+    /// facade's business: it refuses an expression that uses one before
+    /// asking the store.
+    ///
+    /// A store should apply the scope inside its query, with indexes
+    /// (a `team` scope reaches a handful of owners), not by filtering
+    /// everything afterwards. `Ok(None)` declines, as for
+    /// [`ReadTx::segment_push_down`]; the facade then evaluates the
+    /// expression itself on the records in reach.
+    ///
+    /// The default answers an unrestricted scope with
+    /// [`ReadTx::segment_push_down`] and declines any other.
+    fn segment_push_down_scoped(
+        &self,
+        expr: &Expr,
+        now: DateTime<Utc>,
+        scope: &ReadScope,
+    ) -> Result<Option<Vec<CustomerId>>, StoreError> {
+        if scope.is_all() {
+            self.segment_push_down(expr, now)
+        } else {
+            Ok(None)
+        }
+    }
 
     // ----- automation: rule cache, round-robin, backups -----
 

@@ -50,6 +50,13 @@
  *   user.get           {"id"}                               -> User
  *   team.create        NewTeam (admins only)                -> Team
  *   team.get           {"id"}                               -> Team
+ *   predict.fit        {"observation","unit"?,"l2_penalty"?} -> {"bg_nbd","gamma_gamma"}
+ *   predict.score      {"observation","unit"?,"bg_nbd","gamma_gamma"?,"clv"}
+ *                                                           -> [CustomerScores]
+ *   predict.write_scores {"observation","unit"?,"clv"}      -> ScoreRunReport
+ *     observation: {"end":RFC 3339,"currency","utc_offset_seconds"?,"filter"?}
+ *     clv: {"horizon","discount_period","unit","discount_rate"}; unit:
+ *     "day", "week" (default) or "month"
  *   rule.create        {"name","trigger","actions","condition"?,"active"?}
  *                      (admins; condition: segment text or Expr) -> Rule
  *   rule.get           {"id"}                               -> Rule

@@ -62,6 +62,9 @@
 //! | `user.get` | `{"id"}` | `User` |
 //! | `team.create` | `NewTeam` (admins only) | `Team` |
 //! | `team.get` | `{"id"}` | `Team` |
+//! | `predict.fit` | `{"observation","unit"?,"l2_penalty"?,"spend_l2_penalty"?}` | `{"bg_nbd": BgNbdFit, "gamma_gamma": GammaGammaFit}` |
+//! | `predict.score` | `{"observation","unit"?,"bg_nbd","gamma_gamma"?,"clv"}` | `[CustomerScores]` |
+//! | `predict.write_scores` | `{"observation","unit"?,"clv","l2_penalty"?,"spend_l2_penalty"?}` | `ScoreRunReport` |
 //! | `rule.create` | `{"name","trigger","actions","condition"?,"active"?}` (process admins; condition as segment text or `Expr` JSON) | `Rule` |
 //! | `rule.get` | `{"id"}` | `Rule` |
 //! | `rule.list` | `{}` | `[Rule]` |
@@ -96,6 +99,7 @@
 
 pub mod api;
 pub mod ops;
+mod predict;
 pub mod status;
 
 pub use api::{

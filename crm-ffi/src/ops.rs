@@ -57,6 +57,9 @@ pub const OPERATIONS: &[&str] = &[
     "user.get",
     "team.create",
     "team.get",
+    "predict.fit",
+    "predict.score",
+    "predict.write_scores",
     // ----- automation -----
     "rule.create",
     "rule.get",
@@ -267,6 +270,9 @@ pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<St
         "user.get" => out(s.user(req::<ById<UserId>>(request)?.id)),
         "team.create" => out(s.create_team(req::<NewTeam>(request)?)),
         "team.get" => out(s.team(req::<ById<TeamId>>(request)?.id)),
+        "predict.fit" => crate::predict::fit(&s, req(request)?),
+        "predict.score" => crate::predict::score(&s, req(request)?),
+        "predict.write_scores" => crate::predict::write_scores(&s, req(request)?),
         // ----- automation -----
         "rule.create" => out(s.create_rule(new_rule(req(request)?)?)),
         "rule.get" => out(s.rule(req::<ById<RuleId>>(request)?.id)),

@@ -81,7 +81,8 @@ pub fn status_of(e: &Error) -> CrmStatus {
         | Error::Kpi(_)
         | Error::Backup { .. }
         | Error::StageMappingRequired { .. }
-        | Error::Calendar(_) => CrmStatus::InvalidInput,
+        | Error::Calendar(_)
+        | Error::Predict(_) => CrmStatus::InvalidInput,
         Error::NotFound { .. } => CrmStatus::NotFound,
         Error::Conflict { .. } => CrmStatus::Conflict,
         Error::TransitionNotAllowed { .. } | Error::LifecycleNotAllowed { .. } => {

@@ -584,3 +584,175 @@ fn reads_and_reopen() {
         CrmStatus::InvalidInput
     );
 }
+
+// ----- predictive models -----
+
+/// A database file with 300 customers' purchases over 2025 (the BG/NBD
+/// process at the CDNOW parameters in days, deterministic), written with
+/// crm-core at historical dates (the C ABI dates everything now).
+fn purchase_history_db(name: &str) -> (std::path::PathBuf, String) {
+    use crm_core::predict::simulate::SplitMix64;
+    use crm_core::{Actor, Crm, Currency, Money, NewCustomer, NewDeal, PipelineDef};
+    let dir = std::env::temp_dir().join(format!("crm-ffi-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("crm.db");
+    let _ = std::fs::remove_file(&path);
+    let crm = Crm::new(crm_store_sqlite::SqliteStore::open(&path).unwrap());
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Shop"))
+        .unwrap();
+    let t0 = chrono::DateTime::from_timestamp(1_735_732_800, 0).unwrap(); // 2025-01-01 12:00
+    let mut rng = SplitMix64::new(99);
+    s.batch(|b| {
+        for i in 0..300 {
+            let c = b.create_customer(NewCustomer::person(format!("C{i}")))?;
+            let rate = rng.gamma(0.243) / 30.9;
+            let drop = rng.beta(0.793, 2.426);
+            let mut day = 182.0 * rng.uniform();
+            let mut first = true;
+            while day < 364.0 {
+                b.set_time(Some(t0 + chrono::Duration::days(day as i64)));
+                let amount = Money::new((20 + i % 40).into(), Currency::EUR);
+                let d = b.create_deal(NewDeal::new(c.id, p.id, "order").amount(amount))?;
+                b.win_deal(d.id, d.version)?;
+                if !first && rng.uniform() < drop {
+                    break;
+                }
+                first = false;
+                day += -rng.uniform().ln() / rate;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    (dir, path.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn predict_fit_score_and_write_through_the_abi() {
+    let (dir, path) = purchase_history_db("predict");
+    let e = open(&path);
+    let obs = json!({"end": "2025-12-31T00:00:00Z", "currency": "EUR"});
+    let clv = json!({"horizon": 12, "discount_period": 1, "unit": "month", "discount_rate": 0.01});
+
+    let fit = ok(
+        &e,
+        "predict.fit",
+        json!({"observation": obs, "unit": "week"}),
+    );
+    assert_eq!(fit["bg_nbd"]["customers"], 300);
+    let r = fit["bg_nbd"]["model"]["r"].as_f64().unwrap();
+    assert!(r > 0.0, "{fit}");
+    let repeat = fit["gamma_gamma"]["customers"].as_u64().unwrap();
+    assert_eq!(
+        repeat
+            + fit["gamma_gamma"]["left_out"]["no_repeat_purchase"]
+                .as_u64()
+                .unwrap(),
+        300
+    );
+
+    // Scores under the fitted parameters; a weekly model is also a daily
+    // one with α seven times larger: the scores agree.
+    let m = &fit["bg_nbd"]["model"];
+    let g = &fit["gamma_gamma"]["model"];
+    let weekly = ok(
+        &e,
+        "predict.score",
+        json!({"observation": obs, "unit": "week", "bg_nbd": m, "gamma_gamma": g, "clv": clv}),
+    );
+    let mut daily_model = m.clone();
+    daily_model["alpha"] = json!(m["alpha"].as_f64().unwrap() * 7.0);
+    let daily = ok(
+        &e,
+        "predict.score",
+        json!({"observation": obs, "unit": "day", "bg_nbd": daily_model, "gamma_gamma": g, "clv": clv}),
+    );
+    let (weekly, daily) = (weekly.as_array().unwrap(), daily.as_array().unwrap());
+    assert_eq!(weekly.len(), 300);
+    for (w, d) in weekly.iter().zip(daily) {
+        let (pw, pd) = (
+            w["p_alive"].as_f64().unwrap(),
+            d["p_alive"].as_f64().unwrap(),
+        );
+        assert!((pw - pd).abs() < 1e-9, "{w} vs {d}");
+        assert_eq!(w["clv"], d["clv"]);
+    }
+    // Parameters are checked: a negative r is refused, not scored.
+    let mut bad = m.clone();
+    bad["r"] = json!(-1.0);
+    let err = call(
+        &e,
+        "predict.score",
+        json!({"observation": obs, "bg_nbd": bad, "clv": clv}),
+    )
+    .unwrap_err();
+    assert_eq!(err.0, CrmStatus::InvalidInput, "{}", err.1);
+    assert!(err.1.contains("invalid r -1"), "{}", err.1);
+    // A horizon that is not a whole number of periods is refused.
+    let mut odd = clv.clone();
+    odd["horizon"] = json!(12.5);
+    assert_eq!(
+        status(
+            &e,
+            "predict.score",
+            json!({"observation": obs, "bg_nbd": m, "clv": odd})
+        ),
+        CrmStatus::InvalidInput
+    );
+
+    // Write the scores: one event; the fields then drive a segment.
+    let before = event_count(&e);
+    let run = ok(
+        &e,
+        "predict.write_scores",
+        json!({"observation": obs, "unit": "week", "clv": clv}),
+    );
+    assert_eq!(run["written"], 300);
+    assert_eq!(run["fields"]["clv"], "clv_12m", "{}", run["fields"]);
+    assert_eq!(event_count(&e), before + 1);
+    let gone: Vec<&Value> = weekly
+        .iter()
+        .filter(|s| s["p_alive"].as_f64().unwrap() < 0.5)
+        .collect();
+    assert!(!gone.is_empty());
+    let seg = ok(
+        &e,
+        "segment.evaluate",
+        json!({"expression": "field.p_alive < 0.5", "page": {"limit": 1000}}),
+    );
+    // p_alive is stored to 6 decimals: no score sits that close to 0.5.
+    assert_eq!(seg["count"], gone.len(), "{seg}");
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn predict_errors_through_the_abi() {
+    let e = open(":memory:");
+    setup(&e);
+    let obs = json!({"end": "2100-01-01T00:00:00Z", "currency": "EUR"});
+    // No purchases: nothing to fit on, a typed error.
+    let err = call(&e, "predict.fit", json!({"observation": obs})).unwrap_err();
+    assert_eq!(err.0, CrmStatus::InvalidInput, "{}", err.1);
+    assert!(err.1.contains("needs at least one customer"), "{}", err.1);
+    // Unknown fields and units are refused before the engine runs.
+    assert_eq!(
+        status(
+            &e,
+            "predict.fit",
+            json!({"observation": obs, "unit": "year"})
+        ),
+        CrmStatus::InvalidInput
+    );
+    assert_eq!(
+        status(&e, "predict.fit", json!({"observation": obs, "penalty": 1})),
+        CrmStatus::InvalidInput
+    );
+    let bad_offset =
+        json!({"end": "2100-01-01T00:00:00Z", "currency": "EUR", "utc_offset_seconds": 90000});
+    let err = call(&e, "predict.fit", json!({"observation": bad_offset})).unwrap_err();
+    assert_eq!(err.0, CrmStatus::InvalidInput);
+    assert!(err.1.contains("utc_offset_seconds"), "{}", err.1);
+}

@@ -309,6 +309,7 @@ text_enum!(entity_kind_str, entity_kind, EntityKind {
     EntityKind::Team => "team",
     EntityKind::Rule => "rule",
     EntityKind::Notification => "notification",
+    EntityKind::ModelRun => "model_run",
 });
 text_enum!(access_role_str, access_role, AccessRole {
     AccessRole::Admin => "admin",
@@ -327,6 +328,7 @@ text_enum!(event_kind_str, event_kind, EventKind {
     EventKind::Completed => "completed",
     EventKind::Merged => "merged",
     EventKind::Deleted => "deleted",
+    EventKind::ScoresWritten => "scores_written",
 });
 
 /// The bit of a role in `customers.roles`.

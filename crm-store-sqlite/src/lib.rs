@@ -48,6 +48,9 @@
 //! enum, bool and date equality, whole-number comparisons, `exists`); the
 //! rest (`won_amount`, RFM, custom decimals and money, date ordering)
 //! falls back to the reference evaluator in crm-core.
+//! A user's segment carries their read scope into that same query
+//! (`ReadTx::segment_push_down_scoped`): customers by the indexed owner,
+//! deals and activities by their owner inside the per-customer subqueries.
 //!
 //! Listings run as one SQL statement each (filter in `WHERE`, order by
 //! `key, id`, cursor as a row-value comparison, `LIMIT limit + 1`) and
@@ -104,6 +107,7 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use crm_core::access::ReadScope;
 use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
 use crm_core::query::ActivityFilter;
@@ -459,7 +463,7 @@ macro_rules! uncached_reads {
             expr: &Expr,
             now: DateTime<Utc>,
         ) -> Result<Option<Vec<CustomerId>>, StoreError> {
-            segment::push_down(&self.conn, expr, now)
+            segment::push_down(&self.conn, expr, now, &ReadScope::all())
         }
         fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
             read::user(&self.conn, id)
@@ -495,6 +499,17 @@ macro_rules! uncached_reads {
             episode: &str,
         ) -> Result<bool, StoreError> {
             automation::has_fired(&self.conn, rule, subject, episode)
+        }
+
+        // ----- access: scope-aware segment push-down -----
+
+        fn segment_push_down_scoped(
+            &self,
+            expr: &Expr,
+            now: DateTime<Utc>,
+            scope: &ReadScope,
+        ) -> Result<Option<Vec<CustomerId>>, StoreError> {
+            segment::push_down(&self.conn, expr, now, scope)
         }
 
         // ----- automation: rule cache, round-robin, backups -----

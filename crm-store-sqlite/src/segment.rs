@@ -20,6 +20,13 @@
 //! while no customer holds a decimal under that key (a query checks
 //! first), since an integer against a decimal string is not exact in SQL.
 //!
+//! Under an actor's [`ReadScope`] the query keeps only customers whose
+//! owner is in the customer scope (`c.owner IN (…)`, which SQLite answers
+//! from the `customers_by_owner_*` indexes, one range per owner), and the
+//! deal and activity subqueries count only rows whose owner is in the deal
+//! or activity scope. The owner ids are inlined as blob literals (ids the
+//! engine resolved, not caller text).
+//!
 //! Not pushed down (the store answers `None` and the facade evaluates with
 //! the reference evaluator): `won_amount` (SQLite's `sum` over TEXT
 //! decimals would go through floating point, and money must stay exact),
@@ -29,6 +36,7 @@
 //! millisecond (stored times are whole milliseconds).
 
 use chrono::{DateTime, Datelike, Utc};
+use crm_core::access::{OwnerSet, ReadScope};
 use crm_core::segment::{CmpOp, Expr, Field, Pred, Test, Value};
 use crm_core::{CustomerId, StoreError};
 use rusqlite::types::Value as Sql;
@@ -36,23 +44,57 @@ use rusqlite::{Connection, params_from_iter};
 
 use crate::codec::*;
 
-/// The ids of the customers matching `expr`, ascending, or `None` if some
-/// part of it cannot be evaluated in SQL.
-pub(crate) fn push_down(
-    conn: &Connection,
-    expr: &Expr,
-    now: DateTime<Utc>,
-) -> Result<Option<Vec<CustomerId>>, StoreError> {
+/// A segment query: its SQL text and parameters, and the custom keys
+/// compared with whole numbers.
+struct Query {
+    sql: String,
+    params: Vec<Sql>,
+    int_keys: Vec<String>,
+}
+
+/// The query selecting the ids of the customers within `scope` matching
+/// `expr`, ascending; `None` if some part of `expr` has no SQL form.
+fn query(expr: &Expr, now: DateTime<Utc>, scope: &ReadScope) -> Option<Query> {
     let mut params = Vec::new();
     let mut int_keys = Vec::new();
-    let Some(cond) = to_sql(
+    let cond = to_sql(
         expr,
         now,
         &mut Ctx {
             params: &mut params,
             int_keys: &mut int_keys,
+            scope,
         },
-    ) else {
+    )?;
+    // Customers merged into others are never part of a segment; customers
+    // out of scope are not looked at (an indexed `owner IN (…)`).
+    let customers = owners_sql("c.owner", &scope.customers);
+    let sql = format!(
+        "SELECT c.id FROM customers c \
+         WHERE c.merged_into IS NULL{customers} AND ({cond}) ORDER BY c.id"
+    );
+    Some(Query {
+        sql,
+        params,
+        int_keys,
+    })
+}
+
+/// The ids of the customers within `scope` matching `expr`, ascending,
+/// or `None` if some part of it cannot be evaluated in SQL. Deal and
+/// activity predicates see only the deals and activities within `scope`.
+pub(crate) fn push_down(
+    conn: &Connection,
+    expr: &Expr,
+    now: DateTime<Utc>,
+    scope: &ReadScope,
+) -> Result<Option<Vec<CustomerId>>, StoreError> {
+    let Some(Query {
+        sql,
+        params,
+        int_keys,
+    }) = query(expr, now, scope)
+    else {
         return Ok(None);
     };
     // Whole-number comparisons are exact only on integer values: decline
@@ -69,10 +111,6 @@ pub(crate) fn push_down(
             return Ok(None);
         }
     }
-    // Customers merged into others are never part of a segment.
-    let sql = format!(
-        "SELECT c.id FROM customers c WHERE c.merged_into IS NULL AND ({cond}) ORDER BY c.id"
-    );
     // Not cached: every expression is a different statement.
     let mut stmt = conn
         .prepare(&sql)
@@ -101,6 +139,27 @@ struct Ctx<'a> {
     /// Custom keys compared with whole numbers (exact only when no stored
     /// value under them is a decimal).
     int_keys: &'a mut Vec<String>,
+    /// The records the actor may read.
+    scope: &'a ReadScope,
+}
+
+/// ` AND column IN (…)` restricting `column` to the owners in `set`; empty
+/// for every owner. The ids are inlined as blob literals: they are user
+/// ids the engine resolved (not caller text), a team has a handful, and
+/// literals keep the statement's parameters in the order its predicates
+/// push them.
+fn owners_sql(column: &str, set: &OwnerSet) -> String {
+    match set {
+        OwnerSet::All => String::new(),
+        OwnerSet::Only(ids) if ids.is_empty() => " AND 0".to_owned(),
+        OwnerSet::Only(ids) => {
+            let list: Vec<String> = ids
+                .iter()
+                .map(|u| format!("X'{}'", u.as_uuid().simple()))
+                .collect();
+            format!(" AND {column} IN ({})", list.join(", "))
+        }
+    }
 }
 
 fn to_sql(e: &Expr, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
@@ -159,6 +218,9 @@ fn pred_sql(p: &Pred, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
         return custom_sql(key, &p.test, ctx);
     }
     let params = &mut *ctx.params;
+    // Deal and activity subqueries count only the records in scope (the
+    // owner test runs on the few rows of one customer, found by index).
+    let deals_in_scope = owners_sql("d.owner", &ctx.scope.deals);
     let column = match p.field {
         Field::Kind => "c.kind",
         Field::Lifecycle => "c.lifecycle",
@@ -171,18 +233,27 @@ fn pred_sql(p: &Pred, now: DateTime<Utc>, ctx: &mut Ctx<'_>) -> Option<String> {
         Field::Email => return contact_sql("customer_emails", "email", &p.test, params),
         Field::Phone => return contact_sql("customer_phones", "phone", &p.test, params),
         Field::OpenDeals => {
-            "(SELECT count(*) FROM deals d WHERE d.customer_id = c.id AND d.status = 'open')"
+            let sub = format!(
+                "(SELECT count(*) FROM deals d \
+                 WHERE d.customer_id = c.id AND d.status = 'open'{deals_in_scope})"
+            );
+            return test_sql(&sub, &p.test, now, params);
         }
         Field::LastWon => {
-            "(SELECT max(d.won_at) FROM deals d WHERE d.customer_id = c.id AND d.status = 'won')"
+            let sub = format!(
+                "(SELECT max(d.won_at) FROM deals d \
+                 WHERE d.customer_id = c.id AND d.status = 'won'{deals_in_scope})"
+            );
+            return test_sql(&sub, &p.test, now, params);
         }
         Field::LastActivity | Field::DaysSinceLastActivity => {
             let now_ms = millis(now);
+            let activities_in_scope = owners_sql("a.owner", &ctx.scope.activities);
             // `now` is inlined: it is an integer the engine computed, and
             // the subquery appears before the test's own parameters.
             let last = format!(
                 "(SELECT max(a.occurred_at) FROM activities a \
-                 WHERE a.customer_id = c.id AND a.occurred_at <= {now_ms})"
+                 WHERE a.customer_id = c.id AND a.occurred_at <= {now_ms}{activities_in_scope})"
             );
             let column = if p.field == Field::LastActivity {
                 last
@@ -359,4 +430,122 @@ fn custom_sql(key: &str, test: &Test, ctx: &mut Ctx<'_>) -> Option<String> {
         }
         Test::Contains { .. } | Test::Within { .. } => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The scope reaches SQLite as index lookups, not as a filter over
+    //! every row: checked on the query plans.
+    use super::*;
+    use crm_core::UserId;
+    use uuid::Uuid;
+
+    /// A database with 200 owners, 2 000 customers and 20 000 deals, with
+    /// statistics, so that the planner sees how selective an owner is.
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("open");
+        crate::schema::migrate(&mut conn, std::path::Path::new(":memory:")).expect("schema");
+        conn.execute_batch(
+            "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 1999)
+             INSERT INTO customers (id, version, kind, name, organisation, roles, lifecycle,
+                 owner, created_at, updated_at)
+             SELECT unhex(printf('%032x', x + 1)), 1, 'organisation', 'c' || x, NULL, 1,
+                 'customer', unhex(printf('%032x', 1000000 + x % 200)), x, x FROM n;
+             INSERT INTO pipelines VALUES (x'ff', 1, 'P', 'any', 1, 0, 0);
+             WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 19999)
+             INSERT INTO deals (id, version, title, customer_id, pipeline_id, stage, status,
+                 amount, currency, expected_close_date, owner, won_at, lost_at, lost_reason,
+                 created_at, updated_at)
+             SELECT unhex(printf('%032x', 5000000 + x)), 1, 'd', unhex(printf('%032x', x % 2000 + 1)),
+                 x'ff', 'lead', 'open', NULL, NULL, NULL,
+                 unhex(printf('%032x', 1000000 + x % 200)), NULL, NULL, NULL, x, x FROM n;
+             ANALYZE;",
+        )
+        .expect("data");
+        conn
+    }
+
+    fn plan(conn: &Connection, text: &str, scope: &ReadScope) -> String {
+        let e: Expr = text.parse().expect("expression");
+        let q = query(&e, DateTime::UNIX_EPOCH, scope).expect("pushed down");
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql))
+            .expect("explain");
+        let rows = stmt
+            .query_map(params_from_iter(q.params.iter()), |r| r.get::<_, String>(3))
+            .expect("plan");
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
+    }
+
+    fn team() -> OwnerSet {
+        OwnerSet::Only(
+            (0..4u128)
+                .map(|i| UserId::from_uuid(Uuid::from_u128(1_000_000 + i)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_team_scope_is_an_index_lookup_per_owner() {
+        let conn = db();
+        let scope = ReadScope {
+            customers: team(),
+            deals: team(),
+            activities: team(),
+        };
+        let p = plan(&conn, "lifecycle = customer and open_deals >= 1", &scope);
+        assert!(
+            p.contains("SEARCH c USING INDEX customers_by_owner"),
+            "customers by owner index:\n{p}"
+        );
+        assert!(
+            p.contains("SEARCH d USING INDEX deals_by_customer (customer_id=?)"),
+            "deals of one customer by index:\n{p}"
+        );
+        assert!(!p.contains("SCAN c"), "no scan of all customers:\n{p}");
+        // The answer agrees: customers of the four owners, 10 each, with
+        // an open deal of theirs (every deal is open, owned like its customer).
+        let got = push_down(
+            &conn,
+            &"open_deals >= 1".parse().expect("expr"),
+            DateTime::UNIX_EPOCH,
+            &scope,
+        )
+        .expect("run")
+        .expect("pushed");
+        assert_eq!(got.len(), 40);
+    }
+
+    #[test]
+    fn an_empty_scope_reads_nothing_and_all_adds_no_condition() {
+        let conn = db();
+        let none = ReadScope {
+            customers: OwnerSet::Only(Vec::new()),
+            deals: OwnerSet::All,
+            activities: OwnerSet::All,
+        };
+        let got = push_down(&conn, &Expr::Const(true), DateTime::UNIX_EPOCH, &none)
+            .expect("run")
+            .expect("pushed");
+        assert!(got.is_empty());
+        let all =
+            query(&Expr::Const(true), DateTime::UNIX_EPOCH, &ReadScope::all()).expect("pushed");
+        assert!(!all.sql.contains(" IN ("), "{}", all.sql);
+        // Deals out of scope are not counted: with deals of other owners
+        // only, nobody has an open deal.
+        let others = ReadScope {
+            customers: team(),
+            deals: OwnerSet::Only(vec![UserId::from_uuid(Uuid::from_u128(7))]),
+            activities: OwnerSet::All,
+        };
+        let got = push_down(
+            &conn,
+            &"open_deals >= 1".parse().expect("expr"),
+            DateTime::UNIX_EPOCH,
+            &others,
+        )
+        .expect("run")
+        .expect("pushed");
+        assert!(got.is_empty());
+    }
 }

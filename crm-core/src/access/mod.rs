@@ -72,14 +72,47 @@
 //! duplicate searches list only readable records, redacted; merges need
 //! write scope on everything they change; backups and restores need an
 //! actor who may do everything.
+//!
+//! # Segment evaluation
+//!
+//! A segment (and RFM, ABC) evaluated by an actor is the reference
+//! evaluator's answer on the records that actor may read: only customers
+//! within the customer read scope are candidates, and the predicates over
+//! a customer's deals and activities (`open_deals`, `last_won`,
+//! `won_amount`, the RFM fields, `last_activity`,
+//! `days_since_last_activity`) see only the deals and activities within
+//! the deal and activity read scopes, each scope applied on its own (a
+//! rep with `team` scope everywhere counts, for a team mate's customer,
+//! only the deals owned in the team). In an expression, RFM quintiles
+//! are taken over the customers of the won deals in scope (as the
+//! reference evaluator does given only those deals);
+//! [`Session::rfm`](crate::Session::rfm) and
+//! [`Session::abc`](crate::Session::abc) rank the customers in scope by
+//! their won deals in scope. An expression that tests a hidden field (`email`,
+//! `phone`, or `won_amount` and RFM when deal amounts are hidden) is an
+//! [`Error::FieldHidden`](crate::Error::FieldHidden) before anything is
+//! read.
+//!
+//! The facade passes the actor's [`ReadScope`] to the store with the
+//! expression
+//! ([`ReadTx::segment_push_down_scoped`](crate::ReadTx::segment_push_down_scoped)),
+//! and a store that evaluates segments itself applies it in its query:
+//! the SQLite store with an indexed `owner IN (…)` on customers and an
+//! owner test inside each customer's deal and activity subqueries. What a
+//! store declines the facade evaluates in Rust on the same records in
+//! scope.
 
 mod visibility;
+// ----- access: scope-aware segment push-down -----
+mod read_scope;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use visibility::{Access, OwnerSet};
+// ----- access: scope-aware segment push-down -----
+pub use read_scope::ReadScope;
 
 /// How far a permission reaches. Ordered: `None < Own < Team < All`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

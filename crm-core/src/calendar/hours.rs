@@ -169,6 +169,17 @@ impl WeeklyHours {
         WeeklyHours::default()
     }
 
+    /// Open around the clock: `00:00-24:00` every day.
+    pub fn always() -> Self {
+        let all_day = Interval {
+            start: LocalTime::MIDNIGHT,
+            end: LocalTime::END_OF_DAY,
+        };
+        WeeklyHours {
+            days: std::array::from_fn(|_| vec![all_day]),
+        }
+    }
+
     /// The same interval Monday to Friday, closed at the weekend.
     pub fn weekdays(interval: &str) -> Result<Self, CalendarError> {
         let i: Interval = interval.parse()?;

@@ -234,6 +234,16 @@ impl BusinessCalendar {
         })
     }
 
+    /// Open around the clock in UTC, without holidays: business time is
+    /// wall-clock time.
+    pub fn always_open() -> Self {
+        BusinessCalendar {
+            zone: Zone::new(chrono_tz::UTC),
+            hours: WeeklyHours::always(),
+            holidays: BTreeSet::new(),
+        }
+    }
+
     /// Adds a holiday: the whole local date is closed.
     pub fn with_holiday(mut self, date: NaiveDate) -> Self {
         self.holidays.insert(date);

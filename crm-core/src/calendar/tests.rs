@@ -230,6 +230,15 @@ fn lunch_break() {
 }
 
 #[test]
+fn always_open_is_wall_clock_time() {
+    let cal = BusinessCalendar::always_open();
+    assert_eq!(cal, every_day("UTC", "00:00-24:00"));
+    let (a, b) = (utc(2026, 3, 27, 13, 7), utc(2026, 4, 2, 1, 0));
+    assert_eq!(cal.business_time_between(a, b), b - a);
+    assert_eq!(cal.add_business_time(a, b - a).unwrap(), b);
+}
+
+#[test]
 fn sub_second_precision() {
     let cal = office("UTC");
     let from = utc(2026, 11, 30, 9, 0) + Duration::nanoseconds(1);
@@ -574,6 +583,14 @@ proptest! {
             }
             Err(e) => prop_assert_eq!(e, CalendarError::NoOpenHours),
         }
+    }
+
+    /// `is_open(t)` exactly when the nanosecond from `t` is business time.
+    #[test]
+    fn is_open_agrees_with_between(cal in calendar(), t in instant_secs(), sub in 0u32..1_000_000_000) {
+        let t = DateTime::from_timestamp(t, sub).unwrap();
+        let one = Duration::nanoseconds(1);
+        prop_assert_eq!(cal.is_open(t), cal.business_time_between(t, t + one) == one);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use super::Session;
 use crate::access::{Access, Field};
 use crate::activity::Activity;
+use crate::customer::Customer;
 use crate::deal::{Deal, DealStatus};
 use crate::error::{EntityKind, Result};
 use crate::id::PipelineId;
@@ -25,13 +26,17 @@ use crate::kpi::deal_size::{DealSize, deal_size, sales_cycle};
 use crate::kpi::forecast::{Forecast, forecast};
 use crate::kpi::funnel::{Funnel, stage_funnel};
 use crate::kpi::report::{KpiOptions, KpiReport, ReportBuilder};
+use crate::kpi::response::{FirstResponse, ResponseOptions, first_response};
 use crate::kpi::revenue::{Revenue, revenue_by_period};
 use crate::kpi::rotting::{RottingDeal, RottingThresholds, rotting_deals};
 use crate::kpi::velocity::{Velocity, sales_velocity};
 use crate::kpi::win_rate::{CloseRate, WinRate, close_rate, win_rate};
 use crate::kpi::{DurationStats, KpiFilter, PerCurrency, Period};
 use crate::pipeline::Pipeline;
-use crate::query::{ActivityFilter, DealFilter, EventFilter, EventQuery, PipelineQuery, fetch_all};
+use crate::query::{
+    ActivityFilter, CustomerFilter, CustomerQuery, DealFilter, EventFilter, EventQuery,
+    PipelineQuery, fetch_all,
+};
 use crate::store::{ReadTx, Store};
 
 impl<S: Store> Session<'_, S> {
@@ -133,6 +138,24 @@ impl<S: Store> Session<'_, S> {
             .collect())
     }
 
+    /// The customers KPIs may aggregate: those the actor may read (hidden
+    /// fields removed, merged customers left out), owned by the filter's
+    /// owner when one is given.
+    fn visible_customers(
+        &self,
+        tx: &dyn ReadTx,
+        access: &Access,
+        filter: &KpiFilter,
+    ) -> Result<Vec<Customer>> {
+        let f = CustomerFilter {
+            owner: filter.owner,
+            ..CustomerFilter::default()
+        };
+        fetch_all(f, |q: &CustomerQuery| {
+            super::reads::customers(tx, access, q)
+        })
+    }
+
     fn with_deals<T>(
         &self,
         filter: &KpiFilter,
@@ -150,7 +173,8 @@ impl<S: Store> Session<'_, S> {
     /// Every KPI of [`crate::kpi`] at once, over one consistent snapshot
     /// (one read transaction), as of [`Session::at`] or the clock's now.
     /// Lifecycle history is read only when the window has both ends (for
-    /// churn).
+    /// churn) or first-response times are asked for
+    /// ([`KpiOptions::response`], which also reads the customers).
     ///
     /// ```
     /// use crm_core::{Actor, Crm, Money, NewCustomer, NewDeal, PipelineDef};
@@ -174,9 +198,15 @@ impl<S: Store> Session<'_, S> {
         f.check()?;
         let now = self.kpi_now();
         self.with_access(|tx, access| {
-            let lifecycle = match (f.from, f.to) {
-                (Some(_), Some(_)) => self.visible_lifecycle_changes(tx, access)?,
+            let lifecycle = match (f.from, f.to, &options.response) {
+                (Some(_), Some(_), _) | (_, _, Some(_)) => {
+                    self.visible_lifecycle_changes(tx, access)?
+                }
                 _ => Vec::new(),
+            };
+            let customers = match options.response {
+                Some(_) => self.visible_customers(tx, access, f)?,
+                None => Vec::new(),
             };
             let pipelines = self.visible_pipelines(tx, access)?;
             let activities = self.visible_activities(tx, access)?;
@@ -195,7 +225,7 @@ impl<S: Store> Session<'_, S> {
             if let Some(e) = failed {
                 return Err(e.into());
             }
-            Ok(report.finish(&lifecycle)?)
+            Ok(report.finish(&customers, &lifecycle)?)
         })
     }
 
@@ -310,7 +340,7 @@ impl<S: Store> Session<'_, S> {
 
     /// The won deals' purchases, streamed from the store without copying
     /// the deals.
-    fn won_deal_purchases(
+    pub(super) fn won_deal_purchases(
         &self,
         tx: &dyn ReadTx,
         access: &Access,
@@ -364,5 +394,56 @@ impl<S: Store> Session<'_, S> {
         let now = self.kpi_now();
         let activities = self.with_access(|tx, access| self.visible_activities(tx, access))?;
         Ok(activity_metrics(&activities, filter, now))
+    }
+
+    // ----- response times (branch sla) -----
+
+    /// [First-response time and SLA attainment](crate::kpi::response::first_response)
+    /// of the leads the actor may read, as of [`Session::at`] or the
+    /// clock's now. Only activities the actor may read count as responses,
+    /// and a customer's lifecycle at creation comes from the audit events
+    /// the actor may read (a customer whose `created` event is out of the
+    /// actor's event scope counts by its current lifecycle).
+    ///
+    /// ```
+    /// use chrono::Duration;
+    /// use crm_core::{Actor, ActivityKind, Crm, Direction, NewActivity, NewCustomer};
+    /// use crm_core::kpi::KpiFilter;
+    /// use crm_core::kpi::response::ResponseOptions;
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let s = crm.as_actor(Actor::System);
+    /// let lead = s.create_customer(NewCustomer::person("Ada"))?;
+    /// s.log_activity(NewActivity::new(ActivityKind::Email, "Hello")
+    ///     .customer(lead.id).direction(Direction::Outbound))?;
+    /// let options = ResponseOptions::default().sla(Duration::hours(4));
+    /// let r = s.first_response(&KpiFilter::default(), &options)?;
+    /// assert_eq!((r.leads, r.answered), (1, 1));
+    /// assert_eq!(r.sla.unwrap().met, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_response(
+        &self,
+        filter: &KpiFilter,
+        options: &ResponseOptions,
+    ) -> Result<FirstResponse> {
+        filter.check()?;
+        let now = self.kpi_now();
+        let (customers, activities, lifecycle) = self.with_access(|tx, access| {
+            Ok((
+                self.visible_customers(tx, access, filter)?,
+                self.visible_activities(tx, access)?,
+                self.visible_lifecycle_changes(tx, access)?,
+            ))
+        })?;
+        Ok(first_response(
+            &customers,
+            &activities,
+            &lifecycle,
+            filter,
+            options,
+            now,
+        )?)
     }
 }

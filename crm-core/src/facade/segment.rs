@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Session;
-use crate::access::{Access, Field, Operation, OwnerSet, Resource};
+use crate::access::{Access, Field, Operation, Resource};
 use crate::activity::Activity;
 use crate::currency::Currency;
 use crate::custom_field::FieldSchema;
@@ -70,9 +70,12 @@ impl<S: Store> Session<'_, S> {
     ///
     /// The actor's read scope applies here: only deals, activities and
     /// customers the actor may read are visited, so a segment counts and
-    /// aggregates what its user can see. The store's push-down knows no
-    /// scope, so it is offered only when the actor sees every customer,
-    /// deal and activity.
+    /// aggregates what its user can see. The pre-filter goes to the store
+    /// with the actor's [`ReadScope`](crate::access::ReadScope)
+    /// ([`ReadTx::segment_push_down_scoped`]), which answers only with
+    /// customers in reach, and evaluates deal and activity predicates on
+    /// the deals and activities in reach only; when the store declines,
+    /// customers are scanned and filtered here by the same rule.
     fn visible_records(
         &self,
         tx: &dyn ReadTx,
@@ -81,14 +84,7 @@ impl<S: Store> Session<'_, S> {
         now: DateTime<Utc>,
         visit: &mut dyn FnMut(Visited<'_>),
     ) -> Result<bool> {
-        let sees_all = [Resource::Customers, Resource::Deals, Resource::Activities]
-            .into_iter()
-            .all(|r| access.read_owners(r) == OwnerSet::All);
-        let pushed = if sees_all {
-            tx.segment_push_down(wanted.prefilter, now)?
-        } else {
-            None
-        };
+        let pushed = tx.segment_push_down_scoped(wanted.prefilter, now, &access.read_scope())?;
         if pushed.is_none() && wanted.pushed_only {
             return Ok(false);
         }
@@ -239,6 +235,43 @@ impl<S: Store> Session<'_, S> {
     /// against the customer field schema first ([`crate::segment::custom`]):
     /// an unknown key or a test the field's type cannot take is an
     /// [`Error::Invalid`] on `field.KEY`.
+    ///
+    /// A user's evaluation counts only the customers, deals and activities
+    /// they may read ([access docs](crate::access#segment-evaluation)),
+    /// and a test on a field their roles hide is an [`Error::FieldHidden`]:
+    ///
+    /// ```
+    /// use crm_core::{AccessRole, Actor, Crm, Error, NewCustomer, NewDeal, NewTeam, NewUser, PageRequest, PipelineDef};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let system = crm.as_actor(Actor::System);
+    /// let north = system.create_team(NewTeam::new("North"))?;
+    /// let south = system.create_team(NewTeam::new("South"))?;
+    /// let rep = |name: &str, team| system.create_user(
+    ///     NewUser::new(name, format!("{name}@example.com")).role(AccessRole::SalesRep).team(team));
+    /// let (rita, sven) = (rep("rita", north.id)?, rep("sven", south.id)?);
+    /// let sam = system.create_user(NewUser::new("Sam", "sam@example.com").role(AccessRole::Support))?;
+    /// let p = system.create_pipeline(PipelineDef::sales_template("Sales"))?;
+    /// let acme = system.create_customer(NewCustomer::organisation("ACME").owner(rita.id))?;
+    /// system.create_customer(NewCustomer::organisation("Initech").owner(sven.id))?;
+    /// // Sven's deal on Rita's customer: Rita does not see it.
+    /// system.create_deal(NewDeal::new(acme.id, p.id, "Robots").owner(sven.id))?;
+    ///
+    /// let open: crm_core::segment::Expr = "open_deals >= 1".parse()?;
+    /// let all: crm_core::segment::Expr = "kind = organisation".parse()?;
+    /// let page = PageRequest::default();
+    /// assert_eq!(system.evaluate_expr(&open, &page)?.count, 1);
+    /// assert_eq!(crm.as_user(rita.id).evaluate_expr(&all, &page)?.count, 1);
+    /// assert_eq!(crm.as_user(rita.id).evaluate_expr(&open, &page)?.count, 0);
+    /// // Support may not see deal amounts, so may not segment by revenue.
+    /// let revenue = "won_amount(EUR) > 0".parse()?;
+    /// assert!(matches!(
+    ///     crm.as_user(sam.id).evaluate_expr(&revenue, &page),
+    ///     Err(Error::FieldHidden { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn evaluate_expr(&self, expr: &Expr, page: &PageRequest) -> Result<SegmentResult> {
         Self::check_page(page)?;
         let ids = self.with_access(|tx, access| self.matching_ids(tx, access, expr))?;

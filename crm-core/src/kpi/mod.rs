@@ -29,17 +29,19 @@
 //! - **Order does not matter**: no result depends on the order of the input
 //!   records; lists in results are sorted by a documented key.
 //! - **Time zone**: calendar bucketing (revenue by period, purchase days)
-//!   uses a caller-given fixed UTC offset ([`chrono::FixedOffset`]). chrono
-//!   has no time-zone database and crm-core adds none (the `chrono-tz`
-//!   database would be a large dependency for one conversion); a caller
-//!   whose zone has daylight saving time passes the offset of the season it
-//!   reports on, or reports in UTC.
+//!   uses a caller-given fixed UTC offset ([`chrono::FixedOffset`]); a
+//!   caller whose zone has daylight saving time passes the offset of the
+//!   season it reports on, or reports in UTC. Response times are the
+//!   exception: they are measured in business hours of a
+//!   [`BusinessCalendar`](crate::calendar::BusinessCalendar), which has a
+//!   real IANA time zone (daylight saving time included).
 //!
 //! Module map: [`win_rate`], [`funnel`], [`deal_size`] (deal size and sales
 //! cycle), [`velocity`], [`forecast`], [`revenue`], [`customer`] (new
 //! customers, churn and retention, repeat purchases, the per-customer
-//! purchase summary), [`clv`], [`rotting`], [`activity`], and [`report`]
-//! (the whole suite in one call).
+//! purchase summary), [`clv`], [`rotting`], [`activity`], [`response`]
+//! (first-response time of leads and SLA attainment, in business hours),
+//! and [`report`] (the whole suite in one call).
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -62,6 +64,7 @@ pub mod deal_size;
 pub mod forecast;
 pub mod funnel;
 pub mod report;
+pub mod response;
 pub mod revenue;
 pub mod rotting;
 pub mod velocity;
@@ -73,6 +76,8 @@ mod owner_map;
 mod fixtures;
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod response_tests;
 
 use std::collections::BTreeMap;
 use std::fmt;

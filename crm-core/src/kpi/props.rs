@@ -146,6 +146,7 @@ fn report(
         pipelines: &p,
         activities,
         lifecycle: lc,
+        customers: &[],
     };
     kpi_report(data, &options, t("2026-06-01T00:00")).unwrap()
 }

@@ -14,12 +14,14 @@ use super::customer::{
 use super::deal_size::{DealSize, SizeAcc};
 use super::forecast::{Forecast, ForecastAcc};
 use super::funnel::{Funnel, FunnelAcc};
+use super::response::{FirstResponse, ResponseOptions, first_response};
 use super::revenue::{Revenue, RevenueAcc};
 use super::rotting::{RottingAcc, RottingDeal, RottingThresholds};
 use super::velocity::{Velocity, VelocityAcc};
 use super::win_rate::{CloseRate, WinAcc, WinRate};
 use super::{DurationStats, KpiError, KpiFilter, OwnerKey, PerCurrency, Period};
 use crate::activity::Activity;
+use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::pipeline::Pipeline;
 
@@ -36,6 +38,9 @@ pub struct KpiOptions {
     pub rotting: RottingThresholds,
     /// CLV assumptions.
     pub clv: ClvParams,
+    /// First-response time and SLA attainment of leads: the calendar and
+    /// target; `None` (the default) leaves them out of the report.
+    pub response: Option<ResponseOptions>,
 }
 
 impl Default for KpiOptions {
@@ -48,6 +53,7 @@ impl Default for KpiOptions {
             offset: Utc.fix(),
             rotting: RottingThresholds::days(30),
             clv: ClvParams::default(),
+            response: None,
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct KpiData<'a> {
     pub activities: &'a [Activity],
     /// Customers' lifecycle history.
     pub lifecycle: &'a [LifecycleChange],
+    /// Customers (read only for first-response times).
+    pub customers: &'a [Customer],
 }
 
 /// Every KPI of this module, computed with one set of options.
@@ -104,6 +112,9 @@ pub struct KpiReport {
     pub rotting: Vec<RottingDeal>,
     /// [`activity_metrics`] at `now`.
     pub activities: ActivityMetrics,
+    /// [`first_response`] at `now`, when [`KpiOptions::response`] is set.
+    #[serde(default)]
+    pub first_response: Option<FirstResponse>,
 }
 
 /// Runs every KPI over `data` with `options`, as of `now`: the same
@@ -119,7 +130,7 @@ pub fn kpi_report(
     for d in data.deals {
         builder.add(d)?;
     }
-    builder.finish(data.lifecycle)
+    builder.finish(data.customers, data.lifecycle)
 }
 
 /// [`kpi_report`] fed one deal at a time, so a caller that streams deals
@@ -196,8 +207,13 @@ impl<'a> ReportBuilder<'a> {
     }
 
     /// The report, with churn from `lifecycle` when the window has both
-    /// ends.
-    pub fn finish(mut self, lifecycle: &[LifecycleChange]) -> Result<KpiReport, KpiError> {
+    /// ends, and first responses to the leads among `customers` when the
+    /// options ask for them.
+    pub fn finish(
+        mut self,
+        customers: &[Customer],
+        lifecycle: &[LifecycleChange],
+    ) -> Result<KpiReport, KpiError> {
         let f = &self.options.filter;
         let purchase_summaries = self.summaries.finish()?;
         let clv = historical_clv(&purchase_summaries, &self.options.clv)?;
@@ -228,6 +244,12 @@ impl<'a> ReportBuilder<'a> {
             clv,
             rotting: self.rotting.finish(),
             activities: activity_metrics(self.activities, f, self.now),
+            first_response: self
+                .options
+                .response
+                .as_ref()
+                .map(|r| first_response(customers, self.activities, lifecycle, f, r, self.now))
+                .transpose()?,
         })
     }
 }

@@ -230,11 +230,15 @@ pub(crate) fn ll_and_grad(p: &[f64; 4], data: &Prepared) -> (f64, [f64; 4]) {
             if x > 0.0 {
                 let l_tx = (alpha + tx).ln();
                 let a4 = ln_a - lb - rx * l_tx;
-                let m = a3.max(a4);
-                let (u3, u4) = ((a3 - m).exp(), (a4 - m).exp());
-                let s = u3 + u4;
-                let (e3, e4) = (u3 / s, u4 / s);
-                ll += n * (m + s.ln());
+                // ln(e^{A3} + e^{A4}) = max + ln(1 + e^{−|A4−A3|}): one exp.
+                let u = (-(a4 - a3).abs()).exp();
+                let (e_max, e_min) = (1.0 / (1.0 + u), u / (1.0 + u));
+                let (e3, e4) = if a3 >= a4 {
+                    (e_max, e_min)
+                } else {
+                    (e_min, e_max)
+                };
+                ll += n * (a3.max(a4) + u.ln_1p());
                 g[0] -= n * (e3 * l_t + e4 * l_tx);
                 g[1] -= n * rx * (e3 / (alpha + t) + e4 / (alpha + tx));
                 g[2] += n * e4 / a;

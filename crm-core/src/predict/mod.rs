@@ -5,12 +5,15 @@
 //! Everything here is a pure function of per-customer purchase summaries
 //! ([`Rfm`], built from [`crate::kpi::customer::PurchaseSummary`]); the
 //! facade (`Session::fit_bgnbd`, `Session::fit_gamma_gamma`,
-//! `Session::predict_scores`) loads the summaries a caller may see.
+//! `Session::predict_scores`) loads the summaries a caller may see, and
+//! `Session::write_scores` fits both models and writes every customer's
+//! scores to custom fields in one transaction with one event ([`run`]).
 //!
 //! Module map: [`units`] (time units, [`Rfm`] histories), [`special`]
 //! (lnΓ, digamma, ₂F₁), [`optimize`] (BFGS, Hessian), [`bgnbd`] and
 //! [`gamma_gamma`] (the models and their fits), [`score`](mod@score) (per-customer
 //! scores and CLV), [`observation`] (what the facade reads and returns),
+//! [`run`] (a run that writes scores to customers' custom fields),
 //! [`simulate`] (synthetic customers from known parameters).
 //!
 //! # Time units are part of the type
@@ -42,6 +45,12 @@
 //! - **Probability of n purchases** by `t` for a new customer (FHL 2005
 //!   eq. 8): `P(X(t)=n) = B(a,b+n)/B(a,b) · Γ(r+n)/(Γ(r) n!) · (α/(α+t))^r (t/(α+t))^n
 //!   + δ_{n>0} B(a+1,b+n−1)/B(a,b) · [1 − (α/(α+t))^r Σ_{j<n} Γ(r+j)/(Γ(r) j!) (t/(α+t))^j]`.
+//! - **Probability of n purchases in the next t** for a customer with a
+//!   history (derived here from FHL 2005, as Fader & Hardie derive the
+//!   conditional PMF of the Pareto/NBD in their note no. 28): given the
+//!   history a living customer has `λ ~ Gamma(r+x, α+T)`, `p ~ Beta(a, b+x)`,
+//!   so `P(Y(t)=n | x, t_x, T) = δ_{n=0} (1 − P(alive)) + P(alive) · P_8(n, t; r+x, α+T, a, b+x)`
+//!   with `P_8` the formula above ([`BgNbd::p_purchases_given`]).
 //! - **Probability alive** (FHL 2005 eq. 11; Fader & Hardie 2008 note 23):
 //!   `P(alive | x, t_x, T) = 1 / (1 + δ_{x>0} a/(b+x−1) · ((α+T)/(α+t_x))^{r+x})`.
 //! - **Conditional expected purchases** in the next `t` (FHL 2005 eq. 10):
@@ -77,17 +86,21 @@ pub mod bgnbd;
 pub mod gamma_gamma;
 pub mod observation;
 pub mod optimize;
+pub mod run;
 pub mod score;
 pub mod simulate;
 pub mod special;
 pub mod units;
 
 #[cfg(test)]
+mod cdnow;
+#[cfg(test)]
 mod tests;
 
 pub use bgnbd::{BgNbd, BgNbdFit, FitOptions, fit_bgnbd};
 pub use gamma_gamma::{GammaGamma, GammaGammaFit, LeftOut, fit_gamma_gamma};
 pub use observation::{CustomerScores, Observation};
+pub use run::{ScoreFields, ScoreRun, ScoreRunReport};
 pub use score::{ClvOptions, Scores, score};
 pub use units::{Day, Month, Rfm, Span, TimeUnit, Week};
 

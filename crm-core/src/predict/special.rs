@@ -40,13 +40,31 @@ pub fn ln_beta(a: f64, b: f64) -> f64 {
 pub const MAX_TERMS: usize = 10_000_000;
 
 /// The plain power series of ₂F₁ for `0 ≤ z < 1`.
+///
+/// Two terms per step with one division: `tₖ₊₁ = tₖ pₖ/qₖ` and
+/// `tₖ₊₂ = tₖ pₖ pₖ₊₁/(qₖ qₖ₊₁)` with `pₖ = (a+k)(b+k) z` and
+/// `qₖ = (c+k)(k+1)`: the division is the slowest operation of the loop,
+/// and the ratios are computed apart from the running term so that it is
+/// off the chain of dependent operations.
 pub(crate) fn series(a: f64, b: f64, c: f64, z: f64) -> Result<f64, PredictError> {
     let mut term = 1.0_f64;
     let mut sum = 1.0_f64;
-    for n in 0..MAX_TERMS {
-        let k = n as f64;
-        term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
-        sum += term;
+    let mut k = 0.0_f64;
+    for _ in 0..MAX_TERMS / 2 {
+        let p0 = (a + k) * (b + k) * z;
+        let q0 = (c + k) * (k + 1.0);
+        let p1 = (a + k + 1.0) * (b + k + 1.0) * z;
+        let q1 = (c + k + 1.0) * (k + 2.0);
+        // The ratios do not depend on the running term, so the division
+        // overlaps the previous step; the chain from term to term is one
+        // multiplication.
+        let inv = 1.0 / (q0 * q1);
+        let (r1, r2) = (p0 * q1 * inv, p0 * p1 * inv);
+        let t1 = term * r1;
+        let t2 = term * r2;
+        sum += t1 + t2;
+        term = t2;
+        k += 2.0;
         if !sum.is_finite() {
             return Err(PredictError::Undefined {
                 what: "the hypergeometric function 2F1",
@@ -54,8 +72,8 @@ pub(crate) fn series(a: f64, b: f64, c: f64, z: f64) -> Result<f64, PredictError
             });
         }
         // Past the point where the term ratio is below one in magnitude the
-        // terms only shrink, so a negligible term ends the sum.
-        if term.abs() <= 1e-17 * sum.abs() && ratio_small(a, b, c, k + 1.0, z) {
+        // terms only shrink, so negligible terms end the sum.
+        if (t1.abs() + t2.abs()) <= 1e-17 * sum.abs() && ratio_small(a, b, c, k, z) {
             return Ok(sum);
         }
         if term == 0.0 {

@@ -345,3 +345,130 @@ proptest! {
         prop_assert!(s.clv.is_some_and(f64::is_finite) && s.expected_purchases.is_finite());
     }
 }
+
+/// P(Y(t) = n | history) against a two-dimensional quadrature of the
+/// individual-level model (mpmath 1.3, 30 digits: the posterior of λ and
+/// p from the likelihood `(1−p)^x λ^x e^{−λT} + p(1−p)^{x−1} λ^x e^{−λ t_x}`
+/// times the Gamma and Beta priors, and the count of a living customer
+/// `(1−p)^{n−1} Pois(n; λt) + p(1−p)^{n−1} P(Pois(λt) > n)`), so
+/// independent of the closed form.
+#[test]
+fn conditional_pmf_matches_the_quadrature() {
+    let c = Rfm::new(2, w(30.43), w(38.86), Decimal::ZERO).unwrap();
+    for (n, want) in [
+        (0, 0.445_372_862_082_995_567_7),
+        (1, 0.239_318_937_435_027_762_8),
+        (2, 0.144_183_221_864_584_686_7),
+        (5, 0.022_863_812_898_119_036_6),
+    ] {
+        close(
+            cdnow().p_purchases_given(&c, n, w(39.0)).unwrap(),
+            want,
+            1e-10,
+        );
+    }
+    // By hand (n = 0): 1 − P(alive) + P(alive) ((α+T)/(α+T+t))^{r+x}
+    // = 1 − 0.7265786 + 0.7265786 · (43.274/82.274)^2.243 = 0.4453729.
+    close(
+        cdnow().p_purchases_given(&c, 0, w(39.0)).unwrap(),
+        0.445_372_9,
+        1e-7,
+    );
+    // Nothing happens in no time; a new customer is eq. 8 itself.
+    assert_eq!(cdnow().p_purchases_given(&c, 0, w(0.0)).unwrap(), 1.0);
+    assert_eq!(cdnow().p_purchases_given(&c, 3, w(0.0)).unwrap(), 0.0);
+    let new = Rfm::new(0, w(0.0), w(0.0), Decimal::ZERO).unwrap();
+    close(
+        cdnow().p_purchases_given(&new, 3, w(39.0)).unwrap(),
+        cdnow().p_purchases(3, w(39.0)).unwrap(),
+        1e-15,
+    );
+    // A customer who is surely gone buys nothing.
+    let gone = Rfm::new(1000, w(10.0), w(100.0), Decimal::ZERO).unwrap();
+    assert_eq!(cdnow().p_purchases_given(&gone, 0, w(39.0)).unwrap(), 1.0);
+    assert_eq!(cdnow().p_purchases_given(&gone, 1, w(39.0)).unwrap(), 0.0);
+}
+
+/// P(Y(t) = n | history) against a simulation of the process itself:
+/// (λ, p) drawn from the Gamma and Beta priors, each draw weighted by the
+/// likelihood of the history, its state at T drawn (alive with the
+/// posterior odds of the two terms of the likelihood), and the next `t`
+/// simulated purchase by purchase (Poisson arrivals, dropout with
+/// probability p after each).
+#[test]
+fn conditional_pmf_agrees_with_simulation() {
+    use super::simulate::SplitMix64;
+    let m = cdnow();
+    let (x, tx, age, t) = (2.0f64, 30.43, 38.86, 39.0);
+    let c = Rfm::new(2, w(tx), w(age), Decimal::ZERO).unwrap();
+    let mut rng = SplitMix64::new(42);
+    const DRAWS: usize = 200_000;
+    const MAX_N: usize = 6;
+    let mut mass = [0.0f64; MAX_N];
+    let (mut total, mut total_sq) = (0.0f64, 0.0f64);
+    for _ in 0..DRAWS {
+        let lambda = rng.gamma(m.r()) / m.alpha();
+        let p = rng.beta(m.a(), m.b());
+        let alive_w = (1.0 - p).powf(x) * lambda.powf(x) * (-lambda * age).exp();
+        let dead_w = p * (1.0 - p).powf(x - 1.0) * lambda.powf(x) * (-lambda * tx).exp();
+        let weight = alive_w + dead_w;
+        total += weight;
+        total_sq += weight * weight;
+        let mut count = 0usize;
+        if rng.uniform() * weight < alive_w {
+            let mut clock = 0.0;
+            loop {
+                clock += -rng.uniform().ln() / lambda;
+                if clock > t {
+                    break;
+                }
+                count += 1;
+                if rng.uniform() < p {
+                    break;
+                }
+            }
+        }
+        if count < MAX_N {
+            mass[count] += weight;
+        }
+    }
+    // Effective sample size of the weighted draws bounds the error.
+    let ess = total * total / total_sq;
+    assert!(ess > 5_000.0, "effective sample size {ess}");
+    for (n, got) in mass.iter().enumerate() {
+        let sim = got / total;
+        let exact = m.p_purchases_given(&c, n as u32, w(t)).unwrap();
+        let se = (sim * (1.0 - sim) / ess).sqrt();
+        assert!(
+            (sim - exact).abs() < 4.0 * se + 1e-3,
+            "n = {n}: simulated {sim}, formula {exact}, se {se}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The conditional PMF sums to 1 over n and its mean is the
+    /// conditional expectation (FHL eq. 10), a separate closed form.
+    #[test]
+    fn conditional_pmf_sums_to_one_with_the_right_mean(
+        r in 0.1f64..5.0, alpha in 1.0f64..50.0, a in 0.1f64..5.0, b in 0.5f64..10.0,
+        x in 0u32..30, age in 1.0f64..100.0, frac in 0.0f64..=1.0, t in 0.0f64..52.0,
+    ) {
+        let bg = BgNbd::<Week>::new(r, alpha, a, b).unwrap();
+        let tx = if x == 0 { 0.0 } else { age * frac };
+        let c = Rfm::new(x, w(tx), w(age), Decimal::ZERO).unwrap();
+        // The count's tail decays like (t/(α+T+t))^n ≤ (52/54)^n.
+        let (mut sum, mut mean) = (0.0, 0.0);
+        for n in 0..1_500u32 {
+            let p = bg.p_purchases_given(&c, n, w(t)).unwrap();
+            prop_assert!((0.0..=1.0).contains(&p));
+            sum += p;
+            mean += f64::from(n) * p;
+        }
+        prop_assert!((sum - 1.0).abs() < 1e-8, "sum {}", sum);
+        let e = bg.expected_purchases(&c, w(t)).unwrap();
+        prop_assert!((mean - e).abs() < 1e-6 * e.max(1.0), "mean {} vs E {}", mean, e);
+    }
+}

@@ -34,6 +34,9 @@ pub trait TimeUnit:
     const DAYS: f64;
     /// The unit's name, for messages.
     const NAME: &'static str;
+    /// The unit's one-letter abbreviation (`d`, `w`, `m`), as in the
+    /// names of score fields such as `clv_12m`.
+    const SHORT: &'static str;
 }
 
 /// A day (the unit of [`PurchaseSummary`]).
@@ -54,14 +57,17 @@ impl sealed::Sealed for Month {}
 impl TimeUnit for Day {
     const DAYS: f64 = 1.0;
     const NAME: &'static str = "days";
+    const SHORT: &'static str = "d";
 }
 impl TimeUnit for Week {
     const DAYS: f64 = 7.0;
     const NAME: &'static str = "weeks";
+    const SHORT: &'static str = "w";
 }
 impl TimeUnit for Month {
     const DAYS: f64 = 365.25 / 12.0;
     const NAME: &'static str = "months";
+    const SHORT: &'static str = "m";
 }
 
 /// A non-negative, finite duration in unit `U`.

@@ -2,7 +2,7 @@
 //! against the customer [`FieldSchema`].
 //!
 //! The parser and the evaluator do not know the schema (a value after
-//! `field.KEY` is typed by how it is written, see [`super::parse`]). The
+//! `field.KEY` is typed by how it is written, see [`super::parse()`]). The
 //! facade calls [`check_custom_fields`] whenever a segment is saved or
 //! evaluated, so nonsense is a typed error rather than an empty result:
 //!

@@ -26,6 +26,7 @@ mod custom_field;
 mod data_access;
 mod import;
 mod merge;
+mod predict;
 pub use automation::*;
 pub use automation_rules::*;
 pub use backup::*;
@@ -33,6 +34,10 @@ pub use custom_field::*;
 pub use data_access::*;
 pub use import::*;
 pub use merge::*;
+pub use predict::*;
+// ----- access: scope-aware segment push-down -----
+mod access_segments;
+pub use access_segments::*;
 
 use crate::query::{Filter, Order, Query, paginate};
 use crate::testing::strategies;
@@ -93,6 +98,11 @@ macro_rules! store_conformance_tests {
             automation_run_due_fires_once_per_episode,
             automation_split_run_due_fires_like_one_call,
             automation_rule_undone_by_attempt_does_not_fire,
+            // ----- access: scope-aware segment push-down -----
+            segments_under_random_actors_match_brute_force,
+            // ----- predictive models -----
+            predicted_scores_are_written_in_one_event,
+            // ----- automation, round two -----
             automation_event_triggers_worked_example,
             automation_date_reached_fires_once_per_date,
             automation_actions_worked_example,

@@ -225,6 +225,52 @@ int main(void) {
     CHECK(count(out, "\"seq\":") == 7);
     crm_string_free(out);
 
+    /* Predictive models. Grace buys once for 100 EUR (the C API dates
+     * everything now, so nobody has a repeat purchase). */
+    char grace[64];
+    CHECK(call(e, "customer.create", "{\"kind\":\"person\",\"name\":\"Grace\"}",
+               &out) == CRM_STATUS_OK);
+    CHECK(get_str(out, "id", grace, sizeof grace));
+    crm_string_free(out);
+    snprintf(req, sizeof req,
+             "{\"customer\":\"%s\",\"pipeline\":\"%s\",\"title\":\"Order\","
+             "\"amount\":{\"amount\":\"100.00\",\"currency\":\"EUR\"}}",
+             grace, pipeline);
+    CHECK(call(e, "deal.create", req, &out) == CRM_STATUS_OK);
+    CHECK(get_str(out, "id", deal, sizeof deal));
+    crm_string_free(out);
+    snprintf(req, sizeof req, "{\"id\":\"%s\",\"version\":1}", deal);
+    CHECK(call(e, "deal.win", req, &out) == CRM_STATUS_OK);
+    crm_string_free(out);
+#define OBS "\"observation\":{\"end\":\"2100-01-01T00:00:00Z\",\"currency\":\"EUR\"}"
+#define CLV "\"clv\":{\"horizon\":12,\"discount_period\":1,\"unit\":\"month\"," \
+            "\"discount_rate\":0.01}"
+    /* Without repeat buyers the models cannot be fitted: a typed refusal. */
+    expect_fail(e, "predict.fit", "{" OBS ",\"unit\":\"week\"}", CRM_STATUS_INVALID_INPUT);
+    CHECK(strstr(crm_last_error(), "repeat purchase") != NULL);
+    expect_fail(e, "predict.write_scores", "{" OBS "," CLV "}", CRM_STATUS_INVALID_INPUT);
+    /* Scores under the published CDNOW parameters: a customer without a
+     * repeat purchase is alive, and expects the population mean spend
+     * p v / (q - 1) = 6.25 * 15.44 / 2.74 = 35.22 EUR. */
+    CHECK(call(e, "predict.score",
+               "{" OBS ",\"unit\":\"week\","
+               "\"bg_nbd\":{\"r\":0.243,\"alpha\":4.414,\"a\":0.793,\"b\":2.426},"
+               "\"gamma_gamma\":{\"p\":6.25,\"q\":3.74,\"v\":15.44}," CLV "}",
+               &out) == CRM_STATUS_OK);
+    CHECK(count(out, "\"customer\":") == 1);
+    CHECK(out && strstr(out, grace) != NULL);
+    CHECK(out && strstr(out, "\"p_alive\":1.0") != NULL);
+    CHECK(out && strstr(out, "\"expected_spend\":{\"amount\":\"35.22\"") != NULL);
+    crm_string_free(out);
+    /* Parameters are checked: a negative r is refused. */
+    expect_fail(e, "predict.score",
+                "{" OBS ",\"bg_nbd\":{\"r\":-1,\"alpha\":4.414,\"a\":0.793,\"b\":2.426},"
+                CLV "}",
+                CRM_STATUS_INVALID_INPUT);
+    CHECK(strstr(crm_last_error(), "invalid r") != NULL);
+#undef OBS
+#undef CLV
+
     /* Automation: rules, a loop refused with its own status, run_due and
      * the outbox. */
     {

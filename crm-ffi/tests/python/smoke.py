@@ -204,6 +204,39 @@ def workflow(crm):
     after = crm.call("event.list", {"page": {"limit": 100}})["items"]
     check(len(after) == 12, f"only the user creation was added, got {len(after)}")
 
+    # Predictive models. Ada buys once for 300 EUR (the C API dates every
+    # win now): nobody has a repeat purchase, so fitting is refused.
+    order = crm.call("deal.create", {"customer": ada["id"], "pipeline": pipeline["id"],
+                                     "title": "Order",
+                                     "amount": {"amount": "300.00", "currency": "EUR"}})
+    crm.call("deal.win", {"id": order["id"], "version": 1})
+    obs = {"end": "2100-01-01T00:00:00Z", "currency": "EUR"}
+    clv = {"horizon": 12, "discount_period": 1, "unit": "month", "discount_rate": 0.01}
+    msg = expect(INVALID_INPUT, crm.call, "predict.fit", {"observation": obs, "unit": "week"})
+    check("repeat purchase" in msg, f"fit refusal says why: {msg}")
+    expect(INVALID_INPUT, crm.call, "predict.write_scores", {"observation": obs, "clv": clv})
+    # Scores under the published CDNOW parameters, weekly and daily (alpha
+    # in days is 7 times alpha in weeks): the same. Ada is alive and
+    # expects the mean spend p v / (q - 1) = 6.25 * 15.44 / 2.74 = 35.22.
+    cdnow = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    spend = {"p": 6.25, "q": 3.74, "v": 15.44}
+    weekly = crm.call("predict.score", {"observation": obs, "unit": "week", "bg_nbd": cdnow,
+                                        "gamma_gamma": spend, "clv": clv})
+    daily = crm.call("predict.score", {"observation": obs, "unit": "day",
+                                       "bg_nbd": dict(cdnow, alpha=4.414 * 7),
+                                       "gamma_gamma": spend, "clv": clv})
+    check(len(weekly) == 1 and weekly[0]["customer"] == ada["id"], f"one scored: {weekly}")
+    check(weekly[0]["p_alive"] == 1.0, "a customer without repeat purchases is alive")
+    check(weekly[0]["expected_spend"] == {"amount": "35.22", "currency": "EUR"},
+          f"mean spend: {weekly[0]['expected_spend']}")
+    check(abs(weekly[0]["expected_purchases"] - daily[0]["expected_purchases"]) < 1e-9
+          and weekly[0]["clv"] == daily[0]["clv"], f"units agree: {weekly} {daily}")
+    msg = expect(INVALID_INPUT, crm.call, "predict.score",
+                 {"observation": obs, "bg_nbd": dict(cdnow, r=-1), "clv": clv})
+    check("invalid r" in msg, f"bad parameter named: {msg}")
+    check(len(crm.call("event.list", {"page": {"limit": 100}})["items"]) == 14,
+          "predictive calls that fail or only read write nothing")
+
     # Two threads share the engine.
     errors = []
 
