@@ -241,26 +241,58 @@ pub fn find_duplicates(customers: &[Customer], options: &DuplicateOptions) -> Du
             .iter()
             .map(|c| (c.id, c.kind, normalise_name(&c.name, c.kind)))
             .collect();
-        let mut blocks: HashMap<(PartyKind, String), Vec<usize>> = HashMap::new();
-        for (i, (_, kind, name)) in names.iter().enumerate() {
-            let prefixes: BTreeSet<String> = name
-                .split(' ')
-                .filter(|w| w.chars().count() >= 2)
-                .map(|w| w.chars().take(3).collect())
-                .collect();
-            for p in prefixes {
-                blocks.entry((*kind, p)).or_default().push(i);
+        // Each name's word prefixes, sorted and without repeats.
+        let prefixes: Vec<Vec<String>> = names
+            .iter()
+            .map(|(_, _, name)| {
+                let set: BTreeSet<String> = name
+                    .split(' ')
+                    .filter(|w| w.chars().count() >= 2)
+                    .map(|w| w.chars().take(3).collect())
+                    .collect();
+                set.into_iter().collect()
+            })
+            .collect();
+        let mut blocks: HashMap<(PartyKind, &str), Vec<usize>> = HashMap::new();
+        for (i, (_, kind, _)) in names.iter().enumerate() {
+            for p in &prefixes[i] {
+                blocks.entry((*kind, p.as_str())).or_default().push(i);
             }
         }
-        let mut compared: BTreeSet<(usize, usize)> = BTreeSet::new();
-        for ((_, prefix), members) in &blocks {
+        let oversized = |kind: PartyKind, prefix: &str| {
+            blocks
+                .get(&(kind, prefix))
+                .is_some_and(|m| m.len() > options.max_block)
+        };
+        // Two names sharing several prefixes meet in several blocks; they
+        // are compared only in the first (in prefix order) that is not
+        // skipped, which needs no record of the pairs already compared.
+        let first_shared = |kind: PartyKind, a: &[String], b: &[String]| -> Option<usize> {
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                match a[i].cmp(&b[j]) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        if !oversized(kind, &a[i]) {
+                            return Some(i);
+                        }
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+            None
+        };
+        for (&(kind, prefix), members) in &blocks {
             if members.len() > options.max_block {
-                skipped_blocks.push((prefix.clone(), members.len()));
+                skipped_blocks.push((prefix.to_owned(), members.len()));
                 continue;
             }
             for (k, &i) in members.iter().enumerate() {
                 for &j in &members[k + 1..] {
-                    if !compared.insert((i.min(j), i.max(j))) {
+                    let first = first_shared(kind, &prefixes[i], &prefixes[j]);
+                    if first.map(|f| prefixes[i][f].as_str()) != Some(prefix) {
                         continue;
                     }
                     let (x, _, nx) = &names[i];
