@@ -143,11 +143,23 @@ fn facade_scores_equal_pure_scores() {
     .unwrap();
     let scores = s.predict_scores(&obs, &bg, Some(&gg), &year).unwrap();
     assert_eq!(scores.len(), CUSTOMERS as usize);
-    // Customers were created in order, so ids sort like i.
+    // Customers were created in order, so ids sort like i. The facade
+    // scores through a Scorer: exactly its figures, and the reference
+    // `score`'s within a relative 1e-12.
+    let scorer = bg.scorer();
     for (i, got) in scores.iter().enumerate() {
-        let want = score(&bg, Some(&gg), &by_hand()[i], &year).unwrap();
+        let want = scorer.score(Some(&gg), &by_hand()[i], &year).unwrap();
+        let reference = score(&bg, Some(&gg), &by_hand()[i], &year).unwrap();
         assert_eq!(got.p_alive, want.p_alive, "customer {i}");
+        assert_eq!(got.p_alive, reference.p_alive, "customer {i}");
         assert_eq!(got.expected_purchases, want.expected_purchases);
+        assert!(
+            (got.expected_purchases / reference.expected_purchases - 1.0).abs() <= 1e-12,
+            "customer {i}: {} vs {}",
+            got.expected_purchases,
+            reference.expected_purchases
+        );
+        assert!((want.clv.unwrap() / reference.clv.unwrap() - 1.0).abs() <= 1e-12);
         let clv = got.clv.unwrap();
         assert_eq!(clv.currency, Currency::EUR);
         assert!(

@@ -15,7 +15,6 @@ use crate::custom_field::{FieldSchema, FieldType, validate_defs};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EventKind};
 use crate::id::CustomerId;
-use crate::predict::score::score;
 use crate::predict::{
     BgNbd, BgNbdFit, ClvOptions, CustomerScores, FitOptions, GammaGamma, GammaGammaFit,
     Observation, Rfm, ScoreFields, ScoreRun, ScoreRunReport, TimeUnit, fit_bgnbd, fit_gamma_gamma,
@@ -98,8 +97,9 @@ impl<S: Store> Session<'_, S> {
         clv: &ClvOptions<C>,
     ) -> Result<Vec<CustomerScores>> {
         let mut out = Vec::new();
+        let scorer = purchases.scorer();
         for (customer, rfm) in self.predict_histories::<U>(obs)? {
-            let s = score(purchases, spend, &rfm, clv)?;
+            let s = scorer.score(spend, &rfm, clv)?;
             out.push(CustomerScores::new(customer, obs.currency, &s)?);
         }
         Ok(out)
@@ -198,6 +198,7 @@ impl<S: Store> Session<'_, S> {
             let defined_fields = define_score_fields(b, &fields, obs, now)?;
 
             let (mut written, mut out_of_scope, mut not_writable, mut merged) = (0, 0, 0, 0);
+            let scorer = purchases.model.scorer();
             for (id, rfm) in &histories {
                 let Some(mut c) = b.tx.customer(*id)? else {
                     out_of_scope += 1;
@@ -219,7 +220,7 @@ impl<S: Store> Session<'_, S> {
                     not_writable += 1;
                     continue;
                 }
-                let s = score(&purchases.model, Some(&spend.model), rfm, &run.clv)?;
+                let s = scorer.score(Some(&spend.model), rfm, &run.clv)?;
                 let s = CustomerScores::new(*id, obs.currency, &s)?;
                 for (key, value) in fields.values(&s)? {
                     c.custom.insert(key, value);

@@ -36,7 +36,8 @@ fn customers() -> Vec<(u32, Rfm<Week>)> {
         .collect()
 }
 
-fn histories() -> Vec<Rfm<Week>> {
+/// The histories alone, in file order.
+pub(super) fn histories() -> Vec<Rfm<Week>> {
     customers().into_iter().map(|(_, c)| c).collect()
 }
 

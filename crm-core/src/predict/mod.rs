@@ -12,7 +12,8 @@
 //! Module map: [`units`] (time units, [`Rfm`] histories), [`special`]
 //! (lnΓ, digamma, ₂F₁), [`optimize`] (BFGS, Hessian), [`bgnbd`] and
 //! [`gamma_gamma`] (the models and their fits), [`score`](mod@score) (per-customer
-//! scores and CLV), [`observation`] (what the facade reads and returns),
+//! scores and CLV), [`scorer`] (the same scores for many customers, with
+//! the series coefficients cached per model), [`observation`] (what the facade reads and returns),
 //! [`run`] (a run that writes scores to customers' custom fields),
 //! [`simulate`] (synthetic customers from known parameters).
 //!
@@ -88,6 +89,7 @@ pub mod observation;
 pub mod optimize;
 pub mod run;
 pub mod score;
+pub mod scorer;
 pub mod simulate;
 pub mod special;
 pub mod units;
@@ -102,6 +104,7 @@ pub use gamma_gamma::{GammaGamma, GammaGammaFit, LeftOut, fit_gamma_gamma};
 pub use observation::{CustomerScores, Observation};
 pub use run::{ScoreFields, ScoreRun, ScoreRunReport};
 pub use score::{ClvOptions, Scores, score};
+pub use scorer::Scorer;
 pub use units::{Day, Month, Rfm, Span, TimeUnit, Week};
 
 /// Why a model could not be fitted or a score computed.

@@ -196,7 +196,12 @@ impl<U: TimeUnit> BgNbd<U> {
     ) -> Result<f64, PredictError> {
         let m = c.monetary().to_f64().unwrap_or(0.0);
         let per_purchase = spend.expected_spend(c.frequency(), m)?;
-        Ok(clv_and_purchases(self, per_purchase, c, options)?.0)
+        Ok(
+            clv_and_purchases(self, per_purchase, c, options, |x, age, t, alive| {
+                conditional(self, x, age, t, alive)
+            })?
+            .0,
+        )
     }
 }
 
@@ -229,12 +234,15 @@ fn pmf_new(r: f64, alpha: f64, a: f64, b: f64, n: u32, t: f64) -> Result<f64, Pr
 }
 
 /// The CLV (at `per_purchase` a purchase) and the expected purchases over
-/// the whole horizon: P(alive) once, one expectation per period.
-fn clv_and_purchases<U: TimeUnit, C: TimeUnit>(
+/// the whole horizon: P(alive) once, one expectation per period, each from
+/// `expectation(x, T, t, P(alive))` (the reference [`conditional`] or the
+/// cached series of a [`Scorer`](super::scorer::Scorer)).
+pub(super) fn clv_and_purchases<U: TimeUnit, C: TimeUnit>(
     m: &BgNbd<U>,
     per_purchase: f64,
     c: &Rfm<U>,
     options: &ClvOptions<C>,
+    expectation: impl Fn(f64, f64, f64, f64) -> Result<f64, PredictError>,
 ) -> Result<(f64, f64), PredictError> {
     let x = f64::from(c.frequency());
     let age = c.age().value();
@@ -244,7 +252,7 @@ fn clv_and_purchases<U: TimeUnit, C: TimeUnit>(
     let mut total = 0.0;
     let mut discount = 1.0;
     for i in 1..=options.periods {
-        let e = conditional(m, x, age, f64::from(i) * period, alive)?;
+        let e = expectation(x, age, f64::from(i) * period, alive)?;
         discount /= 1.0 + options.discount_rate;
         total += per_purchase * (e - prev) * discount;
         prev = e;
@@ -252,7 +260,7 @@ fn clv_and_purchases<U: TimeUnit, C: TimeUnit>(
     Ok((total, prev))
 }
 
-fn p_alive<U: TimeUnit>(m: &BgNbd<U>, x: f64, tx: f64, age: f64) -> f64 {
+pub(super) fn p_alive<U: TimeUnit>(m: &BgNbd<U>, x: f64, tx: f64, age: f64) -> f64 {
     if x == 0.0 {
         return 1.0;
     }
@@ -262,8 +270,12 @@ fn p_alive<U: TimeUnit>(m: &BgNbd<U>, x: f64, tx: f64, age: f64) -> f64 {
     1.0 / (1.0 + odds)
 }
 
-/// E[Y(t) | x, T] given P(alive) (FHL eq. 10; eq. 7 with x = T = 0).
-fn conditional<U: TimeUnit>(
+/// How close to 1 `a` is taken as 1 (see [`conditional`]).
+pub(super) const NEAR: f64 = 1e-6;
+
+/// E[Y(t) | x, T] given P(alive) (FHL eq. 10; eq. 7 with x = T = 0): the
+/// reference evaluation, one ₂F₁ series summed term by term.
+pub(super) fn conditional<U: TimeUnit>(
     m: &BgNbd<U>,
     x: f64,
     age: f64,
@@ -276,7 +288,6 @@ fn conditional<U: TimeUnit>(
     let a = m.a();
     // (a+b+x−1)/(a−1) has a removable singularity at a = 1: average the
     // two sides there.
-    const NEAR: f64 = 1e-6;
     if (a - 1.0).abs() < NEAR {
         let lo = conditional_at(m.r(), m.alpha(), 1.0 - NEAR, m.b(), x, age, t)?;
         let hi = conditional_at(m.r(), m.alpha(), 1.0 + NEAR, m.b(), x, age, t)?;
@@ -332,26 +343,46 @@ pub struct Scores {
 /// All scores of one customer: P(alive), expected purchases over the
 /// horizon of `options` (converted to `U`), and with a spend model the
 /// expected average spend and the CLV.
+///
+/// This is the reference evaluation, one ₂F₁ series per expectation; to
+/// score many customers under one model build a
+/// [`Scorer`](super::scorer::Scorer) once (`purchases.scorer()`), which
+/// gives the same scores faster.
 pub fn score<U: TimeUnit, C: TimeUnit>(
     purchases: &BgNbd<U>,
     spend: Option<&GammaGamma>,
     c: &Rfm<U>,
     options: &ClvOptions<C>,
 ) -> Result<Scores, PredictError> {
+    score_with(purchases, spend, c, options, |x, age, t, alive| {
+        conditional(purchases, x, age, t, alive)
+    })
+}
+
+/// [`score`] with the expectation `expectation(x, T, t, P(alive))` given.
+pub(super) fn score_with<U: TimeUnit, C: TimeUnit>(
+    purchases: &BgNbd<U>,
+    spend: Option<&GammaGamma>,
+    c: &Rfm<U>,
+    options: &ClvOptions<C>,
+    expectation: impl Fn(f64, f64, f64, f64) -> Result<f64, PredictError>,
+) -> Result<Scores, PredictError> {
+    let x = f64::from(c.frequency());
+    let age = c.age().value();
     let (expected_purchases, expected_spend, clv) = match spend {
         Some(gg) => {
             let per_purchase =
                 gg.expected_spend(c.frequency(), c.monetary().to_f64().unwrap_or(0.0))?;
             // The CLV's last cumulative expectation is the horizon's.
             let (clv, purchases_over_horizon) =
-                clv_and_purchases(purchases, per_purchase, c, options)?;
+                clv_and_purchases(purchases, per_purchase, c, options, &expectation)?;
             (purchases_over_horizon, Some(per_purchase), Some(clv))
         }
-        None => (
-            purchases.expected_purchases(c, options.horizon.to::<U>())?,
-            None,
-            None,
-        ),
+        None => {
+            let alive = p_alive(purchases, x, c.recency().value(), age);
+            let horizon = options.horizon.to::<U>().value();
+            (expectation(x, age, horizon, alive)?, None, None)
+        }
     };
     Ok(Scores {
         p_alive: purchases.p_alive(c),
