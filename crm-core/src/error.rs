@@ -286,7 +286,8 @@ pub enum Error {
         reason: String,
     },
     /// Automation rules set each other off deeper than
-    /// [`MAX_DEPTH`](crate::automation::MAX_DEPTH) levels (a cycle, or a
+    /// the engine's limit ([`DEFAULT_MAX_DEPTH`](crate::automation::DEFAULT_MAX_DEPTH)
+    /// unless set with [`Crm::with_max_rule_depth`](crate::Crm::with_max_rule_depth)) (a cycle, or a
     /// chain too long); the whole transaction is refused.
     #[error("automation rules chain deeper than {depth} levels: {}", rules.join(" -> "))]
     AutomationLoop {

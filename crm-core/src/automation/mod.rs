@@ -20,7 +20,8 @@
 //!   the rule was authorised when it was saved. The actor's own access is
 //!   restored right after.
 //! - **Chains.** An action's event may fire further rules, up to
-//!   [`MAX_DEPTH`] levels; going deeper fails the whole transaction with
+//!   [`DEFAULT_MAX_DEPTH`] levels (or the engine's
+//!   [`Crm::with_max_rule_depth`](crate::Crm::with_max_rule_depth)); going deeper fails the whole transaction with
 //!   [`Error::AutomationLoop`](crate::Error::AutomationLoop) naming the
 //!   rules on the chain. Nothing is skipped silently.
 //! - **Returned records.** The record an operation returns is the record as
@@ -82,10 +83,11 @@ use serde::{Deserialize, Serialize};
 use crate::event::EntityRef;
 use crate::id::RuleId;
 
-/// How many levels of rules an event may set off: the change itself is
-/// level 0, a rule fired by it level 1, a rule fired by that rule's
-/// actions level 2, and so on up to this.
-pub const MAX_DEPTH: u32 = 3;
+/// How many levels of rules an event may set off unless the engine says
+/// otherwise ([`Crm::with_max_rule_depth`](crate::Crm::with_max_rule_depth)):
+/// the change itself is level 0, a rule fired by it level 1, a rule fired
+/// by that rule's actions level 2, and so on up to this.
+pub const DEFAULT_MAX_DEPTH: u32 = 3;
 
 /// One time rule firing on one record, as reported by
 /// [`Session::run_due`](crate::Session::run_due).

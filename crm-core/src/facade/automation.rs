@@ -14,7 +14,7 @@ use crate::access::{Access, Operation, Resource};
 use crate::activity::{Activity, ActivityKind, Direction, NewActivity};
 use crate::actor::Actor;
 use crate::automation::{
-    Action, Assignee, DueReport, Firing, MAX_DEPTH, NewRule, Notification, Recipient, Rule, Trigger,
+    Action, Assignee, DueReport, Firing, NewRule, Notification, Recipient, Rule, Trigger,
 };
 use crate::clock::truncate_to_millis;
 use crate::customer::{Customer, CustomerPatch, Lifecycle};
@@ -77,7 +77,6 @@ impl RuleCache {
 
 /// Per-batch automation state: the rule index (found once per batch,
 /// found again after a rule changes) and the chain of rules running.
-#[derive(Default)]
 pub(super) struct AutomationState {
     index: Option<Arc<RuleIndex>>,
     /// This batch saved a rule: read rules from the transaction, uncached.
@@ -85,6 +84,8 @@ pub(super) struct AutomationState {
     /// The engine's shared cache (absent: load per batch).
     pub(super) shared: Option<RuleCache>,
     chain: Vec<String>,
+    /// How deep rules may set each other off.
+    pub(super) max_depth: u32,
 }
 
 /// A condition's input, read once per subject: the customer (`None` if
@@ -133,6 +134,18 @@ fn rule_changes(r: &Rule) -> Changes {
     ch.set("condition", &(), &r.condition);
     ch.set("actions", &(), &r.actions);
     ch
+}
+
+impl Default for AutomationState {
+    fn default() -> Self {
+        AutomationState {
+            index: None,
+            rules_written: false,
+            shared: None,
+            chain: Vec::new(),
+            max_depth: crate::automation::DEFAULT_MAX_DEPTH,
+        }
+    }
 }
 
 impl AutomationState {
@@ -423,11 +436,12 @@ impl Batch<'_> {
         at: DateTime<Utc>,
         ctx: &mut Option<ConditionData>,
     ) -> Result<()> {
-        if self.automation.chain.len() >= MAX_DEPTH as usize {
+        let max_depth = self.automation.max_depth;
+        if self.automation.chain.len() >= max_depth as usize {
             let mut rules = self.automation.chain.clone();
             rules.push(rule.name.clone());
             return Err(Error::AutomationLoop {
-                depth: MAX_DEPTH,
+                depth: max_depth,
                 rules,
             });
         }

@@ -81,8 +81,7 @@ impl<S: Store> Session<'_, S> {
             .headers()
             .map_err(|e| csv_failure(entity, &e))?
             .clone();
-        let tx = self.crm.store.write()?;
-        let mut batch = Batch::new(tx, &*self.crm.clock, &*self.crm.ids, self.actor, self.at)?;
+        let mut batch = self.open_batch()?;
         let schema = batch.field_schema(entity)?;
         let layout = Layout::new(entity, I::COLUMNS, &headers, &options.columns, &schema)?;
         let mut importer = I::new(&batch, self.at)?;

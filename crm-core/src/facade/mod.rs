@@ -88,6 +88,8 @@ pub struct Crm<S> {
     ids: Arc<dyn IdGenerator>,
     /// Automation: the active rules, shared by this engine's batches.
     rule_cache: automation::RuleCache,
+    /// Automation: how deep rules may set each other off.
+    max_rule_depth: u32,
 }
 
 impl<S: Store> Crm<S> {
@@ -98,7 +100,36 @@ impl<S: Store> Crm<S> {
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds::new()),
             rule_cache: Default::default(),
+            max_rule_depth: crate::automation::DEFAULT_MAX_DEPTH,
         }
+    }
+
+    /// Lets automation rules set each other off up to `depth` levels deep
+    /// (the change itself is level 0; the default is
+    /// [`DEFAULT_MAX_DEPTH`](crate::automation::DEFAULT_MAX_DEPTH)). A
+    /// change whose rules would go deeper is refused whole with
+    /// [`Error::AutomationLoop`](crate::Error::AutomationLoop). A depth of 0
+    /// would refuse every change that fires a rule, so it is an error.
+    ///
+    /// ```
+    /// use crm_core::Crm;
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new()).with_max_rule_depth(5)?;
+    /// assert!(Crm::new(MemoryStore::new()).with_max_rule_depth(0).is_err());
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn with_max_rule_depth(mut self, depth: u32) -> Result<Self> {
+        if depth == 0 {
+            return Err(crate::Error::Invalid(crate::ValidationError::new(
+                crate::EntityKind::Rule,
+                "max_rule_depth",
+                depth,
+                "must be at least 1: the rules an event fires directly are level 1",
+            )));
+        }
+        self.max_rule_depth = depth;
+        Ok(self)
     }
 
     /// Uses `clock` for every timestamp (for example a
@@ -223,12 +254,20 @@ impl<'c, S: Store> Session<'c, S> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn batch<T>(&self, work: impl FnOnce(&mut Batch<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.crm.store.write()?;
-        let mut batch = Batch::new(tx, &*self.crm.clock, &*self.crm.ids, self.actor, self.at)?;
-        batch.automation.shared = Some(self.crm.rule_cache.clone());
+        let mut batch = self.open_batch()?;
         let out = work(&mut batch)?;
         batch.commit()?;
         Ok(out)
+    }
+
+    /// A write transaction as a [`Batch`] of this session, with the
+    /// engine's rule cache and rule depth.
+    pub(super) fn open_batch(&self) -> Result<Batch<'_>> {
+        let tx = self.crm.store.write()?;
+        let mut batch = Batch::new(tx, &*self.crm.clock, &*self.crm.ids, self.actor, self.at)?;
+        batch.automation.shared = Some(self.crm.rule_cache.clone());
+        batch.automation.max_depth = self.crm.max_rule_depth;
+        Ok(batch)
     }
 
     // ----- writes: each one a batch of one -----

@@ -94,6 +94,7 @@ macro_rules! store_conformance_tests {
             automation_won_deal_updates_customer_and_outbox,
             automation_failure_undoes_the_triggering_change,
             automation_cycles_are_refused,
+            automation_rule_depth_is_configurable,
             automation_rules_are_versioned_audited_records,
             automation_run_due_fires_once_per_episode,
             automation_split_run_due_fires_like_one_call,

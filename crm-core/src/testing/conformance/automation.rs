@@ -216,7 +216,21 @@ pub fn automation_failure_undoes_the_triggering_change<S: Store>(store: S) {
 /// Two rules that set each other off stop at the depth limit with a typed
 /// error naming the chain; nothing is written.
 pub fn automation_cycles_are_refused<S: Store>(store: S) {
+    cycle_refused_at(store, None);
+}
+
+/// The engine's rule depth is configurable: at depth 2 the same cycle
+/// stops one level earlier.
+pub fn automation_rule_depth_is_configurable<S: Store>(store: S) {
+    cycle_refused_at(store, Some(2));
+}
+
+fn cycle_refused_at<S: Store>(store: S, depth_set: Option<u32>) {
     let (crm, _) = engine(store);
+    let crm = match depth_set {
+        Some(d) => crm.with_max_rule_depth(d).expect("depth"),
+        None => crm,
+    };
     let s = crm.as_actor(Actor::System);
     let c = s.create_customer(NewCustomer::person("Ada")).expect("ada");
     s.create_rule(
@@ -253,8 +267,13 @@ pub fn automation_cycles_are_refused<S: Store>(store: S) {
         .expect_err("cycle");
     match err {
         Error::AutomationLoop { depth, rules } => {
-            assert_eq!(depth, 3);
-            assert_eq!(rules, ["A", "B", "A", "B"]);
+            // Default 3: A, B, A run; the fourth level (B) is refused.
+            let want: &[&str] = match depth_set {
+                None => &["A", "B", "A", "B"],
+                Some(_) => &["A", "B", "A"],
+            };
+            assert_eq!(depth, depth_set.unwrap_or(3));
+            assert_eq!(rules, want);
         }
         other => panic!("expected AutomationLoop, got {other}"),
     }
