@@ -89,8 +89,11 @@ use crate::id::RuleId;
 /// by that rule's actions level 2, and so on up to this.
 pub const DEFAULT_MAX_DEPTH: u32 = 3;
 
-/// One time rule firing on one record, as reported by
-/// [`Session::run_due`](crate::Session::run_due).
+/// One rule firing on one record: a time rule's, as reported by
+/// [`Session::run_due`](crate::Session::run_due) (episode as described in
+/// the module docs), or an event rule's (episode `event SEQ`, the sequence
+/// number of the event that fired it). Both are stored with the change they
+/// made, so each fires at most once per episode or event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Firing {
     /// The rule.

@@ -20,7 +20,7 @@ use crate::clock::truncate_to_millis;
 use crate::customer::{Customer, CustomerPatch, Lifecycle};
 use crate::deal::DealStatus;
 use crate::deal::{Deal, DealPatch};
-use crate::error::{EntityKind, Error, Result};
+use crate::error::{EntityKind, Error, Result, StoreError};
 use crate::event::{Changes, EntityRef, Event, EventKind};
 use crate::id::{CustomerId, DealId, NotificationId, RuleId, UserId};
 use crate::query::{ActivityFilter, DealFilter};
@@ -341,6 +341,22 @@ impl Batch<'_> {
         };
         let mut ctx = None;
         for rule in &matching {
+            if !self.condition_holds(rule, &subject, event.at, &mut ctx)? {
+                continue;
+            }
+            // Recorded in the same transaction: the audit trail says which
+            // rule acted on which event, and a rule never acts twice on one.
+            let firing = Firing {
+                rule: rule.id,
+                subject: event.entity,
+                episode: format!("event {}", event.seq),
+                at: event.at,
+            };
+            match self.tx.record_firing(&firing) {
+                Ok(()) => {}
+                Err(StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
             self.run_rule(rule, &subject, event.at, &mut ctx)?;
         }
         Ok(())
