@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use crm_core::calendar::{BusinessCalendar, WeeklyHours};
 use crm_core::kpi::RateTable;
 use crm_core::kpi::customer::Churn;
@@ -28,7 +28,7 @@ use crm_core::kpi::report::{KpiOptions, KpiReport};
 use crm_core::kpi::response::{FirstResponse, ResponseOptions, SlaStatus};
 use crm_core::kpi::revenue::revenue_in;
 use crm_core::kpi::rotting::RottingThresholds;
-use crm_core::kpi::{KpiFilter, Period};
+use crm_core::kpi::{KpiFilter, Period, ReportZone};
 use crm_core::{
     ActivityKind, Actor, Crm, Currency, CustomerId, CustomerPatch, DealId, Direction, Lifecycle,
     ManualClock, Money, NewActivity, NewCustomer, NewDeal, PipelineDef, SequentialIds, Session,
@@ -247,7 +247,7 @@ fn main() -> Res<()> {
     let options = KpiOptions {
         filter: year.clone(),
         period: Period::Quarter,
-        offset: FixedOffset::east_opt(3600).ok_or("bad offset")?,
+        zone: ReportZone::named("Europe/Berlin")?,
         rotting: RottingThresholds::days(21)
             .stage(StageKey::new("negotiation")?, 14)
             .stage(StageKey::new("lead")?, 30),
@@ -263,7 +263,7 @@ fn main() -> Res<()> {
         deal_titles.insert(d.deal, s.deal(d.deal)?.title);
     }
     let extras = Extras {
-        monthly_new: s.new_customers(&year, Period::Month, options.offset)?,
+        monthly_new: s.new_customers(&year, Period::Month, options.zone)?,
         h2_churn,
         forecast: s.forecast(&next_half)?,
         customer_names: customers.iter().map(|c| (c.id, c.name.clone())).collect(),
@@ -508,7 +508,7 @@ fn money(amount: &Decimal, c: &Currency) -> String {
 fn print_report(r: &KpiReport, x: &Extras) -> Res<()> {
     println!("KPI report for 2025, as of {}", r.now.format("%Y-%m-%d"));
     println!(
-        "{} deals, {} customers, 4 reps; calendar dates at UTC+01:00\n",
+        "{} deals, {} customers, 4 reps; calendar dates in Europe/Berlin (summer time included)\n",
         x.deals, x.customers
     );
 
@@ -656,7 +656,7 @@ fn print_report(r: &KpiReport, x: &Extras) -> Res<()> {
         x.forecast.undated.len()
     );
 
-    println!("Revenue by quarter (won deals, UTC+01:00), and in EUR at 0.92 EUR/USD");
+    println!("Revenue by quarter (won deals, Europe/Berlin), and in EUR at 0.92 EUR/USD");
     let rates = RateTable::new(Currency::EUR).with_rate(Currency::USD, "0.92".parse()?)?;
     let in_eur = revenue_in(&r.revenue, &rates)?;
     let rows: Vec<Vec<String>> = in_eur

@@ -7,7 +7,7 @@
 //! deal amounts refuse an actor whose roles hide them
 //! ([`Error::FieldHidden`](crate::Error::FieldHidden)).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::Session;
 use crate::access::{Access, Field};
@@ -31,7 +31,7 @@ use crate::kpi::revenue::{Revenue, revenue_by_period};
 use crate::kpi::rotting::{RottingDeal, RottingThresholds, rotting_deals};
 use crate::kpi::velocity::{Velocity, sales_velocity};
 use crate::kpi::win_rate::{CloseRate, WinRate, close_rate, win_rate};
-use crate::kpi::{DurationStats, KpiFilter, PerCurrency, Period};
+use crate::kpi::{DurationStats, KpiFilter, PerCurrency, Period, ReportZone};
 use crate::pipeline::Pipeline;
 use crate::query::{
     ActivityFilter, CustomerFilter, CustomerQuery, DealFilter, EventFilter, EventQuery,
@@ -280,16 +280,15 @@ impl<S: Store> Session<'_, S> {
         Ok(forecast(&deals, &pipelines, filter)?)
     }
 
-    /// [Revenue by period](crate::kpi::revenue::revenue_by_period) at a fixed UTC offset.
+    /// [Revenue by period](crate::kpi::revenue::revenue_by_period) in `zone`
+    /// (an IANA zone or a fixed UTC offset).
     pub fn revenue_by_period(
         &self,
         filter: &KpiFilter,
         period: Period,
-        offset: FixedOffset,
+        zone: impl Into<ReportZone>,
     ) -> Result<Revenue> {
-        self.with_deals(filter, true, |d| {
-            revenue_by_period(d, filter, period, offset)
-        })
+        self.with_deals(filter, true, |d| revenue_by_period(d, filter, period, zone))
     }
 
     /// [New customers per period](crate::kpi::customer::new_customers).
@@ -297,10 +296,10 @@ impl<S: Store> Session<'_, S> {
         &self,
         filter: &KpiFilter,
         period: Period,
-        offset: FixedOffset,
+        zone: impl Into<ReportZone>,
     ) -> Result<std::collections::BTreeMap<NaiveDate, u64>> {
         self.with_deals(filter, false, |d| {
-            Ok(new_customers(d, filter, period, offset))
+            Ok(new_customers(d, filter, period, zone))
         })
     }
 
@@ -316,11 +315,9 @@ impl<S: Store> Session<'_, S> {
     pub fn repeat_purchase_rate(
         &self,
         filter: &KpiFilter,
-        offset: FixedOffset,
+        zone: impl Into<ReportZone>,
     ) -> Result<RepeatPurchase> {
-        self.with_deals(filter, false, |d| {
-            Ok(repeat_purchase_rate(d, filter, offset))
-        })
+        self.with_deals(filter, false, |d| Ok(repeat_purchase_rate(d, filter, zone)))
     }
 
     /// [Purchase summaries](crate::kpi::customer::purchase_summaries)
@@ -329,11 +326,11 @@ impl<S: Store> Session<'_, S> {
         &self,
         filter: &KpiFilter,
         observation_end: DateTime<Utc>,
-        offset: FixedOffset,
+        zone: impl Into<ReportZone>,
     ) -> Result<Vec<PurchaseSummary>> {
         filter.check()?;
         let acc = self.with_access(|tx, access| {
-            self.won_deal_purchases(tx, access, filter, observation_end, offset)
+            self.won_deal_purchases(tx, access, filter, observation_end, zone)
         })?;
         Ok(acc.finish()?)
     }
@@ -346,9 +343,9 @@ impl<S: Store> Session<'_, S> {
         access: &Access,
         filter: &KpiFilter,
         observation_end: DateTime<Utc>,
-        offset: FixedOffset,
+        zone: impl Into<ReportZone>,
     ) -> Result<SummaryAcc> {
-        let mut acc = SummaryAcc::new(observation_end, offset);
+        let mut acc = SummaryAcc::new(observation_end, zone.into());
         self.visit_deals(tx, access, filter, Some(DealStatus::Won), true, &mut |d| {
             acc.add(d, filter)
         })?;
@@ -361,12 +358,12 @@ impl<S: Store> Session<'_, S> {
         &self,
         filter: &KpiFilter,
         observation_end: DateTime<Utc>,
-        offset: FixedOffset,
+        zone: impl Into<ReportZone>,
         params: &ClvParams,
     ) -> Result<Clv> {
         filter.check()?;
         let acc = self.with_access(|tx, access| {
-            self.won_deal_purchases(tx, access, filter, observation_end, offset)
+            self.won_deal_purchases(tx, access, filter, observation_end, zone)
         })?;
         Ok(historical_clv(&acc.finish()?, params)?)
     }

@@ -3,18 +3,18 @@
 //! customer-lifetime-value models.
 //!
 //! A **purchase** is a won deal, at its `won_at` time. A **purchase day**
-//! is the local calendar date of a purchase at a caller-given fixed UTC
-//! offset; all purchases of one customer on one day count as one purchase
+//! is the local calendar date of a purchase in a caller-given
+//! [`ReportZone`]; all purchases of one customer on one day count as one purchase
 //! (Fader, Hardie & Lee, 2005).
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::deal_size::won_in_window;
-use super::{KpiError, KpiFilter, Period, local_date, overflow, rate, round_money};
+use super::{KpiError, KpiFilter, Period, ReportZone, local_date, overflow, rate, round_money};
 use crate::currency::Currency;
 use crate::customer::Lifecycle;
 use crate::deal::{Deal, DealStatus};
@@ -23,7 +23,7 @@ use crate::event::Event;
 use crate::id::CustomerId;
 
 /// **New customers per period**: a customer is new in the period that
-/// holds its first purchase, i.e. the local date (at `offset`) of the
+/// holds its first purchase, i.e. the local date (in `zone`) of the
 /// earliest `won_at` among its won deals in the filter's pipeline and owner
 /// scope, looking at all time. Only first purchases inside the window are
 /// counted. Keys are the periods' first days; empty periods have no entry.
@@ -31,13 +31,13 @@ pub fn new_customers<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
     period: Period,
-    offset: FixedOffset,
+    zone: impl Into<ReportZone>,
 ) -> BTreeMap<NaiveDate, u64> {
     let mut a = NewCustomersAcc::default();
     for d in deals {
         a.add(d, filter);
     }
-    a.finish(filter, period, offset)
+    a.finish(filter, period, zone.into())
 }
 
 /// First purchase per customer, one deal at a time.
@@ -63,12 +63,11 @@ impl NewCustomersAcc {
         self,
         filter: &KpiFilter,
         period: Period,
-        offset: FixedOffset,
+        zone: ReportZone,
     ) -> BTreeMap<NaiveDate, u64> {
         let mut out = BTreeMap::new();
         for t in self.first.into_values().filter(|t| filter.in_window(*t)) {
-            *out.entry(period.start_of(local_date(t, offset)))
-                .or_default() += 1;
+            *out.entry(period.start_of(local_date(t, zone))).or_default() += 1;
         }
         out
     }
@@ -190,13 +189,13 @@ pub struct RepeatPurchase {
 /// **Repeat purchase rate**: among customers with at least one purchase
 /// (won deal in scope, `won_at` in the window, with or without amount), the
 /// share with purchases on at least two distinct purchase days (local
-/// dates at `offset`), rounded to 4 places.
+/// dates in `zone`), rounded to 4 places.
 pub fn repeat_purchase_rate<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
-    offset: FixedOffset,
+    zone: impl Into<ReportZone>,
 ) -> RepeatPurchase {
-    let mut a = RepeatAcc::new(offset);
+    let mut a = RepeatAcc::new(zone.into());
     for d in deals {
         a.add(d, filter);
     }
@@ -205,14 +204,14 @@ pub fn repeat_purchase_rate<'a>(
 
 /// First purchase day and "bought on another day" per customer.
 pub(crate) struct RepeatAcc {
-    offset: FixedOffset,
+    zone: ReportZone,
     days: HashMap<CustomerId, (NaiveDate, bool)>,
 }
 
 impl RepeatAcc {
-    pub(crate) fn new(offset: FixedOffset) -> Self {
+    pub(crate) fn new(zone: ReportZone) -> Self {
         RepeatAcc {
-            offset,
+            zone,
             days: HashMap::new(),
         }
     }
@@ -222,7 +221,7 @@ impl RepeatAcc {
             return;
         }
         let Some(w) = d.won_at else { return };
-        let day = local_date(w, self.offset);
+        let day = local_date(w, self.zone);
         self.days
             .entry(d.customer)
             .and_modify(|(first, repeat)| *repeat |= *first != day)
@@ -274,16 +273,16 @@ pub struct PurchaseSummary {
 /// at least one purchase (won deal in scope with an amount, `won_at` in
 /// the window and before `observation_end`): frequency, recency, T and
 /// monetary value as documented on [`PurchaseSummary`], with purchase days
-/// taken at the fixed UTC `offset`. Sorted by customer, then currency.
+/// taken in `zone`. Sorted by customer, then currency.
 /// Won deals without an amount are left out (they have no value and no
 /// currency).
 pub fn purchase_summaries<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
     observation_end: DateTime<Utc>,
-    offset: FixedOffset,
+    zone: impl Into<ReportZone>,
 ) -> Result<Vec<PurchaseSummary>, KpiError> {
-    let mut a = SummaryAcc::new(observation_end, offset);
+    let mut a = SummaryAcc::new(observation_end, zone.into());
     for d in deals {
         a.add(d, filter);
     }
@@ -293,15 +292,15 @@ pub fn purchase_summaries<'a>(
 /// Purchase rows for the summaries, one deal at a time.
 pub(crate) struct SummaryAcc {
     observation_end: DateTime<Utc>,
-    offset: FixedOffset,
+    zone: ReportZone,
     rows: Vec<(CustomerId, Currency, NaiveDate, Decimal)>,
 }
 
 impl SummaryAcc {
-    pub(crate) fn new(observation_end: DateTime<Utc>, offset: FixedOffset) -> Self {
+    pub(crate) fn new(observation_end: DateTime<Utc>, zone: ReportZone) -> Self {
         SummaryAcc {
             observation_end,
-            offset,
+            zone,
             rows: Vec::new(),
         }
     }
@@ -314,12 +313,12 @@ impl SummaryAcc {
             && w < self.observation_end
         {
             self.rows
-                .push((d.customer, m.currency, local_date(w, self.offset), m.amount));
+                .push((d.customer, m.currency, local_date(w, self.zone), m.amount));
         }
     }
 
     pub(crate) fn finish(self) -> Result<Vec<PurchaseSummary>, KpiError> {
-        summarise(self.rows, local_date(self.observation_end, self.offset))
+        summarise(self.rows, local_date(self.observation_end, self.zone))
     }
 }
 

@@ -454,6 +454,49 @@ fn revenue_by_period_and_offset() {
 }
 
 #[test]
+fn revenue_by_month_in_a_zone_with_summer_time() {
+    // Berlin moves to summer time (+02:00) on 29 March 2026.
+    // E1: won 31 March 21:30 UTC = 23:30 local, March.
+    // E2: won 31 March 22:30 UTC = 00:30 on 1 April local, April
+    //     (at the winter offset +01:00 it would be 23:30, March).
+    // E3: won 31 January 23:30 UTC = 00:30 on 1 February local (+01:00).
+    let won = |n: u128, amount: &str, at: &str| {
+        deal(
+            did(100 + n),
+            cid(9),
+            None,
+            Some((amount, "EUR")),
+            None,
+            &[("lead", t("2026-01-02T09:00")), ("won", t(at))],
+        )
+    };
+    let d = vec![
+        won(1, "10", "2026-03-31T21:30"),
+        won(2, "20", "2026-03-31T22:30"),
+        won(3, "40", "2026-01-31T23:30"),
+    ];
+    let year = KpiFilter::default()
+        .window(t("2026-01-01T00:00"), t("2027-01-01T00:00"))
+        .unwrap();
+    let berlin = ReportZone::named("Europe/Berlin").unwrap();
+    let r = revenue_by_period(&d, &year, Period::Month, berlin).unwrap();
+    let want: BTreeMap<_, _> = [
+        (day("2026-02-01"), dec("40")),
+        (day("2026-03-01"), dec("10")),
+        (day("2026-04-01"), dec("20")),
+    ]
+    .into();
+    assert_eq!(r[&eur()], want);
+    let r = revenue_by_period(&d, &year, Period::Month, plus1()).unwrap();
+    let want: BTreeMap<_, _> = [
+        (day("2026-02-01"), dec("40")),
+        (day("2026-03-01"), dec("30")),
+    ]
+    .into();
+    assert_eq!(r[&eur()], want);
+}
+
+#[test]
 fn rate_table_rounds_once() {
     let rates = RateTable::new(eur())
         .with_rate(usd(), dec("0.333"))

@@ -28,11 +28,10 @@
 //! - **Rates** are `None` when their denominator is zero, never a made-up 0.
 //! - **Order does not matter**: no result depends on the order of the input
 //!   records; lists in results are sorted by a documented key.
-//! - **Time zone**: calendar bucketing (revenue by period, purchase days)
-//!   uses a caller-given fixed UTC offset ([`chrono::FixedOffset`]); a
-//!   caller whose zone has daylight saving time passes the offset of the
-//!   season it reports on, or reports in UTC. Response times are the
-//!   exception: they are measured in business hours of a
+//! - **Time zone**: calendar bucketing (revenue by period, new customers,
+//!   purchase days) takes dates in a caller-given [`ReportZone`]: an IANA
+//!   time zone (daylight saving time included) or a fixed UTC offset.
+//!   Response times are measured in business hours of a
 //!   [`BusinessCalendar`](crate::calendar::BusinessCalendar), which has a
 //!   real IANA time zone (daylight saving time included).
 //!
@@ -71,6 +70,9 @@ pub mod velocity;
 pub mod win_rate;
 
 mod owner_map;
+mod zone;
+
+pub use zone::ReportZone;
 
 #[cfg(test)]
 mod fixtures;
@@ -82,7 +84,7 @@ mod response_tests;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -501,9 +503,9 @@ impl fmt::Display for Period {
     }
 }
 
-/// The calendar date of `t` at the fixed UTC `offset`.
-pub fn local_date(t: DateTime<Utc>, offset: FixedOffset) -> NaiveDate {
-    t.with_timezone(&offset).date_naive()
+/// The calendar date of `t` in `zone`.
+pub fn local_date(t: DateTime<Utc>, zone: ReportZone) -> NaiveDate {
+    zone.date(t)
 }
 
 /// Owner key used in per-owner breakdowns (`None` = deals without owner).

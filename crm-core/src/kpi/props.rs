@@ -137,7 +137,7 @@ fn report(
 ) -> KpiReport {
     let options = KpiOptions {
         filter: filter.clone(),
-        offset: FixedOffset::east_opt(5400).unwrap(),
+        zone: FixedOffset::east_opt(5400).unwrap().into(),
         ..KpiOptions::default()
     };
     let p = [sales()];

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Offset, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::activity::{ActivityMetrics, activity_metrics};
@@ -19,7 +19,7 @@ use super::revenue::{Revenue, RevenueAcc};
 use super::rotting::{RottingAcc, RottingDeal, RottingThresholds};
 use super::velocity::{Velocity, VelocityAcc};
 use super::win_rate::{CloseRate, WinAcc, WinRate};
-use super::{DurationStats, KpiError, KpiFilter, OwnerKey, PerCurrency, Period};
+use super::{DurationStats, KpiError, KpiFilter, OwnerKey, PerCurrency, Period, ReportZone};
 use crate::activity::Activity;
 use crate::customer::Customer;
 use crate::deal::Deal;
@@ -32,8 +32,8 @@ pub struct KpiOptions {
     pub filter: KpiFilter,
     /// Bucket size of revenue and new customers.
     pub period: Period,
-    /// The fixed UTC offset calendar dates are taken at.
-    pub offset: FixedOffset,
+    /// The time zone calendar dates are taken in.
+    pub zone: ReportZone,
     /// When deals rot.
     pub rotting: RottingThresholds,
     /// CLV assumptions.
@@ -50,7 +50,7 @@ impl Default for KpiOptions {
         KpiOptions {
             filter: KpiFilter::default(),
             period: Period::Month,
-            offset: Utc.fix(),
+            zone: ReportZone::utc(),
             rotting: RottingThresholds::days(30),
             clv: ClvParams::default(),
             response: None,
@@ -179,10 +179,10 @@ impl<'a> ReportBuilder<'a> {
             sizes: SizeAcc::default(),
             velocity: VelocityAcc::default(),
             forecast: ForecastAcc::new(pipelines),
-            revenue: RevenueAcc::new(options.period, options.offset),
+            revenue: RevenueAcc::new(options.period, options.zone),
             new_customers: NewCustomersAcc::default(),
-            repeat: RepeatAcc::new(options.offset),
-            summaries: SummaryAcc::new(observation_end, options.offset),
+            repeat: RepeatAcc::new(options.zone),
+            summaries: SummaryAcc::new(observation_end, options.zone),
             rotting: RottingAcc::new(activities, &options.rotting, now),
         })
     }
@@ -234,7 +234,7 @@ impl<'a> ReportBuilder<'a> {
             revenue: self.revenue.out,
             new_customers: self
                 .new_customers
-                .finish(f, self.options.period, self.options.offset),
+                .finish(f, self.options.period, self.options.zone),
             churn: match (f.from, f.to) {
                 (Some(_), Some(_)) => Some(churn(lifecycle, f)?),
                 _ => None,

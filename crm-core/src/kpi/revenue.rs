@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::deal_size::won_in_window;
-use super::{KpiError, KpiFilter, PerCurrency, Period, RateTable, local_date, overflow};
+use super::{
+    KpiError, KpiFilter, PerCurrency, Period, RateTable, ReportZone, local_date, overflow,
+};
 use crate::deal::Deal;
 use crate::money::Money;
 
@@ -15,8 +17,8 @@ pub type Revenue = PerCurrency<BTreeMap<NaiveDate, Decimal>>;
 
 /// **Revenue by period**: the exact sum of the amounts of the deals in
 /// scope won with `won_at` in the window, per currency, bucketed by the
-/// `period` containing the local date of `won_at` at the fixed UTC
-/// `offset` (for example `+01:00` for Berlin in winter). Buckets are keyed
+/// `period` containing the local date of `won_at` in `zone` (an IANA zone
+/// such as `Europe/Berlin`, or a fixed UTC offset). Buckets are keyed
 /// by their first day (weeks start on Monday); periods without revenue
 /// have no entry. Won deals without an amount add nothing.
 ///
@@ -34,9 +36,9 @@ pub fn revenue_by_period<'a>(
     deals: impl IntoIterator<Item = &'a Deal>,
     filter: &KpiFilter,
     period: Period,
-    offset: FixedOffset,
+    zone: impl Into<ReportZone>,
 ) -> Result<Revenue, KpiError> {
-    let mut a = RevenueAcc::new(period, offset);
+    let mut a = RevenueAcc::new(period, zone.into());
     for d in deals {
         a.add(d, filter)?;
     }
@@ -46,15 +48,15 @@ pub fn revenue_by_period<'a>(
 /// Revenue by period, one deal at a time.
 pub(crate) struct RevenueAcc {
     period: Period,
-    offset: FixedOffset,
+    zone: ReportZone,
     pub(crate) out: Revenue,
 }
 
 impl RevenueAcc {
-    pub(crate) fn new(period: Period, offset: FixedOffset) -> Self {
+    pub(crate) fn new(period: Period, zone: ReportZone) -> Self {
         RevenueAcc {
             period,
-            offset,
+            zone,
             out: Revenue::new(),
         }
     }
@@ -66,7 +68,7 @@ impl RevenueAcc {
         let (Some(m), Some(at)) = (&d.amount, d.won_at) else {
             return Ok(());
         };
-        let key = self.period.start_of(local_date(at, self.offset));
+        let key = self.period.start_of(local_date(at, self.zone));
         let slot = self
             .out
             .entry(m.currency)
