@@ -261,6 +261,22 @@ impl FieldSchema {
         }
     }
 
+    /// The next version of this schema, holding `fields`, changed at `now`
+    /// (created at `now` too if this is the first version).
+    pub fn next(&self, fields: Vec<FieldDef>, now: DateTime<Utc>) -> Self {
+        FieldSchema {
+            entity: self.entity,
+            fields,
+            version: self.version + 1,
+            created_at: if self.version == 0 {
+                now
+            } else {
+                self.created_at
+            },
+            updated_at: now.max(self.updated_at),
+        }
+    }
+
     /// The field with `key`.
     pub fn field(&self, key: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.key == key)

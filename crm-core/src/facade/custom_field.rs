@@ -76,17 +76,7 @@ impl Batch<'_> {
         };
         check_change(kind, &current, &fields, values.iter())?;
         let now = self.now();
-        let next = FieldSchema {
-            entity: kind,
-            fields,
-            version: current.version + 1,
-            created_at: if current.version == 0 {
-                now
-            } else {
-                current.created_at
-            },
-            updated_at: now.max(current.updated_at),
-        };
+        let next = current.next(fields, now);
         self.tx.put_field_schema(&next)?;
         self.schemas.insert(kind, next.clone());
         let mut ch = Changes::default();

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Session;
 use super::batch::entity;
 use crate::access::{Operation, OwnerSet, Resource};
-use crate::custom_field::{FieldSchema, FieldType, validate_defs};
+use crate::custom_field::{FieldType, validate_defs};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EventKind};
 use crate::id::CustomerId;
@@ -349,17 +349,7 @@ fn define_score_fields(
     let mut all = current.fields.clone();
     all.extend(missing);
     validate_defs(EntityKind::Customer, &all)?;
-    let next = FieldSchema {
-        entity: EntityKind::Customer,
-        fields: all,
-        version: current.version + 1,
-        created_at: if current.version == 0 {
-            now
-        } else {
-            current.created_at
-        },
-        updated_at: now.max(current.updated_at),
-    };
+    let next = current.next(all, now);
     b.tx.put_field_schema(&next)?;
     b.schemas.insert(EntityKind::Customer, next);
     Ok(defined)
