@@ -1,6 +1,7 @@
 //! Durability and concurrency on a real file: data survives reopening, a
 //! process killed in the middle of a write transaction loses exactly that
-//! transaction, and writers on separate connections or in separate
+//! transaction (the changes and the effects of the automation rules they
+//! fired alike), and writers on separate connections or in separate
 //! processes never lose an update.
 //!
 //! The multi-process tests re-execute this test binary: the `child` test
@@ -63,6 +64,20 @@ fn child() {
                 s.create_customer(NewCustomer::person(format!("Committed {i}")))
                     .expect("create");
             }
+            // A rule whose effects run inside each creating transaction.
+            s.create_rule(
+                automation::NewRule::new(
+                    "Tag new customers",
+                    automation::Trigger::RecordCreated {
+                        entity: EntityKind::Customer,
+                    },
+                )
+                .action(automation::Action::AddTag {
+                    tag: "ruled".into(),
+                })
+                .action(automation::Action::notify("New customer")),
+            )
+            .expect("rule");
             let _ = s.batch(|b| {
                 for i in 0..5_000 {
                     b.create_customer(NewCustomer::person(format!("Doomed {i}")).tag("doomed"))?;
@@ -169,22 +184,40 @@ fn killed_writer_loses_only_its_open_transaction() {
         ..Default::default()
     };
     assert_eq!(s.count_customers(&doomed).expect("count"), 0);
+    // Nothing of the rule's effects on the doomed customers either.
+    let ruled = CustomerFilter {
+        tag: Tag::parse("ruled").ok(),
+        ..Default::default()
+    };
+    assert_eq!(s.count_customers(&ruled).expect("count"), 0);
+    assert!(s.outbox(true).expect("outbox").is_empty());
+    // The committed customers' events and the rule's creation, no more.
     let events = s
         .events(&EventQuery::new().limit(1000))
         .expect("events")
         .items;
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=COMMITTED as u64).collect::<Vec<_>>());
-    // And it keeps working: the next event continues without a gap.
-    s.create_customer(NewCustomer::person("After"))
+    assert_eq!(seqs, (1..=COMMITTED as u64 + 1).collect::<Vec<_>>());
+    // And it keeps working: the next change fires the rule, and the event
+    // log continues without a gap.
+    let after = s
+        .create_customer(NewCustomer::person("After"))
         .expect("create after kill");
-    let last = crm
-        .store()
-        .read()
-        .expect("read")
-        .last_event_seq()
-        .expect("seq");
-    assert_eq!(last, COMMITTED as u64 + 1);
+    assert_eq!(
+        s.customer(after.id).expect("after").tags,
+        std::collections::BTreeSet::from([Tag::parse("ruled").expect("tag")])
+    );
+    assert_eq!(s.outbox(false).expect("outbox").len(), 1);
+    let events = s
+        .events(&EventQuery::new().limit(1000))
+        .expect("events")
+        .items;
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert!(
+        seqs.len() > COMMITTED + 2,
+        "the creation and the rule's tag"
+    );
     drop(crm);
     let _ = std::fs::remove_dir_all(&dir);
 }
