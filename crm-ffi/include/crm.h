@@ -44,7 +44,7 @@
  *   segment.get        {"id"}                               -> Segment
  *   segment.list       SegmentQuery                         -> Page<Segment>
  *   segment.evaluate   {"id"} or {"expression"}, "page"?    -> SegmentResult
- *   kpi.report         {"filter"?:KpiFilter,"period"?}      -> KpiReport
+ *   kpi.report         {"filter"?,"period"?,"zone"?,"response"?} -> KpiReport
  *   event.list         EventQuery                           -> Page<Event>
  *   user.create        NewUser (admins only)                -> User
  *   user.get           {"id"}                               -> User

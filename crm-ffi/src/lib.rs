@@ -56,7 +56,7 @@
 //! | `segment.get` | `{"id"}` | `Segment` |
 //! | `segment.list` | `SegmentQuery` | `Page<Segment>` |
 //! | `segment.evaluate` | `{"id"}` or `{"expression"}`, optional `"page"` | `SegmentResult` |
-//! | `kpi.report` | `{"filter"?: KpiFilter, "period"?: Period}` | `KpiReport` (per-owner maps as `[{"owner": id-or-null, "value"}]` arrays) |
+//! | `kpi.report` | `{"filter"?: KpiFilter, "period"?: Period, "zone"?: IANA name, "response"?: {"calendar": BusinessCalendar, "sla_minutes"?}}` | `KpiReport` (per-owner maps as `[{"owner": id-or-null, "value"}]` arrays) |
 //! | `event.list` | `EventQuery` | `Page<Event>` |
 //! | `user.create` | `NewUser` (admins only) | `User` |
 //! | `user.get` | `{"id"}` | `User` |

@@ -5,7 +5,9 @@
 //! docs (and in `crm.h`) lists them all.
 
 use crm_core::automation::{Action, NewRule, Trigger};
+use crm_core::kpi::ReportZone;
 use crm_core::kpi::report::KpiOptions;
+use crm_core::kpi::response::ResponseOptions;
 use crm_core::kpi::{KpiFilter, Period};
 use crm_core::query::{
     ActivityQuery, CustomerQuery, DealQuery, EventQuery, PageRequest, PipelineQuery,
@@ -142,6 +144,19 @@ struct EvaluateSegment {
 struct KpiRequest {
     filter: KpiFilter,
     period: Option<Period>,
+    /// An IANA time zone name for calendar dates (default UTC).
+    zone: Option<String>,
+    /// First-response times and the SLA, when given.
+    response: Option<ResponseRequest>,
+}
+
+/// `{"calendar": BusinessCalendar, "sla_minutes"?: n}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResponseRequest {
+    calendar: crm_core::calendar::BusinessCalendar,
+    #[serde(default)]
+    sla_minutes: Option<u32>,
 }
 
 // ----- automation -----
@@ -262,6 +277,16 @@ pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<St
             };
             if let Some(p) = r.period {
                 options.period = p;
+            }
+            if let Some(zone) = r.zone {
+                options.zone = ReportZone::named(&zone).map_err(crm_core::Error::from)?;
+            }
+            if let Some(resp) = r.response {
+                let mut o = ResponseOptions::new(resp.calendar);
+                if let Some(m) = resp.sla_minutes {
+                    o = o.sla(chrono::TimeDelta::minutes(i64::from(m)));
+                }
+                options.response = Some(o);
             }
             out(s.kpi_report(&options))
         }

@@ -173,6 +173,18 @@ def workflow(crm):
     # One won, one lost: a win rate of one half.
     check(report["win_rate"] == {"won": 1, "lost": 1, "rate": "0.50"},
           f"win rate: {report['win_rate']}")
+    # Calendar dates in an IANA zone; first responses in business hours.
+    office = {"time_zone": "Europe/Berlin",
+              "weekly_hours": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+              "holidays": []}
+    zoned = crm.call("kpi.report", {"zone": "Europe/Berlin",
+                                    "response": {"calendar": office, "sla_minutes": 240}})
+    check(zoned["win_rate"] == report["win_rate"], f"zoned win rate: {zoned['win_rate']}")
+    fr = zoned["first_response"]
+    check(fr is not None and fr["leads"] == fr["answered"] + fr["unanswered"]
+          and fr["sla"] is not None,
+          f"first responses: {fr}")
+    expect(INVALID_INPUT, crm.call, "kpi.report", {"zone": "Europe/Atlantis"})
     # Per-owner breakdowns cross as [{"owner": id-or-null, "value": ...}].
     by_owner = report["win_rate_by_owner"]
     check(sum(e["value"]["won"] for e in by_owner) == 1
