@@ -89,6 +89,26 @@ pub enum Action {
 }
 
 impl Action {
+    /// The user and the team this action names, if any (an assignee or a
+    /// recipient given by id).
+    pub fn references(&self) -> (Option<UserId>, Option<TeamId>) {
+        match self {
+            Action::CreateActivity { assignee: x, .. } | Action::ChangeOwner { to: x, .. } => {
+                match x {
+                    Assignee::User(u) => (Some(*u), None),
+                    Assignee::RoundRobin(t) => (None, Some(*t)),
+                    Assignee::Owner => (None, None),
+                }
+            }
+            Action::Notify { to, .. } => match to {
+                Recipient::User(u) => (Some(*u), None),
+                Recipient::TeamManager(t) => (None, Some(*t)),
+                Recipient::Owner => (None, None),
+            },
+            _ => (None, None),
+        }
+    }
+
     /// A [`Action::Notify`] for the subject record's owner.
     ///
     /// ```

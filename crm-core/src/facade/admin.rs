@@ -82,6 +82,9 @@ impl Batch<'_> {
         Self::check_version(EntityKind::User, id, version, current.version)?;
         self.access
             .check_write_all(Resource::Users, Operation::ChangeActive, id)?;
+        if current.active && !active {
+            self.check_no_rule_names(id)?;
+        }
         let next = User {
             active,
             ..current.clone()

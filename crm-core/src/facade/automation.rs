@@ -171,21 +171,7 @@ impl Batch<'_> {
     /// that does not exist (checked again when the action runs).
     fn check_rule_references(&self, input: &NewRule) -> Result<()> {
         for (i, a) in input.actions.iter().enumerate() {
-            let (user, team) = match a {
-                Action::CreateActivity { assignee: x, .. } | Action::ChangeOwner { to: x, .. } => {
-                    match x {
-                        Assignee::User(u) => (Some(*u), None),
-                        Assignee::RoundRobin(t) => (None, Some(*t)),
-                        Assignee::Owner => (None, None),
-                    }
-                }
-                Action::Notify { to, .. } => match to {
-                    Recipient::User(u) => (Some(*u), None),
-                    Recipient::TeamManager(t) => (None, Some(*t)),
-                    Recipient::Owner => (None, None),
-                },
-                _ => (None, None),
-            };
+            let (user, team) = a.references();
             if let Some(u) = user
                 && !self.tx.user(u)?.is_some_and(|u| u.active)
             {
@@ -208,6 +194,31 @@ impl Batch<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Refuses to deactivate `user` while an active rule names them as an
+    /// assignee or a recipient: every change that fires the rule would
+    /// otherwise fail until the rule is fixed. The error names the rules.
+    pub(super) fn check_no_rule_names(&self, user: UserId) -> Result<()> {
+        let naming: Vec<String> = self
+            .tx
+            .rules()?
+            .into_iter()
+            .filter(|r| r.active && r.actions.iter().any(|a| a.references().0 == Some(user)))
+            .map(|r| format!("'{}'", r.name))
+            .collect();
+        if naming.is_empty() {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            EntityKind::User,
+            "active",
+            false,
+            format!(
+                "active automation rules name this user: {}; change or deactivate them first",
+                naming.join(", ")
+            ),
+        ))
     }
 
     /// Creates a rule. See [`Session::create_rule`].

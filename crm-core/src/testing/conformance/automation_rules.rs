@@ -565,6 +565,44 @@ pub fn automation_actions_worked_example<S: Store>(store: S) {
         Some(a),
         "cursor was at c"
     );
+
+    // A user an active rule names cannot be deactivated (every change that
+    // fired the rule would fail): refused, naming the rule, nothing written.
+    let named = s
+        .create_user(NewUser::new("named", "named@example.com"))
+        .expect("user");
+    let tell = |active: bool| {
+        NewRule::new("Tell Named", Trigger::DealWon)
+            .action(Action::Notify {
+                text: "won".into(),
+                to: Recipient::User(named.id),
+            })
+            .active(active)
+    };
+    let rule = s.create_rule(tell(true)).expect("rule");
+    let events = s
+        .events(&EventQuery::new().limit(1000))
+        .expect("events")
+        .items
+        .len();
+    let err = s
+        .deactivate_user(named.id, named.version)
+        .expect_err("named by a rule");
+    assert!(
+        err.to_string()
+            .contains("active automation rules name this user: 'Tell Named'"),
+        "{err}"
+    );
+    assert!(s.user(named.id).expect("user").active);
+    let after = s.events(&EventQuery::new().limit(1000)).expect("events");
+    assert_eq!(after.items.len(), events);
+    // With the rule switched off, the user can go.
+    s.update_rule(rule.id, rule.version, tell(false))
+        .expect("rule off");
+    let gone = s
+        .deactivate_user(named.id, named.version)
+        .expect("deactivated");
+    assert!(!gone.active);
 }
 
 /// Rules, the outbox (with its acknowledgements), recorded firings and
