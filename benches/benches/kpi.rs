@@ -46,17 +46,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 fn deals_n() -> usize {
-    if let Some(n) = std::env::var("CRM_KPI_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    if std::env::args().any(|a| a == "--bench") {
-        1_000_000
-    } else {
-        3_000
-    }
+    crm_benches::bench_size_from("CRM_KPI_BENCH_N", 1_000_000, 3_000)
 }
 
 /// splitmix64: deterministic test data without a `rand` dependency.

@@ -55,17 +55,7 @@ fn scored_n() -> usize {
 }
 
 fn size(full: usize) -> usize {
-    if let Some(n) = std::env::var("CRM_PREDICT_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    if std::env::args().any(|a| a == "--bench") {
-        full
-    } else {
-        2_000
-    }
+    crm_benches::bench_size_from("CRM_PREDICT_BENCH_N", full, 2_000)
 }
 
 /// The CDNOW summary fixture (`ID,x,t_x,T,zbar`, weeks).

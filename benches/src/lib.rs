@@ -7,16 +7,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// real run (`cargo bench`, which passes `--bench`) and 2 000 for the
 /// smoke run under `cargo test --benches`.
 pub fn bench_size(full: usize) -> usize {
-    if let Some(n) = std::env::var("CRM_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    bench_size_from("CRM_BENCH_N", full, 2_000)
+}
+
+/// [`bench_size`] with the bench's own override variable `var` and smoke
+/// size `smoke`.
+pub fn bench_size_from(var: &str, full: usize, smoke: usize) -> usize {
+    if let Some(n) = std::env::var(var).ok().and_then(|v| v.parse().ok()) {
         return n;
     }
     if std::env::args().any(|a| a == "--bench") {
         full
     } else {
-        2_000
+        smoke
     }
 }
 
