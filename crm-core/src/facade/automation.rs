@@ -454,8 +454,9 @@ impl Batch<'_> {
         Ok(Some((customer, deals, activities)))
     }
 
-    /// Runs `rule` on `subject` if its condition holds: its actions as
-    /// [`Actor::System`], one level deeper on the chain.
+    /// Runs the actions of `rule`, whose condition the caller found true
+    /// for `subject`, as [`Actor::System`], one level deeper on the chain.
+    /// The actions may change what `ctx` holds, so it is emptied.
     fn run_rule(
         &mut self,
         rule: &Rule,
@@ -471,9 +472,6 @@ impl Batch<'_> {
                 depth: max_depth,
                 rules,
             });
-        }
-        if !self.condition_holds(rule, subject, at, ctx)? {
-            return Ok(());
         }
         *ctx = None;
         let actor = std::mem::replace(&mut self.actor, Actor::System);
