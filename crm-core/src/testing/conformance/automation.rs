@@ -406,12 +406,7 @@ pub fn automation_run_due_fires_once_per_episode<S: Store>(store: S) {
     assert_eq!(r.fired.len(), 1);
     assert_eq!(r.fired[0].episode, "2025-01-21T00:00:00.000Z");
 
-    let texts: Vec<String> = s
-        .outbox(false)
-        .expect("outbox")
-        .into_iter()
-        .map(|n| format!("{} @ {}", n.text, n.created_at.format("%m-%d")))
-        .collect();
+    let texts = outbox_by_day(&s);
     assert_eq!(
         texts,
         [
@@ -625,4 +620,14 @@ pub fn automation_rule_undone_by_attempt_does_not_fire<S: Store>(store: S) {
     .expect("batch");
     assert!(s.rules().expect("rules").is_empty());
     assert!(s.customer(acme.id).expect("acme").tags.is_empty());
+}
+
+/// The unacknowledged notifications as "TEXT @ MM-DD" (the day each was
+/// put in the outbox), in outbox order.
+pub(super) fn outbox_by_day<S: Store>(s: &Session<'_, S>) -> Vec<String> {
+    s.outbox(false)
+        .expect("outbox")
+        .into_iter()
+        .map(|n| format!("{} @ {}", n.text, n.created_at.format("%m-%d")))
+        .collect()
 }

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
+use super::automation::outbox_by_day;
 use super::engine;
 use crate::automation::{Action, Assignee, NewRule, Recipient, Trigger};
 use crate::custom_field::{CustomValue, FieldDef, FieldType};
@@ -348,12 +349,7 @@ pub fn automation_date_reached_fires_once_per_date<S: Store>(store: S) {
         .expect("date");
     s.win_deal(deal.id, deal.version).expect("won");
     assert!(s.run_due(at(2025, 3, 5, 0)).expect("run").fired.is_empty());
-    let texts: Vec<String> = s
-        .outbox(false)
-        .expect("outbox")
-        .into_iter()
-        .map(|n| format!("{} @ {}", n.text, n.created_at.format("%m-%d")))
-        .collect();
+    let texts = outbox_by_day(&s);
     assert_eq!(
         texts,
         ["Closes in 7 days @ 01-24", "Closes in 7 days @ 02-21"]
