@@ -21,13 +21,13 @@ use crm_store_sqlite::SqliteStore;
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Res<()> {
-    let dir = std::env::temp_dir().join(format!("crm-team-access-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("crm.db");
+    // A scratch directory of its own, deleted when `dir` is dropped.
+    let dir = tempfile::Builder::new()
+        .prefix("crm-team-access-")
+        .tempdir()?;
+    let path = dir.path().join("crm.db");
     println!("Store: SQLite file {}\n", path.display());
-    let result = run(Crm::new(SqliteStore::open(&path)?));
-    std::fs::remove_dir_all(&dir)?;
-    result
+    run(Crm::new(SqliteStore::open(&path)?))
 }
 
 fn run<S: Store>(crm: Crm<S>) -> Res<()> {

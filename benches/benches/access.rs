@@ -91,12 +91,7 @@ fn customers(n: usize) -> usize {
 }
 
 fn build(n: usize) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("crm-bench-access-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join("access.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let path = crm_benches::fresh_db("access");
     let (admin, rep, pipeline) = {
         let crm = Crm::new(SqliteStore::open(&path).expect("open"));
         let s = crm.as_actor(Actor::System);

@@ -280,9 +280,7 @@ fn memory(c: &mut Criterion) {
 
 fn sqlite(c: &mut Criterion) {
     let n = size("CRM_BENCH_SQLITE_CUSTOMERS", 100_000);
-    let dir = std::env::temp_dir().join(format!("crm-bench-segment-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join("segments.db");
+    let path = crm_benches::fresh_db("segment");
     let store = SqliteStore::open(&path).expect("open");
     let (crm, customers, deals) = engine(store, n);
     let s = crm.as_actor(Actor::System);
@@ -315,7 +313,7 @@ fn sqlite(c: &mut Criterion) {
     });
     group.finish();
     drop(crm);
-    let _ = std::fs::remove_dir_all(&dir);
+    crm_benches::remove_db(&path);
 }
 
 criterion_group!(benches, memory, sqlite);

@@ -1,7 +1,6 @@
 //! Helpers shared by the benches in `benches/`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many records a bench uses: `CRM_BENCH_N` if set, else `full` for a
 /// real run (`cargo bench`, which passes `--bench`) and 2 000 for the
@@ -23,20 +22,24 @@ pub fn bench_size_from(var: &str, full: usize, smoke: usize) -> usize {
     }
 }
 
-/// A fresh, empty SQLite database path in a per-process directory named
-/// after `bench`.
+/// A fresh, empty SQLite database path, alone in a new directory named
+/// after `bench` (unique per call); [`remove_db`] deletes both.
 pub fn fresh_db(bench: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("crm-bench-{bench}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("{}.db", N.fetch_add(1, Ordering::Relaxed)));
-    remove_db(&path);
-    path
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("crm-bench-{bench}-"))
+        .tempdir()
+        .expect("bench dir")
+        .keep();
+    dir.join("crm.db")
 }
 
-/// Deletes an SQLite database and its write-ahead-log files.
+/// Deletes an SQLite database made by [`fresh_db`], its write-ahead-log
+/// files and its directory.
 pub fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir(dir);
     }
 }

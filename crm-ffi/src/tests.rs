@@ -435,10 +435,8 @@ fn panics_are_caught() {
 
 #[test]
 fn sqlite_file_keeps_records_across_opens() {
-    let dir = std::env::temp_dir().join(format!("crm-ffi-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("crm.db");
-    let _ = std::fs::remove_file(&path);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.db");
     let path = path.to_str().unwrap().to_owned();
     let id = {
         let e = open(&path);
@@ -452,10 +450,9 @@ fn sqlite_file_keeps_records_across_opens() {
     let e = open(&path);
     assert_eq!(ok(&e, "customer.get", json!({"id": id}))["name"], "Ada");
     drop(e);
-    let _ = std::fs::remove_dir_all(&dir);
 
     // A file that is not a database is a storage error.
-    let bad = std::env::temp_dir().join(format!("crm-ffi-notdb-{}", std::process::id()));
+    let bad = dir.path().join("notes.txt");
     std::fs::write(&bad, b"hello, this is not sqlite at all, just some text").unwrap();
     let p = CString::new(bad.to_str().unwrap()).unwrap();
     let mut eng = ptr::null_mut();
@@ -470,7 +467,6 @@ fn sqlite_file_keeps_records_across_opens() {
         "{}",
         last_error()
     );
-    let _ = std::fs::remove_file(&bad);
 }
 
 #[test]
@@ -590,13 +586,11 @@ fn reads_and_reopen() {
 /// A database file with 300 customers' purchases over 2025 (the BG/NBD
 /// process at the CDNOW parameters in days, deterministic), written with
 /// crm-core at historical dates (the C ABI dates everything now).
-fn purchase_history_db(name: &str) -> (std::path::PathBuf, String) {
+fn purchase_history_db() -> (tempfile::TempDir, String) {
     use crm_core::predict::simulate::SplitMix64;
     use crm_core::{Actor, Crm, Currency, Money, NewCustomer, NewDeal, PipelineDef};
-    let dir = std::env::temp_dir().join(format!("crm-ffi-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("crm.db");
-    let _ = std::fs::remove_file(&path);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.db");
     let crm = Crm::new(crm_store_sqlite::SqliteStore::open(&path).unwrap());
     let s = crm.as_actor(Actor::System);
     let p = s
@@ -631,7 +625,7 @@ fn purchase_history_db(name: &str) -> (std::path::PathBuf, String) {
 
 #[test]
 fn predict_fit_score_and_write_through_the_abi() {
-    let (dir, path) = purchase_history_db("predict");
+    let (dir, path) = purchase_history_db();
     let e = open(&path);
     let obs = json!({"end": "2025-12-31T00:00:00Z", "currency": "EUR"});
     let clv = json!({"horizon": 12, "discount_period": 1, "unit": "month", "discount_rate": 0.01});
@@ -725,7 +719,7 @@ fn predict_fit_score_and_write_through_the_abi() {
     // p_alive is stored to 6 decimals: no score sits that close to 0.5.
     assert_eq!(seg["count"], gone.len(), "{seg}");
     drop(e);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 #[test]

@@ -9,9 +9,8 @@
 //! use crm_core::{Actor, Crm, NewCustomer};
 //! use crm_store_sqlite::SqliteStore;
 //!
-//! # let dir = std::env::temp_dir().join(format!("crm-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir)?;
-//! # let path = dir.join("crm.db");
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("crm.db");
 //! let crm = Crm::new(SqliteStore::open(&path)?);
 //! let ada = crm.as_actor(Actor::System).create_customer(NewCustomer::person("Ada"))?;
 //! drop(crm);
@@ -20,7 +19,6 @@
 //! let crm = Crm::new(SqliteStore::open(&path)?);
 //! assert_eq!(crm.as_actor(Actor::System).customer(ada.id)?, ada);
 //! # drop(crm);
-//! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

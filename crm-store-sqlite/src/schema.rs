@@ -606,14 +606,15 @@ mod tests {
         }
     }
 
-    fn temp_path(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "crm-store-sqlite-schema-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("crm.db")
+    /// A database path in a fresh directory of the caller's own; the
+    /// directory is deleted when the returned guard is dropped.
+    fn temp_path(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("crm-schema-{name}-"))
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("crm.db");
+        (dir, path)
     }
 
     #[test]
@@ -624,7 +625,7 @@ mod tests {
             "one fixture per version"
         );
         for version in 0..=MIGRATIONS.len() {
-            let path = temp_path(&format!("v{version}"));
+            let (dir, path) = temp_path(&format!("v{version}"));
             {
                 // Build the file exactly as that version of the library left it.
                 let conn = Connection::open(&path).unwrap();
@@ -648,13 +649,13 @@ mod tests {
             let store = SqliteStore::open(&path).unwrap();
             check_fixture_data(&store, version);
             drop(store);
-            let _ = std::fs::remove_dir_all(path.parent().unwrap());
+            drop(dir);
         }
     }
 
     #[test]
     fn newer_schema_is_refused_untouched() {
-        let path = temp_path("newer");
+        let (_dir, path) = temp_path("newer");
         {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(V1).unwrap();
@@ -674,6 +675,5 @@ mod tests {
             Ok(_) => panic!("expected TooNew, got a store"),
         }
         assert_eq!(std::fs::read(&path).unwrap(), before);
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

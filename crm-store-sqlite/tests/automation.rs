@@ -1,7 +1,6 @@
 //! Time rules fire once even when two handles on one file (as two
 //! processes would) call `run_due` at the same moment.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
 use chrono::{DateTime, Duration, Utc};
@@ -13,18 +12,16 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_735_689_600, 0).unwrap_or_default() // 2025-01-01
 }
 
-fn file() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("automation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("two-handles.db");
-    let _ = std::fs::remove_file(&path);
-    path
+/// A fresh directory of this test's own (deleted when dropped): two tests
+/// once shared one file here and deleted it under each other.
+fn fresh_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
 }
 
 #[test]
 fn two_handles_calling_run_due_together_fire_once() {
-    let path = file();
+    let dir = fresh_dir();
+    let path = dir.path().join("two-handles.db");
     {
         let crm = Crm::new(SqliteStore::open(&path).unwrap())
             .with_clock(Arc::new(ManualClock::new(t0())))
@@ -70,8 +67,8 @@ fn two_handles_calling_run_due_together_fire_once() {
 #[test]
 fn a_rule_saved_by_another_handle_fires_on_the_next_write() {
     use crm_core::{CustomerPatch, Lifecycle, NewTeam, NewUser};
-    let path = file().with_file_name("cache.db");
-    let _ = std::fs::remove_file(&path);
+    let dir = fresh_dir();
+    let path = dir.path().join("cache.db");
     let a = Crm::new(SqliteStore::open(&path).unwrap())
         .with_clock(Arc::new(ManualClock::new(t0())))
         .with_ids(SequentialIds::new(1));

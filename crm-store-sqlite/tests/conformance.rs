@@ -6,20 +6,35 @@ mod in_memory {
 }
 
 mod on_file {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crm_core::StoreError;
+    use crm_core::store::{ReadTx, Store, WriteTx};
+    use crm_store_sqlite::SqliteStore;
 
-    /// A fresh database file per test, under Cargo's per-target temp
-    /// directory (so `cargo clean` removes them).
-    fn fresh_file() -> PathBuf {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("conformance-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(format!("{}.db", N.fetch_add(1, Ordering::Relaxed)))
+    /// An SQLite store on a file in a fresh directory of its own, which is
+    /// deleted when the store is dropped: no two tests share a file.
+    struct FreshFile {
+        store: SqliteStore,
+        _dir: tempfile::TempDir,
     }
 
-    crm_core::store_conformance_tests!(crm_store_sqlite::SqliteStore::open(fresh_file()).unwrap());
+    impl FreshFile {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(dir.path().join("crm.db")).unwrap();
+            FreshFile { store, _dir: dir }
+        }
+    }
+
+    impl Store for FreshFile {
+        fn read(&self) -> Result<Box<dyn ReadTx + '_>, StoreError> {
+            self.store.read()
+        }
+        fn write(&self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+            self.store.write()
+        }
+    }
+
+    crm_core::store_conformance_tests!(FreshFile::new());
 }
 
 /// A CSV export of the reference store imports into SQLite unchanged.
@@ -34,11 +49,8 @@ fn export_from_memory_then_import_into_sqlite_reproduces_the_records() {
 /// memory → backup → SQLite (a file) → backup gives the same file.
 #[test]
 fn backup_from_memory_restores_into_sqlite_byte_for_byte() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("backup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("restored.db");
-    let _ = std::fs::remove_file(&path);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("restored.db");
     crm_core::testing::conformance::backup_then_restore_is_lossless(
         crm_store_memory::MemoryStore::new(),
         crm_store_sqlite::SqliteStore::open(&path).unwrap(),

@@ -17,12 +17,12 @@ use crm_store_sqlite::SqliteStore;
 
 const CHILD_ENV: &str = "CRM_DURABILITY_CHILD";
 
-/// A fresh directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crm-durability-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A fresh directory of one test's own (unique, deleted when dropped).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("crm-durability-{name}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 fn wait_for(path: &Path, what: &str, child: &mut Child) {
@@ -112,7 +112,7 @@ fn child() {
 #[test]
 fn data_survives_close_and_reopen() {
     let dir = temp_dir("reopen");
-    let db = dir.join("crm.db");
+    let db = dir.path().join("crm.db");
     let (c, d, events) = {
         let crm = Crm::new(SqliteStore::open(&db).expect("open"));
         let s = crm.as_actor(Actor::System);
@@ -144,14 +144,14 @@ fn data_survives_close_and_reopen() {
     assert_eq!(back.amount.expect("amount").amount.to_string(), "10.50");
     assert_eq!(s.events(&EventQuery::new()).expect("events").items, events);
     drop(crm);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 #[test]
 fn killed_writer_loses_only_its_open_transaction() {
     let dir = temp_dir("kill");
-    let db = dir.join("crm.db");
-    let ready = dir.join("ready");
+    let db = dir.path().join("crm.db");
+    let ready = dir.path().join("ready");
     const COMMITTED: usize = 25;
     let mut child = spawn_child(&format!(
         "kill|{}|{}|{COMMITTED}",
@@ -219,7 +219,7 @@ fn killed_writer_loses_only_its_open_transaction() {
         "the creation and the rule's tag"
     );
     drop(crm);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 /// A pipeline, a customer and a fresh deal at version 1.
@@ -247,7 +247,7 @@ fn deal_fixture(db: &Path, round: usize) -> Deal {
 #[test]
 fn two_connections_never_lose_an_update() {
     let dir = temp_dir("threads");
-    let db = dir.join("crm.db");
+    let db = dir.path().join("crm.db");
     let a = Arc::new(Crm::new(SqliteStore::open(&db).expect("open a")));
     let b = Arc::new(Crm::new(SqliteStore::open(&db).expect("open b")));
     for round in 0..20 {
@@ -281,21 +281,21 @@ fn two_connections_never_lose_an_update() {
         assert_eq!((stored.version, &stored.title), (2, &ok[0].title));
     }
     drop((a, b));
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 #[test]
 fn two_processes_never_lose_an_update() {
     let dir = temp_dir("processes");
-    let db = dir.join("crm.db");
+    let db = dir.path().join("crm.db");
     for round in 0..3 {
         let d = deal_fixture(&db, round);
-        let go = dir.join(format!("go-{round}"));
+        let go = dir.path().join(format!("go-{round}"));
         let mut children: Vec<(Child, PathBuf, PathBuf, &str)> = ["first", "second"]
             .into_iter()
             .map(|title| {
-                let ready = dir.join(format!("ready-{round}-{title}"));
-                let result = dir.join(format!("result-{round}-{title}"));
+                let ready = dir.path().join(format!("ready-{round}-{title}"));
+                let result = dir.path().join(format!("result-{round}-{title}"));
                 let child = spawn_child(&format!(
                     "update|{}|{}|{}|{title}|{}|{}|{}",
                     db.display(),
@@ -335,5 +335,5 @@ fn two_processes_never_lose_an_update() {
         let stored = crm.as_actor(Actor::System).deal(d.id).expect("deal");
         assert_eq!((stored.version, stored.title.as_str()), (2, winners[0]));
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }

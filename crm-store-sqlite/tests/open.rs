@@ -1,22 +1,21 @@
 //! Opening: new files, `":memory:"`, and files that must be refused
 //! without being modified.
 
-use std::path::PathBuf;
-
 use crm_core::{Actor, Crm, NewCustomer};
 use crm_store_sqlite::{APPLICATION_ID, OpenError, SCHEMA_VERSION, SqliteStore};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crm-open-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A fresh directory of one test's own (unique, deleted when dropped).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("crm-open-{name}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 #[test]
 fn new_file_gets_the_current_schema_and_application_id() {
     let dir = temp_dir("new");
-    let db = dir.join("crm.db");
+    let db = dir.path().join("crm.db");
     let store = SqliteStore::open(&db).expect("open");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     drop(store);
@@ -28,7 +27,7 @@ fn new_file_gets_the_current_schema_and_application_id() {
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .expect("pragma");
     assert_eq!((app, mode.as_str()), (APPLICATION_ID, "wal"));
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 #[test]
@@ -54,7 +53,7 @@ fn memory_path_opens_a_private_in_memory_store() {
 #[test]
 fn a_plain_text_file_is_refused_and_left_untouched() {
     let dir = temp_dir("text");
-    let path = dir.join("notes.txt");
+    let path = dir.path().join("notes.txt");
     let content = b"Shopping list:\n- milk\n- a database that is not this one\n".repeat(100);
     std::fs::write(&path, &content).expect("write");
     let err = SqliteStore::open(&path).expect_err("a text file must be refused");
@@ -74,14 +73,14 @@ fn a_plain_text_file_is_refused_and_left_untouched() {
         .map(|e| e.expect("entry").file_name())
         .collect();
     assert_eq!(extra.len(), 1, "no side files left behind: {extra:?}");
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 #[test]
 fn another_applications_sqlite_file_is_refused_and_left_untouched() {
     for wal in [false, true] {
         let dir = temp_dir(if wal { "foreign-wal" } else { "foreign" });
-        let path = dir.join("other.sqlite");
+        let path = dir.path().join("other.sqlite");
         {
             let raw = rusqlite::Connection::open(&path).expect("raw");
             if wal {
@@ -108,14 +107,14 @@ fn another_applications_sqlite_file_is_refused_and_left_untouched() {
             before,
             "the file was modified"
         );
-        let _ = std::fs::remove_dir_all(&dir);
+        drop(dir);
     }
 }
 
 #[test]
 fn a_database_with_another_application_id_is_refused() {
     let dir = temp_dir("appid");
-    let path = dir.join("other.db");
+    let path = dir.path().join("other.db");
     {
         let raw = rusqlite::Connection::open(&path).expect("raw");
         raw.pragma_update(None, "application_id", 0x1234_5678)
@@ -129,7 +128,7 @@ fn a_database_with_another_application_id_is_refused() {
         other => panic!("expected NotACrmDatabase, got {other:?}"),
     }
     assert_eq!(std::fs::read(&path).expect("read"), before);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 #[test]
