@@ -71,6 +71,7 @@ impl fmt::Display for EntityKind {
 /// Input that breaks a rule: which field of which entity, the value given,
 /// and why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(deny_unknown_fields)]
 #[error("invalid {entity}.{field} {value:?}: {reason}")]
 pub struct ValidationError {
     /// The kind of record the input was for.
@@ -106,6 +107,7 @@ impl ValidationError {
 
 /// Why a deal may not move between two stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum TransitionRefusal {
     /// The target stage is the stage the deal is already in.
