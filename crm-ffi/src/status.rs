@@ -120,20 +120,20 @@ impl From<Error> for Failure {
 
 /// The most characters of a caller's value that a message repeats; longer
 /// values are cut, with an ellipsis and their full length.
-pub const ECHO_MAX_CHARS: usize = 200;
+pub const CRM_ECHO_MAX_CHARS: usize = 200;
 
 /// The most characters of a whole `crm_last_error()` message; a longer
 /// one is cut, saying how long it was.
-pub const MESSAGE_MAX_CHARS: usize = 4000;
+pub const CRM_MESSAGE_MAX_CHARS: usize = 4000;
 
 /// A caller's value as a message shows it: quoted, and cut to
-/// [`ECHO_MAX_CHARS`] characters (`"abc…" (1048576 chars)`).
+/// [`CRM_ECHO_MAX_CHARS`] characters (`"abc…" (1048576 chars)`).
 pub fn echo(value: &str) -> String {
     let n = value.chars().count();
-    if n <= ECHO_MAX_CHARS {
+    if n <= CRM_ECHO_MAX_CHARS {
         format!("{value:?}")
     } else {
-        let head: String = value.chars().take(ECHO_MAX_CHARS).collect();
+        let head: String = value.chars().take(CRM_ECHO_MAX_CHARS).collect();
         format!("{:?}… ({n} chars)", head)
     }
 }
@@ -141,22 +141,22 @@ pub fn echo(value: &str) -> String {
 /// Like [`echo`], unquoted (for the `value` part of structured errors).
 pub fn echo_plain(value: &str) -> String {
     let n = value.chars().count();
-    if n <= ECHO_MAX_CHARS {
+    if n <= CRM_ECHO_MAX_CHARS {
         value.to_owned()
     } else {
-        let head: String = value.chars().take(ECHO_MAX_CHARS).collect();
+        let head: String = value.chars().take(CRM_ECHO_MAX_CHARS).collect();
         format!("{head}… ({n} chars)")
     }
 }
 
-/// `message` cut to [`MESSAGE_MAX_CHARS`]: a safety net for messages that
+/// `message` cut to [`CRM_MESSAGE_MAX_CHARS`]: a safety net for messages that
 /// quote a caller's input through a library (serde, the segment parser).
 pub fn bound_message(message: &str) -> String {
     let n = message.chars().count();
-    if n <= MESSAGE_MAX_CHARS {
+    if n <= CRM_MESSAGE_MAX_CHARS {
         message.to_owned()
     } else {
-        let head: String = message.chars().take(MESSAGE_MAX_CHARS).collect();
+        let head: String = message.chars().take(CRM_MESSAGE_MAX_CHARS).collect();
         format!("{head}… (message cut from {n} chars)")
     }
 }
