@@ -93,11 +93,7 @@ fn install_quiet_panic_hook() {
 /// thread's last error, and returns its status.
 fn guarded(body: impl FnOnce() -> Result<(), Failure>) -> CrmStatus {
     set_last_error(None);
-    install_quiet_panic_hook();
-    let outer = IN_BOUNDARY.try_with(|b| b.replace(true)).unwrap_or(false);
-    let result = catch_unwind(AssertUnwindSafe(body));
-    let _ = IN_BOUNDARY.try_with(|b| b.set(outer));
-    let result = result.unwrap_or_else(|payload| {
+    let result = quietly(body).unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -121,6 +117,15 @@ fn guarded(body: impl FnOnce() -> Result<(), Failure>) -> CrmStatus {
             f.status
         }
     }
+}
+
+/// Runs `body` with panics caught and the panic hook quiet for them.
+fn quietly<T>(body: impl FnOnce() -> T) -> std::thread::Result<T> {
+    install_quiet_panic_hook();
+    let outer = IN_BOUNDARY.try_with(|b| b.replace(true)).unwrap_or(false);
+    let result = catch_unwind(AssertUnwindSafe(body));
+    let _ = IN_BOUNDARY.try_with(|b| b.set(outer));
+    result
 }
 
 fn set_last_error(failure: Option<&Failure>) {
@@ -233,13 +238,13 @@ pub unsafe extern "C" fn crm_open(path: *const c_char, out: *mut *mut CrmEngine)
 pub unsafe extern "C" fn crm_close(engine: *mut CrmEngine) {
     // Not `guarded`: freeing leaves the last error alone, so a caller may
     // free and then read it. A panic while dropping is swallowed.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = quietly(|| {
         if !engine.is_null() {
             // SAFETY: the caller hands back the box `crm_open` gave out,
             // exactly once.
             drop(unsafe { Box::from_raw(engine) });
         }
-    }));
+    });
 }
 
 /// Runs one operation as one actor and returns its result as JSON.
@@ -317,13 +322,13 @@ pub unsafe extern "C" fn crm_call(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn crm_string_free(s: *mut c_char) {
     // Not `guarded`: freeing leaves the last error alone.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = quietly(|| {
         if !s.is_null() {
             // SAFETY: `s` came from `CString::into_raw` in this library and
             // is freed exactly once (the caller's promise).
             drop(unsafe { CString::from_raw(s) });
         }
-    }));
+    });
 }
 
 /// The message of the last failed `crm_open` or `crm_call` on this thread,

@@ -58,7 +58,8 @@ pub struct Failure {
     pub message: String,
     /// The engine error's typed parts (all `None` for a failure at the
     /// boundary, such as a NULL argument).
-    pub parts: ErrorParts,
+    /// (Boxed: a `Result<_, Failure>` stays small.)
+    pub parts: Box<ErrorParts>,
     /// The JSON path in the request of a request of the wrong shape, such
     /// as `amount.amount` or `stages[2].key`.
     pub path: Option<String>,
@@ -70,7 +71,7 @@ impl Failure {
         Failure {
             status,
             message: message.into(),
-            parts: ErrorParts::default(),
+            parts: Box::default(),
             path: None,
         }
     }
@@ -113,7 +114,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let mut f = Failure::new(status_of(&e), e.to_string());
-        f.parts = e.parts();
+        f.parts = Box::new(e.parts());
         f
     }
 }
