@@ -75,6 +75,7 @@ impl Direction {
 
 /// An activity as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Activity {
     /// Id.
     pub id: ActivityId,
@@ -125,6 +126,7 @@ impl Activity {
 /// assert_eq!(call.kind, ActivityKind::Call);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewActivity {
     /// Kind.
     pub kind: ActivityKind,

@@ -53,6 +53,7 @@ pub const VERSION: u32 = 2;
 
 /// A backup's first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Header {
     /// Always [`FORMAT`].
     pub format: String,
@@ -97,6 +98,7 @@ pub enum Line {
 /// The user a team's round-robin assignment chose last (see
 /// [`Assignee::RoundRobin`](crate::automation::Assignee::RoundRobin)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RoundRobinCursor {
     /// The team.
     pub team: crate::id::TeamId,
@@ -106,6 +108,7 @@ pub struct RoundRobinCursor {
 
 /// How many records of each kind a backup held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BackupCounts {
     /// Teams.
     pub teams: u64,

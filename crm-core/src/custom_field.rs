@@ -98,6 +98,7 @@ impl fmt::Display for FieldType {
 
 /// The definition of one custom field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldDef {
     /// The key values are stored under (`a-z`, `0-9`, `_`).
     pub key: String,
@@ -141,6 +142,7 @@ impl FieldDef {
 
 /// A custom field's value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum CustomValue {
     /// For text and enum fields.
@@ -236,6 +238,7 @@ pub(crate) fn apply_custom(
 
 /// The custom fields of one entity type, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldSchema {
     /// Whose fields: customer, deal or activity.
     pub entity: EntityKind,

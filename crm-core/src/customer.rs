@@ -127,6 +127,7 @@ impl fmt::Display for Lifecycle {
 
 /// A customer record as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Customer {
     /// Id.
     pub id: CustomerId,
@@ -184,6 +185,7 @@ impl Customer {
 /// assert_eq!(input.emails, vec!["ada@example.org".to_string()]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     /// Person or organisation.
     pub kind: PartyKind,
@@ -330,6 +332,7 @@ impl NewCustomer {
 /// assert_eq!(patch.lifecycle, Some(Lifecycle::Customer));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct CustomerPatch {
     /// New display name.

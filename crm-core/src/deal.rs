@@ -69,6 +69,7 @@ impl fmt::Display for DealStatus {
 
 /// One entry of a deal's stage history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StageChange {
     /// The stage left (`None` for the deal's first stage).
     pub from: Option<StageKey>,
@@ -82,6 +83,7 @@ pub struct StageChange {
 
 /// A deal as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Deal {
     /// Id.
     pub id: DealId,
@@ -138,6 +140,7 @@ impl Deal {
 /// assert_eq!(input.stage.as_deref(), Some("qualified"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewDeal {
     /// The customer.
     pub customer: CustomerId,
@@ -211,6 +214,7 @@ impl NewDeal {
 /// Changes to a deal's fields (stage moves have their own calls). `None`
 /// leaves a field alone; `Some(None)` clears an optional field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct DealPatch {
     /// New title.

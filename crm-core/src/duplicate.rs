@@ -33,6 +33,7 @@ use crate::id::CustomerId;
 
 /// Which rules to apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct DuplicateOptions {
     /// Match on a shared e-mail address.
@@ -72,6 +73,7 @@ pub enum DuplicateRule {
 
 /// One rule that matched a pair, with its score and what it matched on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DuplicateMatch {
     /// The rule.
     pub rule: DuplicateRule,
@@ -83,6 +85,7 @@ pub struct DuplicateMatch {
 
 /// Two customers that are probably the same party.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DuplicateCandidate {
     /// The one with the smaller id (created first).
     pub a: CustomerId,
@@ -94,6 +97,7 @@ pub struct DuplicateCandidate {
 
 /// What a duplicate search found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DuplicateReport {
     /// The candidate pairs, ordered by `(a, b)`.
     pub candidates: Vec<DuplicateCandidate>,

@@ -71,6 +71,7 @@ impl fmt::Display for EntityKind {
 /// Input that breaks a rule: which field of which entity, the value given,
 /// and why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(deny_unknown_fields)]
 #[error("invalid {entity}.{field} {value:?}: {reason}")]
 pub struct ValidationError {
     /// The kind of record the input was for.
@@ -106,6 +107,7 @@ impl ValidationError {
 
 /// Why a deal may not move between two stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum TransitionRefusal {
     /// The target stage is the stage the deal is already in.
@@ -300,6 +302,20 @@ pub enum Error {
     /// buyers, no convergence, a bad horizon, …).
     #[error(transparent)]
     Predict(#[from] crate::predict::PredictError),
+    /// An automation rule set off by the change failed; nothing of the
+    /// change (nor of the rule's actions) was kept. `source` is the
+    /// innermost rule's failure: a rule set off by another rule's action is
+    /// the one named.
+    #[error("automation rule '{name}' ({rule}) failed: {source}")]
+    Rule {
+        /// The rule's id.
+        rule: crate::RuleId,
+        /// The rule's name.
+        name: String,
+        /// What went wrong in its action.
+        #[source]
+        source: Box<Error>,
+    },
     // ----- business-hours calendar (branch sla) -----
     /// A business-hours calendar is invalid (bad hours, unknown time zone)
     /// or could not answer (no open hours, out of range).
@@ -366,6 +382,247 @@ impl Error {
         Error::NotFound {
             entity,
             id: id.to_string(),
+        }
+    }
+}
+
+/// The typed parts of an [`Error`] ([`Error::parts`]), for callers that
+/// map errors onto their own types (the C ABI's `crm_last_error_json`)
+/// without parsing messages. A part that does not apply is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ErrorParts {
+    /// The kind of record the error is about.
+    pub entity: Option<EntityKind>,
+    /// The record's id. `None` for a record that does not exist yet (a
+    /// refused create), so an id that was never kept is never named.
+    pub id: Option<String>,
+    /// The field, such as `emails[1]`, `stage` or `lifecycle`.
+    pub field: Option<String>,
+    /// The offending value, as given (possibly shortened).
+    pub value: Option<String>,
+    /// Why it was refused.
+    pub reason: Option<String>,
+    /// The automation rule whose action failed: its id.
+    pub rule_id: Option<crate::RuleId>,
+    /// The automation rule whose action failed (or, for a chain too deep,
+    /// the last rule on it): its name.
+    pub rule_name: Option<String>,
+}
+
+impl Error {
+    /// The typed parts of this error: entity, id, field, value, reason and
+    /// the rule involved, where they apply.
+    ///
+    /// ```
+    /// use crm_core::{EntityKind, Error};
+    /// let e = Error::invalid(EntityKind::Customer, "name", "", "must not be empty");
+    /// let p = e.parts();
+    /// assert_eq!(p.entity, Some(EntityKind::Customer));
+    /// assert_eq!(p.field.as_deref(), Some("name"));
+    /// assert_eq!(p.reason.as_deref(), Some("must not be empty"));
+    /// assert_eq!(p.id, None);
+    /// ```
+    pub fn parts(&self) -> ErrorParts {
+        // "new deal" and the like stand for a record being created.
+        let id = |s: &str| (!s.is_empty() && !s.starts_with("new ")).then(|| s.to_owned());
+        let mut p = ErrorParts::default();
+        match self {
+            Error::Invalid(v) => {
+                p.entity = Some(v.entity);
+                p.field = Some(v.field.clone());
+                p.value = Some(v.value.clone());
+                p.reason = Some(v.reason.clone());
+            }
+            Error::NotFound { entity, id: i }
+            | Error::Store(StoreError::Missing { entity, id: i })
+            | Error::Store(StoreError::AlreadyExists { entity, id: i }) => {
+                p.entity = Some(*entity);
+                p.id = id(i);
+            }
+            Error::Conflict {
+                entity,
+                id: i,
+                expected,
+                actual,
+            }
+            | Error::Store(StoreError::VersionConflict {
+                entity,
+                id: i,
+                expected,
+                actual,
+            }) => {
+                p.entity = Some(*entity);
+                p.id = id(i);
+                p.field = Some("version".into());
+                p.value = Some(expected.to_string());
+                p.reason = Some(format!("the record is at version {actual}"));
+            }
+            Error::TransitionNotAllowed {
+                deal, to, reason, ..
+            } => {
+                p.entity = Some(EntityKind::Deal);
+                p.id = id(deal);
+                p.field = Some("stage".into());
+                p.value = Some(to.to_string());
+                p.reason = Some(reason.to_string());
+            }
+            Error::GuardFailed { deal, stage, guard } => {
+                p.entity = Some(EntityKind::Deal);
+                p.id = id(deal);
+                p.field = Some("stage".into());
+                p.value = Some(stage.to_string());
+                p.reason = Some(guard.to_string());
+            }
+            Error::LifecycleNotAllowed {
+                customer,
+                to,
+                allowed,
+                ..
+            } => {
+                p.entity = Some(EntityKind::Customer);
+                p.id = id(customer);
+                p.field = Some("lifecycle".into());
+                p.value = Some(to.to_string());
+                p.reason = Some(format!("allowed moves: {allowed}"));
+            }
+            Error::StageMappingRequired {
+                pipeline,
+                stage,
+                deals,
+            } => {
+                p.entity = Some(EntityKind::Pipeline);
+                p.id = id(pipeline);
+                p.field = Some("stages".into());
+                p.value = Some(stage.to_string());
+                p.reason = Some(format!("{deals} deal(s) are in it"));
+            }
+            Error::Backup { line, reason } => {
+                p.field = Some("line".into());
+                p.value = Some(line.to_string());
+                p.reason = Some(reason.clone());
+            }
+            Error::PermissionDenied { id: i, field, .. } => {
+                p.id = id(i);
+                p.field = field.map(|f| f.to_string());
+                p.reason = Some(self.to_string());
+            }
+            Error::FieldHidden { field, .. } => {
+                p.field = Some(field.to_string());
+                p.reason = Some("the field is hidden from the actor's roles".into());
+            }
+            Error::ActorNotAllowed { user, reason } => {
+                p.entity = Some(EntityKind::User);
+                p.id = id(user);
+                p.reason = Some(reason.clone());
+            }
+            Error::AutomationLoop { rules, .. } => {
+                p.entity = Some(EntityKind::Rule);
+                p.rule_name = rules.last().cloned();
+                p.reason = Some(self.to_string());
+            }
+            Error::Rule { rule, name, source } => {
+                p = source.parts();
+                p.rule_id = Some(*rule);
+                p.rule_name = Some(name.clone());
+            }
+            _ => {}
+        }
+        p
+    }
+
+    /// Says that this error happened in automation rule `rule`'s action,
+    /// unless it already names a rule (the innermost one is the cause) or
+    /// is a rule chain that is too deep (which names every rule on it).
+    pub(crate) fn in_rule(self, rule: crate::RuleId, name: &str) -> Error {
+        match self {
+            e @ (Error::Rule { .. } | Error::AutomationLoop { .. }) => e,
+            e => Error::Rule {
+                rule,
+                name: name.to_owned(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// Drops the id `gone` of a record that the failing call created and
+    /// rolls back from the error, writing "new <entity>" (or nothing) in
+    /// its place: a message never names a record that does not exist.
+    pub(crate) fn forget_new(self, kind: EntityKind, gone: &str) -> Error {
+        let new = || format!("new {kind}");
+        let swap = |s: String| if s == gone { new() } else { s };
+        match self {
+            Error::Rule { rule, name, source } => Error::Rule {
+                rule,
+                name,
+                source: Box::new(source.forget_new(kind, gone)),
+            },
+            Error::NotFound { entity, id } => Error::NotFound {
+                entity,
+                id: swap(id),
+            },
+            Error::Conflict {
+                entity,
+                id,
+                expected,
+                actual,
+            } => Error::Conflict {
+                entity,
+                id: swap(id),
+                expected,
+                actual,
+            },
+            Error::TransitionNotAllowed {
+                deal,
+                from,
+                to,
+                reason,
+            } => Error::TransitionNotAllowed {
+                deal: swap(deal),
+                from,
+                to,
+                reason,
+            },
+            Error::GuardFailed { deal, stage, guard } => Error::GuardFailed {
+                deal: swap(deal),
+                stage,
+                guard,
+            },
+            Error::LifecycleNotAllowed {
+                customer,
+                from,
+                to,
+                allowed,
+            } => Error::LifecycleNotAllowed {
+                customer: swap(customer),
+                from,
+                to,
+                allowed,
+            },
+            Error::PermissionDenied {
+                actor,
+                resource,
+                operation,
+                id,
+                needed,
+                granted,
+                field,
+            } => Error::PermissionDenied {
+                actor,
+                resource,
+                operation,
+                id: if id == gone { String::new() } else { id },
+                needed,
+                granted,
+                field,
+            },
+            Error::Invalid(mut v) => {
+                if v.value == gone {
+                    v.value = new();
+                }
+                Error::Invalid(v)
+            }
+            e => e,
         }
     }
 }

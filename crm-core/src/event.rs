@@ -19,6 +19,7 @@ use crate::id::EventId;
 
 /// Which record an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntityRef {
     /// The kind of record.
     pub kind: EntityKind,
@@ -87,6 +88,7 @@ impl fmt::Display for EventKind {
 
 /// One field's value before and after a change (`null` where absent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldChange {
     /// The field name, as in the record's serialised form.
     pub field: String,
@@ -98,6 +100,7 @@ pub struct FieldChange {
 
 /// An entry in the audit log, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Event {
     /// Position in the log, assigned by the store: 1, 2, 3, … without gaps
     /// among committed events of one store.
@@ -120,6 +123,7 @@ pub struct Event {
 
 /// An event before the store has numbered it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// The event's id.
     pub id: EventId,

@@ -17,9 +17,32 @@ use uuid::Uuid;
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $label:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
         pub struct $name(Uuid);
+
+        // By hand rather than derived, so that a wrong value says which id
+        // was expected and in what form.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct IdText;
+                impl serde::de::Visitor<'_> for IdText {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write!(f, "a {} (a UUID string such as \"{}\")", $label, EXAMPLE_ID)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Uuid::parse_str(v).map($name).map_err(|_| {
+                            E::custom(IdParseError {
+                                kind: $label,
+                                value: crate::serde_util::shorten(v),
+                            })
+                        })
+                    }
+                }
+                d.deserialize_str(IdText)
+            }
+        }
 
         impl $name {
             /// Wraps an existing UUID (for example one read back from storage).
@@ -115,11 +138,12 @@ typed_id!(
     "TeamId"
 );
 
+/// The UUID that messages show as an example of an id.
+const EXAMPLE_ID: &str = "0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d1e";
+
 /// A string that is not a valid id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "'{value}' is not a valid {kind}: expected a UUID such as 0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d1e"
-)]
+#[error("'{value}' is not a valid {kind}: expected a UUID such as {EXAMPLE_ID}")]
 pub struct IdParseError {
     /// Which id type was being parsed.
     pub kind: &'static str,

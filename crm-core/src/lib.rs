@@ -128,7 +128,9 @@ pub use contact::{ContactError, Email, Phone};
 pub use currency::{Currency, UnknownCurrency};
 pub use customer::{Customer, CustomerPatch, Lifecycle, NewCustomer, PartyKind, Role};
 pub use deal::{Deal, DealPatch, DealStatus, NewDeal, StageChange};
-pub use error::{EntityKind, Error, Result, StoreError, TransitionRefusal, ValidationError};
+pub use error::{
+    EntityKind, Error, ErrorParts, Result, StoreError, TransitionRefusal, ValidationError,
+};
 pub use event::{EntityRef, Event, EventKind, FieldChange, NewEvent};
 pub use facade::{Batch, Crm, Session};
 pub use id::{

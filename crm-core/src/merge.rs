@@ -48,6 +48,7 @@ pub enum Keep {
 /// assert_eq!((policy.name, policy.owner), (Keep::Merged, Keep::Survivor));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct MergePolicy {
     /// The name.

@@ -31,9 +31,10 @@ use crate::currency::{Currency, UnknownCurrency};
 /// # Ok::<(), crm_core::MoneyError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount, exact.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::serde_util::decimal_str")]
     pub amount: Decimal,
     /// The currency of `amount`.
     pub currency: Currency,

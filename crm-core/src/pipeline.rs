@@ -190,6 +190,7 @@ impl fmt::Display for StageGuard {
 
 /// A stage of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stage {
     /// Key, unique within the pipeline.
     pub key: StageKey,
@@ -217,6 +218,7 @@ pub enum Transitions {
 
 /// A pipeline as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// Id.
     pub id: PipelineId,
@@ -290,6 +292,7 @@ impl Pipeline {
 
 /// Input for a stage: see [`StageDef::open`], [`StageDef::won`], [`StageDef::lost`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StageDef {
     /// Key, unique within the pipeline.
     pub key: String,
@@ -353,6 +356,7 @@ impl StageDef {
 /// assert_eq!(def.stages.len(), 4);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PipelineDef {
     /// Name.
     pub name: String,

@@ -41,6 +41,7 @@ pub enum SortDirection {
 
 /// Which page to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct PageRequest {
     /// At most this many items (1 to [`PageRequest::MAX_LIMIT`]).
@@ -67,6 +68,7 @@ impl Default for PageRequest {
 
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Page<T> {
     /// The items, in order.
     pub items: Vec<T>,
@@ -151,6 +153,7 @@ pub trait Order<T> {
 
 /// A listing request: filter, order, direction and page.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct Query<F, O> {
     /// Which records.
@@ -315,6 +318,7 @@ fn millis(t: DateTime<Utc>) -> SortValue {
 
 /// Which customers to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct CustomerFilter {
     /// Person or organisation.
@@ -408,6 +412,7 @@ pub type CustomerQuery = Query<CustomerFilter, CustomerOrder>;
 
 /// Which pipelines to list (all of them; reserved for future criteria).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct PipelineFilter {}
 
@@ -456,6 +461,7 @@ pub type PipelineQuery = Query<PipelineFilter, PipelineOrder>;
 
 /// Which deals to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct DealFilter {
     /// In this pipeline.
@@ -529,6 +535,7 @@ pub type DealQuery = Query<DealFilter, DealOrder>;
 
 /// Which activities to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct ActivityFilter {
     /// Linked to this customer.
@@ -600,6 +607,7 @@ pub type ActivityQuery = Query<ActivityFilter, ActivityOrder>;
 
 /// Which events to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct EventFilter {
     /// About this record.
@@ -659,6 +667,7 @@ pub type EventQuery = Query<EventFilter, EventOrder>;
 
 /// Which users to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct UserFilter {
     /// Active or deactivated.
@@ -714,6 +723,7 @@ pub type UserQuery = Query<UserFilter, UserOrder>;
 
 /// Which teams to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct TeamFilter {
     /// Managed by this user.

@@ -11,3 +11,62 @@ where
 {
     Option::<T>::deserialize(de).map(Some)
 }
+
+/// An exact decimal as a JSON string (`"1250.50"`): the form of every
+/// amount. A JSON number is refused (it may already have lost digits in
+/// the caller's float), and so is a string with more digits than a
+/// [`Decimal`](rust_decimal::Decimal) holds exactly (it would be rounded).
+/// Use with `#[serde(with = "crate::serde_util::decimal_str")]`.
+pub(crate) mod decimal_str {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    /// What a caller is told the value should look like.
+    pub(crate) const EXPECTED: &str = "a decimal string such as \"1250.50\"";
+
+    pub(crate) fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str::serialize(d, s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        d.deserialize_str(DecimalText)
+    }
+
+    struct DecimalText;
+
+    impl Visitor<'_> for DecimalText {
+        type Value = Decimal;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(EXPECTED)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+            Decimal::from_str_exact(v).map_err(|_| {
+                let shown = super::shorten(v);
+                if Decimal::from_str(v).is_ok() {
+                    E::custom(format_args!(
+                        "\"{shown}\" has more digits than an exact decimal holds (at most 28 after the point and about 7.9e28 in size): it would be rounded"
+                    ))
+                } else {
+                    E::custom(format_args!(
+                        "\"{shown}\" is not a decimal: expected {EXPECTED}, with a dot and no thousands separators or exponent"
+                    ))
+                }
+            })
+        }
+    }
+}
+
+/// `v`, cut to 80 characters with an ellipsis, for messages.
+pub(crate) fn shorten(v: &str) -> String {
+    if v.chars().count() > 80 {
+        v.chars().take(77).collect::<String>() + "..."
+    } else {
+        v.to_owned()
+    }
+}

@@ -19,6 +19,7 @@ use crate::id::{TeamId, UserId};
 
 /// A team, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Team {
     /// Identity.
     pub id: TeamId,
@@ -42,6 +43,7 @@ pub struct Team {
 /// assert_eq!(t.manager, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewTeam {
     /// Display name.
     pub name: String,

@@ -26,6 +26,7 @@ use crate::id::{TeamId, UserId};
 
 /// A user of the CRM, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct User {
     /// Identity.
     pub id: UserId,
@@ -55,6 +56,7 @@ pub struct User {
 /// assert_eq!(u.roles, vec![AccessRole::SalesRep]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Display name.
     pub name: String,
@@ -109,6 +111,7 @@ impl NewUser {
 /// Changes to a user's name or e-mail. Roles, teams and the active flag
 /// have their own, separately permissioned operations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct UserPatch {
     /// New name.

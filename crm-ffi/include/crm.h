@@ -13,7 +13,8 @@
  *   - crm_engine *       owned by the caller from crm_open() to crm_close().
  *   - argument strings   borrowed for the duration of the call only.
  *   - *response_json     owned by the caller; free with crm_string_free().
- *   - crm_last_error()   owned by the library; valid until the next crm_open()
+ *   - crm_last_error(), crm_last_error_json()
+ *                        owned by the library; valid until the next crm_open()
  *                        or crm_call() on the same thread. Do not free.
  *   - crm_version(), crm_status_name()  static; never free.
  *
@@ -68,7 +69,16 @@
  *
  * Failures change nothing: arguments are checked before the engine runs and
  * every operation is one transaction. Panics never cross into C: they come
- * back as CRM_STATUS_INTERNAL.
+ * back as CRM_STATUS_INTERNAL, and the library prints nothing.
+ *
+ * Requests are strict: a JSON object (no positional arrays), no unknown
+ * fields (refused by name). Bad JSON text is CRM_STATUS_INVALID_JSON; JSON
+ * of the wrong shape is CRM_STATUS_INVALID_INPUT naming the JSON path, the
+ * expected and the found value. crm_last_error_json() gives each failure as
+ * {"status","status_name","message","entity","id","field","value","reason",
+ * "path","rule":{"id","name"}} (null where not applicable; "null" after a
+ * success). Limits: string arguments up to CRM_MAX_REQUEST_BYTES; a message
+ * repeats at most 200 characters of a caller's value.
  *
  * Threads: one engine may be used from many threads at once (crm_call
  * takes a const crm_engine *); only crm_close() needs exclusive use.
@@ -79,6 +89,19 @@
 
 #include <stdint.h>
 #include <stddef.h>
+
+// The largest string argument `crm_call` accepts, in bytes (64 MiB): a
+// longer `actor_json`, `op` or `request_json` is refused with
+// `CRM_STATUS_INVALID_INPUT` before it is parsed.
+#define CRM_MAX_REQUEST_BYTES ((64 * 1024) * 1024)
+
+// The most characters of a caller's value that a message repeats; longer
+// values are cut, with an ellipsis and their full length.
+#define CRM_ECHO_MAX_CHARS 200
+
+// The most characters of a whole `crm_last_error()` message; a longer
+// one is cut, saying how long it was.
+#define CRM_MESSAGE_MAX_CHARS 4000
 
 // The result of every `crm_*` call that can fail. `CRM_STATUS_OK` (0) is
 // success; every other value is a failure whose human-readable message
@@ -206,6 +229,29 @@ void crm_string_free(char *s);
 // until the next `crm_open` or `crm_call` on the same thread (the other
 // functions leave it alone); copy it to keep it.
 const char *crm_last_error(void);
+
+// The last failure of `crm_open` or `crm_call` on this thread as JSON,
+// or `"null"` when the last of them succeeded (or there was none). Never
+// NULL.
+//
+// Every key is always present, `null` where it does not apply:
+//
+// ```text
+// {"status": 5, "status_name": "CRM_STATUS_INVALID_INPUT",
+//  "message": "<as crm_last_error()>",
+//  "entity": "customer" | "deal" | ... | null,
+//  "id": "<record id>" | null,          (null for a record being created)
+//  "field": "emails[1]" | "stage" | ... | null,
+//  "value": "<the value given, cut to 200 chars>" | null,
+//  "reason": "<why>" | null,
+//  "path": "amount.amount" | null,      (JSON path in request_json)
+//  "rule": {"id": "<rule id>", "name": "<rule name>"} | null}
+// ```
+//
+// The string is owned by the library: do not free it. It stays valid
+// until the next `crm_open` or `crm_call` on the same thread, like
+// `crm_last_error()`; copy it to keep it.
+const char *crm_last_error_json(void);
 
 // The library's version, such as `"0.1.0"`. A static string: never NULL,
 // never freed.

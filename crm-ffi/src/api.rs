@@ -8,17 +8,18 @@
 //! calls, error mapping) is safe code in `ops` and `status`.
 #![allow(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::Once;
 
 use crm_core::{Crm, Store};
 use crm_store_memory::MemoryStore;
 use crm_store_sqlite::SqliteStore;
 
 use crate::ops::{self, Engine};
-use crate::status::{CrmStatus, Failure};
+use crate::status::{CrmStatus, Failure, bound_message, echo};
 
 /// An open engine: a CRM over an in-memory or SQLite store.
 ///
@@ -38,43 +39,110 @@ const _: fn() = || {
     assert_send_sync::<CrmEngine>();
 };
 
+/// The largest string argument `crm_call` accepts, in bytes (64 MiB): a
+/// longer `actor_json`, `op` or `request_json` is refused with
+/// `CRM_STATUS_INVALID_INPUT` before it is parsed.
+pub const CRM_MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+
+/// No operation name is longer than this; a longer one is refused as
+/// unknown without listing it whole.
+const MAX_OP_BYTES: usize = 64;
+
 thread_local! {
     /// The message of the last failed call on this thread.
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+    /// The same failure as JSON (`crm_last_error_json`).
+    static LAST_ERROR_JSON: RefCell<Option<CString>> = const { RefCell::new(None) };
+    /// Set while this thread runs inside a `guarded` body: the panic hook
+    /// stays quiet and records where the panic happened.
+    static IN_BOUNDARY: Cell<bool> = const { Cell::new(false) };
+    /// Where the last panic inside the boundary happened.
+    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Runs `body` with panics caught, records its failure (if any) as this
+/// Installs, once per process, a panic hook that is quiet for panics
+/// inside this library's calls and hands every other panic to the hook
+/// that was installed before (the host's own, or Rust's default).
+///
+/// Why: the default hook prints the panic and a backtrace to stderr, and
+/// a C library must not write to its host's stderr; the panic is reported
+/// through `crm_last_error()` instead. A Rust host's hook keeps working for
+/// its own panics. A host that installs a hook *after* the first
+/// `crm_open`/`crm_call` replaces this one: its hook then also sees (and
+/// may print) the library's caught panics, which are still caught.
+fn install_quiet_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let inside = IN_BOUNDARY.try_with(Cell::get).unwrap_or(false);
+            if inside {
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
+                let _ = PANIC_AT.try_with(|slot| *slot.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `body` with panics caught (quietly: see
+/// [`install_quiet_panic_hook`]), records its failure (if any) as this
 /// thread's last error, and returns its status.
 fn guarded(body: impl FnOnce() -> Result<(), Failure>) -> CrmStatus {
     set_last_error(None);
-    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+    let result = quietly(body).unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
+        let at = PANIC_AT
+            .try_with(|slot| slot.borrow_mut().take())
+            .ok()
+            .flatten()
+            .map(|at| format!(" (at {at})"))
+            .unwrap_or_default();
         Err(Failure::new(
             CrmStatus::Internal,
-            format!("internal error (a bug in crm-ffi, please report it): {what}"),
+            format!("internal error (a bug in crm-ffi, please report it): {what}{at}"),
         ))
     });
     match result {
         Ok(()) => CrmStatus::Ok,
         Err(f) => {
-            set_last_error(Some(&f.message));
+            set_last_error(Some(&f));
             f.status
         }
     }
 }
 
-fn set_last_error(message: Option<&str>) {
-    let c = message.map(|m| {
-        // A message cannot hold NUL bytes in C; replace any.
-        CString::new(m.replace('\0', "\u{FFFD}")).unwrap_or_default()
-    });
+/// Runs `body` with panics caught and the panic hook quiet for them.
+fn quietly<T>(body: impl FnOnce() -> T) -> std::thread::Result<T> {
+    install_quiet_panic_hook();
+    let outer = IN_BOUNDARY.try_with(|b| b.replace(true)).unwrap_or(false);
+    let result = catch_unwind(AssertUnwindSafe(body));
+    let _ = IN_BOUNDARY.try_with(|b| b.set(outer));
+    result
+}
+
+fn set_last_error(failure: Option<&Failure>) {
+    // A message cannot hold NUL bytes in C; replace any.
+    let c = |m: &str| CString::new(m.replace('\0', "\u{FFFD}")).unwrap_or_default();
+    let (message, json) = match failure {
+        Some(f) => {
+            let mut f = f.clone();
+            f.message = bound_message(&f.message);
+            (Some(c(&f.message)), Some(c(&f.to_json().to_string())))
+        }
+        None => (None, None),
+    };
     // Ignore the error when the thread-local is already destroyed (a call
     // made from a thread-local destructor): the status still tells.
-    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = c);
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = message);
+    let _ = LAST_ERROR_JSON.try_with(|slot| *slot.borrow_mut() = json);
 }
 
 /// Reads the C string argument `name` as UTF-8.
@@ -91,6 +159,15 @@ unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> 
     }
     // SAFETY: non-null, and the caller promises a NUL-terminated string.
     let c = unsafe { CStr::from_ptr(p) };
+    let len = c.to_bytes().len();
+    if len > CRM_MAX_REQUEST_BYTES {
+        return Err(Failure::new(
+            CrmStatus::InvalidInput,
+            format!(
+                "argument {name} is {len} bytes long; the most crm_call accepts is CRM_MAX_REQUEST_BYTES ({CRM_MAX_REQUEST_BYTES} bytes)"
+            ),
+        ));
+    }
     c.to_str().map_err(|e| {
         Failure::new(
             CrmStatus::InvalidUtf8,
@@ -133,7 +210,10 @@ pub unsafe extern "C" fn crm_open(path: *const c_char, out: *mut *mut CrmEngine)
             Box::new(MemoryStore::new())
         } else {
             let s = SqliteStore::open(path).map_err(|e| {
-                Failure::new(CrmStatus::Storage, format!("cannot open {path:?}: {e}"))
+                Failure::new(
+                    CrmStatus::Storage,
+                    format!("cannot open {}: {e}", echo(path)),
+                )
             })?;
             Box::new(s)
         };
@@ -158,13 +238,13 @@ pub unsafe extern "C" fn crm_open(path: *const c_char, out: *mut *mut CrmEngine)
 pub unsafe extern "C" fn crm_close(engine: *mut CrmEngine) {
     // Not `guarded`: freeing leaves the last error alone, so a caller may
     // free and then read it. A panic while dropping is swallowed.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = quietly(|| {
         if !engine.is_null() {
             // SAFETY: the caller hands back the box `crm_open` gave out,
             // exactly once.
             drop(unsafe { Box::from_raw(engine) });
         }
-    }));
+    });
 }
 
 /// Runs one operation as one actor and returns its result as JSON.
@@ -214,6 +294,15 @@ pub unsafe extern "C" fn crm_call(
         } else {
             unsafe { arg_str(request_json, "request_json") }?
         };
+        if op.len() > MAX_OP_BYTES {
+            return Err(Failure::new(
+                CrmStatus::UnknownOperation,
+                format!(
+                    "unknown operation {}: no operation name is longer than {MAX_OP_BYTES} bytes",
+                    echo(op)
+                ),
+            ));
+        }
         let actor = ops::parse_actor(actor)?;
         let response = ops::call(&engine.engine, actor, op, request)?;
         let response = CString::new(response)
@@ -233,13 +322,13 @@ pub unsafe extern "C" fn crm_call(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn crm_string_free(s: *mut c_char) {
     // Not `guarded`: freeing leaves the last error alone.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = quietly(|| {
         if !s.is_null() {
             // SAFETY: `s` came from `CString::into_raw` in this library and
             // is freed exactly once (the caller's promise).
             drop(unsafe { CString::from_raw(s) });
         }
-    }));
+    });
 }
 
 /// The message of the last failed `crm_open` or `crm_call` on this thread,
@@ -255,6 +344,36 @@ pub extern "C" fn crm_last_error() -> *const c_char {
         .ok()
         .flatten()
         .unwrap_or(c"".as_ptr())
+}
+
+/// The last failure of `crm_open` or `crm_call` on this thread as JSON,
+/// or `"null"` when the last of them succeeded (or there was none). Never
+/// NULL.
+///
+/// Every key is always present, `null` where it does not apply:
+///
+/// ```text
+/// {"status": 5, "status_name": "CRM_STATUS_INVALID_INPUT",
+///  "message": "<as crm_last_error()>",
+///  "entity": "customer" | "deal" | ... | null,
+///  "id": "<record id>" | null,          (null for a record being created)
+///  "field": "emails[1]" | "stage" | ... | null,
+///  "value": "<the value given, cut to 200 chars>" | null,
+///  "reason": "<why>" | null,
+///  "path": "amount.amount" | null,      (JSON path in request_json)
+///  "rule": {"id": "<rule id>", "name": "<rule name>"} | null}
+/// ```
+///
+/// The string is owned by the library: do not free it. It stays valid
+/// until the next `crm_open` or `crm_call` on the same thread, like
+/// `crm_last_error()`; copy it to keep it.
+#[unsafe(no_mangle)]
+pub extern "C" fn crm_last_error_json() -> *const c_char {
+    LAST_ERROR_JSON
+        .try_with(|slot| slot.borrow().as_ref().map(|c| c.as_ptr()))
+        .ok()
+        .flatten()
+        .unwrap_or(c"null".as_ptr())
 }
 
 /// The library's version, such as `"0.1.0"`. A static string: never NULL,

@@ -12,14 +12,14 @@
 //! crm_open(path, &engine)                      ":memory:" or an SQLite file
 //! crm_call(engine, actor_json, op, request_json, &response_json)
 //! crm_string_free(response_json)
-//! crm_last_error()  crm_status_name(status)  crm_version()
+//! crm_last_error()  crm_last_error_json()  crm_status_name(status)  crm_version()
 //! crm_close(engine)
 //! ```
 //!
 //! Records cross the boundary as UTF-8 JSON in the serde forms of
 //! crm-core's types. Instead of one C function per engine method, one
 //! dispatcher, `crm_call`, takes an operation name and a JSON request: the
-//! ABI stays six functions that every FFI tool (ctypes, cgo, P/Invoke) binds
+//! ABI stays a handful of functions that every FFI tool (ctypes, cgo, P/Invoke) binds
 //! in minutes, adding an operation never changes the ABI, and the JSON
 //! forms are the same ones crm-core already documents and tests. Type
 //! safety comes back in the thin wrapper each language writes once.
@@ -78,17 +78,40 @@
 //! - `crm_engine *`: owned by the caller from `crm_open` until `crm_close`.
 //! - Argument strings: borrowed for the duration of the call only.
 //! - `*response_json`: owned by the caller; free with `crm_string_free`.
-//! - `crm_last_error()`: owned by the library, valid until the next
-//!   `crm_open` or `crm_call` on the same thread.
+//! - `crm_last_error()`, `crm_last_error_json()`: owned by the library,
+//!   valid until the next `crm_open` or `crm_call` on the same thread.
 //! - `crm_version()`, `crm_status_name()`: static, never freed.
 //!
 //! # Failures
 //!
 //! Every argument is checked and parsed before the engine runs, and every
-//! engine call is one transaction, so a failed call changes nothing. Panics
-//! are caught at the boundary and reported as `CRM_STATUS_INTERNAL`; they
-//! never unwind into C. (Rust's default panic hook still prints the panic
-//! to stderr; hosts that mind can install their own hook.)
+//! engine call is one transaction, so a failed call changes nothing.
+//!
+//! Requests are strict: a request is a JSON object (a positional array
+//! is refused), and a field an operation does not know is refused by name
+//! (`unknown field `nmae``), never silently ignored. Text that is not JSON
+//! is `CRM_STATUS_INVALID_JSON`; JSON of the wrong shape is
+//! `CRM_STATUS_INVALID_INPUT` naming the JSON path, what was expected and
+//! what was found (`request_json: amount.amount: expected a decimal string
+//! such as "1250.50", found the number 100`).
+//!
+//! `crm_last_error_json()` gives the same failure structured (status,
+//! status name, message, entity, id, field, value, reason, JSON path,
+//! rule), so a binding maps it to typed exceptions without parsing text.
+//! A failure caused by an automation rule's action names the rule.
+//!
+//! Limits: a string argument is at most `CRM_MAX_REQUEST_BYTES` (64 MiB);
+//! a message repeats at most 200 characters of a caller's value (cut with
+//! `…` and the value's full length) and is at most 4 000 characters.
+//!
+//! Panics are caught at the boundary and reported as
+//! `CRM_STATUS_INTERNAL` with the panic's message and location; they
+//! never unwind into C, and the library prints nothing: the first
+//! `crm_open`/`crm_call` installs a panic hook that is silent for panics
+//! inside the library's calls and passes every other panic on to the hook
+//! installed before it (a Rust host's own hook keeps working for its own
+//! panics). A host that sets a hook later replaces this one; the library's
+//! panics are then still caught, but that hook sees them.
 //!
 //! # Threads
 //!
@@ -103,10 +126,12 @@ mod predict;
 pub mod status;
 
 pub use api::{
-    CrmEngine, crm_call, crm_close, crm_last_error, crm_open, crm_status_name, crm_string_free,
-    crm_version,
+    CRM_MAX_REQUEST_BYTES, CrmEngine, crm_call, crm_close, crm_last_error, crm_last_error_json,
+    crm_open, crm_status_name, crm_string_free, crm_version,
 };
 pub use status::{CrmStatus, Failure};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_strict;

@@ -356,27 +356,149 @@ fn expression(v: Value) -> Result<Expr, Failure> {
     }
 }
 
-/// Parses the request JSON into `T`.
+/// Parses the request JSON into `T` (see [`parse`]).
 fn req<T: DeserializeOwned>(json: &str) -> Result<T, Failure> {
     parse(json, "request_json")
 }
 
-/// Parses `json` (the argument named `what`) into `T`: malformed JSON is
-/// `InvalidJson`, well-formed JSON of the wrong shape is `InvalidInput`.
+/// Parses `json` (the argument named `what`) into `T`.
+///
+/// - Text that is not JSON is `InvalidJson`, with the line and column.
+/// - JSON that is not an object is `InvalidInput`: requests name their
+///   fields; a positional array (which serde would otherwise read as a
+///   struct's fields in order) is refused.
+/// - An object of the wrong shape is `InvalidInput`, naming the JSON path,
+///   what was expected there and what was found:
+///   `request_json: amount.amount: expected a decimal string such as
+///   "1250.50", found the number 100`. The path is also the `path` of
+///   `crm_last_error_json()`.
 fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, Failure> {
-    serde_json::from_str(json).map_err(|e| {
-        let status = if e.is_syntax() || e.is_eof() {
-            CrmStatus::InvalidJson
-        } else {
-            CrmStatus::InvalidInput
+    // Syntax first, without building anything: a number too large for
+    // any type (`1e999`) is still valid JSON here and is refused below
+    // with its path.
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(json) {
+        return Err(Failure::new(
+            CrmStatus::InvalidJson,
+            format!("{what} is not valid JSON: {e}"),
+        ));
+    }
+    let first = json
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .chars()
+        .next();
+    if first != Some('{') {
+        let found = match first {
+            Some('[') => "an array (positional requests are not accepted: name the fields)",
+            Some('"') => "a string",
+            Some('t' | 'f') => "a boolean",
+            Some('n') => "null",
+            _ => "a number",
         };
-        let kind = if status == CrmStatus::InvalidJson {
-            "is not valid JSON"
+        return Err(Failure::new(
+            CrmStatus::InvalidInput,
+            format!("{what} must be a JSON object such as {{\"id\": ...}}, found {found}"),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = shape_message(&inner, json);
+        if path.is_empty() || path == "." {
+            Failure::new(CrmStatus::InvalidInput, format!("{what}: {message}"))
         } else {
-            "does not have the expected shape"
-        };
-        Failure::new(status, format!("{what} {kind}: {e}"))
+            Failure::new(
+                CrmStatus::InvalidInput,
+                format!("{what}: {path}: {message}"),
+            )
+            .at_path(path)
+        }
     })
+}
+
+/// serde's message for a value of the wrong shape, said the way a caller
+/// reads it: "expected X, found Y" rather than "invalid type: Y, expected
+/// X", without the position (the path says where), and with the form a
+/// date must take when chrono refused one.
+fn shape_message(e: &serde_json::Error, json: &str) -> String {
+    let mut m = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    if let Some(stripped) = m.strip_suffix(&at) {
+        m = stripped.to_owned();
+    }
+    // serde_json says only "expected value" where a name (an enum such
+    // as `kind` or `lifecycle`) was expected and something else came.
+    if m == "expected value" {
+        return format!(
+            "expected a string naming one of this field's values, found {}",
+            token_at(json, e.line(), e.column())
+        );
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = m.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            return format!("expected {expected}, found {}", found_as_words(found));
+        }
+    }
+    const CHRONO: [&str; 6] = [
+        "input contains invalid characters",
+        "premature end of input",
+        "input is out of range",
+        "trailing input",
+        "input is not enough for unique date and time",
+        "no possible date and time matching input",
+    ];
+    if CHRONO.contains(&m.as_str()) {
+        return format!(
+            "{m}: expected an RFC 3339 time such as \"2025-06-30T09:00:00Z\" (or, where only a day is asked, a date such as \"2025-06-30\")"
+        );
+    }
+    m
+}
+
+/// The JSON value starting at `line`, `column` (serde_json's position of
+/// an error, both from 1), in words, cut to a few characters.
+fn token_at(json: &str, line: usize, column: usize) -> String {
+    let text = json
+        .split('\n')
+        .nth(line.saturating_sub(1))
+        .and_then(|l| l.get(column.saturating_sub(1)..))
+        .unwrap_or("");
+    let token: String = text
+        .chars()
+        .take_while(|c| !matches!(c, ',' | '}' | ']' | ' ' | '\t' | '\r' | '\n'))
+        .take(40)
+        .collect();
+    match token.chars().next() {
+        Some('0'..='9' | '-') => format!("the number {token}"),
+        Some('t' | 'f' | 'n') => token,
+        Some('[') => "an array".to_owned(),
+        Some('{') => "an object".to_owned(),
+        _ => "another kind of value".to_owned(),
+    }
+}
+
+/// serde's name of an unexpected JSON value, in words.
+fn found_as_words(found: &str) -> String {
+    let unquote = |s: &str| s.trim_matches('`').to_owned();
+    if let Some(n) = found
+        .strip_prefix("integer ")
+        .or_else(|| found.strip_prefix("floating point "))
+    {
+        format!("the number {}", unquote(n))
+    } else if let Some(b) = found.strip_prefix("boolean ") {
+        unquote(b)
+    } else if let Some(s) = found.strip_prefix("string ") {
+        format!("the string {s}")
+    } else {
+        match found {
+            "map" => "an object".to_owned(),
+            "sequence" => "an array".to_owned(),
+            "unit value" | "null" => "null".to_owned(),
+            other => other.to_owned(),
+        }
+    }
 }
 
 /// Serialises a result for the caller.

@@ -1,6 +1,6 @@
 //! The result codes of the C ABI and how engine errors map onto them.
 
-use crm_core::{Error, StoreError};
+use crm_core::{Error, ErrorParts, StoreError};
 
 /// The result of every `crm_*` call that can fail. `CRM_STATUS_OK` (0) is
 /// success; every other value is a failure whose human-readable message
@@ -48,13 +48,21 @@ pub enum CrmStatus {
     AutomationLoop = 13,
 }
 
-/// A failed call: its status and the message for `crm_last_error()`.
+/// A failed call: its status, the message for `crm_last_error()` and the
+/// typed parts for `crm_last_error_json()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// The status returned to the caller.
     pub status: CrmStatus,
     /// What went wrong, for a person to read.
     pub message: String,
+    /// The engine error's typed parts (all `None` for a failure at the
+    /// boundary, such as a NULL argument).
+    /// (Boxed: a `Result<_, Failure>` stays small.)
+    pub parts: Box<ErrorParts>,
+    /// The JSON path in the request of a request of the wrong shape, such
+    /// as `amount.amount` or `stages[2].key`.
+    pub path: Option<String>,
 }
 
 impl Failure {
@@ -63,13 +71,114 @@ impl Failure {
         Failure {
             status,
             message: message.into(),
+            parts: Box::default(),
+            path: None,
         }
+    }
+
+    /// The same failure, at JSON path `path` of the request.
+    pub fn at_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The structured form `crm_last_error_json()` returns: every key is
+    /// always present, `null` where it does not apply.
+    ///
+    /// `{"status", "status_name", "message", "entity", "id", "field",
+    /// "value", "reason", "path", "rule": {"id", "name"} | null}`
+    pub fn to_json(&self) -> serde_json::Value {
+        let p = &self.parts;
+        let rule = match (&p.rule_id, &p.rule_name) {
+            (None, None) => serde_json::Value::Null,
+            (id, name) => serde_json::json!({
+                "id": id.map(|i| i.to_string()),
+                "name": name,
+            }),
+        };
+        serde_json::json!({
+            "status": self.status as i32,
+            "status_name": status_name(self.status),
+            "message": self.message,
+            "entity": p.entity.map(|e| e.as_str()),
+            "id": p.id,
+            "field": p.field,
+            "value": p.value.as_deref().map(echo_plain),
+            "reason": p.reason,
+            "path": self.path,
+            "rule": rule,
+        })
     }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Failure::new(status_of(&e), e.to_string())
+        let mut f = Failure::new(status_of(&e), e.to_string());
+        f.parts = Box::new(e.parts());
+        f
+    }
+}
+
+/// The most characters of a caller's value that a message repeats; longer
+/// values are cut, with an ellipsis and their full length.
+pub const CRM_ECHO_MAX_CHARS: usize = 200;
+
+/// The most characters of a whole `crm_last_error()` message; a longer
+/// one is cut, saying how long it was.
+pub const CRM_MESSAGE_MAX_CHARS: usize = 4000;
+
+/// A caller's value as a message shows it: quoted, and cut to
+/// [`CRM_ECHO_MAX_CHARS`] characters (`"abc…" (1048576 chars)`).
+pub fn echo(value: &str) -> String {
+    let n = value.chars().count();
+    if n <= CRM_ECHO_MAX_CHARS {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(CRM_ECHO_MAX_CHARS).collect();
+        format!("{:?}… ({n} chars)", head)
+    }
+}
+
+/// Like [`echo`], unquoted (for the `value` part of structured errors).
+pub fn echo_plain(value: &str) -> String {
+    let n = value.chars().count();
+    if n <= CRM_ECHO_MAX_CHARS {
+        value.to_owned()
+    } else {
+        let head: String = value.chars().take(CRM_ECHO_MAX_CHARS).collect();
+        format!("{head}… ({n} chars)")
+    }
+}
+
+/// `message` cut to [`CRM_MESSAGE_MAX_CHARS`]: a safety net for messages that
+/// quote a caller's input through a library (serde, the segment parser).
+pub fn bound_message(message: &str) -> String {
+    let n = message.chars().count();
+    if n <= CRM_MESSAGE_MAX_CHARS {
+        message.to_owned()
+    } else {
+        let head: String = message.chars().take(CRM_MESSAGE_MAX_CHARS).collect();
+        format!("{head}… (message cut from {n} chars)")
+    }
+}
+
+/// The C name of a status, such as `"CRM_STATUS_NOT_FOUND"`.
+pub fn status_name(status: CrmStatus) -> &'static str {
+    match status {
+        CrmStatus::Ok => "CRM_STATUS_OK",
+        CrmStatus::NullArgument => "CRM_STATUS_NULL_ARGUMENT",
+        CrmStatus::InvalidUtf8 => "CRM_STATUS_INVALID_UTF8",
+        CrmStatus::InvalidJson => "CRM_STATUS_INVALID_JSON",
+        CrmStatus::UnknownOperation => "CRM_STATUS_UNKNOWN_OPERATION",
+        CrmStatus::InvalidInput => "CRM_STATUS_INVALID_INPUT",
+        CrmStatus::NotFound => "CRM_STATUS_NOT_FOUND",
+        CrmStatus::Conflict => "CRM_STATUS_CONFLICT",
+        CrmStatus::TransitionRefused => "CRM_STATUS_TRANSITION_REFUSED",
+        CrmStatus::GuardFailed => "CRM_STATUS_GUARD_FAILED",
+        CrmStatus::PermissionDenied => "CRM_STATUS_PERMISSION_DENIED",
+        CrmStatus::Storage => "CRM_STATUS_STORAGE",
+        CrmStatus::Internal => "CRM_STATUS_INTERNAL",
+        CrmStatus::AutomationLoop => "CRM_STATUS_AUTOMATION_LOOP",
     }
 }
 
@@ -90,6 +199,8 @@ pub fn status_of(e: &Error) -> CrmStatus {
         }
         Error::GuardFailed { .. } => CrmStatus::GuardFailed,
         Error::AutomationLoop { .. } => CrmStatus::AutomationLoop,
+        // A rule's failure has the status of what failed in it.
+        Error::Rule { source, .. } => status_of(source),
         Error::PermissionDenied { .. }
         | Error::FieldHidden { .. }
         | Error::ActorNotAllowed { .. } => CrmStatus::PermissionDenied,

@@ -12,6 +12,7 @@ use crate::id::{TeamId, UserId};
 /// [`Batch`](crate::Batch) as the change that fired it, so every
 /// validation applies and every effect appends its own event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Creates a task owned by the subject record's owner, due

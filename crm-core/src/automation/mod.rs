@@ -95,6 +95,7 @@ pub const DEFAULT_MAX_DEPTH: u32 = 3;
 /// number of the event that fired it). Both are stored with the change they
 /// made, so each fires at most once per episode or event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Firing {
     /// The rule.
     pub rule: RuleId,

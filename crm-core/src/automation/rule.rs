@@ -17,6 +17,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 
 /// A stored automation rule (versioned and audited like every record).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Identity.
     pub id: RuleId,

@@ -368,7 +368,16 @@ impl Batch<'_> {
                 Err(StoreError::AlreadyExists { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
-            self.run_rule(rule, &subject, event.at, &mut ctx)?;
+            self.run_rule(rule, &subject, event.at, &mut ctx)
+                .map_err(|e| {
+                    // The record this event created is rolled back with
+                    // the failed call: the error must not name its id.
+                    if event.kind == EventKind::Created {
+                        e.forget_new(event.entity.kind, &event.entity.id.to_string())
+                    } else {
+                        e
+                    }
+                })?;
         }
         Ok(())
     }
@@ -487,7 +496,7 @@ impl Batch<'_> {
         self.automation.chain.pop();
         self.actor = actor;
         self.access = access;
-        out
+        out.map_err(|e| e.in_rule(rule.id, &rule.name))
     }
 
     fn run_action(

@@ -125,6 +125,7 @@ pub enum ImportPolicy {
 /// assert!(options.dry_run);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct ImportOptions {
     /// Check everything and write nothing.
@@ -199,6 +200,7 @@ impl ImportOptions {
 
 /// Which header fills which column, where the names differ.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ColumnMap {
     /// Column name → header in the file.
     pub headers: HashMap<String, String>,

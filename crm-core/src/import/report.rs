@@ -10,6 +10,7 @@ use crate::error::EntityKind;
 
 /// One problem with one cell (or one row) of an imported file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RowProblem {
     /// The data row, counting from 1 (the header line is not a row).
     pub row: u64,
@@ -36,6 +37,7 @@ impl fmt::Display for RowProblem {
 
 /// An imported row that resembles an existing customer or another row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportDuplicate {
     /// The row.
     pub row: u64,
@@ -72,6 +74,7 @@ impl fmt::Display for ImportDuplicate {
 
 /// The outcome of an import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportReport {
     /// What was imported.
     pub entity: EntityKind,

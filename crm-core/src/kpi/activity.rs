@@ -11,6 +11,7 @@ use crate::id::ActivityId;
 
 /// An open task past its due time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OverdueTask {
     /// The task.
     pub task: ActivityId,
@@ -22,6 +23,7 @@ pub struct OverdueTask {
 
 /// Activity counts and overdue tasks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ActivityMetrics {
     /// Activities in the window per owner (`None`: no owner), per kind; in
     /// JSON an array of `{"owner": id-or-null, "value": {kind: count}}`.

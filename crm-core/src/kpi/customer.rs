@@ -75,6 +75,7 @@ impl NewCustomersAcc {
 
 /// A customer's lifecycle change, as read from the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LifecycleChange {
     /// The customer.
     pub customer: CustomerId,
@@ -107,6 +108,7 @@ impl LifecycleChange {
 
 /// Churn and retention over a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Churn {
     /// Customers in state `customer` at the window's start.
     pub at_start: u64,
@@ -177,6 +179,7 @@ pub fn churn<'a>(
 
 /// Customers with one and with several purchase days.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RepeatPurchase {
     /// Customers with at least one purchase in the window.
     pub customers: u64,
@@ -245,6 +248,7 @@ impl RepeatAcc {
 ///
 /// All day counts are whole calendar days between local purchase dates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PurchaseSummary {
     /// The customer.
     pub customer: CustomerId,

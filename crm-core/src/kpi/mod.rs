@@ -159,6 +159,7 @@ pub(crate) fn overflow(what: &'static str) -> KpiError {
 ///
 /// The window applies to the timestamp each KPI names in its definition.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct KpiFilter {
     /// Start of the window (inclusive).
@@ -255,6 +256,7 @@ pub(crate) fn ms_to_days(ms: i128) -> Result<Decimal, KpiError> {
 
 /// Count, mean and median of durations, in days.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DurationStats {
     /// How many durations.
     pub count: u64,
@@ -289,6 +291,7 @@ impl DurationStats {
 
 /// Count, total, mean and median of amounts in one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AmountStats {
     /// How many amounts.
     pub count: u64,
@@ -372,6 +375,7 @@ pub(crate) fn add_to(
 /// # Ok::<(), crm_core::kpi::KpiError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateTable {
     reporting: Currency,
     rates: BTreeMap<Currency, Decimal>,

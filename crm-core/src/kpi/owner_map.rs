@@ -20,6 +20,7 @@ struct EntryRef<'a, T> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Entry<T> {
     owner: OwnerKey,
     value: T,
@@ -65,6 +66,7 @@ mod tests {
     use crate::kpi::OwnerKey;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Wrapper {
         #[serde(with = "super")]
         by_owner: BTreeMap<OwnerKey, u64>,

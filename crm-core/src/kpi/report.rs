@@ -75,6 +75,7 @@ pub struct KpiData<'a> {
 
 /// Every KPI of this module, computed with one set of options.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KpiReport {
     /// The time the report was computed for.
     pub now: DateTime<Utc>,

@@ -109,6 +109,7 @@ pub enum SlaStatus {
 
 /// One lead's first response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LeadResponse {
     /// The lead.
     pub customer: CustomerId,
@@ -132,6 +133,7 @@ pub struct LeadResponse {
 
 /// Count, mean, median and 90th percentile of response times, in minutes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ResponseTimeStats {
     /// How many (answered) leads.
     pub count: u64,
@@ -176,6 +178,7 @@ impl ResponseTimeStats {
 
 /// SLA attainment over the leads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlaAttainment {
     /// The target, in business minutes.
     pub target_minutes: Decimal,
@@ -191,6 +194,7 @@ pub struct SlaAttainment {
 
 /// First-response times of the leads, with SLA attainment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FirstResponse {
     /// Leads.
     pub leads: u64,

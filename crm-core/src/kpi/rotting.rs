@@ -14,6 +14,7 @@ use crate::pipeline::StageKey;
 
 /// How long a deal may sit idle, per stage key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct RottingThresholds {
     /// Days allowed in a stage with no entry in `per_stage` (`None`: such
@@ -46,6 +47,7 @@ impl RottingThresholds {
 
 /// An open deal idle for longer than its stage allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RottingDeal {
     /// The deal.
     pub deal: DealId,

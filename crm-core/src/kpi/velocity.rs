@@ -9,6 +9,7 @@ use crate::deal::{Deal, DealStatus};
 
 /// The inputs and result of the velocity formula for one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Velocity {
     /// Open deals (now) with an amount in this currency.
     pub open_deals: u64,

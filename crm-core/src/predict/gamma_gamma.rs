@@ -17,6 +17,7 @@ const MODEL: &str = "Gamma-Gamma";
 
 /// Gamma-Gamma parameters (`v` is in the data's currency).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GammaGamma {
     p: f64,
     q: f64,
@@ -84,6 +85,7 @@ impl GammaGamma {
 
 /// Customers the Gamma-Gamma fit left out, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LeftOut {
     /// No repeat purchase (frequency 0): no repeat purchase values to fit.
     pub no_repeat_purchase: usize,
@@ -93,6 +95,7 @@ pub struct LeftOut {
 
 /// Standard errors of the Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GammaGammaErrors {
     /// Of `p`.
     pub p: f64,
@@ -104,6 +107,7 @@ pub struct GammaGammaErrors {
 
 /// A fitted Gamma-Gamma model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GammaGammaFit {
     /// The parameters.
     pub model: GammaGamma,

@@ -48,6 +48,7 @@ use crate::custom_field::{CustomValue, FieldDef, FieldType};
 /// penalty, and the CLV horizon, discount period and rate in calendar
 /// unit `C`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct ScoreRun<C: TimeUnit> {
     /// Options of the BG/NBD fit.
@@ -71,6 +72,7 @@ impl<C: TimeUnit> ScoreRun<C> {
 
 /// The custom-field keys a run writes (see the [module docs](self)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScoreFields {
     /// P(alive).
     pub p_alive: String,
@@ -178,6 +180,7 @@ impl ScoreFields {
 /// What a run did: the fits, the fields, and how many customers it wrote
 /// or left alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct ScoreRunReport<U: TimeUnit> {
     /// The run's id (the entity of its event, of kind `model_run`).

@@ -121,6 +121,7 @@ impl<U: TimeUnit> fmt::Debug for Span<U> {
 /// purchase), age `T` (first purchase to the end of observation) and the
 /// mean value of the repeat purchases.
 #[derive(Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct Rfm<U: TimeUnit> {
     frequency: u32,

@@ -34,12 +34,13 @@ pub enum AbcClass {
 
 /// The cumulative revenue shares where classes A and B end, as fractions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AbcCutoffs {
     /// End of class A (default 0.80).
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::serde_util::decimal_str")]
     pub a: Decimal,
     /// End of class B (default 0.95).
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::serde_util::decimal_str")]
     pub b: Decimal,
 }
 
@@ -80,11 +81,12 @@ impl AbcCutoffs {
 
 /// One classified customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerAbc {
     /// The customer.
     pub customer: CustomerId,
     /// Their revenue.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::serde_util::decimal_str")]
     pub revenue: Decimal,
     /// Their class.
     pub class: AbcClass,

@@ -58,6 +58,7 @@ pub enum Expr {
 
 /// One test on one field, such as `lifecycle = customer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pred {
     /// What is tested.
     pub field: Field,
@@ -67,6 +68,7 @@ pub struct Pred {
 
 /// A relative time window: the last `days` days up to the engine's now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Window {
     /// Length in days of 24 hours.
     pub days: u32,
@@ -99,6 +101,7 @@ impl fmt::Display for Window {
 /// Which won deals a money-based derived field looks at: those in
 /// `currency` won within `window` (all time when `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Revenue {
     /// Only deals in this currency count (amounts are never converted).
     pub currency: Currency,
@@ -108,6 +111,7 @@ pub struct Revenue {
 
 /// What a predicate tests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "name")]
 pub enum Field {
     /// `kind`: person or organisation.
@@ -222,6 +226,7 @@ impl CmpOp {
 
 /// The test applied to a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Test {
     /// `FIELD OP VALUE`. On a set field `=`/`!=` are not allowed (use
@@ -264,7 +269,7 @@ pub enum Value {
     /// A whole number.
     Int(i64),
     /// An exact decimal (money amounts).
-    Decimal(#[serde(with = "rust_decimal::serde::str")] Decimal),
+    Decimal(#[serde(with = "crate::serde_util::decimal_str")] Decimal),
     /// An instant, millisecond precision.
     Time(DateTime<Utc>),
     /// A party kind.

@@ -57,6 +57,7 @@ use crate::query::{Filter, Order, Page, Query, Record, SortValue};
 
 /// A saved segment as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Segment {
     /// Id.
     pub id: SegmentId,
@@ -78,6 +79,7 @@ pub struct Segment {
 
 /// Changes to a saved segment; `None` leaves a part alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct SegmentPatch {
     /// A new name.
@@ -166,6 +168,7 @@ impl From<ParseError> for Error {
 /// The result of evaluating a segment: how many customers match, and one
 /// page of their ids (ascending).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SegmentResult {
     /// How many customers match in total.
     pub count: u64,
@@ -184,6 +187,7 @@ impl Record for Segment {
 
 /// Which saved segments to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct SegmentFilter {
     /// Name contains this text, ignoring ASCII case.

@@ -120,6 +120,7 @@ impl fmt::Display for RfmSegment {
 
 /// A customer's three scores, each 1 to 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RfmScore {
     /// Recency score.
     pub r: u8,
@@ -157,6 +158,7 @@ impl RfmScore {
 
 /// One customer's counted wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Purchases {
     /// When the most recent counted deal was won.
     pub last: DateTime<Utc>,
@@ -168,6 +170,7 @@ pub struct Purchases {
 
 /// A customer's RFM result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerRfm {
     /// The customer.
     pub customer: CustomerId,

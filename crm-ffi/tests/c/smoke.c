@@ -152,6 +152,15 @@ int main(void) {
              "{\"id\":\"%s\",\"version\":1,\"stage\":\"proposal\"}", deal);
     expect_fail(e, "deal.move", req, CRM_STATUS_GUARD_FAILED);
     CHECK(strstr(crm_last_error(), "proposal") != NULL);
+    /* The same failure, structured: the library owns the string. */
+    CHECK(strstr(crm_last_error_json(), "\"status_name\":\"CRM_STATUS_GUARD_FAILED\"") != NULL);
+    CHECK(strstr(crm_last_error_json(), "\"entity\":\"deal\"") != NULL);
+    CHECK(strstr(crm_last_error_json(), deal) != NULL);
+    CHECK(strstr(crm_last_error_json(), "\"value\":\"proposal\"") != NULL);
+    /* A misspelled field is refused by name, with its JSON path. */
+    expect_fail(e, "customer.list", "{\"filter\":{\"tgs\":\"x\"}}", CRM_STATUS_INVALID_INPUT);
+    CHECK(strstr(crm_last_error(), "unknown field `tgs`") != NULL);
+    CHECK(strstr(crm_last_error_json(), "\"path\":\"filter.tgs\"") != NULL);
 
     /* Won, then moving back is refused and a stale version conflicts. */
     snprintf(req, sizeof req, "{\"id\":\"%s\",\"version\":1}", deal);

@@ -37,9 +37,11 @@ SYSTEM = {"type": "system"}
 class CrmError(Exception):
     """A failed call: `status` is the crm_status, the text is crm_last_error()."""
 
-    def __init__(self, status, name, message):
+    def __init__(self, status, name, message, details=None):
         super().__init__(f"{name}: {message}")
         self.status = status
+        # crm_last_error_json(): entity, id, field, value, reason, path, rule.
+        self.details = details or {}
 
 
 def load(path):
@@ -57,6 +59,8 @@ def load(path):
     lib.crm_string_free.restype = None
     lib.crm_last_error.argtypes = []
     lib.crm_last_error.restype = ctypes.c_char_p
+    lib.crm_last_error_json.argtypes = []
+    lib.crm_last_error_json.restype = ctypes.c_char_p
     lib.crm_version.argtypes = []
     lib.crm_version.restype = ctypes.c_char_p
     lib.crm_status_name.argtypes = [ctypes.c_int]
@@ -75,7 +79,8 @@ class Crm:
     def _check(self, status):
         if status != OK:
             name = self.lib.crm_status_name(status).decode()
-            raise CrmError(status, name, self.lib.crm_last_error().decode())
+            raise CrmError(status, name, self.lib.crm_last_error().decode(),
+                           json.loads(self.lib.crm_last_error_json().decode()))
 
     def raw(self, op, request, actor=SYSTEM):
         """Calls op with bytes for the request; returns the parsed response."""
@@ -270,6 +275,27 @@ def workflow(crm):
     check(sum(n.startswith("Worker ") for n in names) == 40, "40 customers from threads")
 
 
+def strict(crm):
+    """Misspelled fields are refused by name; errors come back structured."""
+    try:
+        crm.call("customer.create", {"kind": "person", "name": "Bo", "emial": "bo@example.com"})
+        check(False, "a misspelled field is refused")
+    except CrmError as e:
+        check(e.status == INVALID_INPUT, f"unknown field: {e}")
+        check("unknown field `emial`" in str(e), f"names the field: {e}")
+        check(e.details.get("path") == "emial", f"path: {e.details}")
+    try:
+        crm.call("customer.create", {"kind": "person", "name": "Bo", "emails": ["nope"]})
+        check(False, "a bad e-mail is refused")
+    except CrmError as e:
+        d = e.details
+        check(d.get("status_name") == "CRM_STATUS_INVALID_INPUT", f"status_name: {d}")
+        check(d.get("entity") == "customer" and d.get("field") == "emails[0]", f"parts: {d}")
+        check(d.get("value") == "nope" and d.get("rule") is None, f"value: {d}")
+    crm.call("customer.list", {})
+    check(json.loads(crm.lib.crm_last_error_json().decode()) is None, "null after a success")
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join("target", "debug", "libcrm_ffi.so")
     lib = load(path)
@@ -278,6 +304,7 @@ def main():
     crm = Crm(lib)
     try:
         workflow(crm)
+        strict(crm)
     finally:
         crm.close()
 
