@@ -92,7 +92,8 @@ def test_structured_error_detail_when_the_library_offers_it(system):
     lib = crm_core._load()
     if lib.has_error_json:
         assert e.value.detail is not None
-        assert e.value.field == "name"
+        assert e.value.detail["status"] == 5
+        assert e.value.field == "name" and e.value.entity == "customer"
     else:
         assert e.value.detail is None and e.value.field is None
 

@@ -68,6 +68,16 @@ class CrmError(Exception):
         """Why the value was refused, when known."""
         return self._field("reason")
 
+    @property
+    def path(self) -> Optional[str]:
+        """Where in the request the bad value was (``"amount.amount"``), when known."""
+        return self._field("path")
+
+    @property
+    def rule(self) -> Optional[Dict[str, Any]]:
+        """The automation rule involved (``{"id", "name"}``), when known."""
+        return self._field("rule")
+
 
 class NullArgumentError(CrmError):
     """A required pointer was NULL (a bug in the binding)."""
