@@ -11,8 +11,7 @@
  * (MAJOR * 1000000 + MINOR * 1000 + PATCH) describe this header;
  * crm_version_number() the library linked at run time. CRM_CHECK_VERSION()
  * is nonzero when they are compatible (same major and minor; any patch):
- *     if (!CRM_CHECK_VERSION()) { fprintf(stderr, "crm.h and libcrm differ
-"); abort(); }
+ *     if (!CRM_CHECK_VERSION()) abort();   (header and library differ)
  *
  * Installing: crm-ffi/scripts/install.sh PREFIX puts this header, libcrm.so
  * (SONAME libcrm.so.MAJOR), libcrm.a (exports only crm_* symbols, so a host
