@@ -124,12 +124,14 @@ pub mod api;
 pub mod ops;
 mod predict;
 pub mod status;
+pub mod version;
 
 pub use api::{
     CRM_MAX_REQUEST_BYTES, CrmEngine, crm_call, crm_close, crm_last_error, crm_last_error_json,
     crm_open, crm_status_name, crm_string_free, crm_version,
 };
 pub use status::{CrmStatus, Failure};
+pub use version::crm_version_number;
 
 #[cfg(test)]
 mod tests;

@@ -107,6 +107,15 @@ int main(void) {
     char req[512];
 
     CHECK(strlen(crm_version()) > 0);
+    /* The header's version macros describe the library linked. */
+    CHECK(CRM_CHECK_VERSION());
+    CHECK(crm_version_number() == CRM_VERSION_NUMBER);
+    {
+        char v[32];
+        snprintf(v, sizeof v, "%d.%d.%d", CRM_VERSION_MAJOR, CRM_VERSION_MINOR,
+                 CRM_VERSION_PATCH);
+        CHECK(strcmp(crm_version(), v) == 0);
+    }
     CHECK(strcmp(crm_status_name(CRM_STATUS_NOT_FOUND), "CRM_STATUS_NOT_FOUND") == 0);
 
     /* Opening: bad arguments first. */
