@@ -25,6 +25,7 @@ use crate::custom_field::{CustomValue, CustomValues, apply_custom};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EventKind};
 use crate::id::{CustomerId, DealId, PipelineId, UserId};
+use crate::limits;
 use crate::money::Money;
 use crate::pipeline::{Pipeline, Stage, StageGuard, StageKey, StageKind};
 
@@ -297,13 +298,14 @@ pub(crate) fn validate_title(title: &str) -> Result<String> {
     if t.is_empty() {
         return Err(invalid("title", title, "a deal needs a title"));
     }
-    if t.chars().count() > 200 {
-        return Err(invalid(
-            "title",
-            title,
-            "a title has at most 200 characters",
-        ));
-    }
+    limits::check_text(
+        EntityKind::Deal,
+        "title",
+        "a title",
+        t,
+        limits::MAX_NAME_CHARS,
+        false,
+    )?;
     Ok(t.to_owned())
 }
 
@@ -312,6 +314,8 @@ pub(crate) fn validate_amount(amount: Option<Money>) -> Result<Option<Money>> {
         if m.is_negative() {
             return Err(invalid("amount", m, "an amount cannot be negative"));
         }
+        m.check_bounds()
+            .map_err(|e| invalid("amount", m, &e.to_string()))?;
         if !m.fits_minor_units() {
             return Err(invalid(
                 "amount",
@@ -332,13 +336,14 @@ fn validate_lost_reason(reason: Option<String>) -> Result<Option<String>> {
         None => Ok(None),
         Some(r) => {
             let t = r.trim();
-            if t.chars().count() > 500 {
-                return Err(invalid(
-                    "lost_reason",
-                    &r,
-                    "a lost reason has at most 500 characters",
-                ));
-            }
+            limits::check_text(
+                EntityKind::Deal,
+                "lost_reason",
+                "a lost reason",
+                t,
+                limits::MAX_LOST_REASON_CHARS,
+                true,
+            )?;
             Ok((!t.is_empty()).then(|| t.to_owned()))
         }
     }
