@@ -72,6 +72,10 @@ pub const MAX_BODY_CHARS: usize = 100_000;
 /// The longest lost reason of a deal, in characters.
 pub const MAX_LOST_REASON_CHARS: usize = 500;
 
+/// The longest reason of a [`correct_deal`](crate::Session::correct_deal),
+/// in characters (it must not be empty).
+pub const MAX_CORRECTION_REASON_CHARS: usize = 500;
+
 /// The longest value of a custom text field, in characters.
 pub const MAX_CUSTOM_TEXT_CHARS: usize = 1000;
 

@@ -594,6 +594,7 @@ pub fn listings_match_reference_pagination<S: Store>(store: S) {
     let users: Vec<UserId> = (1..=3)
         .map(|i| UserId::from_uuid(uuid::Uuid::from_u128(i)))
         .collect();
+    crate::testing::seed_users(crm.store(), users.iter().copied());
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");
@@ -1327,6 +1328,10 @@ fn check_deal_invariants(deal: &Deal, p: &Pipeline) -> std::result::Result<(), T
 /// by one; every failed one changes nothing and appends nothing.
 pub fn deal_state_machine_holds_under_random_operations<S: Store>(store: S) {
     let (crm, clock) = engine(store);
+    crate::testing::seed_users(
+        crm.store(),
+        [1, 2].map(|i| UserId::from_uuid(uuid::Uuid::from_u128(i))),
+    );
     let s = crm.as_actor(Actor::System);
     let c = s
         .create_customer(NewCustomer::organisation("ACME"))
@@ -3174,11 +3179,6 @@ fn build_access_plan<S: Store>(crm: &Crm<S>, plan: &AccessPlan, case: u64) -> Ve
                 .expect("manager");
         }
     }
-    for (i, (_, _, active, _)) in plan.users.iter().enumerate() {
-        if !active {
-            system.deactivate_user(users[i].id, 1).expect("deactivate");
-        }
-    }
     let owner = |o: &Option<usize>| o.map(|i| users[i].id);
     let p = system
         .create_pipeline(PipelineDef::sales_template("P"))
@@ -3210,6 +3210,15 @@ fn build_access_plan<S: Store>(crm: &Crm<S>, plan: &AccessPlan, case: u64) -> Ve
         a.owner = owner(o);
         a.customer = Some(customers[c % customers.len()].id);
         system.log_activity(a).expect("activity");
+    }
+    // Deactivated last: an owner must be active when records are given to
+    // them, and records keep an owner who was deactivated later.
+    for (i, (_, _, active, _)) in plan.users.iter().enumerate() {
+        if !active {
+            system
+                .deactivate_user(users[i].id, users[i].version)
+                .expect("deactivate");
+        }
     }
     if !deals.is_empty() {
         let mut tx = crm.store().write().expect("write");
