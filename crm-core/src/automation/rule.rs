@@ -239,9 +239,23 @@ impl NewRule {
                         _ => &[],
                     };
                     check_field_name(&at, *entity, field, settable)?;
-                    set_field_patch(*entity, field, value).map_err(|why| {
+                    let patch = set_field_patch(*entity, field, value).map_err(|why| {
                         Error::invalid(EntityKind::Rule, format!("{at}.value"), value, why)
                     })?;
+                    // An amount is bounded when the rule is saved, not only
+                    // when it fires.
+                    if *entity == EntityKind::Deal
+                        && let Ok(p) = serde_json::from_value::<crate::DealPatch>(patch)
+                        && let Some(amount) = p.amount
+                    {
+                        crate::deal::validate_amount(amount).map_err(|e| {
+                            let why = match e {
+                                Error::Invalid(v) => v.reason,
+                                other => other.to_string(),
+                            };
+                            Error::invalid(EntityKind::Rule, format!("{at}.value"), value, why)
+                        })?;
+                    }
                 }
                 Action::ChangeOwner { entity, to } => {
                     if !matches!(entity, EntityKind::Customer | EntityKind::Deal) {

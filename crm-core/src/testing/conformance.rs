@@ -25,6 +25,7 @@ mod backup;
 mod custom_field;
 mod data_access;
 mod import;
+mod invariants;
 mod merge;
 mod predict;
 pub use automation::*;
@@ -33,6 +34,7 @@ pub use backup::*;
 pub use custom_field::*;
 pub use data_access::*;
 pub use import::*;
+pub use invariants::*;
 pub use merge::*;
 pub use predict::*;
 // ----- access: scope-aware segment push-down -----
@@ -74,6 +76,12 @@ macro_rules! store_conformance_tests {
             import_reports_misaligned_rows_and_missing_columns,
             import_reads_custom_fields,
             merge_moves_everything_and_records_one_event,
+            owners_and_assignees_must_be_active_users,
+            stage_guards_hold_while_the_deal_is_in_the_stage,
+            closed_deals_are_frozen_except_through_reopen_or_correction,
+            amounts_are_bounded_at_every_door,
+            rule_durations_are_bounded_and_old_rules_never_panic,
+            sizes_are_bounded_with_clear_errors,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
             data_paths_respect_access,
