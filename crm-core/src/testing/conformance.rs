@@ -82,6 +82,7 @@ macro_rules! store_conformance_tests {
             amounts_are_bounded_at_every_door,
             rule_durations_are_bounded_and_old_rules_never_panic,
             sizes_are_bounded_with_clear_errors,
+            aggregate_overflow_names_the_currency_and_the_figure,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
             data_paths_respect_access,

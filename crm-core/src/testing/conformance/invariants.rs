@@ -558,3 +558,43 @@ pub fn sizes_are_bounded_with_clear_errors<S: Store>(store: S) {
         "evaluating a tree past the bound"
     );
 }
+
+/// Amounts stored before the bound (written here straight into the store)
+/// can still overflow a sum: the KPI report and the `won_amount` segment
+/// fail with a typed error that names the currency and the figure.
+pub fn aggregate_overflow_names_the_currency_and_the_figure<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let acme = s
+        .create_customer(NewCustomer::organisation("ACME"))
+        .expect("acme");
+    for title in ["Old 1", "Old 2"] {
+        let d = s
+            .create_deal(NewDeal::new(acme.id, p.id, title).amount(eur("1")))
+            .expect("deal");
+        let d = s.win_deal(d.id, d.version).expect("won");
+        let mut tx = crm.store().write().expect("write");
+        let mut old = d.clone();
+        old.amount = Some(Money::new(Decimal::MAX, Currency::EUR));
+        old.version += 1;
+        tx.update_deal(&old).expect("an old file's amount");
+        tx.commit().expect("commit");
+    }
+    let err = s
+        .kpi_report(&crate::kpi::report::KpiOptions::default())
+        .expect_err("the sum overflows");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Kpi(_)), "{err:?}");
+    assert!(text.contains("in EUR"), "{text}");
+    assert!(text.contains("too large"), "{text}");
+    let expr: Expr = "won_amount(EUR) > 10".parse().expect("expr");
+    let e = invalid(
+        s.evaluate_expr(&expr, &PageRequest::default()),
+        "won_amount overflow",
+    );
+    assert_eq!(e.field, "won_amount");
+    assert!(e.reason.contains("in EUR"), "{e}");
+}
