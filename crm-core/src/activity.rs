@@ -4,7 +4,12 @@
 //! - at least one of customer and deal; when only a deal is given the
 //!   activity is also linked to the deal's customer; when both are given
 //!   the deal must belong to that customer (checked by the facade);
-//! - `subject` is trimmed, not empty, at most 200 characters;
+//! - `subject` is trimmed, not empty, at most
+//!   [`MAX_NAME_CHARS`](crate::limits::MAX_NAME_CHARS) characters, without
+//!   control characters; a body at most
+//!   [`MAX_BODY_CHARS`](crate::limits::MAX_BODY_CHARS), control characters
+//!   other than line breaks and tabs refused;
+//! - the owner (assignee) is a stored, active user (checked by the facade);
 //! - only tasks have a due time and can be completed, once;
 //! - only calls, e-mails and meetings have a direction (inbound/outbound).
 
@@ -17,6 +22,7 @@ use crate::custom_field::{CustomValue, CustomValues};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::Changes;
 use crate::id::{ActivityId, CustomerId, DealId, UserId};
+use crate::limits;
 
 /// What kind of activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -238,13 +244,14 @@ impl NewActivity {
                 "an activity needs a subject",
             ));
         }
-        if subject.chars().count() > 200 {
-            return Err(invalid(
-                "subject",
-                &self.subject,
-                "a subject has at most 200 characters",
-            ));
-        }
+        limits::check_text(
+            EntityKind::Activity,
+            "subject",
+            "a subject",
+            &subject,
+            limits::MAX_NAME_CHARS,
+            false,
+        )?;
         if self.customer.is_none() && self.deal.is_none() {
             return Err(invalid(
                 "customer",
@@ -277,6 +284,16 @@ impl NewActivity {
             .body
             .map(|b| b.trim().to_owned())
             .filter(|b| !b.is_empty());
+        if let Some(b) = &body {
+            limits::check_text(
+                EntityKind::Activity,
+                "body",
+                "a body",
+                b,
+                limits::MAX_BODY_CHARS,
+                true,
+            )?;
+        }
         Ok(Activity {
             id,
             version: 1,

@@ -44,7 +44,7 @@ impl Email {
         if s.is_empty() {
             return refuse("an e-mail address cannot be empty");
         }
-        if s.len() > 254 {
+        if s.len() > crate::limits::MAX_EMAIL_BYTES {
             return refuse("an e-mail address has at most 254 characters");
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -335,11 +335,22 @@ impl FieldSchema {
                         format!("expected one of {}", def.options.join(", ")),
                     ));
                 }
-                CustomValue::Text(t) if t.chars().count() > 1000 => {
+                CustomValue::Text(t) => crate::limits::check_text(
+                    self.entity,
+                    &format!("custom.{key}"),
+                    "a text",
+                    t,
+                    crate::limits::MAX_CUSTOM_TEXT_CHARS,
+                    true,
+                )?,
+                CustomValue::Money(m) if m.check_bounds().is_err() => {
                     return Err(invalid(
                         key,
                         value,
-                        "a text has at most 1000 characters".into(),
+                        format!(
+                            "an amount is at most {} in absolute value",
+                            crate::limits::MAX_AMOUNT
+                        ),
                     ));
                 }
                 CustomValue::Money(m) if !m.fits_minor_units() => {

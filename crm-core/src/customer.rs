@@ -5,10 +5,15 @@
 //! tags and an owner. A person may belong to an organisation.
 //!
 //! Rules enforced when a customer is created or updated:
-//! - `name` is trimmed, not empty, at most 200 characters;
+//! - `name` is trimmed, not empty, at most
+//!   [`MAX_NAME_CHARS`](crate::limits::MAX_NAME_CHARS) characters, without
+//!   control characters;
 //! - e-mails and phones are validated and normalised ([`Email`], [`Phone`]);
-//!   duplicates after normalisation are dropped, first occurrence kept;
-//! - tags are normalised and deduplicated ([`Tag`]);
+//!   duplicates after normalisation are dropped, first occurrence kept; at
+//!   most [`MAX_CONTACT_POINTS`](crate::limits::MAX_CONTACT_POINTS) of each;
+//! - tags are normalised and deduplicated ([`Tag`]); at most
+//!   [`MAX_TAGS_PER_RECORD`](crate::limits::MAX_TAGS_PER_RECORD);
+//! - the owner is a stored, active user (checked by the facade);
 //! - only a person can link to an organisation, and the target must be an
 //!   existing organisation (checked by the facade);
 //! - lifecycle moves follow [`Lifecycle::allowed_moves`].
@@ -24,6 +29,7 @@ use crate::custom_field::{CustomValue, CustomValues, apply_custom};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::Changes;
 use crate::id::{CustomerId, UserId};
+use crate::limits;
 use crate::tag::Tag;
 
 /// Person or organisation.
@@ -303,6 +309,8 @@ impl NewCustomer {
     pub(crate) fn into_customer(self, id: CustomerId, now: DateTime<Utc>) -> Result<Customer> {
         let name = validate_name(&self.name)?;
         check_organisation_link(self.kind, self.organisation, id)?;
+        let tags = validate_tags("tags", &self.tags)?;
+        check_tag_count(&tags)?;
         Ok(Customer {
             id,
             version: 1,
@@ -314,7 +322,7 @@ impl NewCustomer {
             emails: validate_emails(&self.emails)?,
             phones: validate_phones(&self.phones)?,
             owner: self.owner,
-            tags: validate_tags("tags", &self.tags)?,
+            tags,
             created_at: now,
             updated_at: now,
             merged_into: None,
@@ -467,6 +475,11 @@ impl CustomerPatch {
         for tag in validate_tags("remove_tags", &self.remove_tags)? {
             next.tags.remove(&tag);
         }
+        // A record stored with more tags (by an older version) may still
+        // shed some; it may not gain any.
+        if next.tags.len() > current.tags.len() {
+            check_tag_count(&next.tags)?;
+        }
 
         apply_custom(&mut next.custom, self.custom);
 
@@ -521,9 +534,14 @@ fn validate_name(name: &str) -> Result<String> {
     if trimmed.is_empty() {
         return Err(invalid("name", name, "a customer needs a name"));
     }
-    if trimmed.chars().count() > 200 {
-        return Err(invalid("name", name, "a name has at most 200 characters"));
-    }
+    limits::check_text(
+        EntityKind::Customer,
+        "name",
+        "a name",
+        trimmed,
+        limits::MAX_NAME_CHARS,
+        false,
+    )?;
     Ok(trimmed.to_owned())
 }
 
@@ -548,6 +566,12 @@ fn check_organisation_link(
 }
 
 fn validate_emails(raw: &[String]) -> Result<Vec<Email>> {
+    limits::check_count(
+        EntityKind::Customer,
+        "emails",
+        raw.len(),
+        limits::MAX_CONTACT_POINTS,
+    )?;
     let mut out: Vec<Email> = Vec::with_capacity(raw.len());
     for (i, e) in raw.iter().enumerate() {
         let email =
@@ -560,6 +584,12 @@ fn validate_emails(raw: &[String]) -> Result<Vec<Email>> {
 }
 
 fn validate_phones(raw: &[String]) -> Result<Vec<Phone>> {
+    limits::check_count(
+        EntityKind::Customer,
+        "phones",
+        raw.len(),
+        limits::MAX_CONTACT_POINTS,
+    )?;
     let mut out: Vec<Phone> = Vec::with_capacity(raw.len());
     for (i, p) in raw.iter().enumerate() {
         let phone =
@@ -571,7 +601,24 @@ fn validate_phones(raw: &[String]) -> Result<Vec<Phone>> {
     Ok(out)
 }
 
+/// Refuses a customer carrying more than [`limits::MAX_TAGS_PER_RECORD`] tags.
+fn check_tag_count(tags: &BTreeSet<Tag>) -> Result<()> {
+    limits::check_count(
+        EntityKind::Customer,
+        "tags",
+        tags.len(),
+        limits::MAX_TAGS_PER_RECORD,
+    )
+}
+
 fn validate_tags(field: &str, raw: &[String]) -> Result<BTreeSet<Tag>> {
+    // Refuse a huge list before parsing every item of it.
+    limits::check_count(
+        EntityKind::Customer,
+        field,
+        raw.len(),
+        limits::MAX_TAGS_PER_RECORD,
+    )?;
     raw.iter()
         .enumerate()
         .map(|(i, t)| Tag::parse(t).map_err(|err| invalid(format!("{field}[{i}]"), t, err.reason)))

@@ -7,12 +7,39 @@
 //! stage sets `lost_at` and `lost_reason`, reopening clears all three.
 //!
 //! Rules (besides the pipeline's, see [`crate::pipeline`]):
-//! - `title` is trimmed, not empty, at most 200 characters;
-//! - an amount is not negative and has no more decimals than its
-//!   currency's minor unit (`10.50 EUR`, not `10.505 EUR`);
-//! - a lost reason is trimmed and at most 500 characters;
+//! - `title` is trimmed, not empty, at most
+//!   [`MAX_NAME_CHARS`](crate::limits::MAX_NAME_CHARS) characters, without
+//!   control characters other than line breaks and tabs;
+//! - an amount is not negative, at most
+//!   [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT), and has no more decimals
+//!   than its currency's minor unit (`10.50 EUR`, not `10.505 EUR`);
+//! - a lost reason is trimmed and at most
+//!   [`MAX_LOST_REASON_CHARS`](crate::limits::MAX_LOST_REASON_CHARS) characters;
+//! - the owner is a stored, active user;
 //! - new deals start in an open stage (by default the pipeline's first);
-//! - a stage change cannot be dated before the deal's previous one.
+//! - a stage change cannot be dated before the deal's previous one;
+//! - the guards of the deal's current stage hold for as long as it is in
+//!   it: an update that would clear a field they require (the amount of a
+//!   deal in `proposal`) is refused, naming the field and the stage.
+//!
+//! # Closed deals are frozen
+//!
+//! A won or lost deal is part of the record of what was sold: its title,
+//! amount, expected close date and custom fields no longer change through
+//! `update_deal` (or anything built on it: a rule's `set_field` action, an
+//! import). Such a change is refused with an
+//! [`Error::Invalid`] on the field, naming the deal's state. Two ways remain:
+//! - [`reopen_deal`](crate::Session::reopen_deal) puts it back into an open
+//!   stage (clearing `won_at`/`lost_at`), where it can change again;
+//! - [`correct_deal`](crate::Session::correct_deal) changes it in place,
+//!   still closed, with a mandatory reason recorded in the event
+//!   (`correction_reason`) next to the old and new values: the audited
+//!   correction accountants need when an invoice differs.
+//!
+//! Still allowed on a closed deal: changing its **owner** (handing a won
+//! account to account management, or a departed rep's book to a colleague
+//! changes who is responsible, not what was sold; the event records it),
+//! logging activities against it, and tagging its customer.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +52,7 @@ use crate::custom_field::{CustomValue, CustomValues, apply_custom};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EventKind};
 use crate::id::{CustomerId, DealId, PipelineId, UserId};
+use crate::limits;
 use crate::money::Money;
 use crate::pipeline::{Pipeline, Stage, StageGuard, StageKey, StageKind};
 
@@ -301,13 +329,14 @@ pub(crate) fn validate_title(title: &str) -> Result<String> {
     if t.is_empty() {
         return Err(invalid("title", title, "a deal needs a title"));
     }
-    if t.chars().count() > 200 {
-        return Err(invalid(
-            "title",
-            title,
-            "a title has at most 200 characters",
-        ));
-    }
+    limits::check_text(
+        EntityKind::Deal,
+        "title",
+        "a title",
+        t,
+        limits::MAX_NAME_CHARS,
+        true,
+    )?;
     Ok(t.to_owned())
 }
 
@@ -316,6 +345,8 @@ pub(crate) fn validate_amount(amount: Option<Money>) -> Result<Option<Money>> {
         if m.is_negative() {
             return Err(invalid("amount", m, "an amount cannot be negative"));
         }
+        m.check_bounds()
+            .map_err(|e| invalid("amount", m, &e.to_string()))?;
         if !m.fits_minor_units() {
             return Err(invalid(
                 "amount",
@@ -336,16 +367,96 @@ fn validate_lost_reason(reason: Option<String>) -> Result<Option<String>> {
         None => Ok(None),
         Some(r) => {
             let t = r.trim();
-            if t.chars().count() > 500 {
-                return Err(invalid(
-                    "lost_reason",
-                    &r,
-                    "a lost reason has at most 500 characters",
-                ));
-            }
+            limits::check_text(
+                EntityKind::Deal,
+                "lost_reason",
+                "a lost reason",
+                t,
+                limits::MAX_LOST_REASON_CHARS,
+                true,
+            )?;
             Ok((!t.is_empty()).then(|| t.to_owned()))
         }
     }
+}
+
+/// Refuses an update (not a correction) of a won or lost deal that
+/// touches anything but its owner: see [closed deals are frozen](self#closed-deals-are-frozen).
+pub(crate) fn check_not_frozen(current: &Deal, changes: &Changes) -> Result<()> {
+    if current.status == DealStatus::Open {
+        return Ok(());
+    }
+    for field in ["title", "amount", "expected_close_date", "custom"] {
+        if changes.touches(field) {
+            return Err(Error::invalid(
+                EntityKind::Deal,
+                field,
+                current.status,
+                format!(
+                    "deal {} is {} and a closed deal is frozen: reopen it (reopen_deal) to change it, or correct it with a reason (correct_deal)",
+                    current.id, current.status
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a change that clears a field a guard of `stage` (the deal's
+/// current stage) requires. A guard that did not hold before the change (a
+/// record from before the guard was added) does not block other edits.
+pub(crate) fn check_guards_kept(current: &Deal, next: &Deal, stage: &Stage) -> Result<()> {
+    for guard in &stage.guards {
+        let (field, before, after) = match guard {
+            StageGuard::RequiresAmount => {
+                ("amount", current.amount.is_some(), next.amount.is_some())
+            }
+            StageGuard::RequiresExpectedCloseDate => (
+                "expected_close_date",
+                current.expected_close_date.is_some(),
+                next.expected_close_date.is_some(),
+            ),
+            StageGuard::RequiresOwner => ("owner", current.owner.is_some(), next.owner.is_some()),
+            StageGuard::RequiresLostReason => (
+                "lost_reason",
+                current.lost_reason.is_some(),
+                next.lost_reason.is_some(),
+            ),
+        };
+        if before && !after {
+            return Err(Error::invalid(
+                EntityKind::Deal,
+                field,
+                "none",
+                format!(
+                    "deal {} is in stage '{}', which requires it ({guard}); move the deal to a stage without this guard first",
+                    current.id, stage.key
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A correction's reason: trimmed, not empty, bounded.
+pub(crate) fn validate_correction_reason(reason: &str) -> Result<String> {
+    let t = reason.trim();
+    if t.is_empty() {
+        return Err(invalid(
+            "correction_reason",
+            reason,
+            "a correction of a closed deal needs a reason",
+        ));
+    }
+    limits::check_text(
+        EntityKind::Deal,
+        "correction_reason",
+        "a correction reason",
+        t,
+        limits::MAX_CORRECTION_REASON_CHARS,
+        true,
+    )?;
+    Ok(t.to_owned())
 }
 
 /// Checks `stage`'s guards against `deal` as it would be after entering it.

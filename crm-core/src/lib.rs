@@ -106,6 +106,7 @@ pub(crate) mod facade;
 pub mod id;
 pub mod import;
 pub mod kpi;
+pub mod limits;
 pub mod merge;
 pub mod money;
 pub mod pipeline;

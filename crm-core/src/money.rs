@@ -8,7 +8,16 @@
 //! touches it; a JSON number is rejected on input.
 //!
 //! Rounding is explicit: [`Money::round_to_minor_units`] rounds half away
-//! from zero (commercial rounding) to the currency's minor unit.
+//! from zero (commercial rounding) to the currency's minor unit. Parsing
+//! never rounds: an amount text with more decimal places than a
+//! [`Decimal`] holds exactly
+//! ([`MAX_AMOUNT_TEXT_SCALE`](crate::limits::MAX_AMOUNT_TEXT_SCALE)) is a
+//! [`MoneyError::TooPrecise`], in [`Money::parse`] and in JSON alike.
+//!
+//! Amounts that records store are bounded: at most
+//! [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT) (10^15) in absolute value
+//! ([`Money::check_bounds`]), so sums over any number of records stay in
+//! range (see the reasoning at the constant).
 
 use std::fmt;
 
@@ -34,7 +43,7 @@ use crate::currency::{Currency, UnknownCurrency};
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount, exact.
-    #[serde(with = "crate::serde_util::decimal_str")]
+    #[serde(with = "amount_text")]
     pub amount: Decimal,
     /// The currency of `amount`.
     pub currency: Currency,
@@ -69,6 +78,76 @@ pub enum MoneyError {
     /// The currency code is unknown.
     #[error(transparent)]
     UnknownCurrency(#[from] UnknownCurrency),
+    /// The amount text has more decimal places than can be kept exactly;
+    /// it is refused rather than rounded.
+    #[error(
+        "'{amount}' has {places} decimal places; an amount has at most {max} and is never rounded silently"
+    )]
+    TooPrecise {
+        /// The amount as given (shortened).
+        amount: String,
+        /// How many decimal places it has (trailing zeros not counted).
+        places: usize,
+        /// The most accepted ([`MAX_AMOUNT_TEXT_SCALE`](crate::limits::MAX_AMOUNT_TEXT_SCALE)).
+        max: u32,
+    },
+    /// The amount is larger in absolute value than
+    /// [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT).
+    #[error("{amount} is out of range: an amount is at most {max} in absolute value")]
+    OutOfRange {
+        /// The amount.
+        amount: Money,
+        /// The bound.
+        max: Decimal,
+    },
+}
+
+/// Parses an amount text exactly: the [`Decimal`] it gives has every digit
+/// the text has, or the text is refused.
+fn parse_exact(text: &str) -> Result<Decimal, MoneyError> {
+    let amount = text
+        .parse::<Decimal>()
+        .map_err(|_| MoneyError::InvalidAmount(text.to_owned()))?;
+    let places = match text.split_once('.') {
+        Some((_, frac)) => {
+            let digits: String = frac.chars().filter(char::is_ascii_digit).collect();
+            digits.trim_end_matches('0').len()
+        }
+        None => 0,
+    };
+    let max = crate::limits::MAX_AMOUNT_TEXT_SCALE;
+    if places > max as usize || amount.normalize().scale() as usize != places {
+        let mut shown: String = text.chars().take(60).collect();
+        if shown.len() < text.len() {
+            shown.push('…');
+        }
+        return Err(MoneyError::TooPrecise {
+            amount: shown,
+            places,
+            max,
+        });
+    }
+    Ok(amount)
+}
+
+/// The amount as a decimal string: a JSON number is refused (it may have
+/// been rounded on its way), and so is text with more places than
+/// [`crate::limits::MAX_AMOUNT_TEXT_SCALE`].
+mod amount_text {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    use crate::serde_util::decimal_str;
+
+    pub(super) fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        decimal_str::serialize(d, s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let amount = decimal_str::deserialize(d)?;
+        let text = amount.to_string();
+        super::parse_exact(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Money {
@@ -89,9 +168,10 @@ impl Money {
     pub fn parse(amount: &str, currency: &str) -> Result<Self, MoneyError> {
         let currency = Currency::from_code(currency)?;
         let text = amount.trim();
-        let amount = text
-            .parse::<Decimal>()
-            .map_err(|_| MoneyError::InvalidAmount(amount.to_owned()))?;
+        let amount = parse_exact(text).map_err(|e| match e {
+            MoneyError::InvalidAmount(_) => MoneyError::InvalidAmount(amount.to_owned()),
+            other => other,
+        })?;
         Ok(Money { amount, currency })
     }
 
@@ -174,6 +254,25 @@ impl Money {
     /// minor unit allows (`10.50 EUR` yes, `10.505 EUR` no).
     pub fn fits_minor_units(&self) -> bool {
         self.amount.normalize().scale() <= self.currency.minor_units()
+    }
+
+    /// Refuses an amount larger in absolute value than
+    /// [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT); the facade runs it on every
+    /// amount a record stores (deal amounts, custom money fields).
+    ///
+    /// ```
+    /// use crm_core::{Money, limits::MAX_AMOUNT};
+    /// assert!(Money::parse("1000000000000000", "EUR")?.check_bounds().is_ok());
+    /// assert!(Money::parse("1000000000000000.01", "EUR")?.check_bounds().is_err());
+    /// assert!(Money::parse("-1000000000000000.01", "EUR")?.check_bounds().is_err());
+    /// # Ok::<(), crm_core::MoneyError>(())
+    /// ```
+    pub fn check_bounds(&self) -> Result<(), MoneyError> {
+        let max = crate::limits::MAX_AMOUNT;
+        if self.amount.abs() > max {
+            return Err(MoneyError::OutOfRange { amount: *self, max });
+        }
+        Ok(())
     }
 
     /// True when the amount is below zero.
@@ -268,6 +367,42 @@ mod tests {
             eur("1250.50")
         );
         assert!(serde_json::from_str::<Money>(r#"{"amount":1250.5,"currency":"EUR"}"#).is_err());
+    }
+
+    #[test]
+    fn amounts_are_never_rounded_when_read() {
+        // 28 decimal places: exact, accepted (at the bound).
+        let at = format!("0.{}1", "0".repeat(27));
+        assert_eq!(eur(&at).amount.scale(), 28);
+        // 29 used to parse as 0: refused, in text and in JSON.
+        let past = format!("0.{}1", "0".repeat(28));
+        assert!(matches!(
+            Money::parse(&past, "EUR"),
+            Err(MoneyError::TooPrecise { places: 29, max: 28, .. })
+        ));
+        let json = format!(r#"{{"amount":"{past}","currency":"EUR"}}"#);
+        let err = serde_json::from_str::<Money>(&json).unwrap_err();
+        assert!(err.to_string().contains("29 decimal places"), "{err}");
+        // Too many significant digits for a Decimal: refused, not rounded.
+        let r = Money::parse("12345678901234567890123456.789012", "EUR");
+        assert!(
+            matches!(r, Err(MoneyError::TooPrecise { .. } | MoneyError::InvalidAmount(_))),
+            "{r:?}"
+        );
+        // Trailing zeros do not count.
+        assert_eq!(eur(&format!("1.5{}", "0".repeat(40))), eur("1.5"));
+    }
+
+    #[test]
+    fn bounds_at_and_one_past() {
+        assert!(eur("1000000000000000").check_bounds().is_ok());
+        assert!(eur("-1000000000000000").check_bounds().is_ok());
+        let err = eur("1000000000000000.01").check_bounds().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "1000000000000000.01 EUR is out of range: an amount is at most 1000000000000000 in absolute value"
+        );
+        assert!(Money::new(Decimal::MAX, Currency::EUR).check_bounds().is_err());
     }
 
     fn cents() -> impl Strategy<Value = Decimal> {

@@ -3,7 +3,9 @@
 //! A [`Tag`] is normalised so that `VIP`, ` vip ` and `Vip` are one tag:
 //! trimmed, lower-cased, inner runs of spaces become one `-`
 //! (`Key Account` → `key-account`). Letters, digits, `-` and `_` are
-//! allowed; at most 50 characters.
+//! allowed; at most [`MAX_TAG_CHARS`](crate::limits::MAX_TAG_CHARS) (50)
+//! characters. A customer carries at most
+//! [`MAX_TAGS_PER_RECORD`](crate::limits::MAX_TAGS_PER_RECORD) tags.
 
 use std::fmt;
 use std::str::FromStr;
@@ -33,7 +35,7 @@ impl Tag {
                 reason: "a tag cannot be empty",
             });
         }
-        if s.chars().count() > 50 {
+        if s.chars().count() > crate::limits::MAX_TAG_CHARS {
             return Err(ContactError {
                 reason: "a tag has at most 50 characters",
             });

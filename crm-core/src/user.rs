@@ -158,14 +158,14 @@ pub(crate) fn validate_name(entity: EntityKind, name: &str) -> Result<String> {
             format!("a {entity} needs a name"),
         ));
     }
-    if trimmed.chars().count() > 200 {
-        return Err(Error::invalid(
-            entity,
-            "name",
-            name,
-            "a name has at most 200 characters",
-        ));
-    }
+    crate::limits::check_text(
+        entity,
+        "name",
+        "a name",
+        trimmed,
+        crate::limits::MAX_NAME_CHARS,
+        false,
+    )?;
     Ok(trimmed.to_owned())
 }
 

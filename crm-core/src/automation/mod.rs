@@ -75,6 +75,7 @@ pub use action::{Action, Assignee, Recipient};
 pub use outbox::Notification;
 pub(crate) use rule::set_field_patch;
 pub use rule::{MAX_ACTIONS, MAX_NAME_CHARS, NewRule, Rule};
+pub(crate) use rule::check_trigger_bounds;
 pub use trigger::{Trigger, tracked_fields};
 
 use chrono::{DateTime, Utc};
@@ -115,4 +116,9 @@ pub struct DueReport {
     /// Firings whose actions failed: each was undone (nothing of it kept,
     /// not even the firing mark), so the next run tries again.
     pub failed: Vec<(Firing, String)>,
+    /// Time rules that were not run at all, with why: a rule stored by an
+    /// older version with a duration past today's bounds
+    /// ([`limits`](crate::limits)). Fix it with `update_rule`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<(RuleId, String)>,
 }

@@ -8,12 +8,15 @@ use crate::actor::Actor;
 use crate::customer::Lifecycle;
 use crate::error::{EntityKind, Error, Result};
 use crate::id::RuleId;
+use crate::limits::{MAX_RULE_DAYS, MAX_SLA_HOURS};
 use crate::segment::Expr;
 
-/// The most actions one rule may have.
-pub const MAX_ACTIONS: usize = 20;
-/// The longest rule name, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
+/// The most actions one rule may have
+/// ([`limits::MAX_RULE_ACTIONS`](crate::limits::MAX_RULE_ACTIONS)).
+pub const MAX_ACTIONS: usize = crate::limits::MAX_RULE_ACTIONS;
+/// The longest rule name, in characters
+/// ([`limits::MAX_NAME_CHARS`](crate::limits::MAX_NAME_CHARS)).
+pub const MAX_NAME_CHARS: usize = crate::limits::MAX_NAME_CHARS;
 
 /// A stored automation rule (versioned and audited like every record).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,15 +107,18 @@ impl NewRule {
         if name.is_empty() {
             return bad("name", &self.name, "must not be empty");
         }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return bad("name", &"…", "is longer than 200 characters");
-        }
+        crate::limits::check_text(
+            EntityKind::Rule,
+            "name",
+            "a rule name",
+            name,
+            MAX_NAME_CHARS,
+            false,
+        )?;
+        check_trigger_bounds(&self.trigger)?;
         match &self.trigger {
             Trigger::DealStageChanged { to } if to.trim().is_empty() => {
                 return bad("trigger.to", to, "must name a stage");
-            }
-            Trigger::DealIdle { days: 0 } => {
-                return bad("trigger.days", &0, "must be at least 1");
             }
             Trigger::RecordCreated { entity }
                 if !matches!(
@@ -143,24 +149,14 @@ impl NewRule {
                     }
                 }
             }
-            Trigger::DateReached {
-                entity,
-                field,
-                days,
-            } => {
+            Trigger::DateReached { entity, field, .. } => {
                 let standard: &[&str] = match entity {
                     EntityKind::Deal => &["expected_close_date"],
                     _ => &[],
                 };
                 check_field_name("trigger", *entity, field, standard)?;
-                if days.unsigned_abs() > 3650 {
-                    return bad("trigger.days", days, "must be between -3650 and 3650");
-                }
             }
-            Trigger::FirstResponseOverdue { hours, calendar } => {
-                if !(1..=8760).contains(hours) {
-                    return bad("trigger.hours", hours, "must be between 1 and 8760");
-                }
+            Trigger::FirstResponseOverdue { calendar, .. } => {
                 if calendar.hours().minutes_per_week() == 0 {
                     return bad(
                         "trigger.calendar",
@@ -181,7 +177,7 @@ impl NewRule {
             return bad(
                 "actions",
                 &self.actions.len(),
-                "a rule has at most 20 actions",
+                &format!("a rule has at most {MAX_ACTIONS} actions"),
             );
         }
         for (i, a) in self.actions.iter().enumerate() {
@@ -190,11 +186,11 @@ impl NewRule {
                     if title.trim().is_empty() {
                         return bad(&format!("actions[{i}].title"), title, "must not be empty");
                     }
-                    if *due_in_days > 3650 {
+                    if *due_in_days > MAX_RULE_DAYS {
                         return bad(
                             &format!("actions[{i}].due_in_days"),
                             due_in_days,
-                            "must be at most 3650",
+                            &format!("must be at most {MAX_RULE_DAYS}"),
                         );
                     }
                 }
@@ -216,11 +212,11 @@ impl NewRule {
                             "must not be empty",
                         );
                     }
-                    if *in_days > 3650 {
+                    if *in_days > MAX_RULE_DAYS {
                         return bad(
                             &format!("actions[{i}].in_days"),
                             in_days,
-                            "must be at most 3650",
+                            &format!("must be at most {MAX_RULE_DAYS}"),
                         );
                     }
                 }
@@ -244,9 +240,23 @@ impl NewRule {
                         _ => &[],
                     };
                     check_field_name(&at, *entity, field, settable)?;
-                    set_field_patch(*entity, field, value).map_err(|why| {
+                    let patch = set_field_patch(*entity, field, value).map_err(|why| {
                         Error::invalid(EntityKind::Rule, format!("{at}.value"), value, why)
                     })?;
+                    // An amount is bounded when the rule is saved, not only
+                    // when it fires.
+                    if *entity == EntityKind::Deal
+                        && let Ok(p) = serde_json::from_value::<crate::DealPatch>(patch)
+                        && let Some(amount) = p.amount
+                    {
+                        crate::deal::validate_amount(amount).map_err(|e| {
+                            let why = match e {
+                                Error::Invalid(v) => v.reason,
+                                other => other.to_string(),
+                            };
+                            Error::invalid(EntityKind::Rule, format!("{at}.value"), value, why)
+                        })?;
+                    }
                 }
                 Action::ChangeOwner { entity, to } => {
                     if !matches!(entity, EntityKind::Customer | EntityKind::Deal) {
@@ -357,5 +367,36 @@ mod tests {
             r.action(Action::notify("t"))
         });
         assert!(err_text(many).contains("at most 20"));
+    }
+}
+
+/// Checks the durations and offsets a trigger carries against their
+/// bounds ([`MAX_RULE_DAYS`], [`MAX_SLA_HOURS`]). Run when a rule is saved,
+/// and again by `run_due` on every stored rule, so a rule saved by an older
+/// version with a larger value is skipped (and reported) instead of making
+/// date arithmetic fail.
+pub(crate) fn check_trigger_bounds(trigger: &Trigger) -> Result<()> {
+    let bad = |field: &str, value: &dyn std::fmt::Display, why: String| {
+        Err(Error::invalid(EntityKind::Rule, field, value, why))
+    };
+    match trigger {
+        Trigger::DealIdle { days } if !(1..=MAX_RULE_DAYS).contains(days) => bad(
+            "trigger.days",
+            days,
+            format!("must be between 1 and {MAX_RULE_DAYS} days"),
+        ),
+        Trigger::DateReached { days, .. } if days.unsigned_abs() > MAX_RULE_DAYS => bad(
+            "trigger.days",
+            days,
+            format!("must be between -{MAX_RULE_DAYS} and {MAX_RULE_DAYS} days"),
+        ),
+        Trigger::FirstResponseOverdue { hours, .. } if !(1..=MAX_SLA_HOURS).contains(hours) => {
+            bad(
+                "trigger.hours",
+                hours,
+                format!("must be between 1 and {MAX_SLA_HOURS} hours"),
+            )
+        }
+        _ => Ok(()),
     }
 }

@@ -508,7 +508,7 @@ impl Batch<'_> {
     ) -> Result<()> {
         match action {
             Action::CreateTask { title, due_in_days } => {
-                let due = at + Duration::days(i64::from(*due_in_days));
+                let due = offset_days(at, *due_in_days, "actions.due_in_days")?;
                 let mut task = NewActivity::task(title.clone(), due);
                 if let Some(owner) = subject.owner {
                     task = task.owner(owner);
@@ -557,7 +557,7 @@ impl Batch<'_> {
                 in_days,
                 assignee,
             } => {
-                let when = at + Duration::days(i64::from(*in_days));
+                let when = offset_days(at, *in_days, "actions.in_days")?;
                 let mut input = if *kind == ActivityKind::Task {
                     NewActivity::task(title.clone(), when)
                 } else {
@@ -752,11 +752,24 @@ impl Batch<'_> {
         let mut customer_dates = Vec::new();
         let mut sla = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
+            if let Err(e) = crate::automation::check_trigger_bounds(&rule.trigger) {
+                report.skipped.push((rule.id, format!("rule '{}': {e}", rule.name)));
+                continue;
+            }
             match &rule.trigger {
                 // Due when idle since at or before `now - days`.
-                Trigger::DealIdle { days } => {
-                    idle.push((i, now - Duration::days(i64::from(*days))))
-                }
+                Trigger::DealIdle { days } => match Duration::try_days(i64::from(*days))
+                    .and_then(|d| now.checked_sub_signed(d))
+                {
+                    Some(since) => idle.push((i, since)),
+                    None => report.skipped.push((
+                        rule.id,
+                        format!(
+                            "rule '{}': {days} idle days before {now} is outside the calendar",
+                            rule.name
+                        ),
+                    )),
+                },
                 Trigger::TaskOverdue => overdue.push(i),
                 Trigger::DateReached {
                     entity: EntityKind::Deal,
@@ -770,6 +783,7 @@ impl Batch<'_> {
                 } => customer_dates.push((i, field.as_str(), last_due_date(now, *days))),
                 Trigger::FirstResponseOverdue { hours, calendar } => {
                     sla.push((i, Duration::hours(i64::from(*hours)), calendar));
+                    // (bounded by check_trigger_bounds above: no overflow)
                 }
                 _ => {}
             }
@@ -907,6 +921,30 @@ impl Batch<'_> {
         }
         Ok(report)
     }
+}
+
+/// `at` + `days` days, or a typed error naming `field` when a stored rule
+/// (saved by an older version, before the bounds) leaves the calendar.
+fn offset_days(at: DateTime<Utc>, days: u32, field: &str) -> Result<DateTime<Utc>> {
+    let max = crate::limits::MAX_RULE_DAYS;
+    if days > max {
+        return Err(Error::invalid(
+            EntityKind::Rule,
+            field,
+            days,
+            format!("must be at most {max} days; update the rule"),
+        ));
+    }
+    Duration::try_days(i64::from(days))
+        .and_then(|d| at.checked_add_signed(d))
+        .ok_or_else(|| {
+            Error::invalid(
+                EntityKind::Rule,
+                field,
+                days,
+                format!("{days} days after {at} is outside the calendar"),
+            )
+        })
 }
 
 /// The date in custom field `custom.KEY`, if it holds one.

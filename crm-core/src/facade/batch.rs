@@ -76,6 +76,30 @@ impl<'t> Batch<'t> {
         given.or(self.actor.user())
     }
 
+    /// Refuses an owner (or assignee) that is not a stored, active user:
+    /// every path that sets one (create, update, automation, import) goes
+    /// through the batch operations that call this.
+    pub(super) fn check_owner(&self, entity: EntityKind, owner: Option<UserId>) -> Result<()> {
+        let Some(u) = owner else {
+            return Ok(());
+        };
+        match self.tx.user(u)? {
+            Some(user) if user.active => Ok(()),
+            Some(_) => Err(Error::invalid(
+                entity,
+                "owner",
+                u,
+                "that user is deactivated; choose an active user",
+            )),
+            None => Err(Error::invalid(
+                entity,
+                "owner",
+                u,
+                "no user has this id",
+            )),
+        }
+    }
+
     /// Refuses changes of read-only fields among `changes` of `resource`.
     fn check_fields(
         &self,
@@ -211,6 +235,7 @@ impl<'t> Batch<'t> {
         let now = self.now();
         let id = CustomerId::from_uuid(self.new_uuid());
         let mut customer = input.into_customer(id, now)?;
+        self.check_owner(EntityKind::Customer, customer.owner)?;
         self.check_custom(EntityKind::Customer, &customer.custom)?;
         self.check_organisation(&customer)?;
         self.tx.insert_customer(&customer)?;
@@ -247,6 +272,7 @@ impl<'t> Batch<'t> {
         if next.owner != current.owner {
             self.access
                 .check_write(Resource::Customers, Operation::ChangeOwner, id, next.owner)?;
+            self.check_owner(EntityKind::Customer, next.owner)?;
         }
         self.check_custom(EntityKind::Customer, &next.custom)?;
         self.check_organisation(&next)?;
@@ -523,6 +549,7 @@ impl<'t> Batch<'t> {
         let now = self.now();
         let id = DealId::from_uuid(self.new_uuid());
         let mut deal = deal::create(input, id, &pipeline, now, self.actor)?;
+        self.check_owner(EntityKind::Deal, deal.owner)?;
         self.check_custom(EntityKind::Deal, &deal.custom)?;
         self.tx.insert_deal(&deal)?;
         self.record(
@@ -538,21 +565,67 @@ impl<'t> Batch<'t> {
 
     /// Changes a deal's fields. See [`Session::update_deal`](super::Session::update_deal).
     pub fn update_deal(&mut self, id: DealId, version: u64, patch: DealPatch) -> Result<Deal> {
+        self.change_deal(id, version, patch, None)
+    }
+
+    /// Corrects a won or lost deal's fields, with a reason recorded in the
+    /// event. See [`Session::correct_deal`](super::Session::correct_deal).
+    pub fn correct_deal(
+        &mut self,
+        id: DealId,
+        version: u64,
+        patch: DealPatch,
+        reason: &str,
+    ) -> Result<Deal> {
+        let reason = deal::validate_correction_reason(reason)?;
+        self.change_deal(id, version, patch, Some(reason))
+    }
+
+    /// `update_deal` (`correction` `None`: the deal must be open, or only
+    /// its owner change) and `correct_deal` (the deal must be closed).
+    fn change_deal(
+        &mut self,
+        id: DealId,
+        version: u64,
+        patch: DealPatch,
+        correction: Option<String>,
+    ) -> Result<Deal> {
         let mut current = reads::deal_in_scope(&*self.tx, &self.access, id)?;
         Self::check_version(EntityKind::Deal, id, version, current.version)?;
         self.access
             .check_write(Resource::Deals, Operation::Update, id, current.owner)?;
-        let (mut next, changes) = patch.apply(&current)?;
+        if correction.is_some() && current.status == deal::DealStatus::Open {
+            return Err(Error::invalid(
+                EntityKind::Deal,
+                "status",
+                current.status,
+                "only a won or lost deal is corrected; change an open deal with update_deal",
+            ));
+        }
+        let (mut next, mut changes) = patch.apply(&current)?;
         if changes.is_empty() {
             self.access.redact_deal(&mut current);
             return Ok(current);
+        }
+        if correction.is_none() {
+            deal::check_not_frozen(&current, &changes)?;
         }
         self.check_fields(Resource::Deals, &changes, id)?;
         if next.owner != current.owner {
             self.access
                 .check_write(Resource::Deals, Operation::ChangeOwner, id, next.owner)?;
+            self.check_owner(EntityKind::Deal, next.owner)?;
+        }
+        // The current stage's guards hold for as long as the deal is in it.
+        if let Some(pipeline) = self.tx.pipeline(current.pipeline)?
+            && let Some(stage) = pipeline.stage(&current.stage)
+        {
+            deal::check_guards_kept(&current, &next, stage)?;
         }
         self.check_custom(EntityKind::Deal, &next.custom)?;
+        if let Some(reason) = &correction {
+            changes.set("correction_reason", &(), reason);
+        }
         let now = self.now();
         next.version += 1;
         next.updated_at = now.max(current.updated_at);
@@ -743,6 +816,7 @@ impl<'t> Batch<'t> {
         let now = self.now();
         let id = ActivityId::from_uuid(self.new_uuid());
         let mut activity = input.into_activity(id, now)?;
+        self.check_owner(EntityKind::Activity, activity.owner)?;
         self.check_custom(EntityKind::Activity, &activity.custom)?;
         if let Some(deal_id) = activity.deal {
             let deal = reads::deal_in_scope(&*self.tx, &self.access, deal_id).map_err(|_| {

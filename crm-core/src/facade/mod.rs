@@ -314,6 +314,38 @@ impl<'c, S: Store> Session<'c, S> {
         self.batch(|b| b.update_deal(id, version, patch))
     }
 
+    /// Corrects a won or lost deal's fields (a closed deal is otherwise
+    /// frozen, see [`crate::deal`]): `reason` (not empty, at most
+    /// [`MAX_CORRECTION_REASON_CHARS`](crate::limits::MAX_CORRECTION_REASON_CHARS))
+    /// is recorded in the event as `correction_reason`, next to the old and
+    /// new values. The deal stays closed; the stage's guards still hold.
+    ///
+    /// ```
+    /// use crm_core::{Actor, Crm, DealPatch, Money, NewCustomer, NewDeal, PipelineDef};
+    /// use crm_store_memory::MemoryStore;
+    ///
+    /// let crm = Crm::new(MemoryStore::new());
+    /// let s = crm.as_actor(Actor::System);
+    /// let p = s.create_pipeline(PipelineDef::sales_template("Sales"))?;
+    /// let c = s.create_customer(NewCustomer::organisation("ACME"))?;
+    /// let d = s.create_deal(NewDeal::new(c.id, p.id, "Robots").amount(Money::parse("100", "EUR")?))?;
+    /// let d = s.win_deal(d.id, d.version)?;
+    /// let fix = DealPatch::default().amount(Some(Money::parse("90", "EUR")?));
+    /// assert!(s.update_deal(d.id, d.version, fix.clone()).is_err()); // frozen
+    /// let d = s.correct_deal(d.id, d.version, fix, "invoice 42 was 90 EUR")?;
+    /// assert_eq!(d.amount, Some(Money::parse("90", "EUR")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn correct_deal(
+        &self,
+        id: DealId,
+        version: u64,
+        patch: DealPatch,
+        reason: &str,
+    ) -> Result<Deal> {
+        self.batch(|b| b.correct_deal(id, version, patch, reason))
+    }
+
     /// Moves a deal to the stage with key `stage`.
     pub fn move_deal(&self, id: DealId, version: u64, stage: &str) -> Result<Deal> {
         self.batch(|b| b.move_deal(id, version, stage))

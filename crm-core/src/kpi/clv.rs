@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::customer::PurchaseSummary;
-use super::{KpiError, PerCurrency, RATE_DP, overflow, round, round_money};
+use super::{KpiError, PerCurrency, RATE_DP, overflow_in, round, round_money};
 use crate::currency::Currency;
 use crate::id::CustomerId;
 
@@ -98,14 +98,14 @@ pub fn historical_clv(summaries: &[PurchaseSummary], params: &ClvParams) -> Resu
         let clv = s
             .total
             .checked_mul(params.expected_lifetime_periods)
-            .ok_or_else(|| overflow("CLV"))?
+            .ok_or_else(|| overflow_in("CLV", s.currency))?
             .checked_div(periods)
-            .ok_or_else(|| overflow("CLV"))?;
+            .ok_or_else(|| overflow_in("CLV", s.currency))?;
         let clv = round_money(clv, s.currency);
         let e = sums.entry(s.currency).or_default();
         e.0 =
             e.0.checked_add(clv)
-                .ok_or_else(|| overflow("average CLV"))?;
+                .ok_or_else(|| overflow_in("average CLV", s.currency))?;
         e.1 += 1;
         out.customers.push(CustomerClv {
             customer: s.customer,

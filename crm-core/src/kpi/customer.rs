@@ -14,7 +14,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::deal_size::won_in_window;
-use super::{KpiError, KpiFilter, Period, ReportZone, local_date, overflow, rate, round_money};
+use super::{
+    KpiError, KpiFilter, Period, ReportZone, local_date, overflow, overflow_in, rate, round_money,
+};
 use crate::currency::Currency;
 use crate::customer::Lifecycle;
 use crate::deal::{Deal, DealStatus};
@@ -347,11 +349,11 @@ pub(crate) fn summarise(
             let (_, _, day, amount) = rows[i];
             total = total
                 .checked_add(amount)
-                .ok_or_else(|| overflow("purchase total"))?;
+                .ok_or_else(|| overflow_in("purchase total", currency))?;
             if day != first {
                 repeat_total = repeat_total
                     .checked_add(amount)
-                    .ok_or_else(|| overflow("purchase total"))?;
+                    .ok_or_else(|| overflow_in("purchase total", currency))?;
                 if day != last {
                     frequency += 1;
                 }

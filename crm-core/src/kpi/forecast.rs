@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{KpiError, KpiFilter, PerCurrency, add_to, overflow, round_money};
+use super::{KpiError, KpiFilter, PerCurrency, add_to, overflow_in, round_money};
 use crate::deal::{Deal, DealStatus};
 use crate::id::DealId;
 use crate::pipeline::Pipeline;
@@ -110,11 +110,11 @@ impl<'p> ForecastAcc<'p> {
         b.amount = b
             .amount
             .checked_add(m.amount)
-            .ok_or_else(|| overflow("forecast amount"))?;
+            .ok_or_else(|| overflow_in("forecast amount", m.currency))?;
         let w = m
             .amount
             .checked_mul(Decimal::from(p))
-            .ok_or_else(|| overflow("weighted forecast"))?
+            .ok_or_else(|| overflow_in("weighted forecast", m.currency))?
             / Decimal::ONE_HUNDRED;
         let slot = self
             .exact
@@ -124,7 +124,7 @@ impl<'p> ForecastAcc<'p> {
             .or_default();
         *slot = slot
             .checked_add(w)
-            .ok_or_else(|| overflow("weighted forecast"))?;
+            .ok_or_else(|| overflow_in("weighted forecast", m.currency))?;
         Ok(())
     }
 
@@ -136,7 +136,7 @@ impl<'p> ForecastAcc<'p> {
                 let w = round_money(w, c);
                 total = total
                     .checked_add(w)
-                    .ok_or_else(|| overflow("weighted forecast"))?;
+                    .ok_or_else(|| overflow_in("weighted forecast", c))?;
                 if let Some(b) = f.by_month.get_mut(&c).and_then(|m| m.get_mut(&month)) {
                     b.weighted = w;
                 }

@@ -142,16 +142,41 @@ pub enum KpiError {
         /// The stage.
         stage: StageKey,
     },
-    /// A sum or product does not fit in a `Decimal` (about 7.9e28).
-    #[error("the {what} is too large to compute exactly")]
+    /// A sum or product does not fit in a `Decimal` (about 7.9e28). With
+    /// every stored amount within [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT)
+    /// this needs records stored by an older version, or huge rates.
+    #[error("{}", overflow_message(what, *currency))]
     Overflow {
         /// Which figure.
         what: &'static str,
+        /// The currency of the figure, when it has one.
+        currency: Option<Currency>,
     },
 }
 
+fn overflow_message(what: &str, currency: Option<Currency>) -> String {
+    let max = crate::limits::MAX_AMOUNT;
+    match currency {
+        Some(c) => format!(
+            "the {what} in {c} is too large to compute exactly (some {c} amount is far above the bound of {max})"
+        ),
+        None => format!("the {what} is too large to compute exactly"),
+    }
+}
+
 pub(crate) fn overflow(what: &'static str) -> KpiError {
-    KpiError::Overflow { what }
+    KpiError::Overflow {
+        what,
+        currency: None,
+    }
+}
+
+/// [`overflow`] of a figure in `currency`.
+pub(crate) fn overflow_in(what: &'static str, currency: Currency) -> KpiError {
+    KpiError::Overflow {
+        what,
+        currency: Some(currency),
+    }
 }
 
 /// Which deals (or activities) a KPI looks at: a pipeline, an owner and a
@@ -311,7 +336,8 @@ impl AmountStats {
     ) -> Result<Self, KpiError> {
         amounts.sort_unstable();
         let n = amounts.len();
-        let total = checked_sum(amounts.iter().copied(), "total amount")?;
+        let total = checked_sum(amounts.iter().copied(), "total amount")
+            .map_err(|_| overflow_in("total amount", currency))?;
         if n == 0 {
             return Ok(AmountStats::default());
         }
@@ -321,7 +347,7 @@ impl AmountStats {
         } else {
             amounts[n / 2 - 1]
                 .checked_add(amounts[n / 2])
-                .ok_or_else(|| overflow("median amount"))?
+                .ok_or_else(|| overflow_in("median amount", currency))?
                 / Decimal::TWO
         };
         Ok(AmountStats {
@@ -350,7 +376,9 @@ pub(crate) fn add_to(
     what: &'static str,
 ) -> Result<(), KpiError> {
     let slot = map.entry(m.currency).or_default();
-    *slot = slot.checked_add(m.amount).ok_or_else(|| overflow(what))?;
+    *slot = slot
+        .checked_add(m.amount)
+        .ok_or_else(|| overflow_in(what, m.currency))?;
     Ok(())
 }
 
@@ -423,7 +451,7 @@ impl RateTable {
     fn exact(&self, amount: Decimal, from: Currency) -> Result<Decimal, KpiError> {
         amount
             .checked_mul(self.rate(from)?)
-            .ok_or_else(|| overflow("converted amount"))
+            .ok_or_else(|| overflow_in("converted amount", from))
     }
 
     /// `money` in the reporting currency, rounded to its minor unit.
@@ -442,7 +470,7 @@ impl RateTable {
         for (c, a) in totals {
             sum = sum
                 .checked_add(self.exact(*a, *c)?)
-                .ok_or_else(|| overflow("converted total"))?;
+                .ok_or_else(|| overflow_in("converted total", self.reporting))?;
         }
         Ok(Money::new(round_money(sum, self.reporting), self.reporting))
     }

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use super::deal_size::won_in_window;
 use super::{
-    KpiError, KpiFilter, PerCurrency, Period, RateTable, ReportZone, local_date, overflow,
+    KpiError, KpiFilter, PerCurrency, Period, RateTable, ReportZone, local_date, overflow_in,
 };
 use crate::deal::Deal;
 use crate::money::Money;
@@ -77,7 +77,7 @@ impl RevenueAcc {
             .or_default();
         *slot = slot
             .checked_add(m.amount)
-            .ok_or_else(|| overflow("revenue"))?;
+            .ok_or_else(|| overflow_in("revenue", m.currency))?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::win_rate::closed_in_window;
-use super::{DAYS_DP, KpiError, KpiFilter, PerCurrency, overflow, rate, round, round_money};
+use super::{DAYS_DP, KpiError, KpiFilter, PerCurrency, overflow_in, rate, round, round_money};
 use crate::deal::{Deal, DealStatus};
 
 /// The inputs and result of the velocity formula for one currency.
@@ -86,7 +86,7 @@ impl VelocityAcc {
                 a.won_total = a
                     .won_total
                     .checked_add(m.amount)
-                    .ok_or_else(|| overflow("won total"))?;
+                    .ok_or_else(|| overflow_in("won total", m.currency))?;
                 if let Some(w) = d.won_at {
                     a.cycle_ms += i128::from((w - d.created_at).num_milliseconds());
                 }
@@ -109,13 +109,13 @@ impl VelocityAcc {
                 let num = Decimal::from(a.open)
                     .checked_mul(a.won_total)
                     .and_then(|x| x.checked_mul(won))
-                    .ok_or_else(|| overflow("sales velocity"))?;
+                    .ok_or_else(|| overflow_in("sales velocity", c))?;
                 let den = Decimal::from(a.won + a.lost)
                     .checked_mul(cycle_days)
-                    .ok_or_else(|| overflow("sales velocity"))?;
+                    .ok_or_else(|| overflow_in("sales velocity", c))?;
                 Some(round_money(
                     num.checked_div(den)
-                        .ok_or_else(|| overflow("sales velocity"))?,
+                        .ok_or_else(|| overflow_in("sales velocity", c))?,
                     c,
                 ))
             };

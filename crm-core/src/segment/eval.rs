@@ -145,7 +145,7 @@ pub struct Derived {
     facts: HashMap<CustomerId, Facts>,
     purchases: Vec<HashMap<CustomerId, Purchases>>,
     rfm: Vec<HashMap<CustomerId, CustomerRfm>>,
-    overflow: bool,
+    overflow: Option<crate::Currency>,
 }
 
 impl Derived {
@@ -159,7 +159,7 @@ impl Derived {
             facts: HashMap::new(),
             purchases: vec![HashMap::new(); k],
             rfm: Vec::new(),
-            overflow: false,
+            overflow: None,
         }
     }
 
@@ -190,7 +190,7 @@ impl Derived {
                     p.count += 1;
                     match p.total.checked_add(amount.amount) {
                         Some(t) => p.total = t,
-                        None => self.overflow = true,
+                        None => self.overflow = Some(amount.currency),
                     }
                 }
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -217,12 +217,15 @@ impl Derived {
 
     /// Computes the RFM scores; fails if a sum overflowed.
     pub fn finish(&mut self) -> Result<()> {
-        if self.overflow {
+        if let Some(c) = self.overflow {
             return Err(Error::invalid(
                 EntityKind::Segment,
                 "won_amount",
-                "sum",
-                "a customer's won amounts are too large to add up exactly",
+                format!("sum in {c}"),
+                format!(
+                    "a customer's won amounts in {c} are too large to add up exactly (some amount is far above the bound of {})",
+                    crate::limits::MAX_AMOUNT
+                ),
             ));
         }
         self.rfm = self

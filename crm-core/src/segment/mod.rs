@@ -102,8 +102,8 @@ impl SegmentPatch {
     }
 }
 
-/// The longest segment name.
-pub const MAX_NAME_CHARS: usize = 200;
+/// The longest segment name ([`limits::MAX_NAME_CHARS`](crate::limits::MAX_NAME_CHARS)).
+pub const MAX_NAME_CHARS: usize = crate::limits::MAX_NAME_CHARS;
 
 /// The most parentheses and `not`s the parser accepts around a condition
 /// (keeps parsing, printing and evaluating hostile input bounded).
@@ -126,14 +126,14 @@ pub(crate) fn validate_name(name: &str) -> Result<String> {
             "a segment needs a name",
         ));
     }
-    if trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::invalid(
-            EntityKind::Segment,
-            "name",
-            trimmed,
-            format!("a segment name has at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
+    crate::limits::check_text(
+        EntityKind::Segment,
+        "name",
+        "a segment name",
+        trimmed,
+        MAX_NAME_CHARS,
+        false,
+    )?;
     Ok(trimmed.to_owned())
 }
 
@@ -145,9 +145,30 @@ fn depth(e: &Expr) -> usize {
     }
 }
 
-/// Validates an expression to be saved or evaluated: [`Expr::check`] and
-/// a tree depth of at most [`MAX_TREE_DEPTH`].
+/// How many nodes (conditions, constants, `and`, `or`, `not`) `e` has.
+pub(crate) fn node_count(e: &Expr) -> usize {
+    match e {
+        Expr::Const(_) | Expr::Pred(_) => 1,
+        Expr::And(p) | Expr::Or(p) => p.iter().map(node_count).fold(1, usize::saturating_add),
+        Expr::Not(inner) => node_count(inner).saturating_add(1),
+    }
+}
+
+/// Validates an expression to be saved or evaluated: [`Expr::check`], a
+/// tree depth of at most [`MAX_TREE_DEPTH`] and at most
+/// [`MAX_EXPRESSION_NODES`](crate::limits::MAX_EXPRESSION_NODES) nodes
+/// (whether it came from text or from JSON).
 pub(crate) fn validate_expr(e: &Expr) -> Result<()> {
+    let nodes = node_count(e);
+    let max = crate::limits::MAX_EXPRESSION_NODES;
+    if nodes > max {
+        return Err(Error::invalid(
+            EntityKind::Segment,
+            "expression",
+            format!("{nodes} nodes"),
+            format!("an expression has at most {max} conditions and operators"),
+        ));
+    }
     if depth(e) > MAX_TREE_DEPTH {
         return Err(Error::invalid(
             EntityKind::Segment,

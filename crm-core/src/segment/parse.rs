@@ -86,7 +86,20 @@ impl FromStr for Expr {
 /// assert_eq!(err.expected, "a lifecycle (lead, prospect, customer, churned)");
 /// # Ok::<(), crm_core::segment::ParseError>(())
 /// ```
+///
+/// Text longer than [`MAX_EXPRESSION_BYTES`](crate::limits::MAX_EXPRESSION_BYTES)
+/// or a tree of more than
+/// [`MAX_EXPRESSION_NODES`](crate::limits::MAX_EXPRESSION_NODES) nodes is
+/// refused before any more work is done with it.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
+    use crate::limits::{MAX_EXPRESSION_BYTES, MAX_EXPRESSION_NODES};
+    if input.len() > MAX_EXPRESSION_BYTES {
+        return Err(ParseError {
+            position: MAX_EXPRESSION_BYTES,
+            expected: format!("an expression of at most {MAX_EXPRESSION_BYTES} bytes"),
+            found: format!("{} bytes", input.len()),
+        });
+    }
     let tokens = lex(input)?;
     let mut p = Parser {
         input,
@@ -97,6 +110,14 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let e = p.or()?;
     if p.pos < p.tokens.len() {
         return Err(p.error("'and', 'or' or the end of the expression"));
+    }
+    let nodes = super::node_count(&e);
+    if nodes > MAX_EXPRESSION_NODES {
+        return Err(ParseError {
+            position: input.len(),
+            expected: format!("an expression of at most {MAX_EXPRESSION_NODES} conditions and operators"),
+            found: format!("{nodes} of them"),
+        });
     }
     Ok(e)
 }

@@ -25,6 +25,7 @@ mod backup;
 mod custom_field;
 mod data_access;
 mod import;
+mod invariants;
 mod merge;
 mod predict;
 pub use automation::*;
@@ -33,6 +34,7 @@ pub use backup::*;
 pub use custom_field::*;
 pub use data_access::*;
 pub use import::*;
+pub use invariants::*;
 pub use merge::*;
 pub use predict::*;
 // ----- access: scope-aware segment push-down -----
@@ -74,6 +76,13 @@ macro_rules! store_conformance_tests {
             import_reports_misaligned_rows_and_missing_columns,
             import_reads_custom_fields,
             merge_moves_everything_and_records_one_event,
+            owners_and_assignees_must_be_active_users,
+            stage_guards_hold_while_the_deal_is_in_the_stage,
+            closed_deals_are_frozen_except_through_reopen_or_correction,
+            amounts_are_bounded_at_every_door,
+            rule_durations_are_bounded_and_old_rules_never_panic,
+            sizes_are_bounded_with_clear_errors,
+            aggregate_overflow_names_the_currency_and_the_figure,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
             data_paths_respect_access,
@@ -594,6 +603,7 @@ pub fn listings_match_reference_pagination<S: Store>(store: S) {
     let users: Vec<UserId> = (1..=3)
         .map(|i| UserId::from_uuid(uuid::Uuid::from_u128(i)))
         .collect();
+    crate::testing::seed_users(crm.store(), users.iter().copied());
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");
@@ -1327,6 +1337,10 @@ fn check_deal_invariants(deal: &Deal, p: &Pipeline) -> std::result::Result<(), T
 /// by one; every failed one changes nothing and appends nothing.
 pub fn deal_state_machine_holds_under_random_operations<S: Store>(store: S) {
     let (crm, clock) = engine(store);
+    crate::testing::seed_users(
+        crm.store(),
+        [1, 2].map(|i| UserId::from_uuid(uuid::Uuid::from_u128(i))),
+    );
     let s = crm.as_actor(Actor::System);
     let c = s
         .create_customer(NewCustomer::organisation("ACME"))
@@ -3174,11 +3188,6 @@ fn build_access_plan<S: Store>(crm: &Crm<S>, plan: &AccessPlan, case: u64) -> Ve
                 .expect("manager");
         }
     }
-    for (i, (_, _, active, _)) in plan.users.iter().enumerate() {
-        if !active {
-            system.deactivate_user(users[i].id, 1).expect("deactivate");
-        }
-    }
     let owner = |o: &Option<usize>| o.map(|i| users[i].id);
     let p = system
         .create_pipeline(PipelineDef::sales_template("P"))
@@ -3210,6 +3219,15 @@ fn build_access_plan<S: Store>(crm: &Crm<S>, plan: &AccessPlan, case: u64) -> Ve
         a.owner = owner(o);
         a.customer = Some(customers[c % customers.len()].id);
         system.log_activity(a).expect("activity");
+    }
+    // Deactivated last: an owner must be active when records are given to
+    // them, and records keep an owner who was deactivated later.
+    for (i, (_, _, active, _)) in plan.users.iter().enumerate() {
+        if !active {
+            system
+                .deactivate_user(users[i].id, users[i].version)
+                .expect("deactivate");
+        }
     }
     if !deals.is_empty() {
         let mut tx = crm.store().write().expect("write");

@@ -12,6 +12,7 @@ pub fn merge_moves_everything_and_records_one_event<S: Store>(store: S) {
     let (crm, _) = engine(store);
     let s = crm.as_actor(Actor::System);
     let owner = UserId::from_uuid(uuid::Uuid::from_u128(77));
+    crate::testing::seed_users(crm.store(), [owner]);
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");

@@ -1,0 +1,196 @@
+//! Every bound the engine enforces on caller input, in one place.
+//!
+//! Each constant below is checked when a value enters the engine (facade
+//! call, CSV import, automation action, C ABI request): a value past the
+//! bound is refused with an [`Error::Invalid`](crate::Error::Invalid) that
+//! names the field, the value (shortened) and the limit, and nothing is
+//! written. A value exactly at a bound is accepted.
+//!
+//! The bounds exist so that no single caller can store a state that breaks
+//! the engine for everyone afterwards: an amount that makes every report
+//! overflow, a duration that makes date arithmetic fail, a record or an
+//! expression so large that reading it takes seconds.
+//!
+//! ```
+//! use crm_core::limits;
+//! use crm_core::{Actor, Crm, Error, NewCustomer};
+//! use crm_store_memory::MemoryStore;
+//!
+//! let crm = Crm::new(MemoryStore::new());
+//! let s = crm.as_actor(Actor::System);
+//! let long = "x".repeat(limits::MAX_NAME_CHARS + 1);
+//! let Err(Error::Invalid(e)) = s.create_customer(NewCustomer::person(long)) else { panic!() };
+//! assert_eq!(e.field, "name");
+//! assert_eq!(e.reason, "a name has at most 200 characters (this one has 201)");
+//! # Ok::<(), crm_core::Error>(())
+//! ```
+
+use rust_decimal::Decimal;
+
+use crate::error::{EntityKind, Error, Result};
+
+// ----- money -----
+
+/// The largest absolute value of an amount of money: 10^15 (one
+/// quadrillion units of any currency, more than the world's yearly output
+/// in most currencies).
+///
+/// Why this bound: a [`Decimal`] holds about 7.9 × 10^28. With every stored
+/// amount at most 10^15, a sum of fewer than 7.9 × 10^13 amounts (more
+/// records than any store holds) cannot overflow, and a sum stays *exact*
+/// (no digit rounded away) for up to 10^9 amounts with four decimal
+/// places (15 + 9 integer digits + 4 decimals = 28 digits). Weighted
+/// forecasts multiply by a probability (at most 1) and so stay in range.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+
+/// The most decimal places an amount's *text* may have (`Money::parse`, JSON
+/// and CSV): 28, what a [`Decimal`] represents exactly. Longer fractions are
+/// refused instead of being rounded (they used to become 0 silently). A
+/// stored amount must also fit its currency's minor unit (2 for EUR, 0 for
+/// JPY): see [`Money::fits_minor_units`](crate::Money::fits_minor_units).
+pub const MAX_AMOUNT_TEXT_SCALE: u32 = 28;
+
+// ----- durations and offsets -----
+
+/// The longest `deal_idle { days }` a rule may wait, in days (10 years).
+/// Every day offset a rule carries (`date_reached { days }`, an action's
+/// `due_in_days` / `in_days`) has the same bound.
+pub const MAX_RULE_DAYS: u32 = 3650;
+
+/// The longest first-response SLA a rule may set, in hours (one year).
+pub const MAX_SLA_HOURS: u32 = 8760;
+
+// ----- text -----
+
+/// The longest name (customer, user, team, segment, rule), deal title and
+/// activity subject, in characters (after trimming).
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The longest activity body (a note, an e-mail's text), in characters.
+pub const MAX_BODY_CHARS: usize = 100_000;
+
+/// The longest lost reason of a deal, in characters.
+pub const MAX_LOST_REASON_CHARS: usize = 500;
+
+/// The longest reason of a [`correct_deal`](crate::Session::correct_deal),
+/// in characters (it must not be empty).
+pub const MAX_CORRECTION_REASON_CHARS: usize = 500;
+
+/// The longest value of a custom text field, in characters.
+pub const MAX_CUSTOM_TEXT_CHARS: usize = 1000;
+
+/// The longest e-mail address, in bytes (RFC 5321's path limit).
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// The longest tag, in characters (after normalisation).
+pub const MAX_TAG_CHARS: usize = 50;
+
+// ----- collections -----
+
+/// The most tags one customer may carry.
+pub const MAX_TAGS_PER_RECORD: usize = 100;
+
+/// The most e-mail addresses, and separately the most phone numbers, one
+/// customer may carry.
+pub const MAX_CONTACT_POINTS: usize = 20;
+
+/// The most actions one automation rule may have.
+pub const MAX_RULE_ACTIONS: usize = 20;
+
+// ----- segment expressions -----
+
+/// The longest segment expression text the parser reads, in bytes (64 KiB).
+pub const MAX_EXPRESSION_BYTES: usize = 65_536;
+
+/// The most nodes (comparisons, `and`, `or`, `not`) one segment
+/// expression may have, in text or in its JSON form.
+pub const MAX_EXPRESSION_NODES: usize = 1000;
+
+/// Refuses `value` of `entity.field` if it has more than `max` characters
+/// or any control character (NUL included). `multiline` lets line breaks
+/// and tabs through (bodies of notes), nothing else. `what` names the
+/// value in the message ("a name", "a subject").
+pub(crate) fn check_text(
+    entity: EntityKind,
+    field: &str,
+    what: &str,
+    value: &str,
+    max: usize,
+    multiline: bool,
+) -> Result<()> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(Error::invalid(
+            entity,
+            field,
+            value,
+            format!("{what} has at most {max} characters (this one has {n})"),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+    {
+        return Err(Error::invalid(
+            entity,
+            field,
+            value.escape_debug(),
+            format!(
+                "contains the control character U+{:04X}; {}",
+                c as u32,
+                if multiline {
+                    "only line breaks and tabs are allowed"
+                } else {
+                    "names and single-line texts may not contain control characters"
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a list of `n` items of `entity.field` longer than `max`.
+pub(crate) fn check_count(entity: EntityKind, field: &str, n: usize, max: usize) -> Result<()> {
+    if n > max {
+        return Err(Error::invalid(
+            entity,
+            field,
+            format!("{n} items"),
+            format!("the limit is {max}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_amount_is_ten_to_the_fifteenth() {
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000i64));
+        // 7.9e13 amounts at the bound do not overflow (the reasoning above).
+        let sum = MAX_AMOUNT.checked_mul(Decimal::from(79_000_000_000_000i64));
+        assert!(sum.is_some());
+    }
+
+    #[test]
+    fn text_at_the_bound_is_accepted_one_past_is_refused() {
+        let e = EntityKind::Customer;
+        let check = |v: &str, multiline| check_text(e, "name", "a name", v, 200, multiline);
+        assert!(check(&"é".repeat(200), false).is_ok());
+        let err = check(&"é".repeat(201), false).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a name has at most 200 characters (this one has 201)"),
+            "{err}"
+        );
+        let err = check("a\0b", false).unwrap_err();
+        assert!(err.to_string().contains("U+0000"), "{err}");
+        assert!(check("a\nb\tc", true).is_ok());
+        assert!(check("a\nb", false).is_err());
+        assert!(check("a\u{7}b", true).is_err());
+        assert!(check_count(e, "tags", 100, 100).is_ok());
+        assert!(check_count(e, "tags", 101, 100).is_err());
+    }
+}
