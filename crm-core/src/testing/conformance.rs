@@ -27,6 +27,7 @@ mod data_access;
 mod import;
 mod merge;
 mod predict;
+mod verify;
 pub use automation::*;
 pub use automation_rules::*;
 pub use backup::*;
@@ -35,6 +36,7 @@ pub use data_access::*;
 pub use import::*;
 pub use merge::*;
 pub use predict::*;
+pub use verify::*;
 // ----- access: scope-aware segment push-down -----
 mod access_segments;
 pub use access_segments::*;
@@ -1246,6 +1248,7 @@ pub fn pipeline_edit_remaps_deals<S: Store>(store: S) {
         last.changes.iter().any(|c| c.field == "moved_deals"),
         "the edit's event lists the moved deals"
     );
+    verify::assert_consistent(&crm);
 }
 
 #[derive(Debug, Clone)]
@@ -1835,6 +1838,7 @@ pub fn worked_example_sales_flow<S: Store>(store: S) {
         (last.changes[0].old.as_str(), last.changes[0].new.as_str()),
         (Some("lead"), Some("customer"))
     );
+    verify::assert_consistent(&crm);
 }
 
 // ----- segments -----
