@@ -120,6 +120,7 @@ pub mod team;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod user;
+pub mod verify;
 
 pub use access::{AccessRole, Field, Operation, Permissions, Resource, Scope};
 pub use activity::{Activity, ActivityKind, Direction, NewActivity};

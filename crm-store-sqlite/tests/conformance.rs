@@ -88,3 +88,26 @@ fn automation_backup_round_trips_between_stores() {
         crm_store_memory::MemoryStore::new(),
     );
 }
+
+// ----- consistency check -----
+
+#[test]
+fn verify_finds_nothing_in_a_consistent_store() {
+    crm_core::testing::conformance::verify_finds_nothing_in_a_consistent_store(|| {
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap()
+    });
+}
+
+#[test]
+fn restore_refuses_inconsistent_backups() {
+    crm_core::testing::conformance::restore_refuses_inconsistent_backups(|| {
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap()
+    });
+}
+
+#[test]
+fn restore_accepts_only_consistent_mutations() {
+    crm_core::testing::conformance::restore_accepts_only_consistent_mutations(|| {
+        crm_store_sqlite::SqliteStore::open_in_memory().unwrap()
+    });
+}

@@ -229,6 +229,9 @@ pub enum Operation {
     Restore,
     /// Merge one customer into another.
     Merge,
+    /// Check a whole store's consistency (needs write scope `all` on
+    /// everything, like a backup: it reads every record).
+    Verify,
 }
 
 impl Operation {
@@ -244,6 +247,7 @@ impl Operation {
             Operation::BackUp => "back up",
             Operation::Restore => "restore",
             Operation::Merge => "merge",
+            Operation::Verify => "verify",
         }
     }
 }

@@ -123,7 +123,10 @@ impl<S: Store> Session<'_, S> {
     /// Restores a backup into this store, which must be empty, in one
     /// transaction (the same rights as [`Session::backup`] are needed): on any problem (a malformed line, a reference that
     /// does not resolve, a gap in the event numbers) nothing is restored
-    /// and the error names the line.
+    /// and the error names the line. Before committing it runs the
+    /// consistency check ([`crate::verify`]) on the restored store and
+    /// refuses the backup on any finding, naming the line of the record at
+    /// fault (0 when no one line holds it) and the finding.
     pub fn restore(&self, input: impl BufRead) -> Result<BackupCounts> {
         let mut tx = self.crm.store.write()?;
         Access::load(&*tx, self.actor)?.check_admin(Operation::Restore)?;
@@ -163,6 +166,8 @@ impl<S: Store> Session<'_, S> {
         let mut deals: HashSet<DealId> = HashSet::new();
         let mut rules: HashSet<RuleId> = HashSet::new();
         let mut lines_read = 0u64;
+        // Where each record came from, to name the line of a finding.
+        let mut line_of: HashMap<(EntityKind, String), u64> = HashMap::new();
         for (i, text) in input.lines().enumerate() {
             let n = i as u64 + 1;
             lines_read = n;
@@ -190,6 +195,9 @@ impl<S: Store> Session<'_, S> {
                 }
             }
             counts.count(&line);
+            if let Some(key) = record_key(&line) {
+                line_of.entry(key).or_insert(n);
+            }
             match line {
                 Line::Header(_) => return Err(fail("a second header".into())),
                 Line::Team(t) => tx.insert_team(&t)?,
@@ -229,10 +237,10 @@ impl<S: Store> Session<'_, S> {
                             d.id, d.pipeline
                         ))
                     })?;
-                    let unknown = std::iter::once(&d.stage)
-                        .chain(d.history.iter().map(|h| &h.to))
-                        .find(|k| !keys.contains(k));
-                    if let Some(k) = unknown {
+                    // Only the current stage: earlier history entries may
+                    // name stages a pipeline edit has since removed.
+                    if !keys.contains(&d.stage) {
+                        let k = &d.stage;
                         return Err(fail(format!(
                             "deal {} refers to stage '{k}', which its pipeline does not have",
                             d.id
@@ -328,9 +336,46 @@ impl<S: Store> Session<'_, S> {
                 reason: format!("the customer's {field} {id} is not in the backup"),
             });
         }
+        // The backup's records each look right; the whole must be too.
+        let findings = crate::verify::check(&*tx)?;
+        if let Some(first) = findings.first() {
+            let line = line_of
+                .get(&(first.entity, first.id.clone()))
+                .copied()
+                .unwrap_or(0);
+            let more = match findings.len() - 1 {
+                0 => String::new(),
+                n => format!(" (and {n} more finding(s))"),
+            };
+            return Err(Error::Backup {
+                line,
+                reason: format!("the restored store would be inconsistent: {first}{more}"),
+            });
+        }
         tx.commit()?;
         Ok(counts)
     }
+}
+
+/// The (kind, id) a backup line holds, as [`crate::verify::Finding`]s name
+/// records.
+fn record_key(line: &Line) -> Option<(EntityKind, String)> {
+    let key = match line {
+        Line::Header(_) | Line::Firing(_) => return None,
+        Line::Team(t) => (EntityKind::Team, t.id.to_string()),
+        Line::User(u) => (EntityKind::User, u.id.to_string()),
+        Line::FieldSchema(s) => (EntityKind::FieldSchema, s.entity.to_string()),
+        Line::Pipeline(p) => (EntityKind::Pipeline, p.id.to_string()),
+        Line::Customer(c) => (EntityKind::Customer, c.id.to_string()),
+        Line::Deal(d) => (EntityKind::Deal, d.id.to_string()),
+        Line::Activity(a) => (EntityKind::Activity, a.id.to_string()),
+        Line::Segment(s) => (EntityKind::Segment, s.id.to_string()),
+        Line::Event(e) => (EntityKind::Event, e.id.to_string()),
+        Line::Rule(r) => (EntityKind::Rule, r.id.to_string()),
+        Line::Notification(n) => (EntityKind::Notification, n.id.to_string()),
+        Line::RoundRobinCursor(c) => (EntityKind::Team, c.team.to_string()),
+    };
+    Some(key)
 }
 
 fn write_failed(reason: String) -> Error {

@@ -47,6 +47,7 @@ mod merge;
 mod predict;
 mod reads;
 mod segment;
+mod verify;
 
 use std::sync::Arc;
 

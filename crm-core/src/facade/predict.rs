@@ -198,6 +198,9 @@ impl<S: Store> Session<'_, S> {
             let defined_fields = define_score_fields(b, &fields, obs, now)?;
 
             let (mut written, mut out_of_scope, mut not_writable, mut merged) = (0, 0, 0, 0);
+            // The customers this run changes: their new versions have no
+            // event of their own, the run's event lists them.
+            let mut written_ids: Vec<CustomerId> = Vec::new();
             let scorer = purchases.model.scorer();
             for (id, rfm) in &histories {
                 let Some(mut c) = b.tx.customer(*id)? else {
@@ -229,6 +232,7 @@ impl<S: Store> Session<'_, S> {
                 c.version += 1;
                 c.updated_at = now.max(c.updated_at);
                 b.tx.update_customer(&c)?;
+                written_ids.push(c.id);
                 written += 1;
             }
 
@@ -280,6 +284,7 @@ impl<S: Store> Session<'_, S> {
                 }),
             );
             ch.set("fields", &none, &fields.keys());
+            ch.set("written_customers", &none, &written_ids);
             ch.set("defined_fields", &none, &defined_fields);
             ch.set(
                 "customers",

@@ -28,6 +28,7 @@ mod import;
 mod invariants;
 mod merge;
 mod predict;
+mod verify;
 pub use automation::*;
 pub use automation_rules::*;
 pub use backup::*;
@@ -37,6 +38,7 @@ pub use import::*;
 pub use invariants::*;
 pub use merge::*;
 pub use predict::*;
+pub use verify::*;
 // ----- access: scope-aware segment push-down -----
 mod access_segments;
 pub use access_segments::*;
@@ -1256,6 +1258,7 @@ pub fn pipeline_edit_remaps_deals<S: Store>(store: S) {
         last.changes.iter().any(|c| c.field == "moved_deals"),
         "the edit's event lists the moved deals"
     );
+    verify::assert_consistent(&crm);
 }
 
 #[derive(Debug, Clone)]
@@ -1849,6 +1852,7 @@ pub fn worked_example_sales_flow<S: Store>(store: S) {
         (last.changes[0].old.as_str(), last.changes[0].new.as_str()),
         (Some("lead"), Some("customer"))
     );
+    verify::assert_consistent(&crm);
 }
 
 // ----- segments -----

@@ -175,6 +175,7 @@ pub fn automation_won_deal_updates_customer_and_outbox<S: Store>(store: S) {
         s.acknowledge_notification(n.id, 1),
         Err(Error::Conflict { .. })
     ));
+    super::verify::assert_consistent(&crm);
 }
 
 /// An action that breaks a business rule fails the triggering change:
@@ -424,6 +425,7 @@ pub fn automation_run_due_fires_once_per_episode<S: Store>(store: S) {
             .fired
             .is_empty()
     );
+    super::verify::assert_consistent(&crm);
 }
 
 /// Property: over a fixed state, any sequence of `run_due` calls ending at

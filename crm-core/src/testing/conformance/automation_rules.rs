@@ -240,6 +240,7 @@ pub fn automation_event_triggers_worked_example<S: Store>(store: S) {
         )
         .expect_err("unknown lifecycle");
     assert!(bad.to_string().contains("trigger.to"), "{bad}");
+    super::verify::assert_consistent(&crm);
 }
 
 /// A date field N days ahead or past: fires once per (rule, record, date);
@@ -354,6 +355,7 @@ pub fn automation_date_reached_fires_once_per_date<S: Store>(store: S) {
         texts,
         ["Closes in 7 days @ 01-24", "Closes in 7 days @ 02-21"]
     );
+    super::verify::assert_consistent(&crm);
 }
 
 /// Actions: an activity for a fixed user, tasks round-robin over a team's
@@ -599,6 +601,7 @@ pub fn automation_actions_worked_example<S: Store>(store: S) {
         .deactivate_user(named.id, named.version)
         .expect("deactivated");
     assert!(!gone.active);
+    super::verify::assert_consistent(&crm);
 }
 
 /// Rules, the outbox (with its acknowledgements), recorded firings and
@@ -829,4 +832,5 @@ pub fn automation_first_response_sla<S: Store>(store: S) {
         )
         .expect_err("closed calendar");
     assert!(bad.to_string().contains("trigger.calendar"), "{bad}");
+    super::verify::assert_consistent(&crm);
 }

@@ -7,7 +7,7 @@ use crate::*;
 /// Fills a store with every kind of record and change: a pipeline edited
 /// after use, customers updated and merged, deals won, lost and reopened,
 /// activities and completed tasks.
-fn fill<S: Store>(crm: &Crm<S>, clock: &ManualClock) {
+pub(super) fn fill<S: Store>(crm: &Crm<S>, clock: &ManualClock) {
     let s = crm.as_actor(Actor::System);
     let north = s.create_team(NewTeam::new("North")).expect("team");
     let rep_user = s

@@ -193,4 +193,5 @@ pub fn merge_refusals_change_nothing<S: Store>(store: S) {
     }
     let org_after = s.merge_customers(org.id, org.version, org.id, org.version, &policy);
     assert!(org_after.is_err());
+    super::verify::assert_consistent(&crm);
 }

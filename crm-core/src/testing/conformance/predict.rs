@@ -339,6 +339,7 @@ pub fn predicted_scores_are_written_in_one_event<S: Store>(store: S) {
         .filter(|c| decimal(c, "p_alive").is_some())
         .count();
     assert_eq!(theirs.len(), visible);
+    super::verify::assert_consistent(&crm);
 }
 
 /// Customers of `owner` with purchases.
