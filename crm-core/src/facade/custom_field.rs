@@ -11,10 +11,17 @@ use crate::store::Store;
 
 impl<S: Store> Session<'_, S> {
     /// The custom fields of `entity` (customer, deal or activity); version
-    /// 0 with no fields if none were ever defined.
+    /// 0 with no fields if none were ever defined. Like pipelines, a schema
+    /// needs read scope `all` on pipelines: anyone else (a user with no
+    /// role) gets [`Error::NotFound`](crate::Error::NotFound).
     pub fn custom_fields(&self, entity: EntityKind) -> Result<FieldSchema> {
-        // Configuration: every actor may read it.
-        self.with_access(|tx, _| {
+        // Configuration without an owner, like pipelines (see
+        // `crate::access`): only read scope `all` on pipelines reaches it;
+        // anyone else is told it does not exist.
+        self.with_access(|tx, access| {
+            if !access.can_read(Resource::Pipelines, None) {
+                return Err(crate::Error::not_found(EntityKind::FieldSchema, entity));
+            }
             Ok(tx
                 .field_schema(entity)?
                 .unwrap_or_else(|| FieldSchema::empty(entity)))
