@@ -35,52 +35,99 @@
  *
  * Actor JSON: {"type":"system"} or {"type":"user","id":"<user id>"}.
  *
- * Operations (request -> response; ids are UUID strings; "version" is the
- * record version the change is based on: a stale one gives
- * CRM_STATUS_CONFLICT):
- *   customer.create    NewCustomer                          -> Customer
- *   customer.get       {"id"}                               -> Customer
- *   customer.update    {"id","version","patch":CustomerPatch} -> Customer
- *   customer.list      CustomerQuery ({} = first page)      -> Page<Customer>
- *   pipeline.create    PipelineDef                          -> Pipeline
- *   pipeline.get       {"id"}                               -> Pipeline
- *   pipeline.list      PipelineQuery                        -> Page<Pipeline>
- *   deal.create        NewDeal                              -> Deal
- *   deal.get           {"id"}                               -> Deal
- *   deal.list          DealQuery                            -> Page<Deal>
- *   deal.move          {"id","version","stage"}             -> Deal
- *   deal.win           {"id","version"}                     -> Deal
- *   deal.lose          {"id","version","reason"}            -> Deal
- *   deal.reopen        {"id","version","stage"?}            -> Deal
- *   activity.log       NewActivity                          -> Activity
- *   activity.get       {"id"}                               -> Activity
- *   activity.list      ActivityQuery                        -> Page<Activity>
- *   activity.complete  {"id","version"}                     -> Activity
- *   segment.create     {"name","expression"} (text or Expr) -> Segment
- *   segment.get        {"id"}                               -> Segment
- *   segment.list       SegmentQuery                         -> Page<Segment>
- *   segment.evaluate   {"id"} or {"expression"}, "page"?    -> SegmentResult
- *   kpi.report         {"filter"?,"period"?,"zone"?,"response"?} -> KpiReport
- *   event.list         EventQuery                           -> Page<Event>
- *   user.create        NewUser (admins only)                -> User
- *   user.get           {"id"}                               -> User
- *   team.create        NewTeam (admins only)                -> Team
- *   team.get           {"id"}                               -> Team
- *   predict.fit        {"observation","unit"?,"l2_penalty"?} -> {"bg_nbd","gamma_gamma"}
- *   predict.score      {"observation","unit"?,"bg_nbd","gamma_gamma"?,"clv"}
- *                                                           -> [CustomerScores]
- *   predict.write_scores {"observation","unit"?,"clv"}      -> ScoreRunReport
- *     observation: {"end":RFC 3339,"currency","utc_offset_seconds"?,"filter"?}
- *     clv: {"horizon","discount_period","unit","discount_rate"}; unit:
- *     "day", "week" (default) or "month"
- *   rule.create        {"name","trigger","actions","condition"?,"active"?}
- *                      (admins; condition: segment text or Expr) -> Rule
- *   rule.get           {"id"}                               -> Rule
- *   rule.list          {}                                   -> [Rule]
- *   rule.update        {"id","version","rule":{as rule.create}} -> Rule
- *   automation.run_due {"now"?} (RFC 3339; default: now)    -> DueReport
- *   outbox.list        {"include_acknowledged"?}            -> [Notification]
- *   outbox.acknowledge {"id","version"}                     -> Notification
+ * Operations (see crm-ffi/doc/operations.md for each one's request and
+ * response; "ops.list" returns the table as JSON). Ids are UUID strings;
+ * "version" is the record version a change is based on (a stale one gives
+ * CRM_STATUS_CONFLICT). Every write (marked w) may carry "at" (RFC 3339):
+ * when it happened. Writes marked b may be steps of "batch".
+ *   customer.create           wb Creates a customer (person or organisation).
+ *   customer.get                 One customer by id.
+ *   customer.update           wb Changes a customer at `version`.
+ *   customer.list                A page of customers.
+ *   customer.count               How many customers match a filter.
+ *   customer.merge            wb Merges one customer into another.
+ *   customer.duplicates          Finds customers that are probably the same party.
+ *   customer.import           w  Imports customers from CSV.
+ *   customer.export              Exports the customers the actor may read as CSV.
+ *   pipeline.create           wb Creates a pipeline from a definition.
+ *   pipeline.get                 One pipeline by id.
+ *   pipeline.list                A page of pipelines.
+ *   pipeline.update           wb Replaces a pipeline's definition; deals in removed stages move as mapped.
+ *   deal.create               wb Creates a deal.
+ *   deal.get                     One deal by id.
+ *   deal.list                    A page of deals.
+ *   deal.count                   How many deals match a filter.
+ *   deal.update               wb Changes a deal's fields (amount, close date, owner, ...).
+ *   deal.move                 wb Moves a deal to a stage.
+ *   deal.win                  wb Moves a deal to its pipeline's won stage.
+ *   deal.lose                 wb Moves a deal to its pipeline's lost stage, with a reason.
+ *   deal.lose_in              wb Moves a deal to a lost stage named by key, with a reason.
+ *   deal.reopen               wb Reopens a won or lost deal.
+ *   deal.import               w  Imports deals with their history from CSV.
+ *   deal.export                  Exports the deals the actor may read as CSV.
+ *   activity.log              wb Logs an activity or creates a task.
+ *   activity.get                 One activity by id.
+ *   activity.list                A page of activities.
+ *   activity.complete         wb Marks a task done.
+ *   activity.import           w  Imports activities from CSV.
+ *   activity.export              Exports the activities the actor may read as CSV.
+ *   segment.create            w  Saves a segment.
+ *   segment.get                  One saved segment by id.
+ *   segment.list                 A page of saved segments.
+ *   segment.update            w  Renames a segment or changes its expression.
+ *   segment.delete            w  Deletes a saved segment.
+ *   segment.evaluate             The customers in a saved segment or an expression, a page at a time.
+ *   segment.rfm                  Recency, frequency and monetary scores of every customer with purchases.
+ *   segment.abc                  ABC classes of customers by revenue.
+ *   custom_fields.get            The custom fields of an entity type.
+ *   custom_fields.set         wb Replaces the custom fields of an entity type (schema at `version`, 0 the first time).
+ *   kpi.report                   Every KPI in one report.
+ *   kpi.win_rate                 Win rate of the deals in scope.
+ *   kpi.close_rate               Close rate of the deals in scope.
+ *   kpi.funnel                   Stage funnel of one pipeline.
+ *   kpi.deal_size                Size of the deals won in the window.
+ *   kpi.sales_cycle              Sales cycle of the deals won in the window.
+ *   kpi.sales_velocity           Sales velocity per currency.
+ *   kpi.forecast                 Forecast of the open deals in scope.
+ *   kpi.revenue                  Won revenue per period.
+ *   kpi.new_customers            New customers per period.
+ *   kpi.churn                    Churn and retention over the window (which needs both ends).
+ *   kpi.repeat_purchase_rate     Share of customers who bought more than once.
+ *   kpi.purchase_summaries       Frequency, recency, age and monetary value per customer.
+ *   kpi.historical_clv           Historical customer lifetime value.
+ *   kpi.rotting_deals            Open deals idle longer than their stage allows.
+ *   kpi.activity_metrics         Activity counts and task figures.
+ *   kpi.first_response           First-response time and SLA attainment of leads.
+ *   event.list                   A page of the audit log.
+ *   user.create               wb Creates a user (admins only).
+ *   user.get                     One user by id.
+ *   user.list                    A page of users.
+ *   user.update               wb Changes a user's name or e-mail.
+ *   user.deactivate           wb Deactivates a user.
+ *   user.reactivate           wb Reactivates a user.
+ *   user.set_roles            wb Replaces a user's roles.
+ *   team.create               wb Creates a team (admins only).
+ *   team.get                     One team by id.
+ *   team.list                    A page of teams.
+ *   team.add_member           wb Adds a user to a team.
+ *   team.remove_member        wb Removes a user from a team.
+ *   team.set_manager          wb Sets or clears a team's manager.
+ *   access.permissions           What the actor may do: scopes per resource, hidden and read-only fields.
+ *   access.hidden_fields         The fields the actor cannot see.
+ *   predict.fit                  Fits the BG/NBD and Gamma-Gamma models.
+ *   predict.score                Every customer's scores under given parameters.
+ *   predict.write_scores      w  Fits the models and writes every customer's scores.
+ *   rule.create               wb Saves an automation rule (process admins).
+ *   rule.get                     One rule by id.
+ *   rule.list                    Every rule.
+ *   rule.update               wb Replaces a rule's definition.
+ *   automation.run_due        wb Fires the time rules due now.
+ *   outbox.list                  The notifications for the host to deliver, oldest first.
+ *   outbox.acknowledge        wb Marks a notification delivered.
+ *   backup.create                A full backup of the store (admins).
+ *   backup.restore            w  Restores a backup into an empty store (admins).
+ *   batch                     w  Runs write steps in one transaction, all or nothing.
+ *   ops.list                     This table: every operation with its shapes.
  *
  * Failures change nothing: arguments are checked before the engine runs and
  * every operation is one transaction. Panics never cross into C: they come

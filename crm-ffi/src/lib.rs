@@ -32,46 +32,16 @@
 //!
 //! # Operations
 //!
-//! | op | request | response |
-//! |----|---------|----------|
-//! | `customer.create` | `NewCustomer` | `Customer` |
-//! | `customer.get` | `{"id"}` | `Customer` |
-//! | `customer.update` | `{"id","version","patch": CustomerPatch}` | `Customer` |
-//! | `customer.list` | `CustomerQuery` (`{}` = first page) | `Page<Customer>` |
-//! | `pipeline.create` | `PipelineDef` | `Pipeline` |
-//! | `pipeline.get` | `{"id"}` | `Pipeline` |
-//! | `pipeline.list` | `PipelineQuery` | `Page<Pipeline>` |
-//! | `deal.create` | `NewDeal` | `Deal` |
-//! | `deal.get` | `{"id"}` | `Deal` |
-//! | `deal.list` | `DealQuery` | `Page<Deal>` |
-//! | `deal.move` | `{"id","version","stage"}` | `Deal` |
-//! | `deal.win` | `{"id","version"}` | `Deal` |
-//! | `deal.lose` | `{"id","version","reason"}` | `Deal` |
-//! | `deal.reopen` | `{"id","version","stage"?}` | `Deal` |
-//! | `activity.log` | `NewActivity` | `Activity` |
-//! | `activity.get` | `{"id"}` | `Activity` |
-//! | `activity.list` | `ActivityQuery` | `Page<Activity>` |
-//! | `activity.complete` | `{"id","version"}` | `Activity` |
-//! | `segment.create` | `{"name","expression"}` (text or `Expr` JSON) | `Segment` |
-//! | `segment.get` | `{"id"}` | `Segment` |
-//! | `segment.list` | `SegmentQuery` | `Page<Segment>` |
-//! | `segment.evaluate` | `{"id"}` or `{"expression"}`, optional `"page"` | `SegmentResult` |
-//! | `kpi.report` | `{"filter"?: KpiFilter, "period"?: Period, "zone"?: IANA name, "response"?: {"calendar": BusinessCalendar, "sla_minutes"?}}` | `KpiReport` (per-owner maps as `[{"owner": id-or-null, "value"}]` arrays) |
-//! | `event.list` | `EventQuery` | `Page<Event>` |
-//! | `user.create` | `NewUser` (admins only) | `User` |
-//! | `user.get` | `{"id"}` | `User` |
-//! | `team.create` | `NewTeam` (admins only) | `Team` |
-//! | `team.get` | `{"id"}` | `Team` |
-//! | `predict.fit` | `{"observation","unit"?,"l2_penalty"?,"spend_l2_penalty"?}` | `{"bg_nbd": BgNbdFit, "gamma_gamma": GammaGammaFit}` |
-//! | `predict.score` | `{"observation","unit"?,"bg_nbd","gamma_gamma"?,"clv"}` | `[CustomerScores]` |
-//! | `predict.write_scores` | `{"observation","unit"?,"clv","l2_penalty"?,"spend_l2_penalty"?}` | `ScoreRunReport` |
-//! | `rule.create` | `{"name","trigger","actions","condition"?,"active"?}` (process admins; condition as segment text or `Expr` JSON) | `Rule` |
-//! | `rule.get` | `{"id"}` | `Rule` |
-//! | `rule.list` | `{}` | `[Rule]` |
-//! | `rule.update` | `{"id","version","rule": {as rule.create}}` | `Rule` |
-//! | `automation.run_due` | `{"now"?}` (RFC 3339; default: the engine's clock) | `DueReport` |
-//! | `outbox.list` | `{"include_acknowledged"?}` | `[Notification]` |
-//! | `outbox.acknowledge` | `{"id","version"}` | `Notification` |
+//! About a hundred operations, one per public method of crm-core's
+//! `Session` (customers, pipelines, deals, activities, segments, KPIs,
+//! custom fields, import, export, backup, users and teams, access,
+//! predictions, automation) plus `batch` (several writes in one
+//! transaction) and `ops.list` (the table as JSON). The [`ops`] module
+//! documents each one's request and response and the conventions they
+//! share (versions, pages, historical `"at"` times, bulk data as strings
+//! or files, batches); the same table is in `doc/operations.md` and, in
+//! short, in `crm.h`. All of it is generated from one table,
+//! [`ops::OPERATIONS`].
 //!
 //! # Ownership
 //!
@@ -122,7 +92,6 @@
 
 pub mod api;
 pub mod ops;
-mod predict;
 pub mod status;
 pub mod version;
 

@@ -1,344 +1,227 @@
 //! The operations `crm_call` dispatches: safe Rust, no pointers.
 //!
 //! Each operation takes one JSON request and returns one JSON response,
-//! both in the serde forms of crm-core's types. The table in the crate
-//! docs (and in `crm.h`) lists them all.
+//! both in the serde forms of crm-core's types. One table,
+//! [`OPERATIONS`], drives everything: the dispatcher looks operations up
+//! in it, the documentation below and in `crm.h` is generated from it (a
+//! test compares them), and a coverage test checks that every public
+//! method of [`Session`] is reached by some entry (or is listed in
+//! [`RUST_ONLY`] with the reason).
+//!
+//! The handlers live in one module per domain word (`ops/deal.rs`,
+//! `ops/import.rs`, ...); this module holds the table's types, the
+//! dispatcher and the request and response helpers they share.
+//!
+#![doc = include_str!("../doc/operations.md")]
 
-use crm_core::automation::{Action, NewRule, Trigger};
-use crm_core::kpi::ReportZone;
-use crm_core::kpi::report::KpiOptions;
-use crm_core::kpi::response::ResponseOptions;
-use crm_core::kpi::{KpiFilter, Period};
-use crm_core::query::{
-    ActivityQuery, CustomerQuery, DealQuery, EventQuery, PageRequest, PipelineQuery,
-};
+use chrono::{DateTime, Utc};
 use crm_core::segment::Expr;
-use crm_core::{
-    ActivityId, Actor, Crm, CustomerId, CustomerPatch, DealId, NewActivity, NewCustomer, NewDeal,
-    NewTeam, NewUser, PipelineDef, PipelineId, SegmentId, SegmentQuery, Session, Store, TeamId,
-    UserId,
-};
-use crm_core::{NotificationId, RuleId};
-use serde::Deserialize;
+use crm_core::{Actor, Batch, Crm, Session, Store};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::status::{CrmStatus, Failure};
 
+mod access;
+mod activity;
+mod admin;
+mod automation;
+mod backup;
+mod batch;
+mod bulk;
+mod custom_field;
+mod customer;
+mod deal;
+mod event;
+mod export;
+mod import;
+mod kpi;
+mod pipeline;
+mod predict;
+mod record;
+mod segment;
+mod table;
+
+#[cfg(test)]
+mod coverage;
+#[cfg(test)]
+mod doc;
+
+pub use table::{OPERATIONS, RUST_ONLY};
+
+use record::Record;
+
 /// The engine behind a `crm_engine *`: a facade over whichever store
 /// `crm_open` chose.
 pub type Engine = Crm<Box<dyn Store>>;
 
-/// Every operation name `crm_call` accepts, in documentation order.
-pub const OPERATIONS: &[&str] = &[
-    "customer.create",
-    "customer.get",
-    "customer.update",
-    "customer.list",
-    "pipeline.create",
-    "pipeline.get",
-    "pipeline.list",
-    "deal.create",
-    "deal.get",
-    "deal.list",
-    "deal.move",
-    "deal.win",
-    "deal.lose",
-    "deal.reopen",
-    "activity.log",
-    "activity.get",
-    "activity.list",
-    "activity.complete",
-    "segment.create",
-    "segment.get",
-    "segment.list",
-    "segment.evaluate",
-    "kpi.report",
-    "event.list",
-    "user.create",
-    "user.get",
-    "team.create",
-    "team.get",
-    "predict.fit",
-    "predict.score",
-    "predict.write_scores",
-    // ----- automation -----
-    "rule.create",
-    "rule.get",
-    "rule.list",
-    "rule.update",
-    "automation.run_due",
-    "outbox.list",
-    "outbox.acknowledge",
-];
+/// One operation of `crm_call`: an entry of [`OPERATIONS`].
+pub struct Operation {
+    /// The name callers pass as `op`, `noun.verb`. A contract: never
+    /// renamed.
+    pub name: &'static str,
+    /// What it does, in one line.
+    pub summary: &'static str,
+    /// The request's shape: a crm-core type name or the object's fields
+    /// (`?` marks an optional field).
+    pub request: &'static str,
+    /// The response's shape.
+    pub response: &'static str,
+    /// The [`Session`] methods this operation reaches (the coverage test
+    /// reads this).
+    pub covers: &'static [&'static str],
+    /// How it runs.
+    pub(crate) run: Run,
+}
+
+impl Operation {
+    /// Whether the operation changes the store, and so takes the optional
+    /// `"at"` request field (see the module docs).
+    pub fn writes(&self) -> bool {
+        !matches!(self.run, Run::Read(_))
+    }
+
+    /// Whether the operation may be a step of a `batch`.
+    pub fn batchable(&self) -> bool {
+        matches!(self.run, Run::Step(_))
+    }
+}
+
+/// What a handler sees: the session (already dated when the request has
+/// an `"at"`), the engine, and that time.
+pub(crate) struct Ctx<'a> {
+    pub(crate) s: Session<'a, Box<dyn Store>>,
+    pub(crate) engine: &'a Engine,
+    pub(crate) at: Option<DateTime<Utc>>,
+}
+
+/// A parsed write, ready to run on a [`Batch`]: what `batch` steps are.
+pub(crate) type Step = Box<dyn FnOnce(&mut Batch<'_>) -> crm_core::Result<Record>>;
+
+/// How an operation runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Run {
+    /// A read: request in, response out.
+    Read(fn(&Ctx<'_>, &str) -> Result<String, Failure>),
+    /// A write that runs on a [`Batch`]: parsed first into a [`Step`], run
+    /// alone in its own transaction or as one step of a `batch`.
+    Step(fn(&Ctx<'_>, &str) -> Result<Step, Failure>),
+    /// A write with its own transaction (segments, imports, restore,
+    /// score runs, `batch` itself): cannot be a batch step.
+    Write(fn(&Ctx<'_>, &str) -> Result<String, Failure>),
+}
+
+/// The entry of the operation named `name`.
+pub fn find(name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|o| o.name == name)
+}
+
+/// Runs operation `op` for `actor` with the request `request` (JSON text)
+/// and returns the response JSON.
+pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<String, Failure> {
+    #[cfg(test)]
+    if op == "test.panic" {
+        panic!("a deliberate panic for the tests");
+    }
+    let Some(entry) = find(op) else {
+        return Err(Failure::new(
+            CrmStatus::UnknownOperation,
+            format!(
+                "unknown operation {op:?}; known operations: {}",
+                OPERATIONS
+                    .iter()
+                    .map(|o| o.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    let (at, request) = if entry.writes() {
+        take_at(request)?
+    } else {
+        (None, std::borrow::Cow::Borrowed(request))
+    };
+    let s = engine.as_actor(actor);
+    let s = match at {
+        Some(t) => s.at(t),
+        None => s,
+    };
+    let ctx = Ctx { s, engine, at };
+    match entry.run {
+        Run::Read(f) | Run::Write(f) => f(&ctx, &request),
+        Run::Step(f) => {
+            let step = f(&ctx, &request)?;
+            out(ctx.s.batch(step))
+        }
+    }
+}
+
+/// Takes the optional top-level `"at"` (RFC 3339) out of a write request:
+/// the time the change is recorded as having happened.
+fn take_at(request: &str) -> Result<(Option<DateTime<Utc>>, std::borrow::Cow<'_, str>), Failure> {
+    // Cheap test first: a request without the key is passed on untouched
+    // (a large CSV import is not parsed twice).
+    if !request.contains("\"at\"") {
+        return Ok((None, std::borrow::Cow::Borrowed(request)));
+    }
+    let mut value: Value = req(request)?;
+    let at = match value.as_object_mut().and_then(|o| o.remove("at")) {
+        None => return Ok((None, std::borrow::Cow::Borrowed(request))),
+        Some(v) => time_field(v, "request.at")?,
+    };
+    Ok((Some(at), std::borrow::Cow::Owned(value.to_string())))
+}
+
+/// Parses `v` as an RFC 3339 time; `what` names the field in the error.
+fn time_field(v: Value, what: &str) -> Result<DateTime<Utc>, Failure> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        Failure::new(
+            CrmStatus::InvalidInput,
+            format!("{what} {v}: not an RFC 3339 time with an offset ({e})"),
+        )
+    })
+}
+
+/// Serialises a value for the caller.
+fn json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string(value).map_err(|e| {
+        Failure::new(
+            CrmStatus::Internal,
+            format!("cannot serialise the response: {e}"),
+        )
+    })
+}
+
+/// A [`Step`] from a closure over the batch.
+fn step<T: Into<Record>>(
+    work: impl FnOnce(&mut Batch<'_>) -> crm_core::Result<T> + 'static,
+) -> Result<Step, Failure> {
+    Ok(Box::new(move |b| work(b).map(Into::into)))
+}
 
 /// `{"id": ...}`
-#[derive(Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ById<I> {
     id: I,
 }
 
 /// `{"id": ..., "version": n}`
-#[derive(Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Versioned<I> {
     id: I,
     version: u64,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UpdateCustomer {
-    id: CustomerId,
-    version: u64,
-    patch: CustomerPatch,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MoveDeal {
-    id: DealId,
-    version: u64,
-    stage: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoseDeal {
-    id: DealId,
-    version: u64,
-    reason: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReopenDeal {
-    id: DealId,
-    version: u64,
-    #[serde(default)]
-    stage: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateSegment {
-    name: String,
-    expression: Value,
-}
-
-/// Either a saved segment (`id`) or an expression, and a page.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EvaluateSegment {
-    #[serde(default)]
-    id: Option<SegmentId>,
-    #[serde(default)]
-    expression: Option<Value>,
-    #[serde(default)]
-    page: PageRequest,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct KpiRequest {
-    filter: KpiFilter,
-    period: Option<Period>,
-    /// An IANA time zone name for calendar dates (default UTC).
-    zone: Option<String>,
-    /// First-response times and the SLA, when given.
-    response: Option<ResponseRequest>,
-}
-
-/// `{"calendar": BusinessCalendar, "sla_minutes"?: n}`
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResponseRequest {
-    calendar: crm_core::calendar::BusinessCalendar,
-    #[serde(default)]
-    sla_minutes: Option<u32>,
-}
-
-// ----- automation -----
-
 /// `{}`
-#[derive(Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
-
-/// A rule definition: `NewRule`'s fields, the condition as segment text or
-/// an expression tree.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleRequest {
-    name: String,
-    #[serde(default = "active_by_default")]
-    active: bool,
-    trigger: Trigger,
-    #[serde(default)]
-    condition: Option<Value>,
-    actions: Vec<Action>,
-}
-
-fn active_by_default() -> bool {
-    true
-}
-
-fn new_rule(r: RuleRequest) -> Result<NewRule, Failure> {
-    let mut rule = NewRule::new(r.name, r.trigger).active(r.active);
-    if let Some(c) = r.condition {
-        rule = rule.condition(expression(c)?);
-    }
-    rule.actions = r.actions;
-    Ok(rule)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UpdateRule {
-    id: RuleId,
-    version: u64,
-    rule: RuleRequest,
-}
-
-/// `{"now"?}`: the engine's clock when absent.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RunDue {
-    #[serde(default)]
-    now: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OutboxList {
-    #[serde(default)]
-    include_acknowledged: bool,
-}
 
 /// Parses the actor JSON: `{"type":"system"}` or `{"type":"user","id":"…"}`.
 pub fn parse_actor(json: &str) -> Result<Actor, Failure> {
     parse(json, "actor_json")
-}
-
-/// Runs operation `op` for `actor` with the request `request` (JSON text)
-/// and returns the response JSON.
-pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<String, Failure> {
-    let s = engine.as_actor(actor);
-    match op {
-        "customer.create" => out(s.create_customer(req::<NewCustomer>(request)?)),
-        "customer.get" => out(s.customer(req::<ById<CustomerId>>(request)?.id)),
-        "customer.update" => {
-            let r: UpdateCustomer = req(request)?;
-            out(s.update_customer(r.id, r.version, r.patch))
-        }
-        "customer.list" => out(s.customers(&req::<CustomerQuery>(request)?)),
-        "pipeline.create" => out(s.create_pipeline(req::<PipelineDef>(request)?)),
-        "pipeline.get" => out(s.pipeline(req::<ById<PipelineId>>(request)?.id)),
-        "pipeline.list" => out(s.pipelines(&req::<PipelineQuery>(request)?)),
-        "deal.create" => out(s.create_deal(req::<NewDeal>(request)?)),
-        "deal.get" => out(s.deal(req::<ById<DealId>>(request)?.id)),
-        "deal.list" => out(s.deals(&req::<DealQuery>(request)?)),
-        "deal.move" => {
-            let r: MoveDeal = req(request)?;
-            out(s.move_deal(r.id, r.version, &r.stage))
-        }
-        "deal.win" => {
-            let r: Versioned<DealId> = req(request)?;
-            out(s.win_deal(r.id, r.version))
-        }
-        "deal.lose" => {
-            let r: LoseDeal = req(request)?;
-            out(s.lose_deal(r.id, r.version, &r.reason))
-        }
-        "deal.reopen" => {
-            let r: ReopenDeal = req(request)?;
-            out(s.reopen_deal(r.id, r.version, r.stage.as_deref()))
-        }
-        "activity.log" => out(s.log_activity(req::<NewActivity>(request)?)),
-        "activity.get" => out(s.activity(req::<ById<ActivityId>>(request)?.id)),
-        "activity.list" => out(s.activities(&req::<ActivityQuery>(request)?)),
-        "activity.complete" => {
-            let r: Versioned<ActivityId> = req(request)?;
-            out(s.complete_task(r.id, r.version))
-        }
-        "segment.create" => {
-            let r: CreateSegment = req(request)?;
-            out(s.create_segment(&r.name, expression(r.expression)?))
-        }
-        "segment.get" => out(s.segment(req::<ById<SegmentId>>(request)?.id)),
-        "segment.list" => out(s.segments(&req::<SegmentQuery>(request)?)),
-        "segment.evaluate" => evaluate(&s, req(request)?),
-        "kpi.report" => {
-            let r: KpiRequest = req(request)?;
-            let mut options = KpiOptions {
-                filter: r.filter,
-                ..KpiOptions::default()
-            };
-            if let Some(p) = r.period {
-                options.period = p;
-            }
-            if let Some(zone) = r.zone {
-                options.zone = ReportZone::named(&zone).map_err(crm_core::Error::from)?;
-            }
-            if let Some(resp) = r.response {
-                let mut o = ResponseOptions::new(resp.calendar);
-                if let Some(m) = resp.sla_minutes {
-                    o = o.sla(chrono::TimeDelta::minutes(i64::from(m)));
-                }
-                options.response = Some(o);
-            }
-            out(s.kpi_report(&options))
-        }
-        "event.list" => out(s.events(&req::<EventQuery>(request)?)),
-        "user.create" => out(s.create_user(req::<NewUser>(request)?)),
-        "user.get" => out(s.user(req::<ById<UserId>>(request)?.id)),
-        "team.create" => out(s.create_team(req::<NewTeam>(request)?)),
-        "team.get" => out(s.team(req::<ById<TeamId>>(request)?.id)),
-        "predict.fit" => crate::predict::fit(&s, req(request)?),
-        "predict.score" => crate::predict::score(&s, req(request)?),
-        "predict.write_scores" => crate::predict::write_scores(&s, req(request)?),
-        // ----- automation -----
-        "rule.create" => out(s.create_rule(new_rule(req(request)?)?)),
-        "rule.get" => out(s.rule(req::<ById<RuleId>>(request)?.id)),
-        "rule.list" => {
-            req::<Empty>(request)?;
-            out(s.rules())
-        }
-        "rule.update" => {
-            let r: UpdateRule = req(request)?;
-            out(s.update_rule(r.id, r.version, new_rule(r.rule)?))
-        }
-        "automation.run_due" => {
-            let r: RunDue = req(request)?;
-            out(s.run_due(r.now.unwrap_or_else(|| engine.now())))
-        }
-        "outbox.list" => out(s.outbox(req::<OutboxList>(request)?.include_acknowledged)),
-        "outbox.acknowledge" => {
-            let r: Versioned<NotificationId> = req(request)?;
-            out(s.acknowledge_notification(r.id, r.version))
-        }
-        #[cfg(test)]
-        "test.panic" => panic!("a deliberate panic for the tests"),
-        other => Err(Failure::new(
-            CrmStatus::UnknownOperation,
-            format!(
-                "unknown operation {other:?}; known operations: {}",
-                OPERATIONS.join(", ")
-            ),
-        )),
-    }
-}
-
-fn evaluate(s: &Session<'_, Box<dyn Store>>, r: EvaluateSegment) -> Result<String, Failure> {
-    match (r.id, r.expression) {
-        (Some(id), None) => out(s.evaluate_segment(id, &r.page)),
-        (None, Some(e)) => out(s.evaluate_expr(&expression(e)?, &r.page)),
-        _ => Err(Failure::new(
-            CrmStatus::InvalidInput,
-            "request: give exactly one of \"id\" (a saved segment) and \"expression\"",
-        )),
-    }
 }
 
 /// A segment expression: its text form (`"lifecycle = customer and ..."`)

@@ -1,6 +1,6 @@
 //! The predictive-model operations of `crm_call`: `predict.fit`,
-//! `predict.score` and `predict.write_scores` (see [`crate::predict`] in
-//! crm-core for the models).
+//! `predict.score` and `predict.write_scores` (see [`crm_core::predict`]
+//! for the models).
 //!
 //! Time units cross as names: `"unit"` is the unit the models are fitted
 //! and scored in (`"day"`, `"week"` or `"month"`, default `"week"`), and
@@ -182,7 +182,7 @@ fn json_out<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 }
 
 /// `predict.fit`: both models on the observation's purchases.
-pub(crate) fn fit<S: Store>(s: &Session<'_, S>, r: FitRequestJson) -> Result<String, Failure> {
+fn fit_in<S: Store>(s: &Session<'_, S>, r: FitRequestJson) -> Result<String, Failure> {
     let r = r.0;
     let obs = r.observation.build()?;
     in_unit!(r.unit, U => {
@@ -193,7 +193,7 @@ pub(crate) fn fit<S: Store>(s: &Session<'_, S>, r: FitRequestJson) -> Result<Str
 }
 
 /// `predict.score`: every customer's scores under given parameters.
-pub(crate) fn score<S: Store>(s: &Session<'_, S>, r: ScoreRequestJson) -> Result<String, Failure> {
+fn score_in<S: Store>(s: &Session<'_, S>, r: ScoreRequestJson) -> Result<String, Failure> {
     let r = r.0;
     let obs = r.observation.build()?;
     let spend = match &r.gamma_gamma {
@@ -211,7 +211,7 @@ pub(crate) fn score<S: Store>(s: &Session<'_, S>, r: ScoreRequestJson) -> Result
 }
 
 /// `predict.write_scores`: fit and write every customer's scores.
-pub(crate) fn write_scores<S: Store>(
+fn write_scores_in<S: Store>(
     s: &Session<'_, S>,
     r: WriteRequestJson,
 ) -> Result<String, Failure> {
@@ -233,14 +233,26 @@ pub(crate) fn write_scores<S: Store>(
 /// The request of `predict.fit`, parsed.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub(crate) struct FitRequestJson(FitRequest);
+struct FitRequestJson(FitRequest);
 
 /// The request of `predict.score`, parsed.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub(crate) struct ScoreRequestJson(ScoreRequest);
+struct ScoreRequestJson(ScoreRequest);
 
 /// The request of `predict.write_scores`, parsed.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub(crate) struct WriteRequestJson(WriteRequest);
+struct WriteRequestJson(WriteRequest);
+
+pub(super) fn fit(c: &super::Ctx<'_>, request: &str) -> Result<String, Failure> {
+    fit_in(&c.s, super::req(request)?)
+}
+
+pub(super) fn score(c: &super::Ctx<'_>, request: &str) -> Result<String, Failure> {
+    score_in(&c.s, super::req(request)?)
+}
+
+pub(super) fn write_scores(c: &super::Ctx<'_>, request: &str) -> Result<String, Failure> {
+    write_scores_in(&c.s, super::req(request)?)
+}

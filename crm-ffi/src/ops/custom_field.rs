@@ -1,0 +1,32 @@
+//! `custom_fields.*`: the custom fields of customers, deals and activities.
+
+use crm_core::EntityKind;
+use crm_core::custom_field::FieldDef;
+use serde::Deserialize;
+
+use super::{Ctx, Step, out, req, step};
+use crate::status::Failure;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Get {
+    entity: EntityKind,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Set {
+    entity: EntityKind,
+    /// The schema's version (0 the first time).
+    version: u64,
+    fields: Vec<FieldDef>,
+}
+
+pub(super) fn get(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
+    out(c.s.custom_fields(req::<Get>(request)?.entity))
+}
+
+pub(super) fn set(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
+    let r: Set = req(request)?;
+    step(move |b| b.set_custom_fields(r.entity, r.version, r.fields))
+}

@@ -1,0 +1,48 @@
+//! `customer.import`, `deal.import`, `activity.import`: CSV in (see
+//! [`crm_core::import`] for the columns and the report).
+
+use crm_core::import::{ImportOptions, ImportReport};
+use serde::Deserialize;
+
+use super::bulk::Input;
+use super::{Ctx, json, req};
+use crate::status::Failure;
+use crm_core::Session;
+
+/// `{"csv": "..."}` or `{"path": "..."}`, and the import options.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Import {
+    #[serde(default)]
+    csv: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    options: ImportOptions,
+}
+
+type Importer = fn(
+    &Session<'_, Box<dyn crm_core::Store>>,
+    &mut dyn std::io::BufRead,
+    &ImportOptions,
+) -> crm_core::Result<ImportReport>;
+
+fn run(c: &Ctx<'_>, request: &str, import: Importer) -> Result<String, Failure> {
+    let r: Import = req(request)?;
+    let input = Input::one_of("csv", r.csv, r.path)?;
+    let report = input.read(|rd| Ok(import(&c.s, rd, &r.options)?))?;
+    json(&report)
+}
+
+pub(super) fn customers(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
+    run(c, request, |s, rd, o| s.import_customers(rd, o))
+}
+
+pub(super) fn deals(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
+    run(c, request, |s, rd, o| s.import_deals(rd, o))
+}
+
+pub(super) fn activities(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
+    run(c, request, |s, rd, o| s.import_activities(rd, o))
+}
+
