@@ -144,9 +144,9 @@ mod amount_text {
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        let amount = decimal_str::deserialize(d)?;
-        let text = amount.to_string();
-        super::parse_exact(&text).map_err(serde::de::Error::custom)
+        decimal_str::deserialize_with(d, |text| {
+            super::parse_exact(text.trim()).map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -378,7 +378,11 @@ mod tests {
         let past = format!("0.{}1", "0".repeat(28));
         assert!(matches!(
             Money::parse(&past, "EUR"),
-            Err(MoneyError::TooPrecise { places: 29, max: 28, .. })
+            Err(MoneyError::TooPrecise {
+                places: 29,
+                max: 28,
+                ..
+            })
         ));
         let json = format!(r#"{{"amount":"{past}","currency":"EUR"}}"#);
         let err = serde_json::from_str::<Money>(&json).unwrap_err();
@@ -386,7 +390,10 @@ mod tests {
         // Too many significant digits for a Decimal: refused, not rounded.
         let r = Money::parse("12345678901234567890123456.789012", "EUR");
         assert!(
-            matches!(r, Err(MoneyError::TooPrecise { .. } | MoneyError::InvalidAmount(_))),
+            matches!(
+                r,
+                Err(MoneyError::TooPrecise { .. } | MoneyError::InvalidAmount(_))
+            ),
             "{r:?}"
         );
         // Trailing zeros do not count.
@@ -402,7 +409,11 @@ mod tests {
             err.to_string(),
             "1000000000000000.01 EUR is out of range: an amount is at most 1000000000000000 in absolute value"
         );
-        assert!(Money::new(Decimal::MAX, Currency::EUR).check_bounds().is_err());
+        assert!(
+            Money::new(Decimal::MAX, Currency::EUR)
+                .check_bounds()
+                .is_err()
+        );
     }
 
     fn cents() -> impl Strategy<Value = Decimal> {

@@ -33,12 +33,36 @@ pub(crate) mod decimal_str {
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        d.deserialize_str(DecimalText)
+        deserialize_with(d, |v| {
+            Decimal::from_str_exact(v).map_err(|_| {
+                let shown = super::shorten(v);
+                if Decimal::from_str(v).is_ok() {
+                    format!(
+                        "\"{shown}\" has more digits than an exact decimal holds (at most 28 after the point and about 7.9e28 in size): it would be rounded"
+                    )
+                } else {
+                    format!(
+                        "\"{shown}\" is not a decimal: expected {EXPECTED}, with a dot and no thousands separators or exponent"
+                    )
+                }
+            })
+        })
     }
 
-    struct DecimalText;
+    /// A decimal from a JSON string only, read by `parse` (which says
+    /// why a text is refused); a number or any other JSON type is refused
+    /// with [`EXPECTED`].
+    pub(crate) fn deserialize_with<'de, D, F>(d: D, parse: F) -> Result<Decimal, D::Error>
+    where
+        D: Deserializer<'de>,
+        F: FnOnce(&str) -> Result<Decimal, String>,
+    {
+        d.deserialize_str(DecimalText(parse))
+    }
 
-    impl Visitor<'_> for DecimalText {
+    struct DecimalText<F>(F);
+
+    impl<F: FnOnce(&str) -> Result<Decimal, String>> Visitor<'_> for DecimalText<F> {
         type Value = Decimal;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,18 +70,7 @@ pub(crate) mod decimal_str {
         }
 
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
-            Decimal::from_str_exact(v).map_err(|_| {
-                let shown = super::shorten(v);
-                if Decimal::from_str(v).is_ok() {
-                    E::custom(format_args!(
-                        "\"{shown}\" has more digits than an exact decimal holds (at most 28 after the point and about 7.9e28 in size): it would be rounded"
-                    ))
-                } else {
-                    E::custom(format_args!(
-                        "\"{shown}\" is not a decimal: expected {EXPECTED}, with a dot and no thousands separators or exponent"
-                    ))
-                }
-            })
+            (self.0)(v).map_err(E::custom)
         }
     }
 }

@@ -157,19 +157,6 @@
   (crm_version_number() / 1000u == (uint32_t)CRM_VERSION_NUMBER / 1000u)
 
 
-// The major version of the library this header belongs to.
-#define CRM_VERSION_MAJOR 0
-
-// The minor version of the library this header belongs to.
-#define CRM_VERSION_MINOR 1
-
-// The patch version of the library this header belongs to.
-#define CRM_VERSION_PATCH 0
-
-// The version as one number, `MAJOR * 1000000 + MINOR * 1000 + PATCH`
-// (0.1.0 is 1000), as SQLite's `SQLITE_VERSION_NUMBER` is built.
-#define CRM_VERSION_NUMBER 1000
-
 // The largest string argument `crm_call` accepts, in bytes (64 MiB): a
 // longer `actor_json`, `op` or `request_json` is refused with
 // `CRM_STATUS_INVALID_INPUT` before it is parsed.
@@ -182,6 +169,19 @@
 // The most characters of a whole `crm_last_error()` message; a longer
 // one is cut, saying how long it was.
 #define CRM_MESSAGE_MAX_CHARS 4000
+
+// The major version of the library this header belongs to.
+#define CRM_VERSION_MAJOR 0
+
+// The minor version of the library this header belongs to.
+#define CRM_VERSION_MINOR 1
+
+// The patch version of the library this header belongs to.
+#define CRM_VERSION_PATCH 0
+
+// The version as one number, `MAJOR * 1000000 + MINOR * 1000 + PATCH`
+// (0.1.0 is 1000), as SQLite's `SQLITE_VERSION_NUMBER` is built.
+#define CRM_VERSION_NUMBER 1000
 
 // The result of every `crm_*` call that can fail. `CRM_STATUS_OK` (0) is
 // success; every other value is a failure whose human-readable message

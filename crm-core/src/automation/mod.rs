@@ -73,9 +73,9 @@ mod trigger;
 
 pub use action::{Action, Assignee, Recipient};
 pub use outbox::Notification;
+pub(crate) use rule::check_trigger_bounds;
 pub(crate) use rule::set_field_patch;
 pub use rule::{MAX_ACTIONS, MAX_NAME_CHARS, NewRule, Rule};
-pub(crate) use rule::check_trigger_bounds;
 pub use trigger::{Trigger, tracked_fields};
 
 use chrono::{DateTime, Utc};

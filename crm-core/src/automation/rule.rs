@@ -156,14 +156,14 @@ impl NewRule {
                 };
                 check_field_name("trigger", *entity, field, standard)?;
             }
-            Trigger::FirstResponseOverdue { calendar, .. } => {
-                if calendar.hours().minutes_per_week() == 0 {
-                    return bad(
-                        "trigger.calendar",
-                        &calendar.time_zone(),
-                        "has no open hours, so no response could ever be late",
-                    );
-                }
+            Trigger::FirstResponseOverdue { calendar, .. }
+                if calendar.hours().minutes_per_week() == 0 =>
+            {
+                return bad(
+                    "trigger.calendar",
+                    &calendar.time_zone(),
+                    "has no open hours, so no response could ever be late",
+                );
             }
             _ => {}
         }
@@ -334,6 +334,35 @@ pub(crate) fn set_field_patch(
         .map_err(|e| format!("is not a valid value for {field}: {e}"))
 }
 
+/// Checks the durations and offsets a trigger carries against their
+/// bounds ([`MAX_RULE_DAYS`], [`MAX_SLA_HOURS`]). Run when a rule is saved,
+/// and again by `run_due` on every stored rule, so a rule saved by an older
+/// version with a larger value is skipped (and reported) instead of making
+/// date arithmetic fail.
+pub(crate) fn check_trigger_bounds(trigger: &Trigger) -> Result<()> {
+    let bad = |field: &str, value: &dyn std::fmt::Display, why: String| {
+        Err(Error::invalid(EntityKind::Rule, field, value, why))
+    };
+    match trigger {
+        Trigger::DealIdle { days } if !(1..=MAX_RULE_DAYS).contains(days) => bad(
+            "trigger.days",
+            days,
+            format!("must be between 1 and {MAX_RULE_DAYS} days"),
+        ),
+        Trigger::DateReached { days, .. } if days.unsigned_abs() > MAX_RULE_DAYS => bad(
+            "trigger.days",
+            days,
+            format!("must be between -{MAX_RULE_DAYS} and {MAX_RULE_DAYS} days"),
+        ),
+        Trigger::FirstResponseOverdue { hours, .. } if !(1..=MAX_SLA_HOURS).contains(hours) => bad(
+            "trigger.hours",
+            hours,
+            format!("must be between 1 and {MAX_SLA_HOURS} hours"),
+        ),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,36 +396,5 @@ mod tests {
             r.action(Action::notify("t"))
         });
         assert!(err_text(many).contains("at most 20"));
-    }
-}
-
-/// Checks the durations and offsets a trigger carries against their
-/// bounds ([`MAX_RULE_DAYS`], [`MAX_SLA_HOURS`]). Run when a rule is saved,
-/// and again by `run_due` on every stored rule, so a rule saved by an older
-/// version with a larger value is skipped (and reported) instead of making
-/// date arithmetic fail.
-pub(crate) fn check_trigger_bounds(trigger: &Trigger) -> Result<()> {
-    let bad = |field: &str, value: &dyn std::fmt::Display, why: String| {
-        Err(Error::invalid(EntityKind::Rule, field, value, why))
-    };
-    match trigger {
-        Trigger::DealIdle { days } if !(1..=MAX_RULE_DAYS).contains(days) => bad(
-            "trigger.days",
-            days,
-            format!("must be between 1 and {MAX_RULE_DAYS} days"),
-        ),
-        Trigger::DateReached { days, .. } if days.unsigned_abs() > MAX_RULE_DAYS => bad(
-            "trigger.days",
-            days,
-            format!("must be between -{MAX_RULE_DAYS} and {MAX_RULE_DAYS} days"),
-        ),
-        Trigger::FirstResponseOverdue { hours, .. } if !(1..=MAX_SLA_HOURS).contains(hours) => {
-            bad(
-                "trigger.hours",
-                hours,
-                format!("must be between 1 and {MAX_SLA_HOURS} hours"),
-            )
-        }
-        _ => Ok(()),
     }
 }

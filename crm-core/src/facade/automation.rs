@@ -753,7 +753,9 @@ impl Batch<'_> {
         let mut sla = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             if let Err(e) = crate::automation::check_trigger_bounds(&rule.trigger) {
-                report.skipped.push((rule.id, format!("rule '{}': {e}", rule.name)));
+                report
+                    .skipped
+                    .push((rule.id, format!("rule '{}': {e}", rule.name)));
                 continue;
             }
             match &rule.trigger {

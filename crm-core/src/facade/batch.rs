@@ -91,12 +91,7 @@ impl<'t> Batch<'t> {
                 u,
                 "that user is deactivated; choose an active user",
             )),
-            None => Err(Error::invalid(
-                entity,
-                "owner",
-                u,
-                "no user has this id",
-            )),
+            None => Err(Error::invalid(entity, "owner", u, "no user has this id")),
         }
     }
 

@@ -115,7 +115,9 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
     if nodes > MAX_EXPRESSION_NODES {
         return Err(ParseError {
             position: input.len(),
-            expected: format!("an expression of at most {MAX_EXPRESSION_NODES} conditions and operators"),
+            expected: format!(
+                "an expression of at most {MAX_EXPRESSION_NODES} conditions and operators"
+            ),
             found: format!("{nodes} of them"),
         });
     }

@@ -44,7 +44,10 @@ struct StepRequest {
 
 /// Names the step in a failure's message.
 fn in_step(i: usize, op: &str, f: Failure) -> Failure {
-    Failure::new(f.status, format!("request.steps[{i}] ({op}): {}", f.message))
+    Failure::new(
+        f.status,
+        format!("request.steps[{i}] ({op}): {}", f.message),
+    )
 }
 
 /// The batchable operations' names.

@@ -71,10 +71,7 @@ pub(super) fn write<T>(
             let mut buf = Vec::new();
             let out = f(&mut buf)?;
             let text = String::from_utf8(buf).map_err(|e| {
-                Failure::new(
-                    CrmStatus::Internal,
-                    format!("the output is not UTF-8: {e}"),
-                )
+                Failure::new(CrmStatus::Internal, format!("the output is not UTF-8: {e}"))
             })?;
             Ok((out, Some(text)))
         }
@@ -92,7 +89,8 @@ pub(super) fn write<T>(
             drop(w);
             match result {
                 Ok(out) => {
-                    std::fs::rename(&partial, path).map_err(|e| io_failure("rename", &partial, &e))?;
+                    std::fs::rename(&partial, path)
+                        .map_err(|e| io_failure("rename", &partial, &e))?;
                     Ok((out, None))
                 }
                 Err(e) => {

@@ -75,11 +75,11 @@ fn every_public_session_method_has_an_operation() {
         "public Session methods without an operation (add one to OPERATIONS in \
          crm-ffi/src/ops/table.rs, or to RUST_ONLY with the reason): {missing:?}"
     );
-    let stale: Vec<&&str> = covered
-        .iter()
-        .filter(|m| !methods.contains(**m))
-        .collect();
-    assert!(stale.is_empty(), "covers names no Session method: {stale:?}");
+    let stale: Vec<&&str> = covered.iter().filter(|m| !methods.contains(**m)).collect();
+    assert!(
+        stale.is_empty(),
+        "covers names no Session method: {stale:?}"
+    );
 }
 
 #[test]
@@ -94,8 +94,16 @@ fn operation_names_are_unique_and_well_formed() {
             "{}",
             o.name
         );
-        assert!(!o.summary.is_empty() && o.summary.ends_with('.'), "{}", o.name);
-        assert!(!o.request.is_empty() && !o.response.is_empty(), "{}", o.name);
+        assert!(
+            !o.summary.is_empty() && o.summary.ends_with('.'),
+            "{}",
+            o.name
+        );
+        assert!(
+            !o.request.is_empty() && !o.response.is_empty(),
+            "{}",
+            o.name
+        );
     }
     for (m, why) in RUST_ONLY {
         assert!(!why.is_empty(), "{m} needs a reason");

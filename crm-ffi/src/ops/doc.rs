@@ -78,7 +78,8 @@ pub(super) fn markdown() -> String {
 }
 
 /// The first line of the operation list in the header comment.
-pub(super) const HEADER_START: &str = " * Operations (see crm-ffi/doc/operations.md for each one's request and";
+pub(super) const HEADER_START: &str =
+    " * Operations (see crm-ffi/doc/operations.md for each one's request and";
 
 /// The line after the operation list in the header comment.
 pub(super) const HEADER_END: &str = " * Failures change nothing:";

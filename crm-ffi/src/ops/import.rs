@@ -45,4 +45,3 @@ pub(super) fn deals(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 pub(super) fn activities(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     run(c, request, |s, rd, o| s.import_activities(rd, o))
 }
-

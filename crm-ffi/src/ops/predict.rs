@@ -211,10 +211,7 @@ fn score_in<S: Store>(s: &Session<'_, S>, r: ScoreRequestJson) -> Result<String,
 }
 
 /// `predict.write_scores`: fit and write every customer's scores.
-fn write_scores_in<S: Store>(
-    s: &Session<'_, S>,
-    r: WriteRequestJson,
-) -> Result<String, Failure> {
+fn write_scores_in<S: Store>(s: &Session<'_, S>, r: WriteRequestJson) -> Result<String, Failure> {
     let r = r.0;
     let obs = r.observation.build()?;
     in_unit!(r.unit, U => {

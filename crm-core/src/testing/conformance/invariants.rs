@@ -1,7 +1,6 @@
 //! Invariants the engine enforces itself, run on every store: each
 //! refusal is a typed error that changes nothing (no record, no event).
 
-
 use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 
@@ -54,7 +53,10 @@ pub fn owners_and_assignees_must_be_active_users<S: Store>(store: S) {
             s.create_customer(NewCustomer::organisation("X").owner(who)),
             "customer create",
         );
-        assert_eq!((e.entity, e.field.as_str()), (EntityKind::Customer, "owner"));
+        assert_eq!(
+            (e.entity, e.field.as_str()),
+            (EntityKind::Customer, "owner")
+        );
         assert!(e.reason.contains(why), "{e}");
         let e = invalid(
             s.update_customer(
@@ -115,9 +117,14 @@ pub fn owners_and_assignees_must_be_active_users<S: Store>(store: S) {
     // Clearing the owner stays allowed; records of a user deactivated
     // later keep them and can be edited otherwise.
     let acme = s.customer(acme.id).expect("acme");
-    s.deactivate_user(ann.id, ann.version).expect("deactivate ann");
+    s.deactivate_user(ann.id, ann.version)
+        .expect("deactivate ann");
     let acme = s
-        .update_customer(acme.id, acme.version, CustomerPatch::default().name("ACME AG"))
+        .update_customer(
+            acme.id,
+            acme.version,
+            CustomerPatch::default().name("ACME AG"),
+        )
         .expect("other edits still allowed");
     assert_eq!(acme.owner, Some(ann.id));
     let acme = s
@@ -162,11 +169,19 @@ pub fn stage_guards_hold_while_the_deal_is_in_the_stage<S: Store>(store: S) {
         "clearing a guarded date",
     );
     assert_eq!(e.field, "expected_close_date");
-    assert_eq!(s.deal(d.id).expect("deal"), d, "the refusal changed the deal");
+    assert_eq!(
+        s.deal(d.id).expect("deal"),
+        d,
+        "the refusal changed the deal"
+    );
     assert_eq!(all_events(crm.store()).len(), before);
     // Changing (not clearing) a guarded field is fine.
-    s.update_deal(d.id, d.version, DealPatch::default().amount(Some(eur("25000"))))
-        .expect("changing the amount");
+    s.update_deal(
+        d.id,
+        d.version,
+        DealPatch::default().amount(Some(eur("25000"))),
+    )
+    .expect("changing the amount");
     // A rule's set_field goes through the same check: a rule that clears
     // the amount once a deal enters `proposal` makes that move fail whole.
     s.create_rule(
@@ -235,7 +250,11 @@ pub fn closed_deals_are_frozen_except_through_reopen_or_correction<S: Store>(sto
 
     // Still allowed: an owner change, and an activity on the deal.
     let won = s
-        .update_deal(won.id, won.version, DealPatch::default().owner(Some(rep.id)))
+        .update_deal(
+            won.id,
+            won.version,
+            DealPatch::default().owner(Some(rep.id)),
+        )
         .expect("owner change on a won deal");
     s.log_activity(NewActivity::new(ActivityKind::Note, "Thank-you call").deal(won.id))
         .expect("activity on a won deal");
@@ -267,14 +286,21 @@ pub fn closed_deals_are_frozen_except_through_reopen_or_correction<S: Store>(sto
     assert_eq!(last.kind, EventKind::Updated);
     let fields: Vec<&str> = last.changes.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(fields, ["amount", "correction_reason"]);
-    assert_eq!(last.changes[1].new, serde_json::json!("invoice 42 was 90 EUR"));
+    assert_eq!(
+        last.changes[1].new,
+        serde_json::json!("invoice 42 was 90 EUR")
+    );
 
     // Reopened, it is editable again.
     let reopened = s
         .reopen_deal(corrected.id, corrected.version, Some("lead"))
         .expect("reopen");
     let edited = s
-        .update_deal(reopened.id, reopened.version, DealPatch::default().title("Robots v2"))
+        .update_deal(
+            reopened.id,
+            reopened.version,
+            DealPatch::default().title("Robots v2"),
+        )
         .expect("edit after reopening");
     assert_eq!(edited.title, "Robots v2");
 }
@@ -318,7 +344,10 @@ pub fn amounts_are_bounded_at_every_door<S: Store>(store: S) {
     assert!(e.reason.contains("out of range"), "{e}");
 
     // JSON with 29 decimal places used to read as 0: now refused.
-    let tiny = format!(r#"{{"amount":{{"amount":"0.{}1","currency":"EUR"}}}}"#, "0".repeat(28));
+    let tiny = format!(
+        r#"{{"amount":{{"amount":"0.{}1","currency":"EUR"}}}}"#,
+        "0".repeat(28)
+    );
     let err = serde_json::from_str::<DealPatch>(&tiny).expect_err("29 decimal places");
     assert!(err.to_string().contains("29 decimal places"), "{err}");
 
@@ -393,7 +422,8 @@ pub fn rule_durations_are_bounded_and_old_rules_never_panic<S: Store>(store: S) 
     let (crm, _) = engine(store);
     let s = crm.as_actor(Actor::System);
     let rule = |days| {
-        NewRule::new("Idle", Trigger::DealIdle { days }).action(Action::AddTag { tag: "idle".into() })
+        NewRule::new("Idle", Trigger::DealIdle { days })
+            .action(Action::AddTag { tag: "idle".into() })
     };
     s.create_rule(rule(limits::MAX_RULE_DAYS))
         .expect("exactly the bound");
@@ -507,7 +537,11 @@ pub fn sizes_are_bounded_with_clear_errors<S: Store>(store: S) {
         .expect("the 100th tag");
     assert_eq!(c.tags.len(), limits::MAX_TAGS_PER_RECORD);
     let e = invalid(
-        s.update_customer(c.id, c.version, CustomerPatch::default().add_tag("one-more")),
+        s.update_customer(
+            c.id,
+            c.version,
+            CustomerPatch::default().add_tag("one-more"),
+        ),
         "the 101st tag",
     );
     assert_eq!(e.field, "tags");
