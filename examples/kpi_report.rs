@@ -31,8 +31,8 @@ use crm_core::kpi::rotting::RottingThresholds;
 use crm_core::kpi::{KpiFilter, Period, ReportZone};
 use crm_core::{
     ActivityKind, Actor, Crm, Currency, CustomerId, CustomerPatch, DealId, Direction, Lifecycle,
-    ManualClock, Money, NewActivity, NewCustomer, NewDeal, PipelineDef, SequentialIds, Session,
-    StageKey, Store, UserId,
+    ManualClock, Money, NewActivity, NewCustomer, NewDeal, NewUser, PipelineDef, SequentialIds,
+    Session, StageKey, Store, UserId,
 };
 use crm_store_memory::MemoryStore;
 use rust_decimal::Decimal;
@@ -97,16 +97,30 @@ const LOST_REASONS: [&str; 4] = [
     "no decision",
 ];
 
-fn rep_id(i: usize) -> UserId {
-    format!("00000000-0000-7000-8000-{:012}", i + 1)
-        .parse()
-        .unwrap_or_else(|_| unreachable!("a well-formed UUID"))
-}
+/// The sales reps, stored as users (an owner must be a stored, active
+/// user), in the order of [`REPS`].
+struct Reps(Vec<UserId>);
 
-fn rep_name(u: Option<UserId>) -> String {
-    (0..REPS.len())
-        .find(|i| Some(rep_id(*i)) == u)
-        .map_or_else(|| "(nobody)".to_owned(), |i| REPS[i].to_owned())
+impl Reps {
+    fn create<S: Store>(s: &Session<'_, S>) -> Res<Self> {
+        let mut ids = Vec::new();
+        for name in REPS {
+            let email = format!("{}@example.com", name.to_lowercase());
+            ids.push(s.create_user(NewUser::new(name, email))?.id);
+        }
+        Ok(Reps(ids))
+    }
+
+    fn id(&self, i: usize) -> UserId {
+        self.0[i % self.0.len()]
+    }
+
+    fn name(&self, u: Option<UserId>) -> String {
+        self.0
+            .iter()
+            .position(|id| Some(*id) == u)
+            .map_or_else(|| "(nobody)".to_owned(), |i| REPS[i].to_owned())
+    }
 }
 
 fn utc(y: i32, m: u32, d: u32) -> Res<DateTime<Utc>> {
@@ -137,6 +151,7 @@ fn main() -> Res<()> {
     let pipeline = s
         .at(utc(2024, 1, 1)?)
         .create_pipeline(PipelineDef::sales_template("Sales"))?;
+    let reps = Reps::create(&s.at(utc(2024, 1, 1)?))?;
 
     // The office's business hours, for response times.
     let office = office_calendar()?;
@@ -165,18 +180,10 @@ fn main() -> Res<()> {
         let c = s.at(created).create_customer(
             NewCustomer::organisation(name.clone())
                 .lifecycle(lifecycle)
-                .owner(rep_id(i % REPS.len())),
+                .owner(reps.id(i)),
         )?;
         if lifecycle == Lifecycle::Lead && created >= start {
-            reply_to_lead(
-                &s,
-                &mut replies,
-                &office,
-                c.id,
-                rep_id(i % REPS.len()),
-                created,
-                end,
-            )?;
+            reply_to_lead(&s, &mut replies, &office, c.id, reps.id(i), created, end)?;
         }
         customers.push(Customer {
             id: c.id,
@@ -205,6 +212,7 @@ fn main() -> Res<()> {
             deals += 1;
             simulate_deal(
                 &s,
+                &reps,
                 &mut rng,
                 pipeline.id,
                 &mut customers[ci],
@@ -270,6 +278,7 @@ fn main() -> Res<()> {
         deal_titles,
         deals,
         customers: customers.len(),
+        reps,
     };
     print_report(&report, &extras)
 }
@@ -283,11 +292,13 @@ struct Extras {
     deal_titles: BTreeMap<DealId, String>,
     deals: usize,
     customers: usize,
+    reps: Reps,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn simulate_deal<S: Store>(
     s: &Session<'_, S>,
+    reps: &Reps,
     rng: &mut Rng,
     pipeline: crm_core::PipelineId,
     c: &mut Customer,
@@ -295,7 +306,7 @@ fn simulate_deal<S: Store>(
     created: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Res<()> {
-    let owner = rep_id(rng.below(REPS.len() as u64) as usize);
+    let owner = reps.id(rng.below(REPS.len() as u64) as usize);
     let amount = 500 + 10 * rng.below(100) * (1 + rng.below(40));
     let close = (created + rng.days(25, 90)).date_naive();
     let deal = s.at(created).create_deal(
@@ -518,7 +529,7 @@ fn print_report(r: &KpiReport, x: &Extras) -> Res<()> {
         .iter()
         .map(|(o, w)| {
             vec![
-                rep_name(*o),
+                x.reps.name(*o),
                 w.won.to_string(),
                 w.lost.to_string(),
                 pct(&w.rate),
@@ -772,7 +783,7 @@ fn print_report(r: &KpiReport, x: &Extras) -> Res<()> {
         .map(|d| {
             vec![
                 x.deal_titles.get(&d.deal).cloned().unwrap_or_default(),
-                rep_name(d.owner),
+                x.reps.name(d.owner),
                 d.stage.to_string(),
                 d.last_touch.format("%Y-%m-%d").to_string(),
                 d.idle_days.to_string(),
@@ -806,7 +817,7 @@ fn print_report(r: &KpiReport, x: &Extras) -> Res<()> {
         .by_owner
         .iter()
         .map(|(o, k)| {
-            let mut row = vec![rep_name(*o)];
+            let mut row = vec![x.reps.name(*o)];
             row.extend(
                 kinds
                     .iter()
@@ -846,7 +857,7 @@ fn print_report(r: &KpiReport, x: &Extras) -> Res<()> {
         1,
     );
     if let Some(fr) = &r.first_response {
-        print_first_response(fr);
+        print_first_response(fr, &x.reps);
     }
     Ok(())
 }
@@ -863,7 +874,7 @@ fn hours(minutes: &Option<Decimal>) -> String {
     )
 }
 
-fn print_first_response(fr: &FirstResponse) {
+fn print_first_response(fr: &FirstResponse, reps: &Reps) {
     println!(
         "First response to the {} leads of 2025 (first outbound call, e-mail or meeting)",
         fr.leads
@@ -902,7 +913,7 @@ fn print_first_response(fr: &FirstResponse) {
     );
     let mut per_rep: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     for l in &fr.per_lead {
-        let e = per_rep.entry(rep_name(l.owner)).or_default();
+        let e = per_rep.entry(reps.name(l.owner)).or_default();
         e.0 += 1;
         match l.sla {
             Some(SlaStatus::Met) => e.1 += 1,

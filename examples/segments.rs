@@ -19,7 +19,7 @@ use crm_core::segment::abc::{AbcClass, AbcCutoffs};
 use crm_core::segment::rfm::RfmSegment;
 use crm_core::{
     ActivityKind, Actor, Crm, Currency, Lifecycle, ManualClock, Money, NewActivity, NewCustomer,
-    NewDeal, PageRequest, PipelineDef, SequentialIds, UserId,
+    NewDeal, NewUser, PageRequest, PipelineDef, SequentialIds, UserId,
 };
 use crm_store_memory::MemoryStore;
 use rust_decimal::Decimal;
@@ -56,9 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_ids(SequentialIds::new(5));
     let s = crm.as_actor(Actor::System);
     let pipeline = s.create_pipeline(PipelineDef::sales_template("Sales"))?;
-    let owners: Vec<UserId> = (1..=4)
-        .map(|n| UserId::from_uuid(uuid::Uuid::from_u128(n)))
-        .collect();
+    // The sales team: an owner must be a stored, active user.
+    let mut owners: Vec<UserId> = Vec::new();
+    for name in ["Ana", "Ben", "Cem", "Dora"] {
+        let email = format!("{}@example.com", name.to_lowercase());
+        owners.push(s.create_user(NewUser::new(name, email))?.id);
+    }
     let cities = ["berlin", "hamburg", "munich", "vienna"];
 
     let mut rng = Rng(2026);
@@ -129,15 +132,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let saved = [
         (
             "VIPs in Berlin not contacted for 60 days",
-            "tag:vip and tag:berlin and not last_activity within 60d",
+            "tag:vip and tag:berlin and not last_activity within 60d".to_owned(),
         ),
         (
             "Ana's leads with an open deal",
-            "lifecycle = lead and owner = 00000000-0000-0000-0000-000000000001 and open_deals > 0",
+            format!("lifecycle = lead and owner = {} and open_deals > 0", owners[0]),
         ),
         (
             "Churn risk: big spenders gone quiet",
-            "won_amount(EUR, 730d) > 10000 and rfm_segment(EUR, 365d) in (at_risk, cannot_lose, hibernating)",
+            "won_amount(EUR, 730d) > 10000 and rfm_segment(EUR, 365d) in (at_risk, cannot_lose, hibernating)".to_owned(),
         ),
     ];
     for (name, text) in saved {
