@@ -118,6 +118,7 @@ impl fmt::Display for Check {
 /// assert_eq!(f.to_string(), "deal 0190: customer 0191 does not exist (reference)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Finding {
     /// The kind of the record at fault.
     pub entity: EntityKind,

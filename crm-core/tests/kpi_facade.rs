@@ -44,6 +44,7 @@ fn world() -> World {
         .with_ids(SequentialIds::new(7));
     let u1: UserId = "00000000-0000-7000-8000-000000000001".parse().unwrap();
     let u2: UserId = "00000000-0000-7000-8000-000000000002".parse().unwrap();
+    crm_core::testing::seed_users(crm.store(), [u1, u2]);
     let s = crm.as_actor(Actor::System);
     let eur = |a: &str| Money::parse(a, "EUR").unwrap();
     let at = |x: &str| s.at(t(x));

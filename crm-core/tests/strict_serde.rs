@@ -165,7 +165,7 @@ fn amounts_say_what_form_they_expect() {
     let err = serde_json::from_value::<Money>(json!({"amount": "1,250", "currency": "EUR"}))
         .expect_err("a comma")
         .to_string();
-    assert!(err.contains("\"1,250\" is not a decimal"), "{err}");
+    assert!(err.contains("'1,250' is not a decimal amount"), "{err}");
     // 29 decimal places cannot be held exactly: refused, not rounded.
     let err = serde_json::from_value::<Money>(
         json!({"amount": "0.00000000000000000000000000001", "currency": "EUR"}),

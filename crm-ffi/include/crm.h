@@ -58,6 +58,7 @@
  *   deal.list                    A page of deals.
  *   deal.count                   How many deals match a filter.
  *   deal.update               wb Changes a deal's fields (amount, close date, owner, ...).
+ *   deal.correct              wb Corrects a won or lost deal's fields, with the reason recorded in its event (a closed deal is otherwise frozen).
  *   deal.move                 wb Moves a deal to a stage.
  *   deal.win                  wb Moves a deal to its pipeline's won stage.
  *   deal.lose                 wb Moves a deal to its pipeline's lost stage, with a reason.
@@ -127,6 +128,7 @@
  *   backup.create                A full backup of the store (admins).
  *   backup.restore            w  Restores a backup into an empty store (admins).
  *   batch                     w  Runs write steps in one transaction, all or nothing.
+ *   store.verify                 Checks the whole store's consistency (events per version, stage history, references, counters); returns the findings, empty when consistent.
  *   ops.list                     This table: every operation with its shapes.
  *
  * Failures change nothing: arguments are checked before the engine runs and

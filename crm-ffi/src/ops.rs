@@ -40,6 +40,7 @@ mod pipeline;
 mod predict;
 mod record;
 mod segment;
+mod store;
 mod table;
 
 #[cfg(test)]

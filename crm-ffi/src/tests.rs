@@ -751,3 +751,55 @@ fn predict_errors_through_the_abi() {
     assert_eq!(err.0, CrmStatus::InvalidInput);
     assert!(err.1.contains("utc_offset_seconds"), "{}", err.1);
 }
+
+#[test]
+fn a_won_deal_is_corrected_with_a_reason_and_the_store_verifies_clean() {
+    let e = open(":memory:");
+    let (_, _, d) = setup(&e);
+    let won = ok(&e, "deal.win", json!({"id": d["id"], "version": 1}));
+    let patch = json!({"amount": {"amount": "1200.00", "currency": "EUR"}});
+    // A closed deal is frozen for deal.update ...
+    let err = call(
+        &e,
+        "deal.update",
+        json!({"id": d["id"], "version": won["version"], "patch": patch}),
+    )
+    .unwrap_err();
+    assert_eq!(err.0, CrmStatus::InvalidInput, "{}", err.1);
+    // ... and changed by deal.correct, whose event keeps the reason.
+    let fixed = ok(
+        &e,
+        "deal.correct",
+        json!({"id": d["id"], "version": won["version"], "patch": patch,
+               "reason": "invoice 118 was 1200"}),
+    );
+    assert_eq!(fixed["amount"]["amount"], "1200.00");
+    assert_eq!(fixed["stage"], "won");
+    let events = ok(&e, "event.list", json!({"page": {"limit": 100}}));
+    let last = events["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(last.contains("invoice 118 was 1200"), "{last}");
+    // An empty reason is refused.
+    assert_eq!(
+        status(
+            &e,
+            "deal.correct",
+            json!({"id": d["id"], "version": fixed["version"], "patch": patch, "reason": " "}),
+        ),
+        CrmStatus::InvalidInput
+    );
+    assert_eq!(ok(&e, "store.verify", json!({})), json!({"findings": []}));
+    // Verifying needs an all-powerful actor.
+    let rep = ok(
+        &e,
+        "user.create",
+        json!({"name": "Rep", "email": "rep@example.com"}),
+    );
+    let actor = json!({"type": "user", "id": rep["id"]}).to_string();
+    let err = call_as(&e, &actor, "store.verify", json!({})).unwrap_err();
+    assert_eq!(err.0, CrmStatus::PermissionDenied, "{}", err.1);
+}

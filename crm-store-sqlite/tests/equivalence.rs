@@ -34,19 +34,24 @@ fn user(i: u8) -> UserId {
     UserId::from_uuid(uuid::Uuid::from_u128(1000 + u128::from(i)))
 }
 
-/// Stores users 0 and 1 as admins (the actors of these scenarios), the
-/// same way on every backend.
+/// Stores users 0 and 1 as admins (the actors of these scenarios) and
+/// user 2 with no role (an owner only: an owner must be a stored, active
+/// user), the same way on every backend.
 fn with_admins<S: Store>(crm: Crm<S>) -> Crm<S> {
     {
         let mut tx = crm.store().write().expect("write");
-        for i in 0..2u8 {
+        for i in 0..3u8 {
             tx.insert_user(&User {
                 id: user(i),
                 version: 1,
-                name: format!("Admin {i}"),
-                email: format!("admin{i}@example.com").parse().expect("email"),
+                name: format!("User {i}"),
+                email: format!("user{i}@example.com").parse().expect("email"),
                 active: true,
-                roles: [AccessRole::Admin].into(),
+                roles: if i < 2 {
+                    [AccessRole::Admin].into()
+                } else {
+                    Default::default()
+                },
                 teams: Default::default(),
                 created_at: t0(),
                 updated_at: t0(),

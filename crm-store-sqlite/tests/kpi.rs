@@ -38,6 +38,7 @@ fn report<S: Store>(store: S) -> KpiReport {
     let crm = Crm::new(store)
         .with_clock(clock)
         .with_ids(SequentialIds::new(42));
+    crm_core::testing::seed_users(crm.store(), (0..3).map(user));
     let s = crm.as_actor(Actor::System);
     let mut rng = Rng(9);
     let p = s

@@ -17,6 +17,16 @@ struct Update {
     patch: DealPatch,
 }
 
+/// `{"id","version","patch","reason"}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Correct {
+    id: DealId,
+    version: u64,
+    patch: DealPatch,
+    reason: String,
+}
+
 /// `{"filter"?: DealFilter}`
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -79,6 +89,11 @@ pub(super) fn count(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 pub(super) fn update(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
     let r: Update = req(request)?;
     step(move |b| b.update_deal(r.id, r.version, r.patch))
+}
+
+pub(super) fn correct(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
+    let r: Correct = req(request)?;
+    step(move |b| b.correct_deal(r.id, r.version, r.patch, &r.reason))
 }
 
 pub(super) fn move_to(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {

@@ -5,7 +5,7 @@
 use super::Run::{Read, Step, Write};
 use super::{
     Ctx, Empty, Operation, access, activity, admin, automation, backup, batch, custom_field,
-    customer, deal, event, export, import, json, kpi, pipeline, predict, req, segment,
+    customer, deal, event, export, import, json, kpi, pipeline, predict, req, segment, store,
 };
 use crate::status::Failure;
 
@@ -154,6 +154,14 @@ pub static OPERATIONS: &[Operation] = &[
         response: "Deal",
         covers: &["update_deal"],
         run: Step(deal::update),
+    },
+    Operation {
+        name: "deal.correct",
+        summary: "Corrects a won or lost deal's fields, with the reason recorded in its event (a closed deal is otherwise frozen).",
+        request: "{\"id\",\"version\",\"patch\": DealPatch,\"reason\"}",
+        response: "Deal",
+        covers: &["correct_deal"],
+        run: Step(deal::correct),
     },
     Operation {
         name: "deal.move",
@@ -706,6 +714,14 @@ pub static OPERATIONS: &[Operation] = &[
         response: "{\"results\": [each step's response]}",
         covers: &["batch"],
         run: Write(batch::run),
+    },
+    Operation {
+        name: "store.verify",
+        summary: "Checks the whole store's consistency (events per version, stage history, references, counters); returns the findings, empty when consistent.",
+        request: "{}",
+        response: "{\"findings\": [Finding]}",
+        covers: &["verify"],
+        run: Read(store::verify),
     },
     Operation {
         name: "ops.list",

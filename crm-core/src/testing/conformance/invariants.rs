@@ -205,10 +205,14 @@ pub fn stage_guards_hold_while_the_deal_is_in_the_stage<S: Store>(store: S) {
                 .expected_close_date(NaiveDate::from_ymd_opt(2026, 4, 30).expect("date")),
         )
         .expect("deal");
-    let e = invalid(
-        s.move_deal(d2.id, d2.version, "proposal"),
-        "the rule clearing a guarded amount",
-    );
+    // The refusal names the rule whose action broke the guard.
+    let e = match s.move_deal(d2.id, d2.version, "proposal") {
+        Err(Error::Rule { name, source, .. }) => {
+            assert_eq!(name, "Clear amount");
+            invalid::<()>(Err(*source), "the rule clearing a guarded amount")
+        }
+        other => panic!("the rule clearing a guarded amount: expected Error::Rule, got {other:?}"),
+    };
     assert_eq!(e.field, "amount");
     let d2_now = s.deal(d2.id).expect("deal");
     assert_eq!(d2_now, d2, "the refused move changed the deal");
