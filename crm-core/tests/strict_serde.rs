@@ -172,7 +172,7 @@ fn amounts_say_what_form_they_expect() {
     )
     .expect_err("too precise")
     .to_string();
-    assert!(err.contains("would be rounded"), "{err}");
+    assert!(err.contains("29 decimal places"), "{err}");
     let m: Money =
         serde_json::from_value(json!({"amount": "1250.50", "currency": "EUR"})).expect("valid");
     assert_eq!(m, Money::parse("1250.50", "EUR").expect("money"));
