@@ -254,8 +254,8 @@ def test_rfm_and_abc_with_hand_computed_classes(system):
             system.win_deal(d, at=utc(2025, 1, 2 + i))
     names = {c["id"]: c["name"] for c in system.all_customers()}
     abc = {names[r["customer"]]: (r["class"], r["revenue"]) for r in system.abc("EUR")}
-    # Revenue 1000: Ada's 800 reaches the 80 % cut-off (A), Bob's 150 brings
-    # it to 95 % (B), Cy's 50 is the rest (C).
+    # Revenue 1000, classed by the share held by those ranked before: Ada 0 %
+    # (A), Bob 80 % (B: not below the 80 % cut-off), Cy 95 % (C).
     assert abc == {"Ada": ("A", Decimal("800.00")), "Bob": ("B", Decimal("150.00")),
                    "Cy": ("C", Decimal("50.00"))}
     rfm = {names[r["customer"]]: r for r in system.rfm("EUR")}
