@@ -9,7 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Union
+from typing import Any, Dict, Union
 
 __all__ = ["Money", "encode", "decode", "time_text", "custom_values", "decimals"]
 
@@ -50,7 +50,7 @@ class Money:
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, str]:
         """The engine's JSON form: ``{"amount": "1200.00", "currency": "EUR"}``."""
         return {"amount": str(self.amount), "currency": self.currency}
 
@@ -187,7 +187,7 @@ def _plain_custom(values: Any) -> Any:
     return out
 
 
-def _hook(obj: dict) -> Any:
+def _hook(obj: Dict[str, Any]) -> Any:
     if len(obj) == 2 and isinstance(obj.get("amount"), str) and isinstance(obj.get("currency"), str):
         try:
             return Money(Decimal(obj["amount"]), obj["currency"])

@@ -12,7 +12,7 @@ from . import _native
 from ._codec import decode, encode
 from ._session import PathLike, Session
 from ._writes import Ref, ref_id
-from .errors import CrmError, error_for
+from .errors import CrmError, InternalError, error_for
 
 __all__ = ["Crm", "open"]
 
@@ -102,6 +102,9 @@ class Crm:
             try:
                 if status != 0:
                     raise self._error(status, op)
+                if not out.value:
+                    raise InternalError(status, "CRM_STATUS_INTERNAL",
+                                        "the library returned success without a response", op)
                 text = ctypes.string_at(out.value).decode("utf-8")
             finally:
                 self._lib.lib.crm_string_free(out)
