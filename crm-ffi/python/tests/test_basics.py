@@ -194,3 +194,14 @@ def test_threads_share_a_file_engine_with_batches_reads_and_conflicts(tmp_path):
         assert len(wins) == 1 and wins[0]["version"] == 2
         assert s.count_customers() == 1 + 4 * 10 * 2
         assert s.verify() == []
+
+
+def test_crm_call_converts_numbers_as_a_session_does(crm):
+    s = crm.as_system()
+    pipeline = s.create_pipeline("Sales", crm_core.sales_template())
+    ada = s.create_customer("person", "Ada")
+    s.win_deal(s.create_deal(ada, pipeline, "Engines", Money("5.00", "EUR")))
+    rate = crm.call("kpi.win_rate", {})
+    assert rate == {"won": 1, "lost": 0, "rate": Decimal(1)}
+    assert isinstance(rate["rate"], Decimal)
+    assert crm.call("customer.count") == {"count": 1}

@@ -117,8 +117,9 @@ class Crm:
 
     def call(self, op: str, request: Optional[Mapping[str, Any]] = None, *,
              actor: Optional[Mapping[str, Any]] = None) -> Any:
-        """Runs any operation as ``actor`` (default: the system)."""
-        return self._call(actor or {"type": "system"}, op, request)
+        """Runs any operation as ``actor`` (default: the system), as
+        :meth:`Session.call` does."""
+        return Session(self, actor or {"type": "system"}).call(op, request)
 
 
 def open(path: PathLike = ":memory:") -> Crm:  # noqa: A001 - the module's verb
