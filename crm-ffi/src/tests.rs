@@ -834,6 +834,9 @@ fn a_failing_batch_step_keeps_its_index_and_its_structured_error() {
     ]});
     let (st, message) = call(&e, "batch", steps).unwrap_err();
     assert_eq!(st, CrmStatus::InvalidInput);
-    assert!(message.starts_with("request.steps[1] (deal.move): "), "{message}");
+    assert!(
+        message.starts_with("request.steps[1] (deal.move): "),
+        "{message}"
+    );
     assert_eq!(error_json()["path"], "steps[1].request.id");
 }

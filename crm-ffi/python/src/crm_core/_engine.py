@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import datetime as _dt
 import os
 import threading
 from typing import Any, Mapping, Optional
