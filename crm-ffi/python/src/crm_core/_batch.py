@@ -92,7 +92,9 @@ class Batch(Writes[Step]):
     written and the error (the failing step's own class, such as
     :class:`~crm_core.ValidationError`) carries ``step`` (its index) and
     ``step_op``. ``at=`` on the batch dates every step that has no ``at``
-    of its own.
+    of its own. A batch is filled by one thread (the session and the engine
+    may be shared; other threads' calls run before or after the batch's
+    transaction, never inside it).
     """
 
     def __init__(self, session: "Session", at: Optional[_dt.datetime] = None) -> None:
