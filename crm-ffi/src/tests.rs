@@ -803,3 +803,40 @@ fn a_won_deal_is_corrected_with_a_reason_and_the_store_verifies_clean() {
     let err = call_as(&e, &actor, "store.verify", json!({})).unwrap_err();
     assert_eq!(err.0, CrmStatus::PermissionDenied, "{}", err.1);
 }
+
+#[test]
+fn a_failing_batch_step_keeps_its_index_and_its_structured_error() {
+    let e = open(":memory:");
+    let error_json = || -> Value {
+        // SAFETY: never NULL; lives until the next call on this thread.
+        let text = unsafe { CStr::from_ptr(crm_last_error_json()) };
+        serde_json::from_str(text.to_str().unwrap()).unwrap()
+    };
+    // A step the facade refuses: the index in the message, the field in the parts.
+    let steps = json!({"steps": [
+        {"op": "customer.create", "request": {"kind": "person", "name": "Ada"}},
+        {"op": "customer.create", "request": {"kind": "person", "name": ""}},
+    ]});
+    let (st, message) = call(&e, "batch", steps).unwrap_err();
+    assert_eq!(st, CrmStatus::InvalidInput);
+    assert!(
+        message.starts_with("request.steps[1] (customer.create): "),
+        "{message}"
+    );
+    let detail = error_json();
+    assert_eq!(detail["field"], "name", "{detail}");
+    assert_eq!(detail["entity"], "customer", "{detail}");
+    assert_eq!(ok(&e, "customer.count", json!({}))["count"], 0);
+    // A step of the wrong shape: its path is under the step's request.
+    let steps = json!({"steps": [
+        {"op": "customer.create", "request": {"kind": "person", "name": "Ada"}},
+        {"op": "deal.move", "request": {"id": "x", "version": 1, "stage": "won"}},
+    ]});
+    let (st, message) = call(&e, "batch", steps).unwrap_err();
+    assert_eq!(st, CrmStatus::InvalidInput);
+    assert!(
+        message.starts_with("request.steps[1] (deal.move): "),
+        "{message}"
+    );
+    assert_eq!(error_json()["path"], "steps[1].request.id");
+}

@@ -1,11 +1,14 @@
-"""Fixtures: a fresh in-memory engine per test, and a probe for operations
-the installed library may not have yet."""
+"""Fixtures: a fresh in-memory engine per test, the sample data files."""
 
+import datetime as dt
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import crm_core
+
+UTC = dt.timezone.utc
 
 PIPELINE = [
     {"key": "lead", "name": "Lead", "probability": 10, "kind": "open"},
@@ -14,6 +17,16 @@ PIPELINE = [
     {"key": "won", "name": "Won", "probability": 100, "kind": "won"},
     {"key": "lost", "name": "Lost", "probability": 0, "kind": "lost"},
 ]
+
+#: The repository's root (the tests run from the source tree).
+ROOT = Path(__file__).resolve().parents[3]
+#: The sample files of the Rust examples.
+DATA = ROOT / "examples" / "data"
+
+
+def utc(*args: int) -> dt.datetime:
+    """An aware UTC datetime."""
+    return dt.datetime(*args, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -25,21 +38,3 @@ def crm() -> Iterator[crm_core.Crm]:
 @pytest.fixture
 def system(crm: crm_core.Crm) -> crm_core.Session:
     return crm.as_system()
-
-
-def has_op(op: str) -> bool:
-    """Whether the installed library knows `op` (probed on a throwaway engine)."""
-    with crm_core.open(":memory:") as probe:
-        try:
-            probe.call(op, {})
-        except crm_core.UnknownOperationError:
-            return False
-        except crm_core.CrmError:
-            return True
-    return True
-
-
-def needs(*ops: str):
-    """Skips a test until the library has every one of `ops`."""
-    missing = [op for op in ops if not has_op(op)]
-    return pytest.mark.skipif(bool(missing), reason=f"library lacks {', '.join(missing)}")

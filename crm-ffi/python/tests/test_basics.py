@@ -154,3 +154,54 @@ def test_pages_follow_cursors(system):
     assert len(list(system.pages("customer.list", limit=3))) == 7
     first = system.customers({"page": {"limit": 3}})
     assert len(first["items"]) == 3 and first["next"]
+
+
+def test_threads_share_a_file_engine_with_batches_reads_and_conflicts(tmp_path):
+    with crm_core.open(tmp_path / "crm.db") as crm:
+        s = crm.as_system()
+        target = s.create_customer("person", "Contested")
+        errors = []
+        wins = []
+        barrier = threading.Barrier(4)
+
+        def work(t):
+            try:
+                barrier.wait()
+                # Every thread changes the same version: exactly one wins.
+                try:
+                    wins.append(s.update_customer(target, {"name": f"Thread {t}"}))
+                except crm_core.ConflictError:
+                    pass
+                for i in range(10):
+                    with s.batch() as b:
+                        b.create_customer("person", f"T{t}-{i}a")
+                        b.create_customer("person", f"T{t}-{i}b")
+                    assert s.count_customers() >= 1
+                # A failing batch on this thread reports its own step.
+                try:
+                    s.batch([("customer.create", {"kind": "person", "name": ""})])
+                except crm_core.ValidationError as e:
+                    assert e.step == 0 and e.field == "name"
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(wins) == 1 and wins[0]["version"] == 2
+        assert s.count_customers() == 1 + 4 * 10 * 2
+        assert s.verify() == []
+
+
+def test_crm_call_converts_numbers_as_a_session_does(crm):
+    s = crm.as_system()
+    pipeline = s.create_pipeline("Sales", crm_core.sales_template())
+    ada = s.create_customer("person", "Ada")
+    s.win_deal(s.create_deal(ada, pipeline, "Engines", Money("5.00", "EUR")))
+    rate = crm.call("kpi.win_rate", {})
+    assert rate == {"won": 1, "lost": 0, "rate": Decimal(1)}
+    assert isinstance(rate["rate"], Decimal)
+    assert crm.call("customer.count") == {"count": 1}

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Ctx, OPERATIONS, Run, find, json, req, take_at};
-use crate::status::{CrmStatus, Failure, status_of};
+use crate::status::{CrmStatus, Failure};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,12 +42,12 @@ struct StepRequest {
     request: Option<Value>,
 }
 
-/// Names the step in a failure's message.
-fn in_step(i: usize, op: &str, f: Failure) -> Failure {
-    Failure::new(
-        f.status,
-        format!("request.steps[{i}] ({op}): {}", f.message),
-    )
+/// Names the step in a failure's message, keeping its typed parts (for
+/// `crm_last_error_json`) and putting its path under the step's request.
+fn in_step(i: usize, op: &str, mut f: Failure) -> Failure {
+    f.message = format!("request.steps[{i}] ({op}): {}", f.message);
+    f.path = f.path.map(|p| format!("steps[{i}].request.{p}"));
+    f
 }
 
 /// The batchable operations' names.
@@ -106,10 +106,15 @@ pub(super) fn run(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     match results {
         Ok(results) => json(&Results { results }),
         Err(e) => Err(match failed {
-            Some((i, op)) => Failure::new(
-                status_of(&e),
-                format!("request.steps[{i}] ({op}): {e}; nothing of the batch was written"),
-            ),
+            Some((i, op)) => {
+                // The step's own error, with its entity, field and value.
+                let mut f = Failure::from(e);
+                f.message = format!(
+                    "request.steps[{i}] ({op}): {}; nothing of the batch was written",
+                    f.message
+                );
+                f
+            }
             // The transaction itself failed (opening or committing it).
             None => Failure::from(e),
         }),

@@ -14,8 +14,11 @@ changes nothing. Money is :class:`Money` (a ``decimal.Decimal`` amount),
 times are timezone-aware ``datetime`` (naive ones are refused).
 """
 
+from ._batch import Batch, Step
 from ._codec import Money
-from ._engine import Crm, Session, open
+from ._engine import Crm, open
+from ._helpers import business_calendar, sales_template, weekdays
+from ._session import Session
 from ._native import load as _load
 from .errors import (
     AutomationLoopError,
@@ -43,7 +46,8 @@ def library_version() -> str:
 
 
 __all__ = [
-    "open", "Crm", "Session", "Money", "library_version", "CrmError", "NullArgumentError",
+    "open", "Crm", "Session", "Batch", "Step", "Money", "library_version", "sales_template",
+    "business_calendar", "weekdays", "CrmError", "NullArgumentError",
     "InvalidUtf8Error", "InvalidJsonError", "UnknownOperationError", "ValidationError",
     "NotFoundError", "ConflictError", "TransitionRefusedError", "GuardFailedError",
     "PermissionDeniedError", "StorageError", "InternalError", "AutomationLoopError",

@@ -9,9 +9,9 @@ import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Union
+from typing import Any, Dict, Union
 
-__all__ = ["Money", "encode", "decode", "time_text"]
+__all__ = ["Money", "encode", "decode", "time_text", "custom_values", "decimals"]
 
 AmountLike = Union[Decimal, int, str]
 
@@ -50,7 +50,7 @@ class Money:
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, str]:
         """The engine's JSON form: ``{"amount": "1200.00", "currency": "EUR"}``."""
         return {"amount": str(self.amount), "currency": self.currency}
 
@@ -111,24 +111,117 @@ def _time(text: str) -> Any:
         return text
 
 
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def _date(text: str) -> Any:
+    m = _DATE.match(text)
+    if m is None:
+        return text
+    try:
+        return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return text
+
+
 def _value(v: Any) -> Any:
     if isinstance(v, str):
-        return _time(v) if len(v) >= 20 and v[4] == "-" and v[10] == "T" else v
+        if len(v) >= 20 and v[4] == "-" and v[10] == "T":
+            return _time(v)
+        if len(v) == 10 and v[4] == "-":
+            return _date(v)
+        return v
     if isinstance(v, list):
         return [_value(x) for x in v]
     return v
 
 
-def _hook(obj: dict) -> Any:
+_CUSTOM_TYPES = ("text", "integer", "decimal", "money", "date", "bool")
+
+
+def custom_values(values: Any) -> Any:
+    """Custom field values as the engine takes them (``{"type", "value"}``):
+    ``str`` is text, ``bool`` bool, ``int`` integer, ``Decimal`` decimal,
+    :class:`Money` money, ``date`` date. A value already in the tagged
+    form passes as it is; ``float`` and ``datetime`` are refused."""
+    if values is None:
+        return None
+    out = {}
+    for key, v in dict(values).items():
+        if isinstance(v, dict) and set(v) == {"type", "value"}:
+            tagged = v
+        elif isinstance(v, bool):
+            tagged = {"type": "bool", "value": v}
+        elif isinstance(v, int):
+            tagged = {"type": "integer", "value": v}
+        elif isinstance(v, Decimal):
+            tagged = {"type": "decimal", "value": str(v)}
+        elif isinstance(v, Money):
+            tagged = {"type": "money", "value": v.to_json()}
+        elif isinstance(v, _dt.datetime):
+            raise TypeError(f"custom.{key} {v!r}: custom fields hold dates, not datetimes")
+        elif isinstance(v, _dt.date):
+            tagged = {"type": "date", "value": v.isoformat()}
+        elif isinstance(v, str):
+            tagged = {"type": "text", "value": v}
+        elif isinstance(v, float):
+            raise TypeError(f"custom.{key} {v!r} is a float: give a Decimal or an int")
+        else:
+            raise TypeError(f"custom.{key} {v!r}: not a custom field value")
+        out[key] = tagged
+    return out
+
+
+def _plain_custom(values: Any) -> Any:
+    if not isinstance(values, dict):
+        return values
+    out = {}
+    for key, v in values.items():
+        if isinstance(v, dict) and set(v) == {"type", "value"} and v["type"] in _CUSTOM_TYPES:
+            kind, value = v["type"], v["value"]
+            if kind == "decimal" and isinstance(value, str):
+                value = Decimal(value)
+            out[key] = value
+        else:
+            out[key] = v
+    return out
+
+
+def _hook(obj: Dict[str, Any]) -> Any:
     if len(obj) == 2 and isinstance(obj.get("amount"), str) and isinstance(obj.get("currency"), str):
         try:
             return Money(Decimal(obj["amount"]), obj["currency"])
         except (ValueError, ArithmeticError):
             return obj
-    return {k: _value(v) for k, v in obj.items()}
+    out = {k: _value(v) for k, v in obj.items()}
+    if "custom" in out:
+        out["custom"] = _plain_custom(out["custom"])
+    return out
+
+
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+#: Keys whose values are names or other text even in a numeric report.
+_TEXT_KEYS = frozenset({"name", "title", "key", "stage", "reason", "subject", "segment",
+                        "class", "currency", "id", "customer", "deal", "owner", "label"})
+
+
+def decimals(value: Any, key: str = "") -> Any:
+    """A numeric response (KPIs, RFM, ABC, predictions) with its decimal
+    strings (``"1250.50"``) as ``Decimal``; text under name-like keys
+    stays text."""
+    if isinstance(value, str):
+        if key not in _TEXT_KEYS and _DECIMAL.match(value):
+            return Decimal(value)
+        return value
+    if isinstance(value, dict):
+        return {k: decimals(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decimals(v, key) for v in value]
+    return value
 
 
 def decode(text: str) -> Any:
     """A response: money objects become :class:`Money`, RFC 3339 times
-    become aware datetimes; other values stay as JSON gives them."""
+    aware datetimes, ``YYYY-MM-DD`` values dates; other values (and every
+    object key) stay as JSON gives them."""
     return _value(json.loads(text, object_hook=_hook))

@@ -25,6 +25,8 @@ class CrmError(Exception):
         detail: the structured error (``crm_last_error_json()``: status,
             entity, id, field, value, reason, ...) when the library
             provides it, else ``None``.
+        step, step_op, batch_step: for a failed batch, the index, the
+            operation and the :class:`~crm_core.Step` that failed.
     """
 
     #: The status code this class stands for (``None`` on the base class).
@@ -39,6 +41,12 @@ class CrmError(Exception):
         self.message = message
         self.op = op
         self.detail = detail
+        #: In a batch: the index of the step that failed (0-based), else ``None``.
+        self.step: Optional[int] = None
+        #: In a batch: the failing step's operation, else ``None``.
+        self.step_op: Optional[str] = None
+        #: In a batch: the failing :class:`~crm_core.Step`, else ``None``.
+        self.batch_step: Any = None
 
     def _field(self, key: str) -> Any:
         return None if self.detail is None else self.detail.get(key)
