@@ -203,6 +203,9 @@ pub fn status_of(e: &Error) -> CrmStatus {
         Error::Rule { source, .. } => status_of(source),
         Error::PermissionDenied { .. }
         | Error::FieldHidden { .. }
+        | Error::CustomFieldHidden { .. }
+        | Error::CustomFieldReadOnly { .. }
+        | Error::HiddenRecords { .. }
         | Error::ActorNotAllowed { .. } => CrmStatus::PermissionDenied,
         Error::Store(s) => match s {
             StoreError::VersionConflict { .. } | StoreError::AlreadyExists { .. } => {

@@ -527,6 +527,7 @@ fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
             | SegField::RfmF(_)
             | SegField::RfmM(_)
             | SegField::RfmSegment(_) => access.require_readable(Field::DealAmount),
+            SegField::Custom { key } => access.require_custom_readable(EntityKind::Customer, key),
             _ => Ok(()),
         },
     }
