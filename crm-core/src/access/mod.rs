@@ -56,8 +56,10 @@
 //! configuration: it lists every field with its rules, to anyone with read
 //! scope `all` on pipelines. Backups and consistency checks hold every
 //! value, so an actor from whom any custom field is hidden may not take
-//! them. Automation rules are written by administrators and run as the
-//! system: their conditions see every field.
+//! them. An automation rule runs as the system, so saving one checks its
+//! author's field rules instead: a trigger or condition on a field hidden
+//! from them is refused, and so is an action setting a custom field
+//! read-only for them.
 //!
 //! # Records outside the read scope
 //!

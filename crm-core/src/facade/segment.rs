@@ -512,7 +512,7 @@ fn readable_segment(tx: &dyn ReadTx, access: &Access, id: SegmentId) -> Result<S
 
 /// Refuses an expression that tests or aggregates a field the actor's
 /// roles hide (contact points, deal amounts).
-fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
+pub(super) fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
     match expr {
         Expr::Const(_) => Ok(()),
         Expr::And(parts) | Expr::Or(parts) => parts

@@ -769,3 +769,77 @@ pub fn read_only_custom_fields_refuse_every_write<S: Store>(store: S) {
     )
     .expect("seats are the rep's to change");
 }
+
+/// A rule runs as the system, so saving one checks its author's field
+/// rules: a trigger or condition on a field hidden from them is refused,
+/// and so is an action setting a custom field read-only for them.
+pub fn rules_cannot_read_or_write_past_their_authors_field_rules<S: Store>(store: S) {
+    use crate::automation::{Action, NewRule, Trigger};
+    let w = world(store);
+    let system = w.crm.as_actor(Actor::System);
+    system
+        .set_custom_fields(
+            EntityKind::Customer,
+            0,
+            vec![
+                FieldDef::new("secret", "Secret", FieldType::Text)
+                    .hidden_from([AccessRole::SalesManager]),
+                FieldDef::new("grade", "Grade", FieldType::Text)
+                    .read_only_for([AccessRole::SalesManager]),
+            ],
+        )
+        .expect("fields");
+    let boss = system
+        .create_user(NewUser::new("Boss", "boss@example.com").role(AccessRole::SalesManager))
+        .expect("boss");
+    let m = w.crm.as_user(boss.id);
+    let trigger = || Trigger::field_changed(EntityKind::Customer, "name");
+    let hidden = |r: Result<automation::Rule>| match r {
+        Err(Error::CustomFieldHidden {
+            entity: EntityKind::Customer,
+            key,
+            ..
+        }) => assert_eq!(key, "secret"),
+        other => panic!("expected the hidden field to be refused, got {other:?}"),
+    };
+    let tag = || Action::AddTag { tag: "seen".into() };
+    hidden(
+        m.create_rule(
+            NewRule::new("Peek", trigger())
+                .condition("field.secret = x".parse().expect("expr"))
+                .action(tag()),
+        ),
+    );
+    hidden(
+        m.create_rule(
+            NewRule::new(
+                "Watch",
+                Trigger::field_changed(EntityKind::Customer, "custom.secret"),
+            )
+            .action(tag()),
+        ),
+    );
+    let set = |field: &str| Action::SetField {
+        entity: EntityKind::Customer,
+        field: field.into(),
+        value: serde_json::json!({"type": "text", "value": "A"}),
+    };
+    hidden(m.create_rule(NewRule::new("Overwrite", trigger()).action(set("custom.secret"))));
+    let err = m
+        .create_rule(NewRule::new("Grade", trigger()).action(set("custom.grade")))
+        .expect_err("read-only for the author");
+    assert_eq!(
+        err.to_string(),
+        "invalid rule.actions[0].field \"custom.grade\": the field is read-only for your roles, so a rule of yours may not change it"
+    );
+    // The system, and fields the author may use, are fine.
+    system
+        .create_rule(NewRule::new("Grade", trigger()).action(set("custom.grade")))
+        .expect("the system may");
+    m.create_rule(
+        NewRule::new("Fine", trigger())
+            .condition("field.grade = A".parse().expect("expr"))
+            .action(tag()),
+    )
+    .expect("a readable field");
+}
