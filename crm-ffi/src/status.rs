@@ -269,6 +269,33 @@ mod tests {
                 CrmStatus::PermissionDenied,
             ),
             (
+                Error::CustomFieldHidden {
+                    actor: crm_core::Actor::System,
+                    entity: EntityKind::Deal,
+                    key: "margin".into(),
+                },
+                CrmStatus::PermissionDenied,
+            ),
+            (
+                Error::CustomFieldReadOnly {
+                    actor: crm_core::Actor::System,
+                    entity: EntityKind::Deal,
+                    id: "x".into(),
+                    key: "margin".into(),
+                },
+                CrmStatus::PermissionDenied,
+            ),
+            (
+                Error::HiddenRecords {
+                    actor: crm_core::Actor::System,
+                    operation: crm_core::access::Operation::Merge,
+                    entity: EntityKind::Customer,
+                    id: "x".into(),
+                    hidden: crm_core::access::Resource::Deals,
+                },
+                CrmStatus::PermissionDenied,
+            ),
+            (
                 Error::Store(StoreError::Corrupt("bad row".into())),
                 CrmStatus::Storage,
             ),

@@ -42,7 +42,8 @@
 //!   `custom` change of every event, and its column from CSV exports; a
 //!   segment predicate `field.KEY` on it is an
 //!   [`Error::CustomFieldHidden`](crate::Error::CustomFieldHidden) before
-//!   anything is read. A hidden field is also read-only.
+//!   anything is read (no KPI report sums or averages a custom field
+//!   today). A hidden field is also read-only.
 //! - read-only: setting, changing or clearing it (a create, an update, a
 //!   merge that would copy a value over, an import row, a score run) is an
 //!   [`Error::CustomFieldReadOnly`](crate::Error::CustomFieldReadOnly)

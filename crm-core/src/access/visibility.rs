@@ -171,7 +171,9 @@ impl Access {
             managed,
             custom_hidden,
             custom_read_only,
-            custom_none: false,
+            // Without roles every field rule applies, to every key (one
+            // not in the schema too, so an error never tells them apart).
+            custom_none: user.roles.is_empty(),
         })
     }
 

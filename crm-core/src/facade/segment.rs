@@ -135,8 +135,10 @@ impl<S: Store> Session<'_, S> {
         expr: &Expr,
     ) -> Result<Vec<CustomerId>> {
         validate_expr(expr)?;
-        check_custom(tx, expr)?;
+        // Field rules first: the schema check's message lists the custom
+        // fields, which an actor who may not read them must not learn.
         require_readable_fields(access, expr)?;
+        check_custom(tx, expr)?;
         let now = self.segment_now();
         // First ask the store for the whole answer.
         let whole = Wanted {

@@ -428,6 +428,29 @@ pub fn custom_field_schema_needs_a_role<S: Store>(store: S) {
         }) => assert_eq!(id, "deal"),
         other => panic!("a user without roles must not read the schema, got {other:?}"),
     }
+    // Nor learn it from a segment's error, which lists the fields.
+    system
+        .set_custom_fields(
+            EntityKind::Customer,
+            0,
+            vec![FieldDef::new("tier", "Tier", FieldType::Text)],
+        )
+        .expect("customer fields");
+    let probe = "field.tierr = gold".parse().expect("expr");
+    match w
+        .crm
+        .as_user(w.nobody.id)
+        .evaluate_expr(&probe, &PageRequest::default())
+    {
+        Err(Error::CustomFieldHidden { key, .. }) => assert_eq!(key, "tierr"),
+        other => panic!("a user without roles must learn nothing of the schema, got {other:?}"),
+    }
+    let err = w
+        .crm
+        .as_user(w.sam.id)
+        .evaluate_expr(&probe, &PageRequest::default())
+        .expect_err("unknown field");
+    assert!(err.to_string().contains("(the fields are tier)"), "{err}");
     let schema = w
         .crm
         .as_user(w.sam.id)
