@@ -311,8 +311,10 @@ pub enum Error {
 
     /// The actor may not do `operation` to a record they can read because
     /// it would also change records of `hidden` that are outside their
-    /// read scope (a merge of a customer holding a deal they cannot see).
-    /// The hidden records are not named, nor counted. Nothing was written.
+    /// read scope (a merge of a customer holding a deal they cannot see;
+    /// an automation rule set off by their change that failed on such a
+    /// record, reported inside [`Error::Rule`]). The hidden records are not
+    /// named, nor counted. Nothing was written.
     #[error(
         "permission denied: {actor} may not {operation} {entity} {id}: it would change {hidden} records outside their read scope"
     )]
@@ -699,6 +701,19 @@ impl Error {
                 needed,
                 granted,
                 field,
+            },
+            Error::HiddenRecords {
+                actor,
+                operation,
+                entity,
+                id,
+                hidden,
+            } => Error::HiddenRecords {
+                actor,
+                operation,
+                entity,
+                id: swap(id),
+                hidden,
             },
             Error::CustomFieldReadOnly {
                 actor,

@@ -547,7 +547,68 @@ impl Batch<'_> {
         self.automation.chain.pop();
         self.actor = actor;
         self.access = access;
-        out.map_err(|e| e.in_rule(rule.id, &rule.name))
+        out.map_err(|e| self.scrub_for_actor(e.in_rule(rule.id, &rule.name), subject))
+    }
+
+    /// A rule acts as the system, but its failure is reported to the user
+    /// whose change set it off: an error about a customer, deal or
+    /// activity that user may not read becomes an
+    /// [`Error::HiddenRecords`] about the rule's subject, so the record is
+    /// not named. (Nested rules run as the system, so only the outermost
+    /// level, back in the user's access, changes anything.)
+    fn scrub_for_actor(&self, e: Error, subject: &Subject) -> Error {
+        if self.actor == Actor::System {
+            return e;
+        }
+        if let Error::Rule { rule, name, source } = e {
+            return Error::Rule {
+                rule,
+                name,
+                source: Box::new(self.scrub_for_actor(*source, subject)),
+            };
+        }
+        let p = e.parts();
+        let (Some(kind), Some(id)) = (p.entity, p.id.as_deref()) else {
+            return e;
+        };
+        let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+            return e;
+        };
+        let access = &self.access;
+        let hidden = match kind {
+            EntityKind::Customer => self
+                .tx
+                .customer(CustomerId::from_uuid(uuid))
+                .ok()
+                .flatten()
+                .filter(|c| !access.can_read(Resource::Customers, c.owner))
+                .map(|_| Resource::Customers),
+            EntityKind::Deal => self
+                .tx
+                .deal(DealId::from_uuid(uuid))
+                .ok()
+                .flatten()
+                .filter(|d| !access.can_read(Resource::Deals, d.owner))
+                .map(|_| Resource::Deals),
+            EntityKind::Activity => self
+                .tx
+                .activity(crate::id::ActivityId::from_uuid(uuid))
+                .ok()
+                .flatten()
+                .filter(|a| !access.can_read(Resource::Activities, a.owner))
+                .map(|_| Resource::Activities),
+            _ => None,
+        };
+        match hidden {
+            Some(hidden) => Error::HiddenRecords {
+                actor: self.actor,
+                operation: Operation::Update,
+                entity: subject.entity.kind,
+                id: subject.entity.id.to_string(),
+                hidden,
+            },
+            None => e,
+        }
     }
 
     fn run_action(

@@ -99,6 +99,7 @@ macro_rules! store_conformance_tests {
             hidden_custom_fields_never_leak,
             read_only_custom_fields_refuse_every_write,
             rules_cannot_read_or_write_past_their_authors_field_rules,
+            rule_failures_name_no_hidden_record,
             // ----- segments -----
             saved_segments_are_versioned_audited_records,
             saved_segment_listing_matches_reference,

@@ -866,3 +866,50 @@ pub fn rules_cannot_read_or_write_past_their_authors_field_rules<S: Store>(store
     )
     .expect("a readable field");
 }
+
+/// A rule set off by a user's change fails on a record that user cannot
+/// read: the error names the rule and the user's own record, not the
+/// hidden one; the system is told everything.
+pub fn rule_failures_name_no_hidden_record<S: Store>(store: S) {
+    use crate::automation::{Action, NewRule, Trigger};
+    let w = world(store);
+    let system = w.crm.as_actor(Actor::System);
+    let rule = system
+        .create_rule(
+            NewRule::new("Churn on win", Trigger::DealWon).action(Action::SetLifecycle {
+                to: Lifecycle::Churned,
+            }),
+        )
+        .expect("rule");
+    // Bo's customer (a lead: it may not churn), Ana's deal on it.
+    let bos = system
+        .create_customer(NewCustomer::organisation("Bo's").owner(w.bo.id))
+        .expect("bo's customer");
+    let deal = system
+        .create_deal(NewDeal::new(bos.id, w.pipeline.id, "Shared").owner(w.ana.id))
+        .expect("ana's deal");
+    let before = event_count(&w.crm);
+    let err = w
+        .crm
+        .as_user(w.ana.id)
+        .win_deal(deal.id, deal.version)
+        .expect_err("the rule fails");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "automation rule 'Churn on win' ({}) failed: permission denied: user {} may not update deal {}: it would change customers records outside their read scope",
+            rule.id, w.ana.id, deal.id
+        )
+    );
+    assert!(!err.to_string().contains(&bos.id.to_string()));
+    assert_eq!(event_count(&w.crm), before, "nothing of the win was kept");
+    // The system may read the customer: it is told which and why.
+    let err = system
+        .win_deal(deal.id, deal.version)
+        .expect_err("the rule fails");
+    assert!(
+        matches!(&err, Error::Rule { source, .. } if matches!(**source, Error::LifecycleNotAllowed { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&bos.id.to_string()), "{err}");
+}
