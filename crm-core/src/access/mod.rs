@@ -62,6 +62,27 @@
 //! from them is refused, and so is an action setting a custom field
 //! read-only for them.
 //!
+//! ```
+//! use crm_core::custom_field::{CustomValue, FieldDef, FieldType};
+//! use crm_core::{AccessRole, Actor, Crm, EntityKind, Money, NewCustomer, NewDeal, NewUser, PipelineDef};
+//! use crm_store_memory::MemoryStore;
+//!
+//! let crm = Crm::new(MemoryStore::new());
+//! let system = crm.as_actor(Actor::System);
+//! system.set_custom_fields(EntityKind::Deal, 0, vec![
+//!     FieldDef::new("margin", "Margin", FieldType::Money).hidden_from([AccessRole::Support]),
+//! ])?;
+//! let sam = system.create_user(NewUser::new("Sam", "sam@example.com").role(AccessRole::Support))?;
+//! let p = system.create_pipeline(PipelineDef::sales_template("Sales"))?;
+//! let acme = system.create_customer(NewCustomer::organisation("ACME"))?;
+//! let deal = system.create_deal(NewDeal::new(acme.id, p.id, "Robots")
+//!     .custom("margin", CustomValue::Money(Money::parse("1200.00", "EUR")?)))?;
+//! // Support reads the deal without its margin; the system sees it.
+//! assert!(crm.as_user(sam.id).deal(deal.id)?.custom.is_empty());
+//! assert!(system.deal(deal.id)?.custom.contains_key("margin"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Records outside the read scope
 //!
 //! A record the actor may not read is never named, in a result or in an
@@ -72,7 +93,9 @@
 //! and an operation on a readable record that would also change unreadable
 //! ones (a merge of a customer holding a deal the actor cannot see) is an
 //! [`Error::HiddenRecords`](crate::Error::HiddenRecords), which names the
-//! kind of the hidden records only.
+//! kind of the hidden records only. So is the failure of an automation
+//! rule, set off by the actor's change, on a record they cannot read
+//! (inside [`Error::Rule`](crate::Error::Rule), which names the rule).
 //!
 //! # Combining roles
 //!
