@@ -20,6 +20,16 @@ impl<S: Store> Session<'_, S> {
     /// `survivor_version`) and returns the survivor as it is now. See
     /// [`crate::merge`] for what moves and the conflict policy.
     ///
+    /// Access: both customers must be readable and writable; everything
+    /// that moves (deals, activities, people of an organisation) must be
+    /// readable, or the merge is an
+    /// [`Error::HiddenRecords`](crate::Error::HiddenRecords) that names
+    /// none of it, and writable, or an
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied). The
+    /// survivor changes under the field rules of
+    /// [`Session::update_customer`]: a read-only owner or custom field may
+    /// not change through the merge.
+    ///
     /// ```
     /// use crm_core::merge::{Keep, MergePolicy};
     /// use crm_core::{Actor, Crm, NewCustomer};
