@@ -22,6 +22,11 @@
 //! record uses; a field may not become required while a record lacks it
 //! (these checks read every record of the type: schema changes are rare).
 //!
+//! A field may be hidden from, or read-only for, some roles
+//! ([`FieldDef::hidden_from`], [`FieldDef::read_only_for`]); those rules
+//! hold on every read and write path, as the built-in field rules do (see
+//! [custom fields in `access`](crate::access#custom-fields)).
+//!
 //! ```
 //! use crm_core::custom_field::{CustomValue, FieldDef, FieldType};
 //! use crm_core::{Actor, Crm, EntityKind, NewCustomer};
