@@ -22,6 +22,11 @@
 //! record uses; a field may not become required while a record lacks it
 //! (these checks read every record of the type: schema changes are rare).
 //!
+//! A field may be hidden from, or read-only for, some roles
+//! ([`FieldDef::hidden_from`], [`FieldDef::read_only_for`]); those rules
+//! hold on every read and write path, as the built-in field rules do (see
+//! [custom fields in `access`](crate::access#custom-fields)).
+//!
 //! ```
 //! use crm_core::custom_field::{CustomValue, FieldDef, FieldType};
 //! use crm_core::{Actor, Crm, EntityKind, NewCustomer};
@@ -52,6 +57,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::access::AccessRole;
 use crate::error::{EntityKind, Error, Result};
 use crate::money::Money;
 
@@ -113,6 +119,17 @@ pub struct FieldDef {
     /// Whether every record must have a value.
     #[serde(default)]
     pub required: bool,
+    /// The roles the field's values are hidden from, as a role hides a
+    /// built-in field (see [field rules](crate::access#custom-fields)):
+    /// absent from every record, event and export such a user reads;
+    /// filtering or aggregating on it is an
+    /// [`Error::CustomFieldHidden`]; and, being hidden, it is read-only too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_from: Vec<AccessRole>,
+    /// The roles for which the field is read-only: setting or clearing it
+    /// is an [`Error::CustomFieldReadOnly`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only_for: Vec<AccessRole>,
 }
 
 impl FieldDef {
@@ -124,7 +141,34 @@ impl FieldDef {
             field_type,
             options: Vec::new(),
             required: false,
+            hidden_from: Vec::new(),
+            read_only_for: Vec::new(),
         }
+    }
+
+    /// Hides the field's values from users whose every role is one of
+    /// `roles` (see [field rules](crate::access#custom-fields)).
+    ///
+    /// ```
+    /// use crm_core::custom_field::{FieldDef, FieldType};
+    /// use crm_core::AccessRole;
+    ///
+    /// let margin = FieldDef::new("margin", "Margin", FieldType::Money)
+    ///     .hidden_from([AccessRole::Support])
+    ///     .read_only_for([AccessRole::SalesRep]);
+    /// assert_eq!(margin.hidden_from, [AccessRole::Support]);
+    /// assert_eq!(margin.read_only_for, [AccessRole::SalesRep]);
+    /// ```
+    pub fn hidden_from(mut self, roles: impl IntoIterator<Item = AccessRole>) -> Self {
+        self.hidden_from = roles.into_iter().collect();
+        self
+    }
+
+    /// Makes the field read-only for users whose every role is one of
+    /// `roles` (or hides it from them).
+    pub fn read_only_for(mut self, roles: impl IntoIterator<Item = AccessRole>) -> Self {
+        self.read_only_for = roles.into_iter().collect();
+        self
     }
 
     /// Sets the options of an enum field.

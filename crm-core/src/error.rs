@@ -279,6 +279,58 @@ pub enum Error {
         field: crate::access::Field,
     },
 
+    /// The actor filtered, sorted or aggregated on a custom field their
+    /// roles hide ([`FieldDef::hidden_from`](crate::custom_field::FieldDef::hidden_from)).
+    #[error(
+        "{actor} cannot filter, sort or aggregate on {entity}.custom.{key}: the field is hidden from their roles"
+    )]
+    CustomFieldHidden {
+        /// Who tried.
+        actor: crate::Actor,
+        /// Whose field: customer, deal or activity.
+        entity: EntityKind,
+        /// The custom field's key.
+        key: String,
+    },
+
+    /// The actor tried to set or clear a custom field that is read-only
+    /// (or hidden) for their roles
+    /// ([`FieldDef::read_only_for`](crate::custom_field::FieldDef::read_only_for)).
+    /// Nothing was written and no event appended.
+    #[error("{}", custom_read_only_message(actor, *entity, id, key))]
+    CustomFieldReadOnly {
+        /// Who tried.
+        actor: crate::Actor,
+        /// Whose field: customer, deal or activity.
+        entity: EntityKind,
+        /// The record's id (empty for a new record).
+        id: String,
+        /// The custom field's key.
+        key: String,
+    },
+
+    /// The actor may not do `operation` to a record they can read because
+    /// it would also change records of `hidden` that are outside their
+    /// read scope (a merge of a customer holding a deal they cannot see;
+    /// an automation rule set off by their change that failed on such a
+    /// record, reported inside [`Error::Rule`]). The hidden records are not
+    /// named, nor counted. Nothing was written.
+    #[error(
+        "permission denied: {actor} may not {operation} {entity} {id}: it would change {hidden} records outside their read scope"
+    )]
+    HiddenRecords {
+        /// Who tried.
+        actor: crate::Actor,
+        /// What they tried to do.
+        operation: crate::access::Operation,
+        /// The kind of the record they named.
+        entity: EntityKind,
+        /// The id of the record they named (one they can read).
+        id: String,
+        /// The kind of the records they cannot read.
+        hidden: crate::access::Resource,
+    },
+
     /// The session's user cannot act (unknown or deactivated).
     #[error("user {user} cannot act: {reason}")]
     ActorNotAllowed {
@@ -345,6 +397,22 @@ fn permission_message(
             "permission denied: {actor} may not {operation} {record}: that needs write scope '{needed}' on {resource}, their roles grant '{granted}'"
         ),
     }
+}
+
+fn custom_read_only_message(
+    actor: &crate::Actor,
+    entity: EntityKind,
+    id: &str,
+    key: &str,
+) -> String {
+    let record = if id.is_empty() {
+        format!("a new {entity}")
+    } else {
+        format!("{entity} {id}")
+    };
+    format!(
+        "permission denied: {actor} may not change {record}: field {entity}.custom.{key} is read-only for their roles"
+    )
 }
 
 impl From<StoreError> for Error {
@@ -511,6 +579,24 @@ impl Error {
                 p.field = Some(field.to_string());
                 p.reason = Some("the field is hidden from the actor's roles".into());
             }
+            Error::CustomFieldHidden { entity, key, .. } => {
+                p.entity = Some(*entity);
+                p.field = Some(format!("custom.{key}"));
+                p.reason = Some("the field is hidden from the actor's roles".into());
+            }
+            Error::CustomFieldReadOnly {
+                entity, id: i, key, ..
+            } => {
+                p.entity = Some(*entity);
+                p.id = id(i);
+                p.field = Some(format!("custom.{key}"));
+                p.reason = Some(self.to_string());
+            }
+            Error::HiddenRecords { entity, id: i, .. } => {
+                p.entity = Some(*entity);
+                p.id = id(i);
+                p.reason = Some(self.to_string());
+            }
             Error::ActorNotAllowed { user, reason } => {
                 p.entity = Some(EntityKind::User);
                 p.id = id(user);
@@ -615,6 +701,30 @@ impl Error {
                 needed,
                 granted,
                 field,
+            },
+            Error::HiddenRecords {
+                actor,
+                operation,
+                entity,
+                id,
+                hidden,
+            } => Error::HiddenRecords {
+                actor,
+                operation,
+                entity,
+                id: swap(id),
+                hidden,
+            },
+            Error::CustomFieldReadOnly {
+                actor,
+                entity,
+                id,
+                key,
+            } => Error::CustomFieldReadOnly {
+                actor,
+                entity,
+                id: if id == gone { String::new() } else { id },
+                key,
             },
             Error::Invalid(mut v) => {
                 if v.value == gone {

@@ -203,6 +203,9 @@ pub fn status_of(e: &Error) -> CrmStatus {
         Error::Rule { source, .. } => status_of(source),
         Error::PermissionDenied { .. }
         | Error::FieldHidden { .. }
+        | Error::CustomFieldHidden { .. }
+        | Error::CustomFieldReadOnly { .. }
+        | Error::HiddenRecords { .. }
         | Error::ActorNotAllowed { .. } => CrmStatus::PermissionDenied,
         Error::Store(s) => match s {
             StoreError::VersionConflict { .. } | StoreError::AlreadyExists { .. } => {
@@ -262,6 +265,33 @@ mod tests {
                 Error::ActorNotAllowed {
                     user: "u".into(),
                     reason: "unknown".into(),
+                },
+                CrmStatus::PermissionDenied,
+            ),
+            (
+                Error::CustomFieldHidden {
+                    actor: crm_core::Actor::System,
+                    entity: EntityKind::Deal,
+                    key: "margin".into(),
+                },
+                CrmStatus::PermissionDenied,
+            ),
+            (
+                Error::CustomFieldReadOnly {
+                    actor: crm_core::Actor::System,
+                    entity: EntityKind::Deal,
+                    id: "x".into(),
+                    key: "margin".into(),
+                },
+                CrmStatus::PermissionDenied,
+            ),
+            (
+                Error::HiddenRecords {
+                    actor: crm_core::Actor::System,
+                    operation: crm_core::access::Operation::Merge,
+                    entity: EntityKind::Customer,
+                    id: "x".into(),
+                    hidden: crm_core::access::Resource::Deals,
                 },
                 CrmStatus::PermissionDenied,
             ),

@@ -11,6 +11,8 @@ use crate::status::CrmStatus;
 
 const SYSTEM: &str = r#"{"type":"system"}"#;
 
+mod access;
+
 struct Eng(*mut CrmEngine);
 
 impl Drop for Eng {

@@ -31,6 +31,72 @@
 //! no listing order sorts by one; aggregations (KPI reports) call
 //! [`Access::require_readable`] for every field they sum or average.
 //!
+//! # Custom fields
+//!
+//! A custom field ([`FieldDef`](crate::custom_field::FieldDef)) carries
+//! its own field rules, by role: `hidden_from` and `read_only_for`. They
+//! work as the built-in field rules do, on every path:
+//!
+//! - hidden: the value is absent from every record the actor reads (single
+//!   reads, listings, what a write returns, duplicate search), from the
+//!   `custom` change of every event, and its column from CSV exports; a
+//!   segment predicate `field.KEY` on it is an
+//!   [`Error::CustomFieldHidden`](crate::Error::CustomFieldHidden) before
+//!   anything is read (no KPI report sums or averages a custom field
+//!   today). A hidden field is also read-only.
+//! - read-only: setting, changing or clearing it (a create, an update, a
+//!   merge that would copy a value over, an import row, a score run) is an
+//!   [`Error::CustomFieldReadOnly`](crate::Error::CustomFieldReadOnly)
+//!   naming the field; nothing is written. A write that leaves the field
+//!   as it is goes through, and keeps its stored value.
+//!
+//! Roles combine as for built-in fields: a field is hidden from a user only
+//! if every one of their roles is in `hidden_from`, read-only only if every
+//! role is in `read_only_for` or `hidden_from`. The schema itself
+//! ([`Session::custom_fields`](crate::Session::custom_fields)) is
+//! configuration: it lists every field with its rules, to anyone with read
+//! scope `all` on pipelines. Backups and consistency checks hold every
+//! value, so an actor from whom any custom field is hidden may not take
+//! them. An automation rule runs as the system, so saving one checks its
+//! author's field rules instead: a trigger or condition on a field hidden
+//! from them is refused, and so is an action setting a custom field
+//! read-only for them.
+//!
+//! ```
+//! use crm_core::custom_field::{CustomValue, FieldDef, FieldType};
+//! use crm_core::{AccessRole, Actor, Crm, EntityKind, Money, NewCustomer, NewDeal, NewUser, PipelineDef};
+//! use crm_store_memory::MemoryStore;
+//!
+//! let crm = Crm::new(MemoryStore::new());
+//! let system = crm.as_actor(Actor::System);
+//! system.set_custom_fields(EntityKind::Deal, 0, vec![
+//!     FieldDef::new("margin", "Margin", FieldType::Money).hidden_from([AccessRole::Support]),
+//! ])?;
+//! let sam = system.create_user(NewUser::new("Sam", "sam@example.com").role(AccessRole::Support))?;
+//! let p = system.create_pipeline(PipelineDef::sales_template("Sales"))?;
+//! let acme = system.create_customer(NewCustomer::organisation("ACME"))?;
+//! let deal = system.create_deal(NewDeal::new(acme.id, p.id, "Robots")
+//!     .custom("margin", CustomValue::Money(Money::parse("1200.00", "EUR")?)))?;
+//! // Support reads the deal without its margin; the system sees it.
+//! assert!(crm.as_user(sam.id).deal(deal.id)?.custom.is_empty());
+//! assert!(system.deal(deal.id)?.custom.contains_key("margin"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Records outside the read scope
+//!
+//! A record the actor may not read is never named, in a result or in an
+//! error message: looked up by id it does not exist
+//! ([`Error::NotFound`](crate::Error::NotFound), or "no customer has this
+//! id" when given as a reference); a message about a readable record that
+//! refers to an unreadable one says "another customer" instead of its id;
+//! and an operation on a readable record that would also change unreadable
+//! ones (a merge of a customer holding a deal the actor cannot see) is an
+//! [`Error::HiddenRecords`](crate::Error::HiddenRecords), which names the
+//! kind of the hidden records only. So is the failure of an automation
+//! rule, set off by the actor's change, on a record they cannot read
+//! (inside [`Error::Rule`](crate::Error::Rule), which names the rule).
+//!
 //! # Combining roles
 //!
 //! A user with several roles gets the most permissive combination: per
@@ -70,7 +136,8 @@
 //! evaluation, RFM and ABC aggregate only records within the read scope
 //! (and refuse to sum an amount the actor may not see), CSV exports and
 //! duplicate searches list only readable records, redacted; merges need
-//! write scope on everything they change; backups and restores need an
+//! read and write scope on everything they change and obey the same field
+//! rules as an update of the survivor; backups and restores need an
 //! actor who may do everything.
 //!
 //! # Segment evaluation

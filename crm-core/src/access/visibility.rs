@@ -1,11 +1,13 @@
 //! The resolved access of one actor in one transaction, and the one place
 //! where scopes become filters and hidden fields are redacted.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::access::{Field, Operation, Permissions, Resource, Scope};
 use crate::activity::Activity;
 use crate::actor::Actor;
+use crate::custom_field::{CustomValues, FieldSchema};
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, Error, Result};
@@ -72,7 +74,18 @@ pub struct Access {
     teams: Vec<TeamId>,
     /// Teams the actor manages (sorted).
     managed: Vec<TeamId>,
+    /// The custom fields (entity, key) hidden from the actor's roles.
+    custom_hidden: BTreeSet<(EntityKind, String)>,
+    /// The custom fields (entity, key) read-only for the actor's roles
+    /// (hidden ones included).
+    custom_read_only: BTreeSet<(EntityKind, String)>,
+    /// Every custom field is hidden (an actor without any permission).
+    custom_none: bool,
 }
+
+/// The entity types that have custom fields.
+const CUSTOM_KINDS: [EntityKind; 3] =
+    [EntityKind::Customer, EntityKind::Deal, EntityKind::Activity];
 
 impl Access {
     /// The system actor: may do everything.
@@ -83,6 +96,9 @@ impl Access {
             team_members: Vec::new(),
             teams: Vec::new(),
             managed: Vec::new(),
+            custom_hidden: BTreeSet::new(),
+            custom_read_only: BTreeSet::new(),
+            custom_none: false,
         }
     }
 
@@ -95,6 +111,9 @@ impl Access {
             team_members: Vec::new(),
             teams: Vec::new(),
             managed: Vec::new(),
+            custom_hidden: BTreeSet::new(),
+            custom_read_only: BTreeSet::new(),
+            custom_none: true,
         }
     }
 
@@ -134,12 +153,27 @@ impl Access {
         team_members.dedup();
         let mut managed = managed;
         managed.sort();
+        let mut custom_hidden = BTreeSet::new();
+        let mut custom_read_only = BTreeSet::new();
+        for kind in CUSTOM_KINDS {
+            let Some(schema) = tx.field_schema(kind)? else {
+                continue;
+            };
+            let (hidden, read_only) = custom_rules(&schema, &user.roles);
+            custom_hidden.extend(hidden.into_iter().map(|k| (kind, k)));
+            custom_read_only.extend(read_only.into_iter().map(|k| (kind, k)));
+        }
         Ok(Access {
             actor,
             perms,
             team_members,
             teams,
             managed,
+            custom_hidden,
+            custom_read_only,
+            // Without roles every field rule applies, to every key (one
+            // not in the schema too, so an error never tells them apart).
+            custom_none: user.roles.is_empty(),
         })
     }
 
@@ -241,6 +275,13 @@ impl Access {
                 field: f,
             });
         }
+        if let Some((entity, key)) = self.custom_hidden.iter().next() {
+            return Err(Error::CustomFieldHidden {
+                actor: self.actor,
+                entity: *entity,
+                key: key.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -280,6 +321,84 @@ impl Access {
             });
         }
         Ok(())
+    }
+
+    // ----- custom fields -----
+
+    /// Whether custom field `key` of `entity` is hidden from the actor.
+    pub fn is_custom_hidden(&self, entity: EntityKind, key: &str) -> bool {
+        self.actor != Actor::System
+            && (self.custom_none || self.custom_hidden.contains(&(entity, key.to_owned())))
+    }
+
+    /// Whether custom field `key` of `entity` is read-only (or hidden) for
+    /// the actor.
+    pub fn is_custom_read_only(&self, entity: EntityKind, key: &str) -> bool {
+        self.actor != Actor::System
+            && (self.custom_none || self.custom_read_only.contains(&(entity, key.to_owned())))
+    }
+
+    /// Refuses to filter, sort or aggregate on custom field `key` of
+    /// `entity` if it is hidden ([`Error::CustomFieldHidden`]).
+    pub fn require_custom_readable(&self, entity: EntityKind, key: &str) -> Result<()> {
+        if self.is_custom_hidden(entity, key) {
+            return Err(Error::CustomFieldHidden {
+                actor: self.actor,
+                entity,
+                key: key.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a change of custom field `key` of `entity` on record `id`
+    /// (empty for a new record) if it is read-only or hidden for the actor
+    /// ([`Error::CustomFieldReadOnly`]).
+    pub fn check_custom_write(
+        &self,
+        entity: EntityKind,
+        key: &str,
+        id: impl fmt::Display,
+    ) -> Result<()> {
+        if self.is_custom_read_only(entity, key) {
+            return Err(Error::CustomFieldReadOnly {
+                actor: self.actor,
+                entity,
+                id: id.to_string(),
+                key: key.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a change from `old` to `new` custom values of record `id`
+    /// of `entity` that sets, changes or clears a field read-only for the
+    /// actor (the first such key, in key order).
+    pub fn check_custom_changes(
+        &self,
+        entity: EntityKind,
+        old: &CustomValues,
+        new: &CustomValues,
+        id: impl fmt::Display,
+    ) -> Result<()> {
+        if self.actor == Actor::System {
+            return Ok(());
+        }
+        let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        for key in keys {
+            if old.get(key) != new.get(key) {
+                self.check_custom_write(entity, key, &id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the custom values hidden from the actor.
+    pub fn redact_custom(&self, entity: EntityKind, values: &mut CustomValues) {
+        if self.actor == Actor::System || (!self.custom_none && self.custom_hidden.is_empty()) {
+            return;
+        }
+        values.retain(|key, _| !self.is_custom_hidden(entity, key));
     }
 
     // ----- scopes as filters -----
@@ -373,6 +492,7 @@ impl Access {
         if self.is_hidden(Field::DealAmount) {
             d.amount = None;
         }
+        self.redact_custom(EntityKind::Deal, &mut d.custom);
     }
 
     /// Removes hidden fields from a customer.
@@ -383,6 +503,7 @@ impl Access {
         if self.is_hidden(Field::CustomerPhones) {
             c.phones.clear();
         }
+        self.redact_custom(EntityKind::Customer, &mut c.custom);
     }
 
     /// Removes hidden fields from an activity.
@@ -390,6 +511,7 @@ impl Access {
         if self.is_hidden(Field::ActivityBody) {
             a.body = None;
         }
+        self.redact_custom(EntityKind::Activity, &mut a.custom);
     }
 
     /// Removes the changes of hidden fields from an event.
@@ -408,7 +530,52 @@ impl Access {
         if !hidden.is_empty() {
             e.changes.retain(|c| !hidden.contains(&c.field.as_str()));
         }
+        // Custom values change as one `custom` map: drop the hidden keys
+        // from both sides, and the change if nothing visible is left of it.
+        let kind = e.entity.kind;
+        let strip = |v: &mut serde_json::Value| {
+            if let serde_json::Value::Object(map) = v {
+                map.retain(|key, _| !self.is_custom_hidden(kind, key));
+            }
+        };
+        for c in e.changes.iter_mut().filter(|c| c.field == "custom") {
+            strip(&mut c.old);
+            strip(&mut c.new);
+        }
+        let blank = |v: &serde_json::Value| {
+            v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty)
+        };
+        e.changes.retain(|c| {
+            c.field != "custom" || (c.old != c.new && !(blank(&c.old) && blank(&c.new)))
+        });
     }
+}
+
+/// The keys of `schema`'s fields hidden from, and read-only for, a user
+/// with `roles` (see [field rules](crate::access#custom-fields)): hidden
+/// if every role is in `hidden_from`, read-only if every role is in
+/// `read_only_for` or `hidden_from`. A user without roles has every field
+/// hidden, as every built-in field rule applies to them.
+fn custom_rules(
+    schema: &FieldSchema,
+    roles: &BTreeSet<crate::access::AccessRole>,
+) -> (Vec<String>, Vec<String>) {
+    let mut hidden = Vec::new();
+    let mut read_only = Vec::new();
+    for def in &schema.fields {
+        let hides = roles.iter().all(|r| def.hidden_from.contains(r));
+        if hides {
+            hidden.push(def.key.clone());
+        }
+        if hides
+            || roles
+                .iter()
+                .all(|r| def.read_only_for.contains(r) || def.hidden_from.contains(r))
+        {
+            read_only.push(def.key.clone());
+        }
+    }
+    (hidden, read_only)
 }
 
 fn all_pages<T, F: Clone + Default, O: Default + Clone>(

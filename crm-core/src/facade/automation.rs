@@ -196,6 +196,55 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Refuses a rule whose trigger or condition reads a field hidden from
+    /// its author ([`Error::FieldHidden`], [`Error::CustomFieldHidden`]), or
+    /// whose action sets a custom field read-only for them: a rule runs as
+    /// the system, so it must not see or change for its author what their
+    /// roles keep from them.
+    fn check_rule_fields(&self, input: &NewRule) -> Result<()> {
+        let access = &self.access;
+        let readable = |entity: EntityKind, field: &str| -> Result<()> {
+            if let Some(key) = field.strip_prefix("custom.") {
+                return access.require_custom_readable(entity, key);
+            }
+            let resource = match entity {
+                EntityKind::Customer => Resource::Customers,
+                EntityKind::Deal => Resource::Deals,
+                _ => Resource::Activities,
+            };
+            for f in crate::access::Field::ALL {
+                if f.resource() == resource && f.name() == field {
+                    access.require_readable(f)?;
+                }
+            }
+            Ok(())
+        };
+        match &input.trigger {
+            Trigger::FieldChanged { entity, field, .. }
+            | Trigger::DateReached { entity, field, .. } => readable(*entity, field)?,
+            _ => {}
+        }
+        if let Some(expr) = &input.condition {
+            super::segment::require_readable_fields(access, expr)?;
+        }
+        for (i, a) in input.actions.iter().enumerate() {
+            if let Action::SetField { entity, field, .. } = a
+                && let Some(key) = field.strip_prefix("custom.")
+            {
+                access.require_custom_readable(*entity, key)?;
+                if access.is_custom_read_only(*entity, key) {
+                    return Err(Error::invalid(
+                        EntityKind::Rule,
+                        format!("actions[{i}].field"),
+                        field,
+                        "the field is read-only for your roles, so a rule of yours may not change it",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses to deactivate `user` while an active rule names them as an
     /// assignee or a recipient: every change that fires the rule would
     /// otherwise fail until the rule is fixed. The error names the rules.
@@ -226,6 +275,7 @@ impl Batch<'_> {
         self.check_automation_admin()?;
         input.validate()?;
         self.check_rule_references(&input)?;
+        self.check_rule_fields(&input)?;
         let now = self.now();
         let rule = Rule {
             id: RuleId::from_uuid(self.new_uuid()),
@@ -261,6 +311,7 @@ impl Batch<'_> {
         Self::check_version(EntityKind::Rule, id, version, current.version)?;
         input.validate()?;
         self.check_rule_references(&input)?;
+        self.check_rule_fields(&input)?;
         let now = self.now();
         let next = Rule {
             version: current.version + 1,
@@ -496,7 +547,68 @@ impl Batch<'_> {
         self.automation.chain.pop();
         self.actor = actor;
         self.access = access;
-        out.map_err(|e| e.in_rule(rule.id, &rule.name))
+        out.map_err(|e| self.scrub_for_actor(e.in_rule(rule.id, &rule.name), subject))
+    }
+
+    /// A rule acts as the system, but its failure is reported to the user
+    /// whose change set it off: an error about a customer, deal or
+    /// activity that user may not read becomes an
+    /// [`Error::HiddenRecords`] about the rule's subject, so the record is
+    /// not named. (Nested rules run as the system, so only the outermost
+    /// level, back in the user's access, changes anything.)
+    fn scrub_for_actor(&self, e: Error, subject: &Subject) -> Error {
+        if self.actor == Actor::System {
+            return e;
+        }
+        if let Error::Rule { rule, name, source } = e {
+            return Error::Rule {
+                rule,
+                name,
+                source: Box::new(self.scrub_for_actor(*source, subject)),
+            };
+        }
+        let p = e.parts();
+        let (Some(kind), Some(id)) = (p.entity, p.id.as_deref()) else {
+            return e;
+        };
+        let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+            return e;
+        };
+        let access = &self.access;
+        let hidden = match kind {
+            EntityKind::Customer => self
+                .tx
+                .customer(CustomerId::from_uuid(uuid))
+                .ok()
+                .flatten()
+                .filter(|c| !access.can_read(Resource::Customers, c.owner))
+                .map(|_| Resource::Customers),
+            EntityKind::Deal => self
+                .tx
+                .deal(DealId::from_uuid(uuid))
+                .ok()
+                .flatten()
+                .filter(|d| !access.can_read(Resource::Deals, d.owner))
+                .map(|_| Resource::Deals),
+            EntityKind::Activity => self
+                .tx
+                .activity(crate::id::ActivityId::from_uuid(uuid))
+                .ok()
+                .flatten()
+                .filter(|a| !access.can_read(Resource::Activities, a.owner))
+                .map(|_| Resource::Activities),
+            _ => None,
+        };
+        match hidden {
+            Some(hidden) => Error::HiddenRecords {
+                actor: self.actor,
+                operation: Operation::Update,
+                entity: subject.entity.kind,
+                id: subject.entity.id.to_string(),
+                hidden,
+            },
+            None => e,
+        }
     }
 
     fn run_action(

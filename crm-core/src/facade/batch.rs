@@ -96,7 +96,7 @@ impl<'t> Batch<'t> {
     }
 
     /// Refuses changes of read-only fields among `changes` of `resource`.
-    fn check_fields(
+    pub(super) fn check_fields(
         &self,
         resource: Resource,
         changes: &Changes,
@@ -231,6 +231,12 @@ impl<'t> Batch<'t> {
         let id = CustomerId::from_uuid(self.new_uuid());
         let mut customer = input.into_customer(id, now)?;
         self.check_owner(EntityKind::Customer, customer.owner)?;
+        self.access.check_custom_changes(
+            EntityKind::Customer,
+            &Default::default(),
+            &customer.custom,
+            "",
+        )?;
         self.check_custom(EntityKind::Customer, &customer.custom)?;
         self.check_organisation(&customer)?;
         self.tx.insert_customer(&customer)?;
@@ -257,13 +263,19 @@ impl<'t> Batch<'t> {
         Self::check_version(EntityKind::Customer, id, version, current.version)?;
         self.access
             .check_write(Resource::Customers, Operation::Update, id, current.owner)?;
-        super::merge::check_not_merged(&*self.tx, EntityKind::Customer, "id", id)?;
+        super::merge::check_not_merged(&*self.tx, &self.access, EntityKind::Customer, "id", id)?;
         let (mut next, changes) = patch.apply(&current)?;
         if changes.is_empty() {
             self.access.redact_customer(&mut current);
             return Ok(current);
         }
         self.check_fields(Resource::Customers, &changes, id)?;
+        self.access.check_custom_changes(
+            EntityKind::Customer,
+            &current.custom,
+            &next.custom,
+            id,
+        )?;
         if next.owner != current.owner {
             self.access
                 .check_write(Resource::Customers, Operation::ChangeOwner, id, next.owner)?;
@@ -296,6 +308,7 @@ impl<'t> Batch<'t> {
                 Some(org) if org.is_merged() => {
                     super::merge::check_not_merged(
                         &*self.tx,
+                        &self.access,
                         EntityKind::Customer,
                         "organisation",
                         org_id,
@@ -532,7 +545,13 @@ impl<'t> Batch<'t> {
                 "no customer has this id",
             ));
         }
-        super::merge::check_not_merged(&*self.tx, EntityKind::Deal, "customer", input.customer)?;
+        super::merge::check_not_merged(
+            &*self.tx,
+            &self.access,
+            EntityKind::Deal,
+            "customer",
+            input.customer,
+        )?;
         let pipeline = reads::pipeline(&*self.tx, &self.access, input.pipeline).map_err(|_| {
             Error::invalid(
                 EntityKind::Deal,
@@ -545,6 +564,12 @@ impl<'t> Batch<'t> {
         let id = DealId::from_uuid(self.new_uuid());
         let mut deal = deal::create(input, id, &pipeline, now, self.actor)?;
         self.check_owner(EntityKind::Deal, deal.owner)?;
+        self.access.check_custom_changes(
+            EntityKind::Deal,
+            &Default::default(),
+            &deal.custom,
+            "",
+        )?;
         self.check_custom(EntityKind::Deal, &deal.custom)?;
         self.tx.insert_deal(&deal)?;
         self.record(
@@ -606,6 +631,8 @@ impl<'t> Batch<'t> {
             deal::check_not_frozen(&current, &changes)?;
         }
         self.check_fields(Resource::Deals, &changes, id)?;
+        self.access
+            .check_custom_changes(EntityKind::Deal, &current.custom, &next.custom, id)?;
         if next.owner != current.owner {
             self.access
                 .check_write(Resource::Deals, Operation::ChangeOwner, id, next.owner)?;
@@ -667,13 +694,18 @@ impl<'t> Batch<'t> {
                             .stages_of_kind(kind)
                             .map(|s| s.key.as_str())
                             .collect();
+                        // The pipeline's name only to who may read pipelines.
+                        let named = if self.access.can_read(Resource::Pipelines, None) {
+                            format!("pipeline '{}'", pipeline.name)
+                        } else {
+                            "the deal's pipeline".to_owned()
+                        };
                         return Err(Error::invalid(
                             EntityKind::Deal,
                             "stage",
                             "",
                             format!(
-                                "pipeline '{}' has several {kind} stages ({}); name the one to use",
-                                pipeline.name,
+                                "{named} has several {kind} stages ({}); name the one to use",
                                 keys.join(", ")
                             ),
                         ));
@@ -812,6 +844,12 @@ impl<'t> Batch<'t> {
         let id = ActivityId::from_uuid(self.new_uuid());
         let mut activity = input.into_activity(id, now)?;
         self.check_owner(EntityKind::Activity, activity.owner)?;
+        self.access.check_custom_changes(
+            EntityKind::Activity,
+            &Default::default(),
+            &activity.custom,
+            "",
+        )?;
         self.check_custom(EntityKind::Activity, &activity.custom)?;
         if let Some(deal_id) = activity.deal {
             let deal = reads::deal_in_scope(&*self.tx, &self.access, deal_id).map_err(|_| {
@@ -820,11 +858,17 @@ impl<'t> Batch<'t> {
             match activity.customer {
                 None => activity.customer = Some(deal.customer),
                 Some(c) if c != deal.customer => {
+                    // Name the deal's customer only if the actor may read it.
+                    let theirs =
+                        match reads::customer_in_scope(&*self.tx, &self.access, deal.customer) {
+                            Ok(owner) => format!("customer {}", owner.id),
+                            Err(_) => "another customer".to_owned(),
+                        };
                     return Err(Error::invalid(
                         EntityKind::Activity,
                         "deal",
                         deal_id,
-                        format!("that deal belongs to customer {}, not {c}", deal.customer),
+                        format!("that deal belongs to {theirs}, not {c}"),
                     ));
                 }
                 Some(_) => {}
@@ -840,7 +884,13 @@ impl<'t> Batch<'t> {
             ));
         }
         if let Some(c) = activity.customer {
-            super::merge::check_not_merged(&*self.tx, EntityKind::Activity, "customer", c)?;
+            super::merge::check_not_merged(
+                &*self.tx,
+                &self.access,
+                EntityKind::Activity,
+                "customer",
+                c,
+            )?;
         }
         self.tx.insert_activity(&activity)?;
         self.record(

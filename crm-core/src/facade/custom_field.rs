@@ -86,6 +86,8 @@ impl Batch<'_> {
         let next = current.next(fields, now);
         self.tx.put_field_schema(&next)?;
         self.schemas.insert(kind, next.clone());
+        // The field rules of the new schema hold for the rest of the batch.
+        self.reload_access()?;
         let mut ch = Changes::default();
         ch.field("fields", &current.fields, &next.fields);
         self.record(

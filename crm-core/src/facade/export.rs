@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use super::{Session, reads};
+use crate::access::Access;
 use crate::custom_field::{CustomValues, FieldSchema};
 use crate::error::{EntityKind, Error, Result};
 use crate::export::{
@@ -13,8 +14,9 @@ use crate::store::{ReadTx, Store};
 
 impl<S: Store> Session<'_, S> {
     /// Writes every customer this session can read as CSV (columns:
-    /// [`CUSTOMER_HEADER`]), hidden fields left empty; returns how many
-    /// rows were written.
+    /// [`CUSTOMER_HEADER`], then one per custom field), hidden fields left
+    /// empty and custom fields hidden from the actor left out; returns how
+    /// many rows were written.
     ///
     /// The rows are read in one read transaction, so the file is one
     /// consistent snapshot even while others write.
@@ -35,7 +37,7 @@ impl<S: Store> Session<'_, S> {
     /// ```
     pub fn export_customers(&self, out: impl Write) -> Result<u64> {
         self.with_access(|tx, access| {
-            let schema = schema(tx, EntityKind::Customer)?;
+            let schema = schema(tx, access, EntityKind::Customer)?;
             write_all(
                 EntityKind::Customer,
                 out,
@@ -47,11 +49,12 @@ impl<S: Store> Session<'_, S> {
     }
 
     /// Writes every deal this session can read as CSV (columns:
-    /// [`DEAL_HEADER`]), hidden fields left empty; returns how many rows
-    /// were written.
+    /// [`DEAL_HEADER`], then one per custom field), hidden fields left
+    /// empty and custom fields hidden from the actor left out; returns how
+    /// many rows were written.
     pub fn export_deals(&self, out: impl Write) -> Result<u64> {
         self.with_access(|tx, access| {
-            let schema = schema(tx, EntityKind::Deal)?;
+            let schema = schema(tx, access, EntityKind::Deal)?;
             write_all(
                 EntityKind::Deal,
                 out,
@@ -66,7 +69,7 @@ impl<S: Store> Session<'_, S> {
     /// [`ACTIVITY_HEADER`]); returns how many rows were written.
     pub fn export_activities(&self, out: impl Write) -> Result<u64> {
         self.with_access(|tx, access| {
-            let schema = schema(tx, EntityKind::Activity)?;
+            let schema = schema(tx, access, EntityKind::Activity)?;
             write_all(
                 EntityKind::Activity,
                 out,
@@ -78,10 +81,17 @@ impl<S: Store> Session<'_, S> {
     }
 }
 
-fn schema(tx: &dyn ReadTx, kind: EntityKind) -> Result<FieldSchema> {
-    Ok(tx
+/// The custom fields of `kind` that the actor may read: a field hidden
+/// from their roles has no column at all (its values are redacted from
+/// every record anyway).
+fn schema(tx: &dyn ReadTx, access: &Access, kind: EntityKind) -> Result<FieldSchema> {
+    let mut schema = tx
         .field_schema(kind)?
-        .unwrap_or_else(|| FieldSchema::empty(kind)))
+        .unwrap_or_else(|| FieldSchema::empty(kind));
+    schema
+        .fields
+        .retain(|f| !access.is_custom_hidden(kind, &f.key));
+    Ok(schema)
 }
 
 /// The fixed header followed by one column per custom field (its key).

@@ -169,9 +169,27 @@ impl<S: Store> Session<'_, S> {
                                 .iter()
                                 .find(|(def, _, _)| v.field == format!("custom.{}", def.key))
                                 .map_or_else(|| v.field.clone(), |(_, _, header)| header.clone()),
+                            // A custom field read-only for the actor: its header too.
+                            Error::CustomFieldReadOnly { key, .. } => layout
+                                .custom()
+                                .iter()
+                                .find(|(def, _, _)| def.key == *key)
+                                .map_or_else(
+                                    || format!("custom.{key}"),
+                                    |(_, _, header)| header.clone(),
+                                ),
                             _ => importer.column_of(&input, &e).to_owned(),
                         };
-                        let (value, reason) = explain(&e, row.text(&column).unwrap_or(""));
+                        // A custom column's cell is found by its position.
+                        let cell = layout
+                            .custom()
+                            .iter()
+                            .find(|(_, _, header)| *header == column)
+                            .and_then(|(_, i, _)| record.get(*i))
+                            .map(str::trim)
+                            .or_else(|| row.text(&column))
+                            .unwrap_or("");
+                        let (value, reason) = explain(&e, cell);
                         row.problem(&column, value, reason);
                     }
                 }

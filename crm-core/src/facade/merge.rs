@@ -2,7 +2,7 @@
 
 use super::batch::entity;
 use super::{Batch, Session, reads};
-use crate::access::{Operation, Resource};
+use crate::access::{Access, Operation, Resource};
 use crate::activity::Activity;
 use crate::customer::Customer;
 use crate::deal::Deal;
@@ -19,6 +19,16 @@ impl<S: Store> Session<'_, S> {
     /// Merges customer `merged` (at `merged_version`) into `survivor` (at
     /// `survivor_version`) and returns the survivor as it is now. See
     /// [`crate::merge`] for what moves and the conflict policy.
+    ///
+    /// Access: both customers must be readable and writable; everything
+    /// that moves (deals, activities, people of an organisation) must be
+    /// readable, or the merge is an
+    /// [`Error::HiddenRecords`](crate::Error::HiddenRecords) that names
+    /// none of it, and writable, or an
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied). The
+    /// survivor changes under the field rules of
+    /// [`Session::update_customer`]: a read-only owner or custom field may
+    /// not change through the merge.
     ///
     /// ```
     /// use crm_core::merge::{Keep, MergePolicy};
@@ -90,7 +100,10 @@ impl Batch<'_> {
                 return Err(invalid(
                     field,
                     &c.id,
-                    format!("this customer was already merged into {into}"),
+                    format!(
+                        "this customer was already merged into {}",
+                        survivor_named(&*self.tx, &self.access, into)?
+                    ),
                 ));
             }
         }
@@ -151,6 +164,25 @@ impl Batch<'_> {
         ch.field("roles", &survivor.roles, &next.roles);
         ch.field("custom", &survivor.custom, &next.custom);
         ch.set("merged", &(), &merged_id);
+        // The survivor changes like an update: the same field rules hold
+        // (a read-only owner, emails or custom field may not change), and
+        // a new owner must be within the write scope and an active user.
+        self.check_fields(Resource::Customers, &ch, survivor_id)?;
+        self.access.check_custom_changes(
+            EntityKind::Customer,
+            &survivor.custom,
+            &next.custom,
+            survivor_id,
+        )?;
+        if next.owner != survivor.owner {
+            self.access.check_write(
+                Resource::Customers,
+                Operation::ChangeOwner,
+                survivor_id,
+                next.owner,
+            )?;
+            self.check_owner(EntityKind::Customer, next.owner)?;
+        }
 
         // Deals, activities and (for organisations) people move over.
         let tx = &*self.tx;
@@ -182,6 +214,34 @@ impl Batch<'_> {
         ch.set("moved_deals", &(), &deal_ids);
         ch.set("moved_activities", &(), &activity_ids);
         ch.set("moved_people", &(), &people_ids);
+        // What moves must be within the read scope, or the merge would
+        // change (and its event name) records the actor cannot see: refuse
+        // without naming them, before any write check names an id.
+        let hidden = |resource: Resource| Error::HiddenRecords {
+            actor: self.access.actor(),
+            operation: Operation::Merge,
+            entity: EntityKind::Customer,
+            id: merged_id.to_string(),
+            hidden: resource,
+        };
+        if deals
+            .iter()
+            .any(|d| !self.access.can_read(Resource::Deals, d.owner))
+        {
+            return Err(hidden(Resource::Deals));
+        }
+        if activities
+            .iter()
+            .any(|a| !self.access.can_read(Resource::Activities, a.owner))
+        {
+            return Err(hidden(Resource::Activities));
+        }
+        if people
+            .iter()
+            .any(|p| !self.access.can_read(Resource::Customers, p.owner))
+        {
+            return Err(hidden(Resource::Customers));
+        }
         // What moves changes too: each record must be within the write scope.
         for d in &deals {
             self.access
@@ -235,9 +295,11 @@ impl Batch<'_> {
     }
 }
 
-/// Refuses to change, or attach records to, a merged customer.
+/// Refuses to change, or attach records to, a merged customer. The
+/// customer it was merged into is named only if the actor may read it.
 pub(super) fn check_not_merged(
     tx: &dyn ReadTx,
+    access: &Access,
     entity: EntityKind,
     field: &str,
     id: CustomerId,
@@ -249,8 +311,20 @@ pub(super) fn check_not_merged(
             entity,
             field,
             id,
-            format!("this customer was merged into {into}; use that customer instead"),
+            format!(
+                "this customer was merged into {}; use that customer instead",
+                survivor_named(tx, access, into)?
+            ),
         ));
     }
     Ok(())
+}
+
+/// "customer <id>" if the actor may read that customer, else "another
+/// customer": a message never names a record outside the read scope.
+fn survivor_named(tx: &dyn ReadTx, access: &Access, id: CustomerId) -> Result<String> {
+    Ok(match tx.customer(id)? {
+        Some(c) if access.can_read(Resource::Customers, c.owner) => format!("customer {id}"),
+        _ => "another customer".to_owned(),
+    })
 }

@@ -124,8 +124,9 @@ impl<S: Store> Session<'_, S> {
     /// Access: the models see the won deals the actor may read (as the
     /// KPIs do). Scores are written to the customers of those purchases that
     /// the actor may read and change; customers it may not read are neither
-    /// read nor written, customers it may read but not change are left as
-    /// they are; both are counted in the report. An actor who may change no
+    /// read nor written, customers it may read but not change (or whose
+    /// score fields are read-only for the actor's roles) are left as they
+    /// are; both are counted in the report. An actor who may change no
     /// customer at all gets [`Error::PermissionDenied`]. Customers without a
     /// purchase in `obs.currency` are left as they are.
     ///
@@ -225,8 +226,19 @@ impl<S: Store> Session<'_, S> {
                 }
                 let s = scorer.score(Some(&spend.model), rfm, &run.clv)?;
                 let s = CustomerScores::new(*id, obs.currency, &s)?;
+                let before = c.custom.clone();
                 for (key, value) in fields.values(&s)? {
                     c.custom.insert(key, value);
+                }
+                // A score field read-only for the actor's roles is not
+                // theirs to write, like a customer outside the write scope.
+                if b
+                    .access
+                    .check_custom_changes(EntityKind::Customer, &before, &c.custom, id)
+                    .is_err()
+                {
+                    not_writable += 1;
+                    continue;
                 }
                 b.check_custom(EntityKind::Customer, &c.custom)?;
                 c.version += 1;

@@ -135,8 +135,10 @@ impl<S: Store> Session<'_, S> {
         expr: &Expr,
     ) -> Result<Vec<CustomerId>> {
         validate_expr(expr)?;
-        check_custom(tx, expr)?;
+        // Field rules first: the schema check's message lists the custom
+        // fields, which an actor who may not read them must not learn.
         require_readable_fields(access, expr)?;
+        check_custom(tx, expr)?;
         let now = self.segment_now();
         // First ask the store for the whole answer.
         let whole = Wanted {
@@ -512,7 +514,7 @@ fn readable_segment(tx: &dyn ReadTx, access: &Access, id: SegmentId) -> Result<S
 
 /// Refuses an expression that tests or aggregates a field the actor's
 /// roles hide (contact points, deal amounts).
-fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
+pub(super) fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
     match expr {
         Expr::Const(_) => Ok(()),
         Expr::And(parts) | Expr::Or(parts) => parts
@@ -527,6 +529,7 @@ fn require_readable_fields(access: &Access, expr: &Expr) -> Result<()> {
             | SegField::RfmF(_)
             | SegField::RfmM(_)
             | SegField::RfmSegment(_) => access.require_readable(Field::DealAmount),
+            SegField::Custom { key } => access.require_custom_readable(EntityKind::Customer, key),
             _ => Ok(()),
         },
     }

@@ -42,6 +42,9 @@ pub use verify::*;
 // ----- access: scope-aware segment push-down -----
 mod access_segments;
 pub use access_segments::*;
+// ----- access: nothing leaks through any path (issue 15 §3) -----
+mod access_leaks;
+pub use access_leaks::*;
 
 use crate::query::{Filter, Order, Query, paginate};
 use crate::testing::strategies;
@@ -88,6 +91,15 @@ macro_rules! store_conformance_tests {
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
             data_paths_respect_access,
+            merge_never_names_records_outside_the_read_scope,
+            merged_into_is_named_only_when_readable,
+            activity_deal_mismatch_names_no_hidden_customer,
+            merge_obeys_the_field_rules_of_an_update,
+            custom_field_schema_needs_a_role,
+            hidden_custom_fields_never_leak,
+            read_only_custom_fields_refuse_every_write,
+            rules_cannot_read_or_write_past_their_authors_field_rules,
+            rule_failures_name_no_hidden_record,
             // ----- segments -----
             saved_segments_are_versioned_audited_records,
             saved_segment_listing_matches_reference,
