@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 /// assert!("EURO".parse::<Currency>().is_err());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency {
     code: [u8; 3],

@@ -34,6 +34,7 @@ use crate::tag::Tag;
 
 /// Person or organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartyKind {
     /// A natural person.
@@ -54,6 +55,7 @@ impl PartyKind {
 
 /// The relationships a party has with the business.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Buys from the business (or may: leads and prospects have this role too).
@@ -86,6 +88,7 @@ impl Role {
 /// | customer | churned |
 /// | churned | customer (won back) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Known, not yet qualified.
@@ -133,6 +136,7 @@ impl fmt::Display for Lifecycle {
 
 /// A customer record as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     /// Id.
@@ -191,6 +195,7 @@ impl Customer {
 /// assert_eq!(input.emails, vec!["ada@example.org".to_string()]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     /// Person or organisation.
@@ -340,6 +345,7 @@ impl NewCustomer {
 /// assert_eq!(patch.lifecycle, Some(Lifecycle::Customer));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct CustomerPatch {

@@ -116,6 +116,7 @@ pub use read_scope::ReadScope;
 
 /// How far a permission reaches. Ordered: `None < Own < Team < All`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// No record.
@@ -148,6 +149,7 @@ impl fmt::Display for Scope {
 
 /// What a permission is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     /// Customers.
@@ -208,6 +210,7 @@ impl fmt::Display for Resource {
 
 /// What an actor tried to do, as named in a permission error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     /// Create a record.
@@ -260,6 +263,7 @@ impl fmt::Display for Operation {
 
 /// A field that a role may hide or make read-only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// [`Deal::amount`](crate::Deal::amount). Hidden: read as `None`.
@@ -441,6 +445,7 @@ impl Permissions {
 /// The built-in roles. See the [module docs](self#built-in-roles) for what
 /// each grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccessRole {
     /// Everything.

@@ -13,6 +13,7 @@ use crate::pipeline::Pipeline;
 
 /// One month's open deals in one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ForecastBucket {
     /// Open deals expected to close in the month.
@@ -25,6 +26,7 @@ pub struct ForecastBucket {
 
 /// The forecast of open deals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Forecast {
     /// Per currency, per expected close month (keyed by the month's first day).
