@@ -56,6 +56,32 @@ impl JsonSchema for DecimalString {
     }
 }
 
+/// The schema of a map keyed by day (`{"2025-06-01": ...}`): a JSON
+/// object whose keys are ISO dates. Used with
+/// `#[schemars(with = "crate::schema::DateMap<V>")]` on a
+/// `BTreeMap<NaiveDate, V>` (schemars alone does not say what the keys
+/// are).
+pub struct DateMap<V>(std::marker::PhantomData<V>);
+
+impl<V: JsonSchema> JsonSchema for DateMap<V> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        format!("DateMap_{}", V::schema_name()).into()
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let value = g.subschema_for::<V>();
+        json_schema!({
+            "type": "object",
+            "propertyNames": {"type": "string", "format": "date"},
+            "additionalProperties": value,
+        })
+    }
+}
+
 /// The settings every schema of this crate is generated with: JSON Schema
 /// draft 2020-12, for the given direction.
 fn settings(deserialize: bool) -> SchemaSettings {

@@ -30,6 +30,10 @@ pub struct ForecastBucket {
 #[serde(deny_unknown_fields)]
 pub struct Forecast {
     /// Per currency, per expected close month (keyed by the month's first day).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "PerCurrency<crate::schema::DateMap<ForecastBucket>>")
+    )]
     pub by_month: PerCurrency<BTreeMap<NaiveDate, ForecastBucket>>,
     /// Per currency, the sum of the months' weighted amounts.
     pub weighted_total: PerCurrency<Decimal>,

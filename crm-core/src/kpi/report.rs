@@ -103,8 +103,13 @@ pub struct KpiReport {
     /// [`forecast`](super::forecast::forecast).
     pub forecast: Forecast,
     /// [`revenue_by_period`](super::revenue::revenue_by_period).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::PerCurrency<crate::schema::DateMap<rust_decimal::Decimal>>")
+    )]
     pub revenue: Revenue,
     /// [`new_customers`](super::customer::new_customers).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DateMap<u64>"))]
     pub new_customers: BTreeMap<NaiveDate, u64>,
     /// [`churn`], when the window has a start and an end.
     pub churn: Option<Churn>,
