@@ -313,3 +313,116 @@ fn one_of_two_fields_is_in_the_schema() {
     assert!(!violations(import, true, &json!({})).is_empty());
     assert!(!violations(import, true, &json!({"csv": "", "path": "/tmp/x.csv"})).is_empty());
 }
+
+/// Runs `op` as the system and returns the response, after checking it
+/// (and the request) against the schemas explicitly.
+fn checked(engine: &super::Engine, op: &str, request: Value) -> Value {
+    let text = request.to_string();
+    let response = super::call(engine, crm_core::Actor::System, op, &text)
+        .unwrap_or_else(|f| panic!("{op}: {:?}: {}", f.status, f.message));
+    let o = super::find(op).expect("op");
+    let value: Value = serde_json::from_str(&response).expect("json");
+    assert!(violations(o, true, &request).is_empty(), "{op} request");
+    assert!(violations(o, false, &value).is_empty(), "{op} response");
+    value
+}
+
+#[test]
+fn representative_requests_and_real_responses_match_the_schemas() {
+    let start = chrono::DateTime::parse_from_rfc3339("2025-01-20T00:00:00Z")
+        .expect("time")
+        .to_utc();
+    let engine = super::Engine::new(
+        Box::new(crm_store_memory::MemoryStore::new()) as Box<dyn crm_core::Store>
+    )
+    .with_clock(crm_core::ManualClock::new(start));
+    let e = &engine;
+    let c = checked(
+        e,
+        "customer.create",
+        json!({"kind": "person", "name": "Ada Lovelace", "emails": ["ada@example.org"],
+               "at": "2025-01-10T09:00:00Z"}),
+    );
+    let got = checked(e, "customer.get", json!({"id": c["id"]}));
+    assert_eq!(got["name"], json!("Ada Lovelace"));
+    let page = checked(e, "customer.list", json!({"page": {"limit": 10}}));
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    let p = checked(
+        e,
+        "pipeline.create",
+        json!({"name": "Sales", "stages": [
+            {"key": "lead", "name": "Lead", "probability": 10, "kind": "open"},
+            {"key": "proposal", "name": "Proposal", "probability": 50, "kind": "open",
+             "guards": ["requires_amount"]},
+            {"key": "won", "name": "Won", "probability": 100, "kind": "won"},
+            {"key": "lost", "name": "Lost", "probability": 0, "kind": "lost"}
+        ]}),
+    );
+    let d = checked(
+        e,
+        "deal.create",
+        json!({"customer": c["id"], "pipeline": p["id"], "title": "Boiler",
+               "at": "2025-01-11T09:00:00Z"}),
+    );
+    let d = checked(
+        e,
+        "deal.update",
+        json!({"id": d["id"], "version": d["version"],
+               "patch": {"amount": {"amount": "1250.50", "currency": "EUR"}}}),
+    );
+    assert_eq!(d["amount"]["amount"], json!("1250.50"));
+    let d = checked(
+        e,
+        "deal.move",
+        json!({"id": d["id"], "version": d["version"], "stage": "proposal"}),
+    );
+    assert_eq!(d["stage"], json!("proposal"));
+    checked(
+        e,
+        "deal.win",
+        json!({"id": d["id"], "version": d["version"], "at": "2025-02-01T09:00:00Z"}),
+    );
+    let report = checked(e, "kpi.report", json!({"now": "2025-03-01T00:00:00Z"}));
+    assert!(report.is_object());
+    let rfm = checked(e, "segment.rfm", json!({"currency": "EUR"}));
+    assert_eq!(rfm.as_array().map(Vec::len), Some(1), "{rfm}");
+    let backup = checked(e, "backup.create", json!({}));
+    assert!(backup["backup"].is_string());
+    let batch = checked(
+        e,
+        "batch",
+        json!({"steps": [
+            {"op": "customer.create", "request": {"kind": "organisation", "name": "Acme"}},
+            {"op": "deal.create", "request": {"customer": c["id"], "pipeline": p["id"],
+                                              "title": "Second", "at": "2025-02-02T09:00:00Z"}}
+        ]}),
+    );
+    assert_eq!(batch["results"].as_array().map(Vec::len), Some(2));
+}
+
+/// The calls the Python smoke test recorded (`CRM_FFI_RECORD=file python3
+/// crm-ffi/tests/python/smoke.py`, as `.ci/run` does), each checked
+/// against its operation's schemas. Without `CRM_FFI_CALLS` (the recorded
+/// file) there is nothing to check and the test says so.
+#[test]
+fn recorded_calls_match_the_schemas() {
+    let Some(path) = std::env::var_os("CRM_FFI_CALLS") else {
+        eprintln!("CRM_FFI_CALLS is not set: no recorded calls to check");
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read the recorded calls");
+    let mut checked = 0;
+    for (i, line) in text.lines().enumerate() {
+        let call: Value = serde_json::from_str(line).expect("a recorded call is JSON");
+        let name = call["op"].as_str().expect("op");
+        let Some(op) = super::find(name) else {
+            continue;
+        };
+        let bad = violations(op, true, &call["request"]);
+        assert!(bad.is_empty(), "line {}: {name} request: {bad:#?}", i + 1);
+        let bad = violations(op, false, &call["response"]);
+        assert!(bad.is_empty(), "line {}: {name} response: {bad:#?}", i + 1);
+        checked += 1;
+    }
+    assert!(checked > 0, "{}: no calls recorded", path.to_string_lossy());
+}
