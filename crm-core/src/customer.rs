@@ -346,12 +346,22 @@ impl NewCustomer {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "Changes to a customer's fields. A field left out is unchanged; an optional field given as null is cleared."
+    )
+)]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct CustomerPatch {
     /// New display name.
     pub name: Option<String>,
     /// New organisation link (`Some(None)` removes it).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "New organisation link (null removes it).")
+    )]
     #[serde(deserialize_with = "crate::serde_util::double_option")]
     pub organisation: Option<Option<CustomerId>>,
     /// New set of roles.
@@ -363,6 +373,10 @@ pub struct CustomerPatch {
     /// Replaces all phone numbers.
     pub phones: Option<Vec<String>>,
     /// New owner (`Some(None)` removes it).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "New owner (null removes it).")
+    )]
     #[serde(deserialize_with = "crate::serde_util::double_option")]
     pub owner: Option<Option<UserId>>,
     /// Tags to add.
@@ -371,6 +385,12 @@ pub struct CustomerPatch {
     pub remove_tags: Vec<String>,
     /// Custom field values to set (`Some`) or clear (`None`); other keys
     /// stay as they are.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Custom field values by key: a value sets it, null clears it; other keys are unchanged."
+        )
+    )]
     pub custom: BTreeMap<String, Option<CustomValue>>,
 }
 

@@ -247,6 +247,12 @@ impl NewDeal {
 /// leaves a field alone; `Some(None)` clears an optional field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "Changes to a deal's fields (stage moves have their own operations). A field left out is unchanged; an optional field given as null is cleared."
+    )
+)]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct DealPatch {
@@ -262,6 +268,12 @@ pub struct DealPatch {
     #[serde(deserialize_with = "crate::serde_util::double_option")]
     pub owner: Option<Option<UserId>>,
     /// Custom field values to set (`Some`) or clear (`None`).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Custom field values by key: a value sets it, null clears it; other keys are unchanged."
+        )
+    )]
     pub custom: BTreeMap<String, Option<CustomValue>>,
 }
 

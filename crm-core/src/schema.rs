@@ -26,6 +26,7 @@
 use std::borrow::Cow;
 
 use schemars::generate::SchemaSettings;
+use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 /// The pattern of a decimal string: an optional minus, digits, and
@@ -85,12 +86,67 @@ impl<V: JsonSchema> JsonSchema for DateMap<V> {
 /// The settings every schema of this crate is generated with: JSON Schema
 /// draft 2020-12, for the given direction.
 fn settings(deserialize: bool) -> SchemaSettings {
-    let s = SchemaSettings::draft2020_12();
+    let s =
+        SchemaSettings::draft2020_12().with_transform(RecursiveTransform(|schema: &mut Schema| {
+            if let Some(serde_json::Value::String(d)) = schema.get_mut("description") {
+                *d = plain_description(d);
+            }
+        }));
     if deserialize {
         s.for_deserialize()
     } else {
         s.for_serialize()
     }
+}
+
+/// A doc comment as a schema description for readers in any language:
+/// without the Rust code examples (fenced blocks) and with intra-doc
+/// links reduced to their text (`` [`Money`](crate::Money) `` → `` `Money` ``).
+///
+/// ```
+/// use crm_core::schema::plain_description;
+///
+/// let doc = "An amount, see [`Money`](crate::Money) and [`Currency`].\n\n```\nlet x = 1;\n```";
+/// assert_eq!(plain_description(doc), "An amount, see `Money` and `Currency`.");
+/// ```
+pub fn plain_description(doc: &str) -> String {
+    let mut kept = Vec::new();
+    let mut in_code = false;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            kept.push(line);
+        }
+    }
+    let text = kept.join("\n");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if !after[..close].contains('[') => {
+                out.push_str(&after[..close]);
+                let tail = &after[close + 1..];
+                rest = match tail
+                    .strip_prefix('(')
+                    .and_then(|t| t.find(')').map(|e| &t[e + 1..]))
+                {
+                    Some(t) => t,
+                    None => tail,
+                };
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim_end().to_owned()
 }
 
 /// The schema of `T` as a request: the JSON that deserialises into `T`
