@@ -37,6 +37,7 @@ mod event;
 mod export;
 mod import;
 mod kpi;
+mod paging;
 mod pipeline;
 mod predict;
 mod record;

@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ById, Ctx, Empty, Step, Versioned, expression, out, req, step};
+use super::paging::{Slice, slice};
+use super::{ById, Ctx, Empty, Step, Versioned, expression, json, out, req, step};
 use crate::status::Failure;
 
 /// `rule.create`: a rule definition, `NewRule`'s fields with the condition
@@ -73,6 +74,10 @@ pub(super) struct OutboxList {
     /// Include those already acknowledged (default false).
     #[serde(default)]
     include_acknowledged: bool,
+    /// One page, in notification-id (creation) order (default: all,
+    /// oldest first).
+    #[serde(default)]
+    page: Option<Slice<NotificationId>>,
 }
 
 pub(super) fn create_rule(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
@@ -102,7 +107,12 @@ pub(super) fn run_due(c: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
 }
 
 pub(super) fn list_outbox(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
-    out(c.s.outbox(req::<OutboxList>(request)?.include_acknowledged))
+    let r: OutboxList = req(request)?;
+    json(&slice(
+        c.s.outbox(r.include_acknowledged)?,
+        |n| n.id,
+        r.page,
+    )?)
 }
 
 pub(super) fn acknowledge(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {

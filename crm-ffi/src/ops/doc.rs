@@ -47,7 +47,12 @@ JSON.
   operations that depend on the present take `"now"` instead.
 - **Pages.** Listings (`*.list`) return `Page<T>`
   (`{"items": [...], "next": cursor-or-null}`); pass `{"page":
-  {"after": next, "limit": n}}` in the query for the next page.
+  {"after": next, "limit": n}}` in the query for the next page. The
+  per-customer results computed whole (`segment.rfm`, `segment.abc`,
+  `kpi.purchase_summaries`, `predict.score`) and `outbox.list` return the
+  whole array, or, given `"page": {"limit"?, "after"?}`, one page
+  `{"items": [...], "next": key-or-null}` in customer-id (notification-id)
+  order, `next` being the `after` of the following page.
 - **Bulk data.** CSV and backups pass inline or as files: imports and
   `backup.restore` take exactly one of `"csv"` (or `"backup"`) and
   `"path"`; exports and `backup.create` return the text inline, or, given

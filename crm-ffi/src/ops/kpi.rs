@@ -8,18 +8,19 @@
 //! report.
 
 use chrono::{DateTime, Utc};
-use crm_core::PipelineId;
 use crm_core::calendar::BusinessCalendar;
 use crm_core::kpi::clv::ClvParams;
 use crm_core::kpi::report::KpiOptions;
 use crm_core::kpi::response::ResponseOptions;
 use crm_core::kpi::rotting::RottingThresholds;
 use crm_core::kpi::{KpiFilter, Period, ReportZone};
+use crm_core::{CustomerId, PipelineId};
 use crm_core::{Session, Store};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Ctx, out, req};
+use super::paging::{Slice, slice};
+use super::{Ctx, json, out, req};
 use crate::status::{CrmStatus, Failure};
 
 #[derive(Deserialize, Default, JsonSchema)]
@@ -123,6 +124,9 @@ pub(super) struct Summaries {
     observation_end: Option<DateTime<Utc>>,
     /// The IANA time zone periods and days are cut in, such as "Europe/Berlin" (default UTC).
     zone: Option<String>,
+    /// One page of the summaries, in customer-id order (default: all, in
+    /// the engine's order).
+    page: Option<Slice<CustomerId>>,
 }
 
 /// `{"filter"?, "observation_end"?, "zone"?, "clv"?}`
@@ -268,7 +272,8 @@ pub(super) fn repeat_purchase_rate(c: &Ctx<'_>, request: &str) -> Result<String,
 pub(super) fn purchase_summaries(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Summaries = req(request)?;
     let end = r.observation_end.unwrap_or_else(|| c.engine.now());
-    out(c.s.purchase_summaries(&r.filter, end, zone(r.zone)?))
+    let all = c.s.purchase_summaries(&r.filter, end, zone(r.zone)?)?;
+    json(&slice(all, |s| s.customer, r.page)?)
 }
 
 pub(super) fn historical_clv(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {

@@ -27,10 +27,11 @@ use crm_core::predict::{
     BgNbd, BgNbdFit, ClvOptions, Day, FitOptions, GammaGamma, GammaGammaFit, Month, Observation,
     PredictError, ScoreRun, Span, TimeUnit, Week,
 };
-use crm_core::{Currency, Session, Store};
+use crm_core::{Currency, CustomerId, Session, Store};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::paging::{Slice, slice};
 use crate::status::{CrmStatus, Failure};
 
 /// A time unit by name.
@@ -154,6 +155,9 @@ pub(super) struct FitRequest {
     /// L2 penalty on the Gamma-Gamma parameters (default 0).
     #[serde(default)]
     spend_l2_penalty: f64,
+    /// The most BG/NBD optimiser iterations (default 500).
+    #[serde(default)]
+    max_iterations: Option<u32>,
 }
 
 /// `predict.score`: what to score, under which parameters.
@@ -172,6 +176,10 @@ pub(super) struct ScoreRequest {
     gamma_gamma: Option<GammaGammaJson>,
     /// How customer lifetime value is computed.
     clv: ClvJson,
+    /// One page of the scores, in customer-id order (default: all, in
+    /// the engine's order).
+    #[serde(default)]
+    page: Option<Slice<CustomerId>>,
 }
 
 /// `predict.write_scores`: what to fit and score.
@@ -191,6 +199,9 @@ pub(super) struct WriteRequest {
     /// L2 penalty on the Gamma-Gamma parameters (default 0).
     #[serde(default)]
     spend_l2_penalty: f64,
+    /// The most BG/NBD optimiser iterations (default 500).
+    #[serde(default)]
+    max_iterations: Option<u32>,
 }
 
 fn clv_options<C: TimeUnit>(c: &ClvJson) -> Result<ClvOptions<C>, PredictError> {
@@ -201,10 +212,12 @@ fn clv_options<C: TimeUnit>(c: &ClvJson) -> Result<ClvOptions<C>, PredictError> 
     )
 }
 
-fn fit_options(l2_penalty: f64) -> FitOptions {
+fn fit_options(l2_penalty: f64, max_iterations: Option<u32>) -> FitOptions {
+    let defaults = FitOptions::default();
     FitOptions {
         l2_penalty,
-        ..FitOptions::default()
+        max_iterations: max_iterations.unwrap_or(defaults.max_iterations),
+        ..defaults
     }
 }
 
@@ -234,7 +247,7 @@ fn fit_in<S: Store>(s: &Session<'_, S>, r: FitRequestJson) -> Result<String, Fai
     let r = r.0;
     let obs = r.observation.build()?;
     in_unit!(r.unit, U => {
-        let bg = s.fit_bgnbd::<U>(&obs, &fit_options(r.l2_penalty))?;
+        let bg = s.fit_bgnbd::<U>(&obs, &fit_options(r.l2_penalty, r.max_iterations))?;
         let gg = s.fit_gamma_gamma(&obs, r.spend_l2_penalty)?;
         json_out(&Fits {
             bg_nbd: bg,
@@ -256,7 +269,8 @@ fn score_in<S: Store>(s: &Session<'_, S>, r: ScoreRequestJson) -> Result<String,
         let model = BgNbd::<U>::new(b.r, b.alpha, b.a, b.b).map_err(crm_core::Error::from)?;
         in_unit!(r.clv.unit, C => {
             let clv = clv_options::<C>(&r.clv).map_err(crm_core::Error::from)?;
-            json_out(&s.predict_scores(&obs, &model, spend.as_ref(), &clv)?)
+            let scores = s.predict_scores(&obs, &model, spend.as_ref(), &clv)?;
+            json_out(&slice(scores, |c| c.customer, r.page)?)
         })
     })
 }
@@ -269,7 +283,7 @@ fn write_scores_in<S: Store>(s: &Session<'_, S>, r: WriteRequestJson) -> Result<
         in_unit!(r.clv.unit, C => {
             let clv = clv_options::<C>(&r.clv).map_err(crm_core::Error::from)?;
             let run = ScoreRun {
-                fit: fit_options(r.l2_penalty),
+                fit: fit_options(r.l2_penalty, r.max_iterations),
                 spend_l2_penalty: r.spend_l2_penalty,
                 clv,
             };

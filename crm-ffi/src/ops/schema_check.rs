@@ -386,6 +386,15 @@ fn representative_requests_and_real_responses_match_the_schemas() {
     assert!(report.is_object());
     let rfm = checked(e, "segment.rfm", json!({"currency": "EUR"}));
     assert_eq!(rfm.as_array().map(Vec::len), Some(1), "{rfm}");
+    let page = checked(
+        e,
+        "segment.rfm",
+        json!({"currency": "EUR", "page": {"limit": 1}}),
+    );
+    assert_eq!(page["items"][0]["customer"], c["id"], "{page}");
+    assert_eq!(page["next"], json!(null));
+    let outbox = checked(e, "outbox.list", json!({"page": {"limit": 5}}));
+    assert_eq!(outbox, json!({"items": [], "next": null}));
     let backup = checked(e, "backup.create", json!({}));
     assert!(backup["backup"].is_string());
     let batch = checked(

@@ -4,11 +4,12 @@
 use crm_core::query::PageRequest;
 use crm_core::segment::Window;
 use crm_core::segment::abc::AbcCutoffs;
-use crm_core::{Currency, SegmentId, SegmentPatch, SegmentQuery};
+use crm_core::{Currency, CustomerId, SegmentId, SegmentPatch, SegmentQuery};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::paging::{Slice, slice};
 use super::{ById, Ctx, ExpressionForm, Versioned, expression, json, out, req};
 use crate::status::{CrmStatus, Failure};
 
@@ -76,6 +77,10 @@ pub(super) struct Rfm {
     /// How far back purchases count (default: all of them).
     #[serde(default)]
     window: Option<Window>,
+    /// One page of the scores, in customer-id order (default: all, in
+    /// the engine's order).
+    #[serde(default)]
+    page: Option<Slice<CustomerId>>,
 }
 
 /// `segment.abc`: ABC classes by revenue in one currency.
@@ -90,6 +95,10 @@ pub(super) struct Abc {
     /// The class boundaries (default: A to 80 %, B to 95 %).
     #[serde(default)]
     cutoffs: AbcCutoffs,
+    /// One page of the classes, in customer-id order (default: all, in
+    /// the engine's order); classes are computed over everyone first.
+    #[serde(default)]
+    page: Option<Slice<CustomerId>>,
 }
 
 pub(super) fn create(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
@@ -137,10 +146,18 @@ pub(super) fn delete(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 
 pub(super) fn rfm(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Rfm = req(request)?;
-    out(c.s.rfm(r.currency, r.window))
+    json(&slice(
+        c.s.rfm(r.currency, r.window)?,
+        |x| x.customer,
+        r.page,
+    )?)
 }
 
 pub(super) fn abc(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Abc = req(request)?;
-    out(c.s.abc(r.currency, r.window, r.cutoffs))
+    json(&slice(
+        c.s.abc(r.currency, r.window, r.cutoffs)?,
+        |x| x.customer,
+        r.page,
+    )?)
 }

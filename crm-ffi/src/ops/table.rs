@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Run::{Read, Step, Write};
+use super::paging::MaybePaged;
 use super::{
     ById, Count, Ctx, Empty, Operation, Versioned, access, activity, admin, automation, backup,
     batch, custom_field, customer, deal, event, export, find, import, io, json, kpi, pipeline,
@@ -392,7 +393,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Recency, frequency and monetary scores of every customer with purchases.",
         request: "{\"currency\",\"window\"?: {\"days\"}}",
         response: "[CustomerRfm]",
-        schema: io::<segment::Rfm, Vec<CustomerRfm>>(),
+        schema: io::<segment::Rfm, MaybePaged<CustomerRfm, CustomerId>>(),
         covers: &["rfm"],
         run: Read(segment::rfm),
     },
@@ -401,7 +402,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "ABC classes of customers by revenue.",
         request: "{\"currency\",\"window\"?: {\"days\"},\"cutoffs\"?: AbcCutoffs}",
         response: "[CustomerAbc]",
-        schema: io::<segment::Abc, Vec<CustomerAbc>>(),
+        schema: io::<segment::Abc, MaybePaged<CustomerAbc, CustomerId>>(),
         covers: &["abc"],
         run: Read(segment::abc),
     },
@@ -536,7 +537,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Frequency, recency, age and monetary value per customer.",
         request: "{\"filter\"?,\"observation_end\"?,\"zone\"?}",
         response: "[PurchaseSummary]",
-        schema: io::<kpi::Summaries, Vec<PurchaseSummary>>(),
+        schema: io::<kpi::Summaries, MaybePaged<PurchaseSummary, CustomerId>>(),
         covers: &["purchase_summaries"],
         run: Read(kpi::purchase_summaries),
     },
@@ -734,7 +735,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Every customer's scores under given parameters.",
         request: "{\"observation\",\"unit\"?,\"bg_nbd\",\"gamma_gamma\"?,\"clv\"}",
         response: "[CustomerScores]",
-        schema: io::<predict::ScoreRequest, Vec<CustomerScores>>(),
+        schema: io::<predict::ScoreRequest, MaybePaged<CustomerScores, CustomerId>>(),
         covers: &["predict_scores"],
         run: Read(predict::score),
     },
@@ -797,7 +798,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "The notifications for the host to deliver, oldest first.",
         request: "{\"include_acknowledged\"?}",
         response: "[Notification]",
-        schema: io::<automation::OutboxList, Vec<Notification>>(),
+        schema: io::<automation::OutboxList, MaybePaged<Notification, NotificationId>>(),
         covers: &["outbox"],
         run: Read(automation::list_outbox),
     },
