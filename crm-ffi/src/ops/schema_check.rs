@@ -435,3 +435,25 @@ fn recorded_calls_match_the_schemas() {
     }
     assert!(checked > 0, "{}: no calls recorded", path.to_string_lossy());
 }
+
+#[test]
+fn the_short_shapes_in_the_docs_name_every_request_field() {
+    for o in OPERATIONS {
+        // A type name (`NewCustomer`, `DealQuery`) stands for all its fields.
+        if !o.request.starts_with('{') {
+            continue;
+        }
+        let schema = o.request_schema();
+        let Some(props) = schema["properties"].as_object() else {
+            continue;
+        };
+        for name in props.keys().filter(|k| *k != "at") {
+            assert!(
+                o.request.contains(&format!("\"{name}\"")),
+                "{}: the request field {name:?} is missing from the documented shape {}",
+                o.name,
+                o.request
+            );
+        }
+    }
+}

@@ -391,8 +391,8 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "segment.rfm",
         summary: "Recency, frequency and monetary scores of every customer with purchases.",
-        request: "{\"currency\",\"window\"?: {\"days\"}}",
-        response: "[CustomerRfm]",
+        request: "{\"currency\",\"window\"?: {\"days\"},\"page\"?: {\"limit\"?,\"after\"?}}",
+        response: "[CustomerRfm], or {\"items\",\"next\"} with \"page\"",
         schema: io::<segment::Rfm, MaybePaged<CustomerRfm, CustomerId>>(),
         covers: &["rfm"],
         run: Read(segment::rfm),
@@ -400,8 +400,8 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "segment.abc",
         summary: "ABC classes of customers by revenue.",
-        request: "{\"currency\",\"window\"?: {\"days\"},\"cutoffs\"?: AbcCutoffs}",
-        response: "[CustomerAbc]",
+        request: "{\"currency\",\"window\"?: {\"days\"},\"cutoffs\"?: AbcCutoffs,\"page\"?}",
+        response: "[CustomerAbc], or {\"items\",\"next\"} with \"page\"",
         schema: io::<segment::Abc, MaybePaged<CustomerAbc, CustomerId>>(),
         covers: &["abc"],
         run: Read(segment::abc),
@@ -535,8 +535,8 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "kpi.purchase_summaries",
         summary: "Frequency, recency, age and monetary value per customer.",
-        request: "{\"filter\"?,\"observation_end\"?,\"zone\"?}",
-        response: "[PurchaseSummary]",
+        request: "{\"filter\"?,\"observation_end\"?,\"zone\"?,\"page\"?}",
+        response: "[PurchaseSummary], or {\"items\",\"next\"} with \"page\"",
         schema: io::<kpi::Summaries, MaybePaged<PurchaseSummary, CustomerId>>(),
         covers: &["purchase_summaries"],
         run: Read(kpi::purchase_summaries),
@@ -724,7 +724,7 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "predict.fit",
         summary: "Fits the BG/NBD and Gamma-Gamma models.",
-        request: "{\"observation\",\"unit\"?,\"l2_penalty\"?,\"spend_l2_penalty\"?}",
+        request: "{\"observation\",\"unit\"?,\"l2_penalty\"?,\"spend_l2_penalty\"?,\"max_iterations\"?}",
         response: "{\"bg_nbd\": BgNbdFit,\"gamma_gamma\": GammaGammaFit}",
         schema: io::<predict::FitRequest, predict::Fits<Week>>(),
         covers: &["fit_bgnbd", "fit_gamma_gamma"],
@@ -733,8 +733,8 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "predict.score",
         summary: "Every customer's scores under given parameters.",
-        request: "{\"observation\",\"unit\"?,\"bg_nbd\",\"gamma_gamma\"?,\"clv\"}",
-        response: "[CustomerScores]",
+        request: "{\"observation\",\"unit\"?,\"bg_nbd\",\"gamma_gamma\"?,\"clv\",\"page\"?}",
+        response: "[CustomerScores], or {\"items\",\"next\"} with \"page\"",
         schema: io::<predict::ScoreRequest, MaybePaged<CustomerScores, CustomerId>>(),
         covers: &["predict_scores"],
         run: Read(predict::score),
@@ -742,7 +742,7 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "predict.write_scores",
         summary: "Fits the models and writes every customer's scores.",
-        request: "{\"observation\",\"unit\"?,\"clv\",\"l2_penalty\"?,\"spend_l2_penalty\"?}",
+        request: "{\"observation\",\"unit\"?,\"clv\",\"l2_penalty\"?,\"spend_l2_penalty\"?,\"max_iterations\"?}",
         response: "ScoreRunReport",
         schema: io::<predict::WriteRequest, ScoreRunReport<Week>>(),
         covers: &["write_scores"],
@@ -796,8 +796,8 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "outbox.list",
         summary: "The notifications for the host to deliver, oldest first.",
-        request: "{\"include_acknowledged\"?}",
-        response: "[Notification]",
+        request: "{\"include_acknowledged\"?,\"page\"?}",
+        response: "[Notification], or {\"items\",\"next\"} with \"page\"",
         schema: io::<automation::OutboxList, MaybePaged<Notification, NotificationId>>(),
         covers: &["outbox"],
         run: Read(automation::list_outbox),
