@@ -155,8 +155,9 @@ pub(super) struct FitRequest {
     /// L2 penalty on the Gamma-Gamma parameters (default 0).
     #[serde(default)]
     spend_l2_penalty: f64,
-    /// The most BG/NBD optimiser iterations (default 500).
+    /// The most BG/NBD optimiser iterations, at least 1 (default 500).
     #[serde(default)]
+    #[schemars(range(min = 1))]
     max_iterations: Option<u32>,
 }
 
@@ -199,8 +200,9 @@ pub(super) struct WriteRequest {
     /// L2 penalty on the Gamma-Gamma parameters (default 0).
     #[serde(default)]
     spend_l2_penalty: f64,
-    /// The most BG/NBD optimiser iterations (default 500).
+    /// The most BG/NBD optimiser iterations, at least 1 (default 500).
     #[serde(default)]
+    #[schemars(range(min = 1))]
     max_iterations: Option<u32>,
 }
 
@@ -212,13 +214,25 @@ fn clv_options<C: TimeUnit>(c: &ClvJson) -> Result<ClvOptions<C>, PredictError> 
     )
 }
 
-fn fit_options(l2_penalty: f64, max_iterations: Option<u32>) -> FitOptions {
-    let defaults = FitOptions::default();
-    FitOptions {
+/// The fit options; `max_iterations` 0 is refused (it would return the
+/// starting point as if it were a fit).
+fn fit_options(l2_penalty: f64, max_iterations: Option<u32>) -> Result<FitOptions, Failure> {
+    let mut options = FitOptions {
         l2_penalty,
-        max_iterations: max_iterations.unwrap_or(defaults.max_iterations),
-        ..defaults
+        ..FitOptions::default()
+    };
+    match max_iterations {
+        Some(0) => {
+            return Err(Failure::new(
+                CrmStatus::InvalidInput,
+                "request.max_iterations 0: must be at least 1",
+            )
+            .at_path("max_iterations"));
+        }
+        Some(n) => options.max_iterations = n,
+        None => {}
     }
+    Ok(options)
 }
 
 fn json_out<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
@@ -247,7 +261,7 @@ fn fit_in<S: Store>(s: &Session<'_, S>, r: FitRequestJson) -> Result<String, Fai
     let r = r.0;
     let obs = r.observation.build()?;
     in_unit!(r.unit, U => {
-        let bg = s.fit_bgnbd::<U>(&obs, &fit_options(r.l2_penalty, r.max_iterations))?;
+        let bg = s.fit_bgnbd::<U>(&obs, &fit_options(r.l2_penalty, r.max_iterations)?)?;
         let gg = s.fit_gamma_gamma(&obs, r.spend_l2_penalty)?;
         json_out(&Fits {
             bg_nbd: bg,
@@ -283,7 +297,7 @@ fn write_scores_in<S: Store>(s: &Session<'_, S>, r: WriteRequestJson) -> Result<
         in_unit!(r.clv.unit, C => {
             let clv = clv_options::<C>(&r.clv).map_err(crm_core::Error::from)?;
             let run = ScoreRun {
-                fit: fit_options(r.l2_penalty, r.max_iterations),
+                fit: fit_options(r.l2_penalty, r.max_iterations)?,
                 spend_l2_penalty: r.spend_l2_penalty,
                 clv,
             };
