@@ -11,6 +11,7 @@ use crate::id::UserId;
 /// Acting as [`Actor::System`] is always explicit (imports, migrations,
 /// automation); there is no default actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Actor {

@@ -53,6 +53,7 @@ pub const VERSION: u32 = 2;
 
 /// A backup's first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Header {
     /// Always [`FORMAT`].
@@ -63,6 +64,7 @@ pub struct Header {
 
 /// One line of a backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Line {
     /// The header (first line only).
@@ -98,6 +100,7 @@ pub enum Line {
 /// The user a team's round-robin assignment chose last (see
 /// [`Assignee::RoundRobin`](crate::automation::Assignee::RoundRobin)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoundRobinCursor {
     /// The team.
@@ -108,6 +111,7 @@ pub struct RoundRobinCursor {
 
 /// How many records of each kind a backup held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BackupCounts {
     /// Teams.

@@ -34,6 +34,7 @@ fn refuse<T>(reason: &'static str) -> Result<T, ContactError> {
 /// assert!("ada@example".parse::<Email>().is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
@@ -107,6 +108,7 @@ impl Email {
 /// assert!("030 1234567".parse::<Phone>().is_err()); // no country code
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 

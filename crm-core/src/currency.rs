@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 /// assert!("EURO".parse::<Currency>().is_err());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("pattern" = "^[A-Za-z]{3}$")))]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency {
     code: [u8; 3],

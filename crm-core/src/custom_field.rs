@@ -63,6 +63,7 @@ use crate::money::Money;
 
 /// The type of a custom field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     /// Free text (up to 1000 characters).
@@ -104,6 +105,7 @@ impl fmt::Display for FieldType {
 
 /// The definition of one custom field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     /// The key values are stored under (`a-z`, `0-9`, `_`).
@@ -186,6 +188,7 @@ impl FieldDef {
 
 /// A custom field's value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum CustomValue {
@@ -282,6 +285,7 @@ pub(crate) fn apply_custom(
 
 /// The custom fields of one entity type, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldSchema {
     /// Whose fields: customer, deal or activity.

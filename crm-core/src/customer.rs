@@ -34,6 +34,7 @@ use crate::tag::Tag;
 
 /// Person or organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartyKind {
     /// A natural person.
@@ -54,6 +55,7 @@ impl PartyKind {
 
 /// The relationships a party has with the business.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Buys from the business (or may: leads and prospects have this role too).
@@ -86,6 +88,7 @@ impl Role {
 /// | customer | churned |
 /// | churned | customer (won back) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Known, not yet qualified.
@@ -133,6 +136,7 @@ impl fmt::Display for Lifecycle {
 
 /// A customer record as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     /// Id.
@@ -191,6 +195,7 @@ impl Customer {
 /// assert_eq!(input.emails, vec!["ada@example.org".to_string()]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     /// Person or organisation.
@@ -340,12 +345,23 @@ impl NewCustomer {
 /// assert_eq!(patch.lifecycle, Some(Lifecycle::Customer));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "Changes to a customer's fields. A field left out is unchanged; an optional field given as null is cleared."
+    )
+)]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct CustomerPatch {
     /// New display name.
     pub name: Option<String>,
     /// New organisation link (`Some(None)` removes it).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "New organisation link (null removes it).")
+    )]
     #[serde(deserialize_with = "crate::serde_util::double_option")]
     pub organisation: Option<Option<CustomerId>>,
     /// New set of roles.
@@ -357,6 +373,10 @@ pub struct CustomerPatch {
     /// Replaces all phone numbers.
     pub phones: Option<Vec<String>>,
     /// New owner (`Some(None)` removes it).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "New owner (null removes it).")
+    )]
     #[serde(deserialize_with = "crate::serde_util::double_option")]
     pub owner: Option<Option<UserId>>,
     /// Tags to add.
@@ -365,6 +385,12 @@ pub struct CustomerPatch {
     pub remove_tags: Vec<String>,
     /// Custom field values to set (`Some`) or clear (`None`); other keys
     /// stay as they are.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Custom field values by key: a value sets it, null clears it; other keys are unchanged."
+        )
+    )]
     pub custom: BTreeMap<String, Option<CustomValue>>,
 }
 

@@ -58,6 +58,7 @@ use crate::pipeline::{Pipeline, Stage, StageGuard, StageKey, StageKind};
 
 /// Open, won or lost: the kind of the deal's current stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DealStatus {
     /// In an open stage.
@@ -97,6 +98,7 @@ impl fmt::Display for DealStatus {
 
 /// One entry of a deal's stage history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StageChange {
     /// The stage left (`None` for the deal's first stage).
@@ -111,6 +113,7 @@ pub struct StageChange {
 
 /// A deal as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Deal {
     /// Id.
@@ -168,6 +171,7 @@ impl Deal {
 /// assert_eq!(input.stage.as_deref(), Some("qualified"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDeal {
     /// The customer.
@@ -242,6 +246,13 @@ impl NewDeal {
 /// Changes to a deal's fields (stage moves have their own calls). `None`
 /// leaves a field alone; `Some(None)` clears an optional field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "Changes to a deal's fields (stage moves have their own operations). A field left out is unchanged; an optional field given as null is cleared."
+    )
+)]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct DealPatch {
@@ -257,6 +268,12 @@ pub struct DealPatch {
     #[serde(deserialize_with = "crate::serde_util::double_option")]
     pub owner: Option<Option<UserId>>,
     /// Custom field values to set (`Some`) or clear (`None`).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Custom field values by key: a value sets it, null clears it; other keys are unchanged."
+        )
+    )]
     pub custom: BTreeMap<String, Option<CustomValue>>,
 }
 

@@ -33,6 +33,7 @@ use crate::id::CustomerId;
 
 /// Which rules to apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct DuplicateOptions {
@@ -61,6 +62,7 @@ impl Default for DuplicateOptions {
 
 /// The rule that matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateRule {
     /// A shared e-mail address.
@@ -73,6 +75,7 @@ pub enum DuplicateRule {
 
 /// One rule that matched a pair, with its score and what it matched on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateMatch {
     /// The rule.
@@ -85,6 +88,7 @@ pub struct DuplicateMatch {
 
 /// Two customers that are probably the same party.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateCandidate {
     /// The one with the smaller id (created first).
@@ -97,6 +101,7 @@ pub struct DuplicateCandidate {
 
 /// What a duplicate search found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateReport {
     /// The candidate pairs, ordered by `(a, b)`.

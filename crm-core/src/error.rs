@@ -12,6 +12,7 @@ use crate::pipeline::{StageGuard, StageKey};
 
 /// The kinds of record the engine keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     /// A [`Customer`](crate::Customer).
@@ -71,6 +72,7 @@ impl fmt::Display for EntityKind {
 /// Input that breaks a rule: which field of which entity, the value given,
 /// and why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[error("invalid {entity}.{field} {value:?}: {reason}")]
 pub struct ValidationError {
@@ -107,6 +109,7 @@ impl ValidationError {
 
 /// Why a deal may not move between two stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum TransitionRefusal {
@@ -458,6 +461,7 @@ impl Error {
 /// map errors onto their own types (the C ABI's `crm_last_error_json`)
 /// without parsing messages. A part that does not apply is `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ErrorParts {
     /// The kind of record the error is about.

@@ -19,6 +19,7 @@ use crate::id::EventId;
 
 /// Which record an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntityRef {
     /// The kind of record.
@@ -35,6 +36,7 @@ impl fmt::Display for EntityRef {
 
 /// What kind of change an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The record was created.
@@ -88,6 +90,7 @@ impl fmt::Display for EventKind {
 
 /// One field's value before and after a change (`null` where absent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldChange {
     /// The field name, as in the record's serialised form.
@@ -100,6 +103,7 @@ pub struct FieldChange {
 
 /// An entry in the audit log, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     /// Position in the log, assigned by the store: 1, 2, 3, … without gaps
@@ -123,6 +127,7 @@ pub struct Event {
 
 /// An event before the store has numbered it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// The event's id.

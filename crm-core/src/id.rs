@@ -44,6 +44,25 @@ macro_rules! typed_id {
             }
         }
 
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $label.into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "format": "uuid",
+                    "description": concat!("A ", $label, ": a UUID string such as \"", "0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d1e", "\"."),
+                })
+            }
+        }
+
         impl $name {
             /// Wraps an existing UUID (for example one read back from storage).
             pub const fn from_uuid(uuid: Uuid) -> Self {

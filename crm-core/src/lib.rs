@@ -112,6 +112,8 @@ pub mod money;
 pub mod pipeline;
 pub mod predict;
 pub mod query;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod segment;
 mod serde_util;
 pub mod store;

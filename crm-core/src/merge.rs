@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 /// Whose value a merge keeps for a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Keep {
     /// The survivor's value.
@@ -48,6 +49,7 @@ pub enum Keep {
 /// assert_eq!((policy.name, policy.owner), (Keep::Merged, Keep::Survivor));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct MergePolicy {

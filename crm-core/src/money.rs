@@ -40,10 +40,12 @@ use crate::currency::{Currency, UnknownCurrency};
 /// # Ok::<(), crm_core::MoneyError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount, exact.
     #[serde(with = "amount_text")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DecimalString"))]
     pub amount: Decimal,
     /// The currency of `amount`.
     pub currency: Currency,

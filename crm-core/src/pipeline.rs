@@ -38,6 +38,7 @@ use crate::id::PipelineId;
 
 /// The key of a stage within its pipeline, such as `proposal`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct StageKey(String);
 
@@ -119,6 +120,7 @@ impl PartialEq<&str> for StageKey {
 
 /// Whether a stage is still in play or closes the deal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
     /// The deal is being worked on.
@@ -153,6 +155,7 @@ impl fmt::Display for StageKind {
 
 /// A condition a deal must meet to enter a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StageGuard {
     /// The deal must have an amount.
@@ -190,6 +193,7 @@ impl fmt::Display for StageGuard {
 
 /// A stage of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     /// Key, unique within the pipeline.
@@ -207,6 +211,7 @@ pub struct Stage {
 
 /// Which moves between stages are allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Transitions {
     /// Any open stage may move to any other stage.
@@ -218,6 +223,7 @@ pub enum Transitions {
 
 /// A pipeline as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// Id.
@@ -292,6 +298,7 @@ impl Pipeline {
 
 /// Input for a stage: see [`StageDef::open`], [`StageDef::won`], [`StageDef::lost`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StageDef {
     /// Key, unique within the pipeline.
@@ -356,6 +363,7 @@ impl StageDef {
 /// assert_eq!(def.stages.len(), 4);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PipelineDef {
     /// Name.

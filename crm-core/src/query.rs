@@ -30,6 +30,7 @@ use crate::user::User;
 
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SortDirection {
     /// Smallest first.
@@ -41,6 +42,7 @@ pub enum SortDirection {
 
 /// Which page to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct PageRequest {
@@ -68,6 +70,7 @@ impl Default for PageRequest {
 
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Page<T> {
     /// The items, in order.
@@ -78,6 +81,7 @@ pub struct Page<T> {
 
 /// An opaque position in an ordered listing. Pass it back unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Cursor(String);
 
@@ -153,6 +157,11 @@ pub trait Order<T> {
 
 /// A listing request: filter, order, direction and page.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(bound = "F: schemars::JsonSchema + Default, O: schemars::JsonSchema + Default")
+)]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct Query<F, O> {
@@ -318,6 +327,7 @@ fn millis(t: DateTime<Utc>) -> SortValue {
 
 /// Which customers to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct CustomerFilter {
@@ -371,6 +381,7 @@ impl Filter<Customer> for CustomerFilter {
 
 /// How to order customers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerOrder {
     /// By creation time.
@@ -412,6 +423,7 @@ pub type CustomerQuery = Query<CustomerFilter, CustomerOrder>;
 
 /// Which pipelines to list (all of them; reserved for future criteria).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct PipelineFilter {}
@@ -424,6 +436,7 @@ impl Filter<Pipeline> for PipelineFilter {
 
 /// How to order pipelines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineOrder {
     /// By creation time.
@@ -461,6 +474,7 @@ pub type PipelineQuery = Query<PipelineFilter, PipelineOrder>;
 
 /// Which deals to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct DealFilter {
@@ -494,6 +508,7 @@ impl Filter<Deal> for DealFilter {
 
 /// How to order deals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DealOrder {
     /// By creation time.
@@ -535,6 +550,7 @@ pub type DealQuery = Query<DealFilter, DealOrder>;
 
 /// Which activities to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct ActivityFilter {
@@ -570,6 +586,7 @@ impl Filter<Activity> for ActivityFilter {
 
 /// How to order activities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityOrder {
     /// By when it happened (the timeline).
@@ -607,6 +624,7 @@ pub type ActivityQuery = Query<ActivityFilter, ActivityOrder>;
 
 /// Which events to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct EventFilter {
@@ -638,6 +656,7 @@ impl Filter<Event> for EventFilter {
 
 /// Events are ordered by their sequence number, i.e. the order they were committed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventOrder {
     /// By [`Event::seq`].
@@ -667,6 +686,7 @@ pub type EventQuery = Query<EventFilter, EventOrder>;
 
 /// Which users to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct UserFilter {
@@ -688,6 +708,7 @@ impl Filter<User> for UserFilter {
 
 /// How to order users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UserOrder {
     /// By creation time.
@@ -723,6 +744,7 @@ pub type UserQuery = Query<UserFilter, UserOrder>;
 
 /// Which teams to list. Every set field must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct TeamFilter {
@@ -741,6 +763,7 @@ impl Filter<Team> for TeamFilter {
 
 /// How to order teams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TeamOrder {
     /// By creation time.

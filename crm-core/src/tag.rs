@@ -22,6 +22,7 @@ use crate::contact::{ContactError, string_newtype_impls};
 /// assert!(Tag::parse("a,b").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Tag(String);
 

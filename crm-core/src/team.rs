@@ -19,6 +19,7 @@ use crate::id::{TeamId, UserId};
 
 /// A team, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Team {
     /// Identity.
@@ -43,6 +44,7 @@ pub struct Team {
 /// assert_eq!(t.manager, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
     /// Display name.

@@ -26,6 +26,7 @@ use crate::id::{TeamId, UserId};
 
 /// A user of the CRM, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// Identity.
@@ -56,6 +57,7 @@ pub struct User {
 /// assert_eq!(u.roles, vec![AccessRole::SalesRep]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Display name.
@@ -111,6 +113,7 @@ impl NewUser {
 /// Changes to a user's name or e-mail. Roles, teams and the active flag
 /// have their own, separately permissioned operations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct UserPatch {

@@ -72,6 +72,7 @@ use crate::store::ReadTx;
 
 /// Which invariant a [`Finding`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
     /// One event per version of every record.
@@ -118,6 +119,7 @@ impl fmt::Display for Check {
 /// assert_eq!(f.to_string(), "deal 0190: customer 0191 does not exist (reference)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
     /// The kind of the record at fault.

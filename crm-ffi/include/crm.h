@@ -36,7 +36,8 @@
  * Actor JSON: {"type":"system"} or {"type":"user","id":"<user id>"}.
  *
  * Operations (see crm-ffi/doc/operations.md for each one's request and
- * response; "ops.list" returns the table as JSON). Ids are UUID strings;
+ * response, crm-ffi/schema/ for their JSON Schemas; "ops.list" returns the
+ * table as JSON, "ops.describe" the schemas). Ids are UUID strings;
  * "version" is the record version a change is based on (a stale one gives
  * CRM_STATUS_CONFLICT). Every write (marked w) may carry "at" (RFC 3339):
  * when it happened. Writes marked b may be steps of "batch".
@@ -130,6 +131,7 @@
  *   batch                     w  Runs write steps in one transaction, all or nothing.
  *   store.verify                 Checks the whole store's consistency (events per version, stage history, references, counters); returns the findings, empty when consistent.
  *   ops.list                     This table: every operation with its shapes.
+ *   ops.describe                 One operation's (or every operation's) JSON Schemas of request and response.
  *
  * Failures change nothing: arguments are checked before the engine runs and
  * every operation is one transaction. Panics never cross into C: they come

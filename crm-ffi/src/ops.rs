@@ -17,6 +17,7 @@
 use chrono::{DateTime, Utc};
 use crm_core::segment::Expr;
 use crm_core::{Actor, Batch, Crm, Session, Store};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -36,6 +37,7 @@ mod event;
 mod export;
 mod import;
 mod kpi;
+mod paging;
 mod pipeline;
 mod predict;
 mod record;
@@ -47,6 +49,8 @@ mod table;
 mod coverage;
 #[cfg(test)]
 mod doc;
+#[cfg(test)]
+mod schema_check;
 
 pub use table::{OPERATIONS, RUST_ONLY};
 
@@ -71,8 +75,29 @@ pub struct Operation {
     /// The [`Session`] methods this operation reaches (the coverage test
     /// reads this).
     pub covers: &'static [&'static str],
+    /// The JSON Schemas of the request and the response (see
+    /// [`Operation::request_schema`]).
+    pub(crate) schema: Schemas,
     /// How it runs.
     pub(crate) run: Run,
+}
+
+/// Where an operation's JSON Schemas come from: schemars, over the serde
+/// types its handler parses the request into and serialises the response
+/// from, so the schema and the parsing cannot drift apart.
+#[derive(Clone, Copy)]
+pub(crate) struct Schemas {
+    request: fn() -> schemars::Schema,
+    response: fn() -> schemars::Schema,
+}
+
+/// The schemas of an operation whose handler parses its request into `Q`
+/// and answers with the serde form of `R`.
+pub(crate) const fn io<Q: JsonSchema, R: JsonSchema>() -> Schemas {
+    Schemas {
+        request: crm_core::schema::request_schema::<Q>,
+        response: crm_core::schema::response_schema::<R>,
+    }
 }
 
 impl Operation {
@@ -86,6 +111,59 @@ impl Operation {
     pub fn batchable(&self) -> bool {
         matches!(self.run, Run::Step(_))
     }
+
+    /// The JSON Schema (draft 2020-12) of the request: every field with
+    /// its description, `additionalProperties: false` where unknown fields
+    /// are refused, and for a write the optional `"at"`.
+    pub fn request_schema(&self) -> Value {
+        let mut s = (self.schema.request)().to_value();
+        if self.writes()
+            && let Some(o) = s.as_object_mut()
+        {
+            let properties = o
+                .entry("properties")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Some(p) = properties.as_object_mut() {
+                p.insert(
+                    "at".to_owned(),
+                    serde_json::json!({
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "When the change happened (RFC 3339 with an offset), recorded in its event and history instead of the clock's time; for importing history.",
+                    }),
+                );
+            }
+        }
+        titled(s, self.name, "Request")
+    }
+
+    /// The JSON Schema (draft 2020-12) of a successful response.
+    pub fn response_schema(&self) -> Value {
+        titled((self.schema.response)().to_value(), self.name, "Response")
+    }
+}
+
+/// `schema` with the title `CustomerCreateRequest` for `customer.create`
+/// (what a binding generator names the type), the serde type's own name
+/// kept as `x-rust-type`.
+fn titled(mut schema: Value, op: &str, suffix: &str) -> Value {
+    let mut title: String = op
+        .split(['.', '_'])
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    title.push_str(suffix);
+    if let Some(o) = schema.as_object_mut() {
+        if let Some(rust) = o.remove("title") {
+            o.insert("x-rust-type".to_owned(), rust);
+        }
+        o.insert("title".to_owned(), Value::String(title));
+    }
+    schema
 }
 
 /// What a handler sees: the session (already dated when the request has
@@ -137,6 +215,8 @@ pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<St
             ),
         ));
     };
+    #[cfg(test)]
+    let sent = request;
     let (at, request) = if entry.writes() {
         take_at(request)?
     } else {
@@ -148,13 +228,20 @@ pub fn call(engine: &Engine, actor: Actor, op: &str, request: &str) -> Result<St
         None => s,
     };
     let ctx = Ctx { s, engine, at };
-    match entry.run {
+    let response = match entry.run {
         Run::Read(f) | Run::Write(f) => f(&ctx, &request),
         Run::Step(f) => {
             let step = f(&ctx, &request)?;
             out(ctx.s.batch(step))
         }
+    };
+    // Every request a test sends and gets an answer to is an example the
+    // schemas must accept, and every answer must match its schema.
+    #[cfg(test)]
+    if let Ok(text) = &response {
+        schema_check::conforms(entry, sent, text);
     }
+    response
 }
 
 /// Takes the optional top-level `"at"` (RFC 3339) out of a write request:
@@ -200,25 +287,56 @@ fn step<T: Into<Record>>(
     Ok(Box::new(move |b| work(b).map(Into::into)))
 }
 
-/// `{"id": ...}`
-#[derive(serde::Deserialize)]
+/// `{"id": ...}`: one record by id.
+#[derive(serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ById<I> {
+    /// The record's id.
     id: I,
 }
 
-/// `{"id": ..., "version": n}`
-#[derive(serde::Deserialize)]
+/// `{"id": ..., "version": n}`: a change to a record at a version.
+#[derive(serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Versioned<I> {
+    /// The record's id.
     id: I,
+    /// The version the change is based on (a stale one is a conflict).
     version: u64,
 }
 
-/// `{}`
-#[derive(serde::Deserialize)]
+/// `{}`: no fields.
+#[derive(serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
+
+/// `{"count": n}`
+#[derive(serde::Serialize, JsonSchema)]
+struct Count {
+    /// How many records match.
+    count: u64,
+}
+
+/// A segment expression as a request gives it: its text form or its JSON
+/// tree (schema only: handlers read a [`Value`] and call [`expression`]).
+struct ExpressionForm;
+
+impl JsonSchema for ExpressionForm {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ExpressionForm".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let tree = g.subschema_for::<Expr>();
+        schemars::json_schema!({
+            "description": "A segment expression: its text form, such as \"lifecycle = customer and tag = vip\", or its JSON tree.",
+            "anyOf": [
+                {"type": "string", "description": "The expression's text form."},
+                tree,
+            ],
+        })
+    }
+}
 
 /// Parses the actor JSON: `{"type":"system"}` or `{"type":"user","id":"…"}`.
 pub fn parse_actor(json: &str) -> Result<Actor, Failure> {

@@ -639,6 +639,17 @@ fn predict_fit_score_and_write_through_the_abi() {
         json!({"observation": obs, "unit": "week"}),
     );
     assert_eq!(fit["bg_nbd"]["customers"], 300);
+    assert!(fit["bg_nbd"]["iterations"].as_u64().unwrap() > 2, "{fit}");
+    // The iteration limit is the caller's: too few is a typed error that
+    // says so.
+    let short = call(
+        &e,
+        "predict.fit",
+        json!({"observation": obs, "unit": "week", "max_iterations": 2}),
+    )
+    .unwrap_err();
+    assert_eq!(short.0, CrmStatus::InvalidInput);
+    assert!(short.1.contains("after 2 iterations"), "{}", short.1);
     let r = fit["bg_nbd"]["model"]["r"].as_f64().unwrap();
     assert!(r > 0.0, "{fit}");
     let repeat = fit["gamma_gamma"]["customers"].as_u64().unwrap();
@@ -747,6 +758,14 @@ fn predict_errors_through_the_abi() {
         status(&e, "predict.fit", json!({"observation": obs, "penalty": 1})),
         CrmStatus::InvalidInput
     );
+    let err = call(
+        &e,
+        "predict.fit",
+        json!({"observation": obs, "max_iterations": 0}),
+    )
+    .unwrap_err();
+    assert_eq!(err.0, CrmStatus::InvalidInput);
+    assert!(err.1.contains("request.max_iterations 0"), "{}", err.1);
     let bad_offset =
         json!({"end": "2100-01-01T00:00:00Z", "currency": "EUR", "utc_offset_seconds": 90000});
     let err = call(&e, "predict.fit", json!({"observation": bad_offset})).unwrap_err();

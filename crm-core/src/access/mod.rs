@@ -183,6 +183,7 @@ pub use read_scope::ReadScope;
 
 /// How far a permission reaches. Ordered: `None < Own < Team < All`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// No record.
@@ -215,6 +216,7 @@ impl fmt::Display for Scope {
 
 /// What a permission is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     /// Customers.
@@ -275,6 +277,7 @@ impl fmt::Display for Resource {
 
 /// What an actor tried to do, as named in a permission error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     /// Create a record.
@@ -327,6 +330,7 @@ impl fmt::Display for Operation {
 
 /// A field that a role may hide or make read-only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// [`Deal::amount`](crate::Deal::amount). Hidden: read as `None`.
@@ -508,6 +512,7 @@ impl Permissions {
 /// The built-in roles. See the [module docs](self#built-in-roles) for what
 /// each grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccessRole {
     /// Everything.

@@ -12,6 +12,7 @@ use crate::id::{TeamId, UserId};
 /// [`Batch`](crate::Batch) as the change that fired it, so every
 /// validation applies and every effect appends its own event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -129,6 +130,7 @@ impl Action {
 
 /// Who gets a record an action creates or reassigns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Assignee {
     /// The subject record's owner (none if it has none).
@@ -145,6 +147,7 @@ pub enum Assignee {
 
 /// Who a [`Action::Notify`] notification is for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Recipient {
     /// The subject record's owner.

@@ -96,6 +96,7 @@ pub const DEFAULT_MAX_DEPTH: u32 = 3;
 /// number of the event that fired it). Both are stored with the change they
 /// made, so each fires at most once per episode or event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Firing {
     /// The rule.
@@ -110,6 +111,7 @@ pub struct Firing {
 
 /// What [`Session::run_due`](crate::Session::run_due) did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DueReport {
     /// The firings that ran, in the order they ran.
     pub fired: Vec<Firing>,

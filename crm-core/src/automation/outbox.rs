@@ -11,6 +11,7 @@ use crate::id::{NotificationId, RuleId, UserId};
 /// acknowledges it with
 /// [`Session::acknowledge_notification`](crate::Session::acknowledge_notification).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Notification {
     /// Identity.

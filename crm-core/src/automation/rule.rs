@@ -20,6 +20,7 @@ pub const MAX_NAME_CHARS: usize = crate::limits::MAX_NAME_CHARS;
 
 /// A stored automation rule (versioned and audited like every record).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Identity.

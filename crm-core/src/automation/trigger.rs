@@ -14,6 +14,7 @@ use crate::event::{Event, EventKind};
 /// transaction; time triggers are checked by
 /// [`Session::run_due`](crate::Session::run_due).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {

@@ -280,6 +280,46 @@ impl<'de> Deserialize<'de> for WeeklyHours {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Interval {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Interval".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$",
+            "description": "Local opening hours HH:MM-HH:MM, start before end, such as \"09:00-17:00\" (the end may be 24:00).",
+        })
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for WeeklyHours {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WeeklyHours".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let day = g.subschema_for::<Vec<Interval>>();
+        let properties: serde_json::Map<String, serde_json::Value> = DAY_KEYS
+            .iter()
+            .map(|k| ((*k).to_owned(), day.clone().to_value()))
+            .collect();
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Opening hours per weekday (mon ... sun): sorted, non-overlapping intervals; a day left out is closed.",
+            "properties": properties,
+            "additionalProperties": false,
+        })
+    }
+}
+
 /// The weekday `idx` days after Monday (`idx` < 7).
 pub(super) fn weekday(idx: usize) -> Weekday {
     [

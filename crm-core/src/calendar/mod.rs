@@ -163,6 +163,7 @@ pub enum CalendarError {
 /// Weekly business hours in an IANA time zone, with holidays. See the
 /// [module documentation](self) for the exact rules.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "CalendarSpec", into = "CalendarSpec")]
 pub struct BusinessCalendar {
     zone: Zone,
@@ -172,6 +173,7 @@ pub struct BusinessCalendar {
 
 /// The serialised form.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct CalendarSpec {
     time_zone: String,

@@ -104,6 +104,7 @@ pub(crate) trait Importer: Sized {
 
 /// What to do with the valid rows when some rows have problems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ImportPolicy {
     /// Any problem in any row: nothing is written.
@@ -125,6 +126,7 @@ pub enum ImportPolicy {
 /// assert!(options.dry_run);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct ImportOptions {
@@ -200,6 +202,7 @@ impl ImportOptions {
 
 /// Which header fills which column, where the names differ.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ColumnMap {
     /// Column name → header in the file.

@@ -10,6 +10,7 @@ use crate::error::EntityKind;
 
 /// One problem with one cell (or one row) of an imported file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RowProblem {
     /// The data row, counting from 1 (the header line is not a row).
@@ -37,6 +38,7 @@ impl fmt::Display for RowProblem {
 
 /// An imported row that resembles an existing customer or another row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImportDuplicate {
     /// The row.
@@ -74,6 +76,7 @@ impl fmt::Display for ImportDuplicate {
 
 /// The outcome of an import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImportReport {
     /// What was imported.

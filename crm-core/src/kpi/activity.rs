@@ -11,6 +11,7 @@ use crate::id::ActivityId;
 
 /// An open task past its due time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OverdueTask {
     /// The task.
@@ -23,11 +24,16 @@ pub struct OverdueTask {
 
 /// Activity counts and overdue tasks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ActivityMetrics {
     /// Activities in the window per owner (`None`: no owner), per kind; in
     /// JSON an array of `{"owner": id-or-null, "value": {kind: count}}`.
     #[serde(with = "super::owner_map")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<super::owner_map::Entry<BTreeMap<ActivityKind, u64>>>")
+    )]
     pub by_owner: BTreeMap<OwnerKey, BTreeMap<ActivityKind, u64>>,
     /// Activities in the window per kind, all owners.
     pub by_kind: BTreeMap<ActivityKind, u64>,

@@ -10,6 +10,7 @@ use crate::id::CustomerId;
 
 /// The assumptions of the historical CLV formula.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClvParams {
     /// Length of one period in days (365: purchase frequency per year).
@@ -31,6 +32,7 @@ impl Default for ClvParams {
 
 /// One customer's historical CLV in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerClv {
     /// The customer.
@@ -49,6 +51,7 @@ pub struct CustomerClv {
 
 /// CLV per customer and the average per currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Clv {
     /// One entry per customer and currency, sorted like the summaries.

@@ -77,6 +77,7 @@ impl NewCustomersAcc {
 
 /// A customer's lifecycle change, as read from the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleChange {
     /// The customer.
@@ -110,6 +111,7 @@ impl LifecycleChange {
 
 /// Churn and retention over a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Churn {
     /// Customers in state `customer` at the window's start.
@@ -181,6 +183,7 @@ pub fn churn<'a>(
 
 /// Customers with one and with several purchase days.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RepeatPurchase {
     /// Customers with at least one purchase in the window.
@@ -250,6 +253,7 @@ impl RepeatAcc {
 ///
 /// All day counts are whole calendar days between local purchase dates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseSummary {
     /// The customer.

@@ -8,6 +8,7 @@ use crate::deal::{Deal, DealStatus};
 
 /// Won amounts per currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DealSize {
     /// Count, total, mean and median of won amounts, per currency.

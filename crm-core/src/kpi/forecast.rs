@@ -13,6 +13,7 @@ use crate::pipeline::Pipeline;
 
 /// One month's open deals in one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ForecastBucket {
     /// Open deals expected to close in the month.
@@ -25,9 +26,14 @@ pub struct ForecastBucket {
 
 /// The forecast of open deals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Forecast {
     /// Per currency, per expected close month (keyed by the month's first day).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "PerCurrency<crate::schema::DateMap<ForecastBucket>>")
+    )]
     pub by_month: PerCurrency<BTreeMap<NaiveDate, ForecastBucket>>,
     /// Per currency, the sum of the months' weighted amounts.
     pub weighted_total: PerCurrency<Decimal>,

@@ -10,6 +10,7 @@ use crate::pipeline::{Pipeline, StageKey, StageKind};
 
 /// One stage's line of the funnel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StageFunnel {
     /// The stage.
@@ -37,6 +38,7 @@ pub struct StageFunnel {
 
 /// The funnel of one pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Funnel {
     /// The pipeline.

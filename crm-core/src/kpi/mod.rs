@@ -184,6 +184,7 @@ pub(crate) fn overflow_in(what: &'static str, currency: Currency) -> KpiError {
 ///
 /// The window applies to the timestamp each KPI names in its definition.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct KpiFilter {
@@ -281,6 +282,7 @@ pub(crate) fn ms_to_days(ms: i128) -> Result<Decimal, KpiError> {
 
 /// Count, mean and median of durations, in days.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DurationStats {
     /// How many durations.
@@ -316,6 +318,7 @@ impl DurationStats {
 
 /// Count, total, mean and median of amounts in one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AmountStats {
     /// How many amounts.
@@ -403,6 +406,7 @@ pub(crate) fn add_to(
 /// # Ok::<(), crm_core::kpi::KpiError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateTable {
     reporting: Currency,
@@ -478,6 +482,7 @@ impl RateTable {
 
 /// A calendar period for bucketing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// A calendar day.

@@ -19,10 +19,15 @@ struct EntryRef<'a, T> {
     value: &'a T,
 }
 
+/// One owner's entry: the JSON form (and, with the `schema` feature, the
+/// schema: `#[schemars(with = "Vec<owner_map::Entry<T>>")]`).
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-struct Entry<T> {
+pub(crate) struct Entry<T> {
+    /// The owner's user id, `null` for records without an owner.
     owner: OwnerKey,
+    /// The figure of that owner.
     value: T,
 }
 

@@ -75,6 +75,7 @@ pub struct KpiData<'a> {
 
 /// Every KPI of this module, computed with one set of options.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KpiReport {
     /// The time the report was computed for.
@@ -84,6 +85,10 @@ pub struct KpiReport {
     /// [`win_rate_by_owner`](super::win_rate::win_rate_by_owner); in JSON an
     /// array of `{"owner": id-or-null, "value": WinRate}`.
     #[serde(with = "super::owner_map")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<super::owner_map::Entry<WinRate>>")
+    )]
     pub win_rate_by_owner: BTreeMap<OwnerKey, WinRate>,
     /// [`close_rate`](super::win_rate::close_rate).
     pub close_rate: CloseRate,
@@ -98,8 +103,13 @@ pub struct KpiReport {
     /// [`forecast`](super::forecast::forecast).
     pub forecast: Forecast,
     /// [`revenue_by_period`](super::revenue::revenue_by_period).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::PerCurrency<crate::schema::DateMap<rust_decimal::Decimal>>")
+    )]
     pub revenue: Revenue,
     /// [`new_customers`](super::customer::new_customers).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DateMap<u64>"))]
     pub new_customers: BTreeMap<NaiveDate, u64>,
     /// [`churn`], when the window has a start and an end.
     pub churn: Option<Churn>,

@@ -97,6 +97,7 @@ impl ResponseOptions {
 
 /// Where a lead stands against the SLA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SlaStatus {
     /// Answered within the target.
@@ -109,6 +110,7 @@ pub enum SlaStatus {
 
 /// One lead's first response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeadResponse {
     /// The lead.
@@ -133,6 +135,7 @@ pub struct LeadResponse {
 
 /// Count, mean, median and 90th percentile of response times, in minutes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResponseTimeStats {
     /// How many (answered) leads.
@@ -178,6 +181,7 @@ impl ResponseTimeStats {
 
 /// SLA attainment over the leads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SlaAttainment {
     /// The target, in business minutes.
@@ -194,6 +198,7 @@ pub struct SlaAttainment {
 
 /// First-response times of the leads, with SLA attainment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FirstResponse {
     /// Leads.

@@ -14,6 +14,7 @@ use crate::pipeline::StageKey;
 
 /// How long a deal may sit idle, per stage key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct RottingThresholds {
@@ -47,6 +48,7 @@ impl RottingThresholds {
 
 /// An open deal idle for longer than its stage allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RottingDeal {
     /// The deal.

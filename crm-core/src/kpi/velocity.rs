@@ -9,6 +9,7 @@ use crate::deal::{Deal, DealStatus};
 
 /// The inputs and result of the velocity formula for one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Velocity {
     /// Open deals (now) with an amount in this currency.

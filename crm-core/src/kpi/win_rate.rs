@@ -10,6 +10,7 @@ use crate::deal::{Deal, DealStatus};
 
 /// Deals won and lost, and the win rate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WinRate {
     /// Deals won in the window.
@@ -117,6 +118,7 @@ pub fn win_rate_by_owner<'a>(
 
 /// Deals created and won, and the close rate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CloseRate {
     /// Deals created in the window.

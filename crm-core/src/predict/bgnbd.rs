@@ -41,6 +41,7 @@ const MODEL: &str = "BG/NBD";
 
 /// BG/NBD parameters for data in time unit `U` (`α` is a duration in `U`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct BgNbd<U: TimeUnit> {
@@ -109,6 +110,7 @@ impl<U: TimeUnit> BgNbd<U> {
 
 /// Options for [`fit_bgnbd`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FitOptions {
     /// L2 penalty λ ≥ 0: the fit minimises `−ln L / n + λ (r² + α² + a² + b²)`
@@ -129,6 +131,7 @@ impl Default for FitOptions {
 
 /// Standard errors of the BG/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BgNbdErrors {
     /// Of `r`.
@@ -143,6 +146,7 @@ pub struct BgNbdErrors {
 
 /// A fitted BG/NBD model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct BgNbdFit<U: TimeUnit> {

@@ -17,6 +17,7 @@ const MODEL: &str = "Gamma-Gamma";
 
 /// Gamma-Gamma parameters (`v` is in the data's currency).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GammaGamma {
     p: f64,
@@ -85,6 +86,7 @@ impl GammaGamma {
 
 /// Customers the Gamma-Gamma fit left out, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeftOut {
     /// No repeat purchase (frequency 0): no repeat purchase values to fit.
@@ -95,6 +97,7 @@ pub struct LeftOut {
 
 /// Standard errors of the Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GammaGammaErrors {
     /// Of `p`.
@@ -107,6 +110,7 @@ pub struct GammaGammaErrors {
 
 /// A fitted Gamma-Gamma model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GammaGammaFit {
     /// The parameters.

@@ -46,6 +46,7 @@ impl Observation {
 
 /// One customer's scores, money rounded to the currency's minor unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerScores {
     /// The customer.

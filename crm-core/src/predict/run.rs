@@ -48,6 +48,7 @@ use crate::custom_field::{CustomValue, FieldDef, FieldType};
 /// penalty, and the CLV horizon, discount period and rate in calendar
 /// unit `C`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct ScoreRun<C: TimeUnit> {
@@ -72,6 +73,7 @@ impl<C: TimeUnit> ScoreRun<C> {
 
 /// The custom-field keys a run writes (see the [module docs](self)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScoreFields {
     /// P(alive).
@@ -180,6 +182,7 @@ impl ScoreFields {
 /// What a run did: the fits, the fields, and how many customers it wrote
 /// or left alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct ScoreRunReport<U: TimeUnit> {

@@ -37,6 +37,7 @@ pub const MAX_CLV_PERIODS: u32 = 10_000;
 /// A CLV horizon and discount period in calendar unit `C`, and the
 /// discount rate per period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct ClvOptions<C: TimeUnit> {
@@ -330,6 +331,7 @@ fn conditional_at(
 
 /// One customer's scores.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scores {
     /// P(alive).

@@ -41,14 +41,17 @@ pub trait TimeUnit:
 
 /// A day (the unit of [`PurchaseSummary`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Day;
 /// A week: 7 days.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Week;
 /// A month: the mean Gregorian month, 365.25 / 12 = 30.4375 days (so 12
 /// months are a year of 365.25 days; `lifetimes` uses 30 days or 4.345
 /// weeks, which differ by up to 1.5 %).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Month;
 
 impl sealed::Sealed for Day {}
@@ -72,6 +75,7 @@ impl TimeUnit for Month {
 
 /// A non-negative, finite duration in unit `U`.
 #[derive(Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Span<U> {
     value: f64,
@@ -121,6 +125,7 @@ impl<U: TimeUnit> fmt::Debug for Span<U> {
 /// purchase), age `T` (first purchase to the end of observation) and the
 /// mean value of the repeat purchases.
 #[derive(Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(bound = "")]
 pub struct Rfm<U: TimeUnit> {

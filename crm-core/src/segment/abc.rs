@@ -23,6 +23,7 @@ use crate::id::CustomerId;
 
 /// An ABC class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum AbcClass {
     /// The top customers holding the first `a` share of revenue.
     A,
@@ -34,13 +35,16 @@ pub enum AbcClass {
 
 /// The cumulative revenue shares where classes A and B end, as fractions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AbcCutoffs {
     /// End of class A (default 0.80).
     #[serde(with = "crate::serde_util::decimal_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DecimalString"))]
     pub a: Decimal,
     /// End of class B (default 0.95).
     #[serde(with = "crate::serde_util::decimal_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DecimalString"))]
     pub b: Decimal,
 }
 
@@ -81,12 +85,14 @@ impl AbcCutoffs {
 
 /// One classified customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerAbc {
     /// The customer.
     pub customer: CustomerId,
     /// Their revenue.
     #[serde(with = "crate::serde_util::decimal_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DecimalString"))]
     pub revenue: Decimal,
     /// Their class.
     pub class: AbcClass,

@@ -42,6 +42,7 @@ use crate::tag::Tag;
 
 /// A boolean expression over customers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Expr {
     /// Every customer (`true`) or none (`false`).
@@ -58,6 +59,7 @@ pub enum Expr {
 
 /// One test on one field, such as `lifecycle = customer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pred {
     /// What is tested.
@@ -68,6 +70,7 @@ pub struct Pred {
 
 /// A relative time window: the last `days` days up to the engine's now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Length in days of 24 hours.
@@ -101,6 +104,7 @@ impl fmt::Display for Window {
 /// Which won deals a money-based derived field looks at: those in
 /// `currency` won within `window` (all time when `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Revenue {
     /// Only deals in this currency count (amounts are never converted).
@@ -111,6 +115,7 @@ pub struct Revenue {
 
 /// What a predicate tests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "name")]
 pub enum Field {
@@ -166,6 +171,7 @@ pub enum Field {
 
 /// How a field is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CmpOp {
     /// `=`
@@ -226,6 +232,7 @@ impl CmpOp {
 
 /// The test applied to a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Test {
@@ -262,6 +269,7 @@ pub enum Test {
 
 /// A literal value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Value {
     /// Text, such as a name fragment.
@@ -269,7 +277,11 @@ pub enum Value {
     /// A whole number.
     Int(i64),
     /// An exact decimal (money amounts).
-    Decimal(#[serde(with = "crate::serde_util::decimal_str")] Decimal),
+    Decimal(
+        #[serde(with = "crate::serde_util::decimal_str")]
+        #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DecimalString"))]
+        Decimal,
+    ),
     /// An instant, millisecond precision.
     Time(DateTime<Utc>),
     /// A party kind.

@@ -57,6 +57,7 @@ use crate::query::{Filter, Order, Page, Query, Record, SortValue};
 
 /// A saved segment as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Segment {
     /// Id.
@@ -79,6 +80,7 @@ pub struct Segment {
 
 /// Changes to a saved segment; `None` leaves a part alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct SegmentPatch {
@@ -189,6 +191,7 @@ impl From<ParseError> for Error {
 /// The result of evaluating a segment: how many customers match, and one
 /// page of their ids (ascending).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SegmentResult {
     /// How many customers match in total.
@@ -208,6 +211,7 @@ impl Record for Segment {
 
 /// Which saved segments to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(default)]
 pub struct SegmentFilter {
@@ -234,6 +238,7 @@ impl Filter<Segment> for SegmentFilter {
 
 /// How to order saved segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SegmentOrder {
     /// By creation time.

@@ -56,6 +56,7 @@ use crate::tag::Tag;
 /// A segment expression that could not be parsed: where, what was
 /// expected there, and what was found instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[error("segment expression, at byte {position}: expected {expected}, found {found}")]
 pub struct ParseError {

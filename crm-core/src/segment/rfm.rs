@@ -52,6 +52,7 @@ use crate::id::CustomerId;
 
 /// The named RFM segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RfmSegment {
     /// Bought recently, often and for much.
@@ -120,6 +121,7 @@ impl fmt::Display for RfmSegment {
 
 /// A customer's three scores, each 1 to 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RfmScore {
     /// Recency score.
@@ -158,6 +160,7 @@ impl RfmScore {
 
 /// One customer's counted wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Purchases {
     /// When the most recent counted deal was won.
@@ -170,6 +173,7 @@ pub struct Purchases {
 
 /// A customer's RFM result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerRfm {
     /// The customer.

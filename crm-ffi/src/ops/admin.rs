@@ -2,40 +2,55 @@
 
 use crm_core::query::{TeamQuery, UserQuery};
 use crm_core::{AccessRole, NewTeam, NewUser, TeamId, UserId, UserPatch};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{ById, Ctx, Step, Versioned, out, req, step};
 use crate::status::Failure;
 
-#[derive(Deserialize)]
+/// `user.update`: changes to a user at a version.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Update {
+pub(super) struct Update {
+    /// The user.
     id: UserId,
+    /// The version the change is based on.
     version: u64,
+    /// The fields to change.
     patch: UserPatch,
 }
 
-#[derive(Deserialize)]
+/// `user.set_roles`: a user's new roles.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SetRoles {
+pub(super) struct SetRoles {
+    /// The user.
     id: UserId,
+    /// The version the change is based on.
     version: u64,
+    /// The roles, replacing the old ones.
     roles: Vec<AccessRole>,
 }
 
-#[derive(Deserialize)]
+/// `team.add_member`, `team.remove_member`: a user and a team.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Membership {
+pub(super) struct Membership {
+    /// The team.
     team: TeamId,
+    /// The user joining or leaving it.
     user: UserId,
 }
 
-#[derive(Deserialize)]
+/// `team.set_manager`: a team's manager, or none.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SetManager {
+pub(super) struct SetManager {
+    /// The team.
     id: TeamId,
+    /// The version the change is based on.
     version: u64,
-    /// `null` clears the manager.
+    /// The new manager; `null` clears it.
     manager: Option<UserId>,
 }
 

@@ -3,23 +3,32 @@
 
 use crm_core::automation::{Action, NewRule, Trigger};
 use crm_core::{NotificationId, RuleId};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ById, Ctx, Empty, Step, Versioned, expression, out, req, step};
+use super::paging::{Slice, slice};
+use super::{ById, Ctx, Empty, Step, Versioned, expression, json, out, req, step};
 use crate::status::Failure;
 
-/// A rule definition: `NewRule`'s fields, the condition as segment text or
-/// an expression tree.
-#[derive(Deserialize)]
+/// `rule.create`: a rule definition, `NewRule`'s fields with the condition
+/// as segment text or an expression tree.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RuleRequest {
+pub(super) struct RuleRequest {
+    /// The rule's name.
     name: String,
+    /// Whether it fires (default true).
     #[serde(default = "active_by_default")]
     active: bool,
+    /// What makes it fire.
     trigger: Trigger,
+    /// Which records it fires for (default: every record the trigger
+    /// concerns).
     #[serde(default)]
+    #[schemars(with = "Option<super::ExpressionForm>")]
     condition: Option<Value>,
+    /// What it does, in order.
     actions: Vec<Action>,
 }
 
@@ -36,27 +45,39 @@ fn new_rule(r: RuleRequest) -> Result<NewRule, Failure> {
     Ok(rule)
 }
 
-#[derive(Deserialize)]
+/// `rule.update`: a rule's new definition.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateRule {
+pub(super) struct UpdateRule {
+    /// The rule.
     id: RuleId,
+    /// The version the change is based on.
     version: u64,
+    /// The new definition, as `rule.create` takes it.
     rule: RuleRequest,
 }
 
-/// `{"now"?}`: the request's `at`, else the engine's clock, when absent.
-#[derive(Deserialize)]
+/// `automation.run_due`: fires the time rules due at `now`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RunDue {
+pub(super) struct RunDue {
+    /// The time to run for (default: the request's `at`, else the
+    /// engine's clock).
     #[serde(default)]
     now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[derive(Deserialize)]
+/// `outbox.list`: which notifications.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OutboxList {
+pub(super) struct OutboxList {
+    /// Include those already acknowledged (default false).
     #[serde(default)]
     include_acknowledged: bool,
+    /// One page, in notification-id (creation) order (default: all,
+    /// oldest first).
+    #[serde(default)]
+    page: Option<Slice<NotificationId>>,
 }
 
 pub(super) fn create_rule(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
@@ -86,7 +107,12 @@ pub(super) fn run_due(c: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
 }
 
 pub(super) fn list_outbox(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
-    out(c.s.outbox(req::<OutboxList>(request)?.include_acknowledged))
+    let r: OutboxList = req(request)?;
+    json(&slice(
+        c.s.outbox(r.include_acknowledged)?,
+        |n| n.id,
+        r.page,
+    )?)
 }
 
 pub(super) fn acknowledge(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {

@@ -16,29 +16,38 @@
 //! writes, imports, exports, backups, score runs and `batch` itself are
 //! refused as steps with `CRM_STATUS_INVALID_INPUT`.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Ctx, OPERATIONS, Run, find, json, req, take_at};
 use crate::status::{CrmStatus, Failure};
 
-#[derive(Deserialize)]
+/// `batch`: write steps run in one transaction, all or nothing.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchRequest {
+pub(super) struct BatchRequest {
+    /// The steps, run in order.
     steps: Vec<StepRequest>,
 }
 
 /// The response: each step's result, in order.
-#[derive(serde::Serialize)]
-struct Results {
+#[derive(serde::Serialize, JsonSchema)]
+pub(super) struct Results {
+    /// Each step's response, in the order of the steps.
     results: Vec<super::Record>,
 }
 
-#[derive(Deserialize)]
+/// One step: a batchable operation and its request.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StepRequest {
+pub(super) struct StepRequest {
+    /// The operation (one marked batchable), such as `"customer.create"`.
     op: String,
+    /// Its request, as the operation alone takes it, with an optional
+    /// `"at"` of its own (default `{}`).
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     request: Option<Value>,
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::doc::{HEADER_END, HEADER_START, header_list, markdown};
 use super::{OPERATIONS, RUST_ONLY};
 
-fn manifest_dir() -> PathBuf {
+pub(super) fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -160,7 +160,7 @@ fn with_header_list(text: &str, list: &str) -> Option<String> {
     Some(format!("{}{list}{}", &text[..start], &text[end..]))
 }
 
-fn check_or_bless(path: &Path, want: &str) {
+pub(super) fn check_or_bless(path: &Path, want: &str) {
     let have = std::fs::read_to_string(path).unwrap_or_default();
     if have == want {
         return;

@@ -2,23 +2,29 @@
 
 use crm_core::EntityKind;
 use crm_core::custom_field::FieldDef;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{Ctx, Step, out, req, step};
 use crate::status::Failure;
 
-#[derive(Deserialize)]
+/// `custom_fields.get`: which entity type.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Get {
+pub(super) struct Get {
+    /// The entity type whose fields to read.
     entity: EntityKind,
 }
 
-#[derive(Deserialize)]
+/// `custom_fields.set`: an entity type's new field definitions.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Set {
+pub(super) struct Set {
+    /// The entity type.
     entity: EntityKind,
     /// The schema's version (0 the first time).
     version: u64,
+    /// The definitions, replacing the old ones.
     fields: Vec<FieldDef>,
 }
 

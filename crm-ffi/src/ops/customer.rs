@@ -4,34 +4,45 @@ use crm_core::duplicate::DuplicateOptions;
 use crm_core::merge::MergePolicy;
 use crm_core::query::{CustomerFilter, CustomerQuery};
 use crm_core::{CustomerId, CustomerPatch, NewCustomer};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{ById, Ctx, Step, json, out, req, step};
+use super::{ById, Count, Ctx, Step, json, out, req, step};
 use crate::status::Failure;
 
-#[derive(Deserialize)]
+/// `customer.update`: changes to a customer at a version.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Update {
+pub(super) struct Update {
+    /// The customer.
     id: CustomerId,
+    /// The version the change is based on.
     version: u64,
+    /// The fields to change (absent: unchanged; `null`: cleared).
     patch: CustomerPatch,
 }
 
-/// `{"filter"?: CustomerFilter}`
-#[derive(Deserialize, Default)]
+/// `customer.count`: `{"filter"?: CustomerFilter}`.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Count {
+pub(super) struct CountRequest {
+    /// Which customers (default: all the actor may read).
     filter: CustomerFilter,
 }
 
-#[derive(Deserialize)]
+/// `customer.merge`: one customer merged into another.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Merge {
+pub(super) struct Merge {
+    /// The customer that stays.
     survivor: CustomerId,
+    /// The survivor's version the merge is based on.
     survivor_version: u64,
+    /// The customer merged into the survivor (and then gone).
     merged: CustomerId,
+    /// The merged customer's version.
     merged_version: u64,
+    /// Which values win where both have one (default: the survivor's).
     #[serde(default)]
     policy: MergePolicy,
 }
@@ -55,8 +66,10 @@ pub(super) fn list(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 }
 
 pub(super) fn count(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
-    let r: Count = req(request)?;
-    json(&json!({"count": c.s.count_customers(&r.filter)?}))
+    let r: CountRequest = req(request)?;
+    json(&Count {
+        count: c.s.count_customers(&r.filter)?,
+    })
 }
 
 pub(super) fn merge(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {

@@ -3,67 +3,93 @@
 
 use crm_core::query::{DealFilter, DealQuery};
 use crm_core::{DealId, DealPatch, NewDeal};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{ById, Ctx, Step, Versioned, json, out, req, step};
+use super::{ById, Count, Ctx, Step, Versioned, json, out, req, step};
 use crate::status::Failure;
 
-#[derive(Deserialize)]
+/// `deal.update`: changes to a deal at a version.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Update {
+pub(super) struct Update {
+    /// The deal.
     id: DealId,
+    /// The version the change is based on.
     version: u64,
+    /// The fields to change (absent: unchanged; `null`: cleared).
     patch: DealPatch,
 }
 
-/// `{"id","version","patch","reason"}`
-#[derive(Deserialize)]
+/// `deal.correct`: a correction to a closed deal, with its reason.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Correct {
+pub(super) struct Correct {
+    /// The won or lost deal.
     id: DealId,
+    /// The version the correction is based on.
     version: u64,
+    /// The fields to correct.
     patch: DealPatch,
+    /// Why, recorded in the event.
     reason: String,
 }
 
-/// `{"filter"?: DealFilter}`
-#[derive(Deserialize, Default)]
+/// `deal.count`: `{"filter"?: DealFilter}`.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Count {
+pub(super) struct CountRequest {
+    /// Which deals (default: all the actor may read).
     filter: DealFilter,
 }
 
-#[derive(Deserialize)]
+/// `deal.move`: a deal to a stage.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Move {
+pub(super) struct Move {
+    /// The deal.
     id: DealId,
+    /// The version the move is based on.
     version: u64,
+    /// The key of the stage to move to.
     stage: String,
 }
 
-#[derive(Deserialize)]
+/// `deal.lose`: a deal lost, with the reason.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Lose {
+pub(super) struct Lose {
+    /// The deal.
     id: DealId,
+    /// The version the change is based on.
     version: u64,
+    /// Why it was lost.
     reason: String,
 }
 
-#[derive(Deserialize)]
+/// `deal.lose_in`: a deal lost into a named lost stage.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LoseIn {
+pub(super) struct LoseIn {
+    /// The deal.
     id: DealId,
+    /// The version the change is based on.
     version: u64,
+    /// The key of the lost stage.
     stage: String,
+    /// Why it was lost.
     reason: String,
 }
 
-#[derive(Deserialize)]
+/// `deal.reopen`: a closed deal back into an open stage.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Reopen {
+pub(super) struct Reopen {
+    /// The deal.
     id: DealId,
+    /// The version the change is based on.
     version: u64,
+    /// The open stage to reopen in (default: the one it closed from).
     #[serde(default)]
     stage: Option<String>,
 }
@@ -82,8 +108,10 @@ pub(super) fn list(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 }
 
 pub(super) fn count(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
-    let r: Count = req(request)?;
-    json(&json!({"count": c.s.count_deals(&r.filter)?}))
+    let r: CountRequest = req(request)?;
+    json(&Count {
+        count: c.s.count_deals(&r.filter)?,
+    })
 }
 
 pub(super) fn update(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {

@@ -22,7 +22,22 @@ JSON.
 - **Shapes.** A type name (`NewCustomer`, `DealQuery`) means that crm-core
   type's serde form; `{"id","version"}` lists an object's fields, `?`
   marking an optional one. Ids are UUID strings, money is
-  `{"amount": "12.50", "currency": "EUR"}`, times are RFC 3339.
+  `{"amount": "12.50", "currency": "EUR"}` (the amount a decimal *string*;
+  a JSON number is refused), times are RFC 3339.
+- **JSON Schemas.** Every operation's request and response, field by
+  field with descriptions, as JSON Schema (draft 2020-12) derived by
+  schemars from the serde types the operation parses and prints (so the
+  schema and the parsing cannot drift): in the files
+  `crm-ffi/schema/<op>.request.json` and `crm-ffi/schema/<op>.response.json`
+  next to the header (generated with this file), and at run time from
+  `ops.describe` (`{"op": "deal.move"}` for one operation, `{}` for all).
+  Unknown fields are refused (`"additionalProperties": false`), ids carry
+  `"format": "uuid"`, times `"date-time"`, days `"date"`, amounts a decimal
+  pattern; a patch field may be absent (unchanged) or `null` (cleared).
+  Where a request takes exactly one of two fields (`"csv"` or `"path"`,
+  `"id"` or `"expression"`), the schema says so with a `oneOf`. The
+  crm-ffi tests check every request they
+  send and every response they get against these schemas.
 - **Versions.** `"version"` is the version of the record the change is
   based on: a stale one gives `CRM_STATUS_CONFLICT`.
 - **Historical time.** Every write (the *writes* column) may carry a
@@ -32,7 +47,12 @@ JSON.
   operations that depend on the present take `"now"` instead.
 - **Pages.** Listings (`*.list`) return `Page<T>`
   (`{"items": [...], "next": cursor-or-null}`); pass `{"page":
-  {"after": next, "limit": n}}` in the query for the next page.
+  {"after": next, "limit": n}}` in the query for the next page. The
+  per-customer results computed whole (`segment.rfm`, `segment.abc`,
+  `kpi.purchase_summaries`, `predict.score`) and `outbox.list` return the
+  whole array, or, given `"page": {"limit"?, "after"?}`, one page
+  `{"items": [...], "next": key-or-null}` in customer-id (notification-id)
+  order, `next` being the `after` of the following page.
 - **Bulk data.** CSV and backups pass inline or as files: imports and
   `backup.restore` take exactly one of `"csv"` (or `"backup"`) and
   `"path"`; exports and `backup.create` return the text inline, or, given
@@ -89,7 +109,8 @@ pub(super) const HEADER_END: &str = " * Failures change nothing:";
 pub(super) fn header_list() -> String {
     let mut h = String::from(HEADER_START);
     h.push_str(
-        "\n * response; \"ops.list\" returns the table as JSON). Ids are UUID strings;\n \
+        "\n * response, crm-ffi/schema/ for their JSON Schemas; \"ops.list\" returns the\n \
+         * table as JSON, \"ops.describe\" the schemas). Ids are UUID strings;\n \
          * \"version\" is the record version a change is based on (a stale one gives\n \
          * CRM_STATUS_CONFLICT). Every write (marked w) may carry \"at\" (RFC 3339):\n \
          * when it happened. Writes marked b may be steps of \"batch\".\n",

@@ -2,6 +2,7 @@
 //! [`crm_core::import`] for the columns and the report).
 
 use crm_core::import::{ImportOptions, ImportReport};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::bulk::Input;
@@ -9,14 +10,19 @@ use super::{Ctx, json, req};
 use crate::status::Failure;
 use crm_core::Session;
 
-/// `{"csv": "..."}` or `{"path": "..."}`, and the import options.
-#[derive(Deserialize)]
+/// Exactly one of `{"csv"}` (the text) and `{"path"}` (a file to read),
+/// and the import options.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Import {
+#[schemars(extend("oneOf" = [{"required": ["csv"]}, {"required": ["path"]}]))]
+pub(super) struct Import {
+    /// The CSV text, header first.
     #[serde(default)]
     csv: Option<String>,
+    /// A CSV file to read.
     #[serde(default)]
     path: Option<String>,
+    /// The import options (their defaults when absent).
     #[serde(default)]
     options: ImportOptions,
 }

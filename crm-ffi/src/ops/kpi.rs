@@ -8,24 +8,29 @@
 //! report.
 
 use chrono::{DateTime, Utc};
-use crm_core::PipelineId;
 use crm_core::calendar::BusinessCalendar;
 use crm_core::kpi::clv::ClvParams;
 use crm_core::kpi::report::KpiOptions;
 use crm_core::kpi::response::ResponseOptions;
 use crm_core::kpi::rotting::RottingThresholds;
 use crm_core::kpi::{KpiFilter, Period, ReportZone};
+use crm_core::{CustomerId, PipelineId};
 use crm_core::{Session, Store};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Ctx, out, req};
+use super::paging::{Slice, slice};
+use super::{Ctx, json, out, req};
 use crate::status::{CrmStatus, Failure};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Report {
+pub(super) struct Report {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
+    /// The calendar period figures are grouped by (default month).
     period: Option<Period>,
+    /// The IANA time zone periods and days are cut in, such as "Europe/Berlin" (default UTC).
     zone: Option<String>,
     /// First-response times and the SLA, when given.
     response: Option<Response>,
@@ -33,14 +38,17 @@ struct Report {
     rotting: Option<RottingThresholds>,
     /// CLV assumptions (default: yearly periods, 3-year lifetime).
     clv: Option<ClvParams>,
+    /// The time the figures are computed for (default: the engine's clock).
     now: Option<DateTime<Utc>>,
 }
 
 /// `{"calendar": BusinessCalendar, "sla_minutes"?: n}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Response {
+pub(super) struct Response {
+    /// The business hours response times are counted in.
     calendar: BusinessCalendar,
+    /// The first-response target in business minutes, for the SLA attainment (default: none).
     #[serde(default)]
     sla_minutes: Option<u32>,
 }
@@ -56,85 +64,110 @@ impl Response {
 }
 
 /// `{"filter"?}`
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Filtered {
+pub(super) struct Filtered {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
 }
 
 /// `{"filter"?, "now"?}`
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct AsOf {
+pub(super) struct AsOf {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
+    /// The time the figures are computed for (default: the engine's clock).
     now: Option<DateTime<Utc>>,
 }
 
 /// `{"pipeline", "filter"?}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Funnel {
+pub(super) struct Funnel {
+    /// The pipeline whose stages make the funnel.
     pipeline: PipelineId,
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     #[serde(default)]
     filter: KpiFilter,
 }
 
 /// `{"filter"?, "period"?, "zone"?}`
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Periodic {
+pub(super) struct Periodic {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
+    /// The calendar period figures are grouped by (default month).
     period: Option<Period>,
+    /// The IANA time zone periods and days are cut in, such as "Europe/Berlin" (default UTC).
     zone: Option<String>,
 }
 
 /// `{"filter"?, "zone"?}`
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Zoned {
+pub(super) struct Zoned {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
+    /// The IANA time zone periods and days are cut in, such as "Europe/Berlin" (default UTC).
     zone: Option<String>,
 }
 
 /// `{"filter"?, "observation_end"?, "zone"?}`
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Summaries {
+pub(super) struct Summaries {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
     /// Default: the engine's clock.
     observation_end: Option<DateTime<Utc>>,
+    /// The IANA time zone periods and days are cut in, such as "Europe/Berlin" (default UTC).
     zone: Option<String>,
+    /// One page of the summaries, in customer-id order (default: all, in
+    /// the engine's order).
+    page: Option<Slice<CustomerId>>,
 }
 
 /// `{"filter"?, "observation_end"?, "zone"?, "clv"?}`
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Observed {
+pub(super) struct Observed {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
     /// Default: the engine's clock.
     observation_end: Option<DateTime<Utc>>,
+    /// The IANA time zone periods and days are cut in, such as "Europe/Berlin" (default UTC).
     zone: Option<String>,
+    /// CLV assumptions (default: yearly periods, 3-year lifetime).
     clv: Option<ClvParams>,
 }
 
 /// `{"filter"?, "thresholds"?, "now"?}`
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Rotting {
+pub(super) struct Rotting {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     filter: KpiFilter,
+    /// When deals rot (default: after 30 idle days in any stage).
     thresholds: Option<RottingThresholds>,
+    /// The time the figures are computed for (default: the engine's clock).
     now: Option<DateTime<Utc>>,
 }
 
 /// `{"filter"?, "calendar", "sla_minutes"?, "now"?}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FirstResponse {
+pub(super) struct FirstResponse {
+    /// Which deals, customers and activities count: pipeline, owner and time window (default: all in scope).
     #[serde(default)]
     filter: KpiFilter,
+    /// The business hours response times are counted in.
     calendar: BusinessCalendar,
+    /// The first-response target in business minutes, for the SLA attainment (default: none).
     #[serde(default)]
     sla_minutes: Option<u32>,
+    /// The time the figures are computed for (default: the engine's clock).
     #[serde(default)]
     now: Option<DateTime<Utc>>,
 }
@@ -239,7 +272,8 @@ pub(super) fn repeat_purchase_rate(c: &Ctx<'_>, request: &str) -> Result<String,
 pub(super) fn purchase_summaries(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Summaries = req(request)?;
     let end = r.observation_end.unwrap_or_else(|| c.engine.now());
-    out(c.s.purchase_summaries(&r.filter, end, zone(r.zone)?))
+    let all = c.s.purchase_summaries(&r.filter, end, zone(r.zone)?)?;
+    json(&slice(all, |s| s.customer, r.page)?)
 }
 
 pub(super) fn historical_clv(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {

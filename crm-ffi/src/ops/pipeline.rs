@@ -3,16 +3,21 @@
 use crm_core::pipeline::StageMapping;
 use crm_core::query::PipelineQuery;
 use crm_core::{PipelineDef, PipelineId};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{ById, Ctx, Step, out, req, step};
 use crate::status::Failure;
 
-#[derive(Deserialize)]
+/// `pipeline.update`: a pipeline's new definition.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Update {
+pub(super) struct Update {
+    /// The pipeline.
     id: PipelineId,
+    /// The version the change is based on.
     version: u64,
+    /// The new definition, replacing the old one.
     definition: PipelineDef,
     /// Old stage key → new stage key, for deals in stages that go away.
     #[serde(default)]

@@ -24,19 +24,20 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use crm_core::kpi::KpiFilter;
 use crm_core::predict::{
-    BgNbd, ClvOptions, Day, FitOptions, GammaGamma, Month, Observation, PredictError, ScoreRun,
-    Span, TimeUnit, Week,
+    BgNbd, BgNbdFit, ClvOptions, Day, FitOptions, GammaGamma, GammaGammaFit, Month, Observation,
+    PredictError, ScoreRun, Span, TimeUnit, Week,
 };
-use crm_core::{Currency, Session, Store};
-use serde::Deserialize;
-use serde_json::json;
+use crm_core::{Currency, CustomerId, Session, Store};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
+use super::paging::{Slice, slice};
 use crate::status::{CrmStatus, Failure};
 
 /// A time unit by name.
-#[derive(Deserialize, Clone, Copy, Default)]
+#[derive(Deserialize, Clone, Copy, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-enum Unit {
+pub(super) enum Unit {
     Day,
     #[default]
     Week,
@@ -63,13 +64,18 @@ macro_rules! in_unit {
     };
 }
 
-#[derive(Deserialize)]
+/// Whose purchases the models see, up to when, in which currency.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ObservationJson {
+pub(super) struct ObservationJson {
+    /// The end of the observation period (RFC 3339).
     end: DateTime<Utc>,
+    /// The currency of the purchases modelled (others are left out).
     currency: Currency,
+    /// The UTC offset days are cut at, in seconds east (default 0, within ±86399).
     #[serde(default)]
     utc_offset_seconds: i32,
+    /// Which purchases count (default: all in scope).
     #[serde(default)]
     filter: KpiFilter,
 }
@@ -94,67 +100,110 @@ impl ObservationJson {
     }
 }
 
-#[derive(Deserialize)]
+/// How customer lifetime value is computed.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ClvJson {
+pub(super) struct ClvJson {
+    /// How far ahead to value, in `unit`s.
     horizon: f64,
+    /// The length of one discounting period, in `unit`s.
     discount_period: f64,
+    /// The calendar unit of `horizon` and `discount_period`.
     unit: Unit,
+    /// The discount rate per period, such as 0.01.
     discount_rate: f64,
 }
 
-#[derive(Deserialize)]
+/// BG/NBD parameters.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct BgNbdJson {
+pub(super) struct BgNbdJson {
+    /// The shape of the purchase-rate Gamma (positive).
     r: f64,
+    /// The scale of the purchase-rate Gamma, a duration in the request's `unit` (positive).
     alpha: f64,
+    /// The first shape of the dropout Beta (positive).
     a: f64,
+    /// The second shape of the dropout Beta (positive).
     b: f64,
 }
 
-#[derive(Deserialize)]
+/// Gamma-Gamma parameters.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct GammaGammaJson {
+pub(super) struct GammaGammaJson {
+    /// The shape of the per-purchase spend Gamma (positive).
     p: f64,
+    /// The shape of the spend-scale Gamma (positive).
     q: f64,
+    /// The scale of the spend-scale Gamma (positive).
     v: f64,
 }
 
-#[derive(Deserialize)]
+/// `predict.fit`: what to fit on.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FitRequest {
+pub(super) struct FitRequest {
+    /// Whose purchases, up to when, in which currency.
     observation: ObservationJson,
+    /// The time unit the models are fitted and scored in (default week).
     #[serde(default)]
     unit: Unit,
+    /// L2 penalty on the BG/NBD parameters (default 0).
     #[serde(default)]
     l2_penalty: f64,
+    /// L2 penalty on the Gamma-Gamma parameters (default 0).
     #[serde(default)]
     spend_l2_penalty: f64,
+    /// The most BG/NBD optimiser iterations, at least 1 (default 500).
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    max_iterations: Option<u32>,
 }
 
-#[derive(Deserialize)]
+/// `predict.score`: what to score, under which parameters.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScoreRequest {
+pub(super) struct ScoreRequest {
+    /// Whose purchases, up to when, in which currency.
     observation: ObservationJson,
+    /// The time unit the models are fitted and scored in (default week).
     #[serde(default)]
     unit: Unit,
+    /// The purchase model's parameters.
     bg_nbd: BgNbdJson,
+    /// The spend model's parameters (default: no monetary scores).
     #[serde(default)]
     gamma_gamma: Option<GammaGammaJson>,
+    /// How customer lifetime value is computed.
     clv: ClvJson,
+    /// One page of the scores, in customer-id order (default: all, in
+    /// the engine's order).
+    #[serde(default)]
+    page: Option<Slice<CustomerId>>,
 }
 
-#[derive(Deserialize)]
+/// `predict.write_scores`: what to fit and score.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct WriteRequest {
+pub(super) struct WriteRequest {
+    /// Whose purchases, up to when, in which currency.
     observation: ObservationJson,
+    /// The time unit the models are fitted and scored in (default week).
     #[serde(default)]
     unit: Unit,
+    /// How customer lifetime value is computed.
     clv: ClvJson,
+    /// L2 penalty on the BG/NBD parameters (default 0).
     #[serde(default)]
     l2_penalty: f64,
+    /// L2 penalty on the Gamma-Gamma parameters (default 0).
     #[serde(default)]
     spend_l2_penalty: f64,
+    /// The most BG/NBD optimiser iterations, at least 1 (default 500).
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    max_iterations: Option<u32>,
 }
 
 fn clv_options<C: TimeUnit>(c: &ClvJson) -> Result<ClvOptions<C>, PredictError> {
@@ -165,11 +214,25 @@ fn clv_options<C: TimeUnit>(c: &ClvJson) -> Result<ClvOptions<C>, PredictError> 
     )
 }
 
-fn fit_options(l2_penalty: f64) -> FitOptions {
-    FitOptions {
+/// The fit options; `max_iterations` 0 is refused (it would return the
+/// starting point as if it were a fit).
+fn fit_options(l2_penalty: f64, max_iterations: Option<u32>) -> Result<FitOptions, Failure> {
+    let mut options = FitOptions {
         l2_penalty,
         ..FitOptions::default()
+    };
+    match max_iterations {
+        Some(0) => {
+            return Err(Failure::new(
+                CrmStatus::InvalidInput,
+                "request.max_iterations 0: must be at least 1",
+            )
+            .at_path("max_iterations"));
+        }
+        Some(n) => options.max_iterations = n,
+        None => {}
     }
+    Ok(options)
 }
 
 fn json_out<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
@@ -181,14 +244,29 @@ fn json_out<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
     })
 }
 
+/// What `predict.fit` answers: both fits (the BG/NBD one in the
+/// request's unit; its JSON is the same in every unit).
+#[derive(Serialize, JsonSchema)]
+#[serde(bound = "")]
+#[schemars(bound = "U: JsonSchema")]
+pub(super) struct Fits<U: TimeUnit> {
+    /// The purchase model.
+    bg_nbd: BgNbdFit<U>,
+    /// The spend model.
+    gamma_gamma: GammaGammaFit,
+}
+
 /// `predict.fit`: both models on the observation's purchases.
 fn fit_in<S: Store>(s: &Session<'_, S>, r: FitRequestJson) -> Result<String, Failure> {
     let r = r.0;
     let obs = r.observation.build()?;
     in_unit!(r.unit, U => {
-        let bg = s.fit_bgnbd::<U>(&obs, &fit_options(r.l2_penalty))?;
+        let bg = s.fit_bgnbd::<U>(&obs, &fit_options(r.l2_penalty, r.max_iterations)?)?;
         let gg = s.fit_gamma_gamma(&obs, r.spend_l2_penalty)?;
-        json_out(&json!({"bg_nbd": bg, "gamma_gamma": gg}))
+        json_out(&Fits {
+            bg_nbd: bg,
+            gamma_gamma: gg,
+        })
     })
 }
 
@@ -205,7 +283,8 @@ fn score_in<S: Store>(s: &Session<'_, S>, r: ScoreRequestJson) -> Result<String,
         let model = BgNbd::<U>::new(b.r, b.alpha, b.a, b.b).map_err(crm_core::Error::from)?;
         in_unit!(r.clv.unit, C => {
             let clv = clv_options::<C>(&r.clv).map_err(crm_core::Error::from)?;
-            json_out(&s.predict_scores(&obs, &model, spend.as_ref(), &clv)?)
+            let scores = s.predict_scores(&obs, &model, spend.as_ref(), &clv)?;
+            json_out(&slice(scores, |c| c.customer, r.page)?)
         })
     })
 }
@@ -218,7 +297,7 @@ fn write_scores_in<S: Store>(s: &Session<'_, S>, r: WriteRequestJson) -> Result<
         in_unit!(r.clv.unit, C => {
             let clv = clv_options::<C>(&r.clv).map_err(crm_core::Error::from)?;
             let run = ScoreRun {
-                fit: fit_options(r.l2_penalty),
+                fit: fit_options(r.l2_penalty, r.max_iterations)?,
                 spend_l2_penalty: r.spend_l2_penalty,
                 clv,
             };
@@ -228,19 +307,19 @@ fn write_scores_in<S: Store>(s: &Session<'_, S>, r: WriteRequestJson) -> Result<
 }
 
 /// The request of `predict.fit`, parsed.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(transparent)]
-struct FitRequestJson(FitRequest);
+pub(super) struct FitRequestJson(FitRequest);
 
 /// The request of `predict.score`, parsed.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(transparent)]
-struct ScoreRequestJson(ScoreRequest);
+pub(super) struct ScoreRequestJson(ScoreRequest);
 
 /// The request of `predict.write_scores`, parsed.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(transparent)]
-struct WriteRequestJson(WriteRequest);
+pub(super) struct WriteRequestJson(WriteRequest);
 
 pub(super) fn fit(c: &super::Ctx<'_>, request: &str) -> Result<String, Failure> {
     fit_in(&c.s, super::req(request)?)

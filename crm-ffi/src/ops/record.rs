@@ -6,10 +6,11 @@
 use crm_core::automation::{DueReport, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
 use crm_core::{Activity, Customer, Deal, Pipeline, Team, User};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The result of one write step.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum Record {
     Customer(Box<Customer>),

@@ -4,59 +4,101 @@
 use crm_core::query::PageRequest;
 use crm_core::segment::Window;
 use crm_core::segment::abc::AbcCutoffs;
-use crm_core::{Currency, SegmentId, SegmentPatch, SegmentQuery};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use crm_core::{Currency, CustomerId, SegmentId, SegmentPatch, SegmentQuery};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::{ById, Ctx, Versioned, expression, json, out, req};
+use super::paging::{Slice, slice};
+use super::{ById, Ctx, ExpressionForm, Versioned, expression, json, out, req};
 use crate::status::{CrmStatus, Failure};
 
-#[derive(Deserialize)]
+/// `segment.create`: a named expression.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Create {
+pub(super) struct Create {
+    /// The segment's name.
     name: String,
+    /// Which customers belong to it.
+    #[schemars(with = "ExpressionForm")]
     expression: Value,
 }
 
-/// Either a saved segment (`id`) or an expression, and a page.
-#[derive(Deserialize)]
+/// `segment.evaluate`: exactly one of a saved segment (`id`) and an
+/// `expression`, and a page.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Evaluate {
+#[schemars(extend("oneOf" = [{"required": ["id"]}, {"required": ["expression"]}]))]
+pub(super) struct Evaluate {
+    /// A saved segment.
     #[serde(default)]
     id: Option<SegmentId>,
+    /// An expression, evaluated without saving it.
     #[serde(default)]
+    #[schemars(with = "Option<ExpressionForm>")]
     expression: Option<Value>,
+    /// Which page of the members (default: the first).
     #[serde(default)]
     page: PageRequest,
 }
 
-#[derive(Deserialize)]
+/// `segment.update`: a new name, a new expression, or both.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Update {
+pub(super) struct Update {
+    /// The segment.
     id: SegmentId,
+    /// The version the change is based on.
     version: u64,
+    /// The new name (absent: unchanged).
     #[serde(default)]
     name: Option<String>,
+    /// The new expression (absent: unchanged).
     #[serde(default)]
+    #[schemars(with = "Option<ExpressionForm>")]
     expression: Option<Value>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rfm {
-    currency: Currency,
-    #[serde(default)]
-    window: Option<Window>,
+/// What `segment.delete` answers.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct Deleted {
+    /// The segment deleted.
+    id: SegmentId,
+    /// Always `true`.
+    deleted: bool,
 }
 
-#[derive(Deserialize)]
+/// `segment.rfm`: RFM scores in one currency.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Abc {
+pub(super) struct Rfm {
+    /// The currency of the purchases scored (others are left out).
     currency: Currency,
+    /// How far back purchases count (default: all of them).
     #[serde(default)]
     window: Option<Window>,
+    /// One page of the scores, in customer-id order (default: all, in
+    /// the engine's order).
+    #[serde(default)]
+    page: Option<Slice<CustomerId>>,
+}
+
+/// `segment.abc`: ABC classes by revenue in one currency.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Abc {
+    /// The currency of the revenue classed (others are left out).
+    currency: Currency,
+    /// How far back purchases count (default: all of them).
+    #[serde(default)]
+    window: Option<Window>,
+    /// The class boundaries (default: A to 80 %, B to 95 %).
     #[serde(default)]
     cutoffs: AbcCutoffs,
+    /// One page of the classes, in customer-id order (default: all, in
+    /// the engine's order); classes are computed over everyone first.
+    #[serde(default)]
+    page: Option<Slice<CustomerId>>,
 }
 
 pub(super) fn create(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
@@ -96,15 +138,26 @@ pub(super) fn update(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 pub(super) fn delete(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Versioned<SegmentId> = req(request)?;
     c.s.delete_segment(r.id, r.version)?;
-    json(&json!({"id": r.id, "deleted": true}))
+    json(&Deleted {
+        id: r.id,
+        deleted: true,
+    })
 }
 
 pub(super) fn rfm(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Rfm = req(request)?;
-    out(c.s.rfm(r.currency, r.window))
+    json(&slice(
+        c.s.rfm(r.currency, r.window)?,
+        |x| x.customer,
+        r.page,
+    )?)
 }
 
 pub(super) fn abc(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Abc = req(request)?;
-    out(c.s.abc(r.currency, r.window, r.cutoffs))
+    json(&slice(
+        c.s.abc(r.currency, r.window, r.cutoffs)?,
+        |x| x.customer,
+        r.page,
+    )?)
 }

@@ -2,12 +2,47 @@
 //! The dispatcher, the generated documentation (`doc/operations.md` and
 //! the list in `crm.h`) and the coverage test all read it.
 
-use super::Run::{Read, Step, Write};
-use super::{
-    Ctx, Empty, Operation, access, activity, admin, automation, backup, batch, custom_field,
-    customer, deal, event, export, import, json, kpi, pipeline, predict, req, segment, store,
+use crm_core::automation::{DueReport, Notification, Rule};
+use crm_core::backup::BackupCounts;
+use crm_core::custom_field::FieldSchema;
+use crm_core::duplicate::{DuplicateOptions, DuplicateReport};
+use crm_core::import::ImportReport;
+use crm_core::kpi::activity::ActivityMetrics;
+use crm_core::kpi::clv::Clv;
+use crm_core::kpi::customer::{Churn, PurchaseSummary, RepeatPurchase};
+use crm_core::kpi::deal_size::DealSize;
+use crm_core::kpi::forecast::Forecast;
+use crm_core::kpi::funnel::Funnel;
+use crm_core::kpi::report::KpiReport;
+use crm_core::kpi::response::FirstResponse;
+use crm_core::kpi::rotting::RottingDeal;
+use crm_core::kpi::velocity::Velocity;
+use crm_core::kpi::win_rate::{CloseRate, WinRate};
+use crm_core::kpi::{DurationStats, PerCurrency};
+use crm_core::predict::{CustomerScores, ScoreRunReport, Week};
+use crm_core::query::{ActivityQuery, CustomerQuery, DealQuery, EventQuery, PipelineQuery};
+use crm_core::query::{Page, TeamQuery, UserQuery};
+use crm_core::schema::DateMap;
+use crm_core::segment::abc::CustomerAbc;
+use crm_core::segment::rfm::CustomerRfm;
+use crm_core::{
+    Activity, ActivityId, Customer, CustomerId, Deal, DealId, Event, Field, NewActivity,
+    NewCustomer, NewDeal, NewTeam, NewUser, NotificationId, Pipeline, PipelineDef, PipelineId,
+    RuleId, Segment, SegmentId, SegmentQuery, SegmentResult, Team, TeamId, User, UserId,
 };
-use crate::status::Failure;
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Run::{Read, Step, Write};
+use super::paging::MaybePaged;
+use super::{
+    ById, Count, Ctx, Empty, Operation, Versioned, access, activity, admin, automation, backup,
+    batch, custom_field, customer, deal, event, export, find, import, io, json, kpi, pipeline,
+    predict, req, segment, store,
+};
+use crate::status::{CrmStatus, Failure};
 
 /// Every operation `crm_call` accepts, in documentation order.
 pub static OPERATIONS: &[Operation] = &[
@@ -16,6 +51,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Creates a customer (person or organisation).",
         request: "NewCustomer",
         response: "Customer",
+        schema: io::<NewCustomer, Customer>(),
         covers: &["create_customer"],
         run: Step(customer::create),
     },
@@ -24,6 +60,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One customer by id.",
         request: "{\"id\"}",
         response: "Customer",
+        schema: io::<ById<CustomerId>, Customer>(),
         covers: &["customer"],
         run: Read(customer::get),
     },
@@ -32,6 +69,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Changes a customer at `version`.",
         request: "{\"id\",\"version\",\"patch\": CustomerPatch}",
         response: "Customer",
+        schema: io::<customer::Update, Customer>(),
         covers: &["update_customer"],
         run: Step(customer::update),
     },
@@ -40,6 +78,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of customers.",
         request: "CustomerQuery ({} = first page)",
         response: "Page<Customer>",
+        schema: io::<CustomerQuery, Page<Customer>>(),
         covers: &["customers"],
         run: Read(customer::list),
     },
@@ -48,6 +87,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "How many customers match a filter.",
         request: "{\"filter\"?: CustomerFilter}",
         response: "{\"count\"}",
+        schema: io::<customer::CountRequest, Count>(),
         covers: &["count_customers"],
         run: Read(customer::count),
     },
@@ -56,6 +96,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Merges one customer into another.",
         request: "{\"survivor\",\"survivor_version\",\"merged\",\"merged_version\",\"policy\"?: MergePolicy}",
         response: "Customer (the survivor)",
+        schema: io::<customer::Merge, Customer>(),
         covers: &["merge_customers"],
         run: Step(customer::merge),
     },
@@ -64,6 +105,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Finds customers that are probably the same party.",
         request: "DuplicateOptions ({} = defaults)",
         response: "DuplicateReport",
+        schema: io::<DuplicateOptions, DuplicateReport>(),
         covers: &["find_duplicates"],
         run: Read(customer::duplicates),
     },
@@ -72,6 +114,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Imports customers from CSV.",
         request: "{\"csv\"} or {\"path\"}, \"options\"?: ImportOptions",
         response: "ImportReport",
+        schema: io::<import::Import, ImportReport>(),
         covers: &["import_customers"],
         run: Write(import::customers),
     },
@@ -80,6 +123,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Exports the customers the actor may read as CSV.",
         request: "{\"path\"?}",
         response: "{\"rows\",\"csv\"} or {\"rows\",\"path\"}",
+        schema: io::<export::Export, export::Exported>(),
         covers: &["export_customers"],
         run: Read(export::customers),
     },
@@ -88,6 +132,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Creates a pipeline from a definition.",
         request: "PipelineDef",
         response: "Pipeline",
+        schema: io::<PipelineDef, Pipeline>(),
         covers: &["create_pipeline"],
         run: Step(pipeline::create),
     },
@@ -96,6 +141,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One pipeline by id.",
         request: "{\"id\"}",
         response: "Pipeline",
+        schema: io::<ById<PipelineId>, Pipeline>(),
         covers: &["pipeline"],
         run: Read(pipeline::get),
     },
@@ -104,6 +150,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of pipelines.",
         request: "PipelineQuery",
         response: "Page<Pipeline>",
+        schema: io::<PipelineQuery, Page<Pipeline>>(),
         covers: &["pipelines"],
         run: Read(pipeline::list),
     },
@@ -112,6 +159,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Replaces a pipeline's definition; deals in removed stages move as mapped.",
         request: "{\"id\",\"version\",\"definition\": PipelineDef,\"mapping\"?: {old key: new key}}",
         response: "Pipeline",
+        schema: io::<pipeline::Update, Pipeline>(),
         covers: &["update_pipeline"],
         run: Step(pipeline::update),
     },
@@ -120,6 +168,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Creates a deal.",
         request: "NewDeal",
         response: "Deal",
+        schema: io::<NewDeal, Deal>(),
         covers: &["create_deal"],
         run: Step(deal::create),
     },
@@ -128,6 +177,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One deal by id.",
         request: "{\"id\"}",
         response: "Deal",
+        schema: io::<ById<DealId>, Deal>(),
         covers: &["deal"],
         run: Read(deal::get),
     },
@@ -136,6 +186,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of deals.",
         request: "DealQuery",
         response: "Page<Deal>",
+        schema: io::<DealQuery, Page<Deal>>(),
         covers: &["deals"],
         run: Read(deal::list),
     },
@@ -144,6 +195,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "How many deals match a filter.",
         request: "{\"filter\"?: DealFilter}",
         response: "{\"count\"}",
+        schema: io::<deal::CountRequest, Count>(),
         covers: &["count_deals"],
         run: Read(deal::count),
     },
@@ -152,6 +204,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Changes a deal's fields (amount, close date, owner, ...).",
         request: "{\"id\",\"version\",\"patch\": DealPatch}",
         response: "Deal",
+        schema: io::<deal::Update, Deal>(),
         covers: &["update_deal"],
         run: Step(deal::update),
     },
@@ -160,6 +213,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Corrects a won or lost deal's fields, with the reason recorded in its event (a closed deal is otherwise frozen).",
         request: "{\"id\",\"version\",\"patch\": DealPatch,\"reason\"}",
         response: "Deal",
+        schema: io::<deal::Correct, Deal>(),
         covers: &["correct_deal"],
         run: Step(deal::correct),
     },
@@ -168,6 +222,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Moves a deal to a stage.",
         request: "{\"id\",\"version\",\"stage\"}",
         response: "Deal",
+        schema: io::<deal::Move, Deal>(),
         covers: &["move_deal"],
         run: Step(deal::move_to),
     },
@@ -176,6 +231,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Moves a deal to its pipeline's won stage.",
         request: "{\"id\",\"version\"}",
         response: "Deal",
+        schema: io::<Versioned<DealId>, Deal>(),
         covers: &["win_deal"],
         run: Step(deal::win),
     },
@@ -184,6 +240,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Moves a deal to its pipeline's lost stage, with a reason.",
         request: "{\"id\",\"version\",\"reason\"}",
         response: "Deal",
+        schema: io::<deal::Lose, Deal>(),
         covers: &["lose_deal"],
         run: Step(deal::lose),
     },
@@ -192,6 +249,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Moves a deal to a lost stage named by key, with a reason.",
         request: "{\"id\",\"version\",\"stage\",\"reason\"}",
         response: "Deal",
+        schema: io::<deal::LoseIn, Deal>(),
         covers: &["lose_deal_in"],
         run: Step(deal::lose_in),
     },
@@ -200,6 +258,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Reopens a won or lost deal.",
         request: "{\"id\",\"version\",\"stage\"?}",
         response: "Deal",
+        schema: io::<deal::Reopen, Deal>(),
         covers: &["reopen_deal"],
         run: Step(deal::reopen),
     },
@@ -208,6 +267,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Imports deals with their history from CSV.",
         request: "{\"csv\"} or {\"path\"}, \"options\"?: ImportOptions",
         response: "ImportReport",
+        schema: io::<import::Import, ImportReport>(),
         covers: &["import_deals"],
         run: Write(import::deals),
     },
@@ -216,6 +276,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Exports the deals the actor may read as CSV.",
         request: "{\"path\"?}",
         response: "{\"rows\",\"csv\"} or {\"rows\",\"path\"}",
+        schema: io::<export::Export, export::Exported>(),
         covers: &["export_deals"],
         run: Read(export::deals),
     },
@@ -224,6 +285,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Logs an activity or creates a task.",
         request: "NewActivity",
         response: "Activity",
+        schema: io::<NewActivity, Activity>(),
         covers: &["log_activity"],
         run: Step(activity::log),
     },
@@ -232,6 +294,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One activity by id.",
         request: "{\"id\"}",
         response: "Activity",
+        schema: io::<ById<ActivityId>, Activity>(),
         covers: &["activity"],
         run: Read(activity::get),
     },
@@ -240,6 +303,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of activities.",
         request: "ActivityQuery",
         response: "Page<Activity>",
+        schema: io::<ActivityQuery, Page<Activity>>(),
         covers: &["activities"],
         run: Read(activity::list),
     },
@@ -248,6 +312,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Marks a task done.",
         request: "{\"id\",\"version\"}",
         response: "Activity",
+        schema: io::<Versioned<ActivityId>, Activity>(),
         covers: &["complete_task"],
         run: Step(activity::complete),
     },
@@ -256,6 +321,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Imports activities from CSV.",
         request: "{\"csv\"} or {\"path\"}, \"options\"?: ImportOptions",
         response: "ImportReport",
+        schema: io::<import::Import, ImportReport>(),
         covers: &["import_activities"],
         run: Write(import::activities),
     },
@@ -264,6 +330,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Exports the activities the actor may read as CSV.",
         request: "{\"path\"?}",
         response: "{\"rows\",\"csv\"} or {\"rows\",\"path\"}",
+        schema: io::<export::Export, export::Exported>(),
         covers: &["export_activities"],
         run: Read(export::activities),
     },
@@ -272,6 +339,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Saves a segment.",
         request: "{\"name\",\"expression\"} (segment text or Expr JSON)",
         response: "Segment",
+        schema: io::<segment::Create, Segment>(),
         covers: &["create_segment"],
         run: Write(segment::create),
     },
@@ -280,6 +348,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One saved segment by id.",
         request: "{\"id\"}",
         response: "Segment",
+        schema: io::<ById<SegmentId>, Segment>(),
         covers: &["segment"],
         run: Read(segment::get),
     },
@@ -288,6 +357,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of saved segments.",
         request: "SegmentQuery",
         response: "Page<Segment>",
+        schema: io::<SegmentQuery, Page<Segment>>(),
         covers: &["segments"],
         run: Read(segment::list),
     },
@@ -296,6 +366,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Renames a segment or changes its expression.",
         request: "{\"id\",\"version\",\"name\"?,\"expression\"?}",
         response: "Segment",
+        schema: io::<segment::Update, Segment>(),
         covers: &["update_segment"],
         run: Write(segment::update),
     },
@@ -304,6 +375,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Deletes a saved segment.",
         request: "{\"id\",\"version\"}",
         response: "{\"id\",\"deleted\": true}",
+        schema: io::<Versioned<SegmentId>, segment::Deleted>(),
         covers: &["delete_segment"],
         run: Write(segment::delete),
     },
@@ -312,22 +384,25 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "The customers in a saved segment or an expression, a page at a time.",
         request: "{\"id\"} or {\"expression\"}, \"page\"?: PageRequest",
         response: "SegmentResult",
+        schema: io::<segment::Evaluate, SegmentResult>(),
         covers: &["evaluate_segment", "evaluate_expr"],
         run: Read(segment::evaluate),
     },
     Operation {
         name: "segment.rfm",
         summary: "Recency, frequency and monetary scores of every customer with purchases.",
-        request: "{\"currency\",\"window\"?: {\"days\"}}",
-        response: "[CustomerRfm]",
+        request: "{\"currency\",\"window\"?: {\"days\"},\"page\"?: {\"limit\"?,\"after\"?}}",
+        response: "[CustomerRfm], or {\"items\",\"next\"} with \"page\"",
+        schema: io::<segment::Rfm, MaybePaged<CustomerRfm, CustomerId>>(),
         covers: &["rfm"],
         run: Read(segment::rfm),
     },
     Operation {
         name: "segment.abc",
         summary: "ABC classes of customers by revenue.",
-        request: "{\"currency\",\"window\"?: {\"days\"},\"cutoffs\"?: AbcCutoffs}",
-        response: "[CustomerAbc]",
+        request: "{\"currency\",\"window\"?: {\"days\"},\"cutoffs\"?: AbcCutoffs,\"page\"?}",
+        response: "[CustomerAbc], or {\"items\",\"next\"} with \"page\"",
+        schema: io::<segment::Abc, MaybePaged<CustomerAbc, CustomerId>>(),
         covers: &["abc"],
         run: Read(segment::abc),
     },
@@ -336,6 +411,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "The custom fields of an entity type.",
         request: "{\"entity\": \"customer\" | \"deal\" | \"activity\"}",
         response: "FieldSchema",
+        schema: io::<custom_field::Get, FieldSchema>(),
         covers: &["custom_fields"],
         run: Read(custom_field::get),
     },
@@ -344,6 +420,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Replaces the custom fields of an entity type (schema at `version`, 0 the first time).",
         request: "{\"entity\",\"version\",\"fields\": [FieldDef]}",
         response: "FieldSchema",
+        schema: io::<custom_field::Set, FieldSchema>(),
         covers: &["set_custom_fields"],
         run: Step(custom_field::set),
     },
@@ -352,6 +429,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Every KPI in one report.",
         request: "{\"filter\"?: KpiFilter,\"period\"?,\"zone\"?,\"response\"?: {\"calendar\",\"sla_minutes\"?},\"rotting\"?: RottingThresholds,\"clv\"?: ClvParams,\"now\"?}",
         response: "KpiReport",
+        schema: io::<kpi::Report, KpiReport>(),
         covers: &["kpi_report"],
         run: Read(kpi::report),
     },
@@ -360,6 +438,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Win rate of the deals in scope.",
         request: "{\"filter\"?}",
         response: "WinRate",
+        schema: io::<kpi::Filtered, WinRate>(),
         covers: &["win_rate"],
         run: Read(kpi::win_rate),
     },
@@ -368,6 +447,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Close rate of the deals in scope.",
         request: "{\"filter\"?}",
         response: "CloseRate",
+        schema: io::<kpi::Filtered, CloseRate>(),
         covers: &["close_rate"],
         run: Read(kpi::close_rate),
     },
@@ -376,6 +456,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Stage funnel of one pipeline.",
         request: "{\"pipeline\",\"filter\"?}",
         response: "Funnel",
+        schema: io::<kpi::Funnel, Funnel>(),
         covers: &["stage_funnel"],
         run: Read(kpi::funnel),
     },
@@ -384,6 +465,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Size of the deals won in the window.",
         request: "{\"filter\"?}",
         response: "DealSize",
+        schema: io::<kpi::Filtered, DealSize>(),
         covers: &["deal_size"],
         run: Read(kpi::deal_size),
     },
@@ -392,6 +474,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Sales cycle of the deals won in the window.",
         request: "{\"filter\"?}",
         response: "DurationStats",
+        schema: io::<kpi::Filtered, DurationStats>(),
         covers: &["sales_cycle"],
         run: Read(kpi::sales_cycle),
     },
@@ -400,6 +483,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Sales velocity per currency.",
         request: "{\"filter\"?}",
         response: "{currency: Velocity}",
+        schema: io::<kpi::Filtered, PerCurrency<Velocity>>(),
         covers: &["sales_velocity"],
         run: Read(kpi::sales_velocity),
     },
@@ -408,6 +492,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Forecast of the open deals in scope.",
         request: "{\"filter\"?}",
         response: "Forecast",
+        schema: io::<kpi::Filtered, Forecast>(),
         covers: &["forecast"],
         run: Read(kpi::forecast),
     },
@@ -416,6 +501,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Won revenue per period.",
         request: "{\"filter\"?,\"period\"?,\"zone\"?}",
         response: "Revenue",
+        schema: io::<kpi::Periodic, PerCurrency<DateMap<Decimal>>>(),
         covers: &["revenue_by_period"],
         run: Read(kpi::revenue),
     },
@@ -424,6 +510,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "New customers per period.",
         request: "{\"filter\"?,\"period\"?,\"zone\"?}",
         response: "{date: count}",
+        schema: io::<kpi::Periodic, DateMap<u64>>(),
         covers: &["new_customers"],
         run: Read(kpi::new_customers),
     },
@@ -432,6 +519,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Churn and retention over the window (which needs both ends).",
         request: "{\"filter\"?}",
         response: "Churn",
+        schema: io::<kpi::Filtered, Churn>(),
         covers: &["churn"],
         run: Read(kpi::churn),
     },
@@ -440,14 +528,16 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Share of customers who bought more than once.",
         request: "{\"filter\"?,\"zone\"?}",
         response: "RepeatPurchase",
+        schema: io::<kpi::Zoned, RepeatPurchase>(),
         covers: &["repeat_purchase_rate"],
         run: Read(kpi::repeat_purchase_rate),
     },
     Operation {
         name: "kpi.purchase_summaries",
         summary: "Frequency, recency, age and monetary value per customer.",
-        request: "{\"filter\"?,\"observation_end\"?,\"zone\"?}",
-        response: "[PurchaseSummary]",
+        request: "{\"filter\"?,\"observation_end\"?,\"zone\"?,\"page\"?}",
+        response: "[PurchaseSummary], or {\"items\",\"next\"} with \"page\"",
+        schema: io::<kpi::Summaries, MaybePaged<PurchaseSummary, CustomerId>>(),
         covers: &["purchase_summaries"],
         run: Read(kpi::purchase_summaries),
     },
@@ -456,6 +546,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Historical customer lifetime value.",
         request: "{\"filter\"?,\"observation_end\"?,\"zone\"?,\"clv\"?: ClvParams}",
         response: "Clv",
+        schema: io::<kpi::Observed, Clv>(),
         covers: &["historical_clv"],
         run: Read(kpi::historical_clv),
     },
@@ -464,6 +555,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Open deals idle longer than their stage allows.",
         request: "{\"filter\"?,\"thresholds\"?: RottingThresholds,\"now\"?}",
         response: "[RottingDeal]",
+        schema: io::<kpi::Rotting, Vec<RottingDeal>>(),
         covers: &["rotting_deals"],
         run: Read(kpi::rotting_deals),
     },
@@ -472,6 +564,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Activity counts and task figures.",
         request: "{\"filter\"?,\"now\"?}",
         response: "ActivityMetrics",
+        schema: io::<kpi::AsOf, ActivityMetrics>(),
         covers: &["activity_metrics"],
         run: Read(kpi::activity_metrics),
     },
@@ -480,6 +573,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "First-response time and SLA attainment of leads.",
         request: "{\"filter\"?,\"calendar\": BusinessCalendar,\"sla_minutes\"?,\"now\"?}",
         response: "FirstResponse",
+        schema: io::<kpi::FirstResponse, FirstResponse>(),
         covers: &["first_response"],
         run: Read(kpi::first_response),
     },
@@ -488,6 +582,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of the audit log.",
         request: "EventQuery",
         response: "Page<Event>",
+        schema: io::<EventQuery, Page<Event>>(),
         covers: &["events"],
         run: Read(event::list),
     },
@@ -496,6 +591,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Creates a user (admins only).",
         request: "NewUser",
         response: "User",
+        schema: io::<NewUser, User>(),
         covers: &["create_user"],
         run: Step(admin::create_user),
     },
@@ -504,6 +600,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One user by id.",
         request: "{\"id\"}",
         response: "User",
+        schema: io::<ById<UserId>, User>(),
         covers: &["user"],
         run: Read(admin::get_user),
     },
@@ -512,6 +609,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of users.",
         request: "UserQuery",
         response: "Page<User>",
+        schema: io::<UserQuery, Page<User>>(),
         covers: &["users"],
         run: Read(admin::list_users),
     },
@@ -520,6 +618,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Changes a user's name or e-mail.",
         request: "{\"id\",\"version\",\"patch\": UserPatch}",
         response: "User",
+        schema: io::<admin::Update, User>(),
         covers: &["update_user"],
         run: Step(admin::update_user),
     },
@@ -528,6 +627,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Deactivates a user.",
         request: "{\"id\",\"version\"}",
         response: "User",
+        schema: io::<Versioned<UserId>, User>(),
         covers: &["deactivate_user"],
         run: Step(admin::deactivate_user),
     },
@@ -536,6 +636,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Reactivates a user.",
         request: "{\"id\",\"version\"}",
         response: "User",
+        schema: io::<Versioned<UserId>, User>(),
         covers: &["reactivate_user"],
         run: Step(admin::reactivate_user),
     },
@@ -544,6 +645,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Replaces a user's roles.",
         request: "{\"id\",\"version\",\"roles\": [AccessRole]}",
         response: "User",
+        schema: io::<admin::SetRoles, User>(),
         covers: &["set_user_roles"],
         run: Step(admin::set_user_roles),
     },
@@ -552,6 +654,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Creates a team (admins only).",
         request: "NewTeam",
         response: "Team",
+        schema: io::<NewTeam, Team>(),
         covers: &["create_team"],
         run: Step(admin::create_team),
     },
@@ -560,6 +663,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One team by id.",
         request: "{\"id\"}",
         response: "Team",
+        schema: io::<ById<TeamId>, Team>(),
         covers: &["team"],
         run: Read(admin::get_team),
     },
@@ -568,6 +672,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of teams.",
         request: "TeamQuery",
         response: "Page<Team>",
+        schema: io::<TeamQuery, Page<Team>>(),
         covers: &["teams"],
         run: Read(admin::list_teams),
     },
@@ -576,6 +681,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Adds a user to a team.",
         request: "{\"team\",\"user\"}",
         response: "User",
+        schema: io::<admin::Membership, User>(),
         covers: &["add_team_member"],
         run: Step(admin::add_member),
     },
@@ -584,6 +690,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Removes a user from a team.",
         request: "{\"team\",\"user\"}",
         response: "User",
+        schema: io::<admin::Membership, User>(),
         covers: &["remove_team_member"],
         run: Step(admin::remove_member),
     },
@@ -592,6 +699,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Sets or clears a team's manager.",
         request: "{\"id\",\"version\",\"manager\": id or null}",
         response: "Team",
+        schema: io::<admin::SetManager, Team>(),
         covers: &["set_team_manager"],
         run: Step(admin::set_manager),
     },
@@ -600,6 +708,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "What the actor may do: scopes per resource, hidden and read-only fields.",
         request: "{}",
         response: "{\"resources\": [{\"resource\",\"read\",\"write\"}],\"hidden\": [Field],\"read_only\": [Field]}",
+        schema: io::<Empty, access::Permissions>(),
         covers: &["permissions"],
         run: Read(access::permissions),
     },
@@ -608,30 +717,34 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "The fields the actor cannot see.",
         request: "{}",
         response: "[Field]",
+        schema: io::<Empty, Vec<Field>>(),
         covers: &["hidden_fields"],
         run: Read(access::hidden_fields),
     },
     Operation {
         name: "predict.fit",
         summary: "Fits the BG/NBD and Gamma-Gamma models.",
-        request: "{\"observation\",\"unit\"?,\"l2_penalty\"?,\"spend_l2_penalty\"?}",
+        request: "{\"observation\",\"unit\"?,\"l2_penalty\"?,\"spend_l2_penalty\"?,\"max_iterations\"?}",
         response: "{\"bg_nbd\": BgNbdFit,\"gamma_gamma\": GammaGammaFit}",
+        schema: io::<predict::FitRequest, predict::Fits<Week>>(),
         covers: &["fit_bgnbd", "fit_gamma_gamma"],
         run: Read(predict::fit),
     },
     Operation {
         name: "predict.score",
         summary: "Every customer's scores under given parameters.",
-        request: "{\"observation\",\"unit\"?,\"bg_nbd\",\"gamma_gamma\"?,\"clv\"}",
-        response: "[CustomerScores]",
+        request: "{\"observation\",\"unit\"?,\"bg_nbd\",\"gamma_gamma\"?,\"clv\",\"page\"?}",
+        response: "[CustomerScores], or {\"items\",\"next\"} with \"page\"",
+        schema: io::<predict::ScoreRequest, MaybePaged<CustomerScores, CustomerId>>(),
         covers: &["predict_scores"],
         run: Read(predict::score),
     },
     Operation {
         name: "predict.write_scores",
         summary: "Fits the models and writes every customer's scores.",
-        request: "{\"observation\",\"unit\"?,\"clv\",\"l2_penalty\"?,\"spend_l2_penalty\"?}",
+        request: "{\"observation\",\"unit\"?,\"clv\",\"l2_penalty\"?,\"spend_l2_penalty\"?,\"max_iterations\"?}",
         response: "ScoreRunReport",
+        schema: io::<predict::WriteRequest, ScoreRunReport<Week>>(),
         covers: &["write_scores"],
         run: Write(predict::write_scores),
     },
@@ -640,6 +753,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Saves an automation rule (process admins).",
         request: "{\"name\",\"trigger\",\"actions\",\"condition\"?,\"active\"?}",
         response: "Rule",
+        schema: io::<automation::RuleRequest, Rule>(),
         covers: &["create_rule"],
         run: Step(automation::create_rule),
     },
@@ -648,6 +762,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One rule by id.",
         request: "{\"id\"}",
         response: "Rule",
+        schema: io::<ById<RuleId>, Rule>(),
         covers: &["rule"],
         run: Read(automation::get_rule),
     },
@@ -656,6 +771,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Every rule.",
         request: "{}",
         response: "[Rule]",
+        schema: io::<Empty, Vec<Rule>>(),
         covers: &["rules"],
         run: Read(automation::list_rules),
     },
@@ -664,6 +780,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Replaces a rule's definition.",
         request: "{\"id\",\"version\",\"rule\": {as rule.create}}",
         response: "Rule",
+        schema: io::<automation::UpdateRule, Rule>(),
         covers: &["update_rule"],
         run: Step(automation::update_rule),
     },
@@ -672,14 +789,16 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Fires the time rules due now.",
         request: "{\"now\"?} (default: the request's \"at\", else the clock)",
         response: "DueReport",
+        schema: io::<automation::RunDue, DueReport>(),
         covers: &["run_due"],
         run: Step(automation::run_due),
     },
     Operation {
         name: "outbox.list",
         summary: "The notifications for the host to deliver, oldest first.",
-        request: "{\"include_acknowledged\"?}",
-        response: "[Notification]",
+        request: "{\"include_acknowledged\"?,\"page\"?}",
+        response: "[Notification], or {\"items\",\"next\"} with \"page\"",
+        schema: io::<automation::OutboxList, MaybePaged<Notification, NotificationId>>(),
         covers: &["outbox"],
         run: Read(automation::list_outbox),
     },
@@ -688,6 +807,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Marks a notification delivered.",
         request: "{\"id\",\"version\"}",
         response: "Notification",
+        schema: io::<Versioned<NotificationId>, Notification>(),
         covers: &["acknowledge_notification"],
         run: Step(automation::acknowledge),
     },
@@ -696,6 +816,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A full backup of the store (admins).",
         request: "{\"path\"?}",
         response: "{\"counts\": BackupCounts,\"backup\"} or {\"counts\",\"path\"}",
+        schema: io::<backup::Create, backup::Created>(),
         covers: &["backup"],
         run: Read(backup::create),
     },
@@ -704,6 +825,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Restores a backup into an empty store (admins).",
         request: "{\"backup\"} or {\"path\"}",
         response: "BackupCounts",
+        schema: io::<backup::Restore, BackupCounts>(),
         covers: &["restore"],
         run: Write(backup::restore),
     },
@@ -712,6 +834,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Runs write steps in one transaction, all or nothing.",
         request: "{\"steps\": [{\"op\",\"request\"?}]}",
         response: "{\"results\": [each step's response]}",
+        schema: io::<batch::BatchRequest, batch::Results>(),
         covers: &["batch"],
         run: Write(batch::run),
     },
@@ -720,6 +843,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Checks the whole store's consistency (events per version, stage history, references, counters); returns the findings, empty when consistent.",
         request: "{}",
         response: "{\"findings\": [Finding]}",
+        schema: io::<Empty, store::Verified>(),
         covers: &["verify"],
         run: Read(store::verify),
     },
@@ -728,8 +852,18 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "This table: every operation with its shapes.",
         request: "{}",
         response: "[{\"name\",\"summary\",\"request\",\"response\",\"writes\",\"batchable\"}]",
+        schema: io::<Empty, Vec<Listed>>(),
         covers: &[],
         run: Read(list),
+    },
+    Operation {
+        name: "ops.describe",
+        summary: "One operation's (or every operation's) JSON Schemas of request and response.",
+        request: "{\"op\"?}",
+        response: "Described (with \"op\") or [Described]",
+        schema: io::<DescribeRequest, Description>(),
+        covers: &[],
+        run: Read(describe),
     },
 ];
 
@@ -746,21 +880,103 @@ pub static RUST_ONLY: &[(&str, &str)] = &[
     ),
 ];
 
+/// One entry of `ops.list`.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct Listed {
+    /// The operation's name, as `crm_call` takes it.
+    name: &'static str,
+    /// What it does.
+    summary: &'static str,
+    /// The request's shape, in the short form of `doc/operations.md`.
+    request: &'static str,
+    /// The response's shape, in the same short form.
+    response: &'static str,
+    /// Whether it changes the store (and takes `"at"`).
+    writes: bool,
+    /// Whether it may be a step of `batch`.
+    batchable: bool,
+}
+
 /// `ops.list`: the table as JSON, for bindings and tools.
 fn list(_: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     req::<Empty>(request)?;
     let ops: Vec<_> = OPERATIONS
         .iter()
-        .map(|o| {
-            serde_json::json!({
-                "name": o.name,
-                "summary": o.summary,
-                "request": o.request,
-                "response": o.response,
-                "writes": o.writes(),
-                "batchable": o.batchable(),
-            })
+        .map(|o| Listed {
+            name: o.name,
+            summary: o.summary,
+            request: o.request,
+            response: o.response,
+            writes: o.writes(),
+            batchable: o.batchable(),
         })
         .collect();
     json(&ops)
+}
+
+/// `ops.describe`: `{}` for every operation, `{"op"}` for one.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DescribeRequest {
+    /// The operation to describe (default: all of them, as an array).
+    #[serde(default)]
+    op: Option<String>,
+}
+
+/// One operation with its JSON Schemas (the files `crm-ffi/schema/<op>.*.json`
+/// hold the same schemas).
+#[derive(Serialize, JsonSchema)]
+pub(super) struct Described {
+    /// The operation's name.
+    name: &'static str,
+    /// What it does.
+    summary: &'static str,
+    /// The JSON Schema (draft 2020-12) of its request.
+    request_schema: Value,
+    /// The JSON Schema (draft 2020-12) of its successful response.
+    response_schema: Value,
+    /// Whether it changes the store (and takes `"at"`).
+    writes: bool,
+    /// Whether it may be a step of `batch`.
+    batchable: bool,
+}
+
+/// What `ops.describe` answers: one operation (asked by name) or all.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(super) enum Description {
+    /// The operation asked for.
+    One(Described),
+    /// Every operation, in table order.
+    All(Vec<Described>),
+}
+
+impl Described {
+    /// The description of `o`.
+    pub(super) fn of(o: &Operation) -> Described {
+        Described {
+            name: o.name,
+            summary: o.summary,
+            request_schema: o.request_schema(),
+            response_schema: o.response_schema(),
+            writes: o.writes(),
+            batchable: o.batchable(),
+        }
+    }
+}
+
+fn describe(_: &Ctx<'_>, request: &str) -> Result<String, Failure> {
+    match req::<DescribeRequest>(request)?.op {
+        Some(name) => match find(&name) {
+            Some(o) => json(&Description::One(Described::of(o))),
+            None => Err(Failure::new(
+                CrmStatus::InvalidInput,
+                format!("request.op {name:?}: no such operation; ops.list lists them"),
+            )
+            .at_path("op".to_owned())),
+        },
+        None => json(&Description::All(
+            OPERATIONS.iter().map(Described::of).collect(),
+        )),
+    }
 }

@@ -68,6 +68,26 @@ def load(path):
     return lib
 
 
+# With CRM_FFI_RECORD set to a file, every successful call appends
+# {"op", "request", "response"} to it as one JSON line: the Rust test
+# recorded_calls_match_the_schemas then checks each against the
+# operation's JSON Schemas (crm-ffi/schema/), so the requests this script
+# sends are schema examples too.
+RECORD = os.environ.get("CRM_FFI_RECORD")
+RECORD_LOCK = threading.Lock()
+
+
+def record(op, request, response):
+    if not RECORD:
+        return
+    try:
+        parsed = json.loads(request)
+    except ValueError:
+        return
+    with RECORD_LOCK, open(RECORD, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"op": op, "request": parsed, "response": response}) + "\n")
+
+
 class Crm:
     """One engine. Usable from several threads; close it once."""
 
@@ -89,7 +109,9 @@ class Crm:
                                    op.encode(), request, ctypes.byref(out))
         try:
             self._check(status)
-            return json.loads(ctypes.string_at(out.value).decode())
+            response = json.loads(ctypes.string_at(out.value).decode())
+            record(op, request, response)
+            return response
         finally:
             self.lib.crm_string_free(out)
 
