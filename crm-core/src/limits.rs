@@ -2,7 +2,7 @@
 //!
 //! Each constant below is checked when a value enters the engine (facade
 //! call, CSV import, automation action, C ABI request): a value past the
-//! bound is refused with an [`Error::Invalid`](crate::Error::Invalid) that
+//! bound is refused with an [`Error::Invalid`] that
 //! names the field, the value (shortened) and the limit, and nothing is
 //! written. A value exactly at a bound is accepted.
 //!
