@@ -162,6 +162,16 @@ pub(crate) fn check_count(entity: EntityKind, field: &str, n: usize, max: usize)
     Ok(())
 }
 
+// ----- files and streams -----
+
+/// The longest line of a backup that [`restore`](crate::Session::restore)
+/// reads, in bytes (16 MiB): far above the largest record the other bounds
+/// allow (an activity body of [`MAX_BODY_CHARS`] characters and its event,
+/// which carries it once more), and low enough that a damaged file without
+/// line breaks is refused after reading 16 MiB rather than exhausting
+/// memory. A longer line is refused naming its number.
+pub const MAX_BACKUP_LINE_BYTES: usize = 16 * 1024 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;

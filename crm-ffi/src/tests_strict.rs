@@ -177,6 +177,53 @@ fn positional_arrays_are_refused() {
 }
 
 #[test]
+fn nested_positional_arrays_are_refused_naming_the_path() {
+    let e = open();
+    let id = "01900000-0000-7000-8000-000000000001";
+    // Each of these was accepted: serde reads an array as a struct's
+    // fields in order.
+    for (op, request, path) in [
+        (
+            "customer.create",
+            r#"{"kind": "person", "name": "x", "custom": {"m": {"type": "money", "value": ["1", "EUR"]}}}"#
+                .to_owned(),
+            "custom.m.value",
+        ),
+        (
+            "deal.create",
+            format!(
+                r#"{{"customer": "{id}", "pipeline": "{id}", "title": "x", "amount": ["100", "EUR"]}}"#
+            ),
+            "amount",
+        ),
+        ("customer.list", r#"{"filter": []}"#.to_owned(), "filter"),
+        ("customer.count", r#"{"filter": ["x"]}"#.to_owned(), "filter"),
+        (
+            "customer.update",
+            format!(r#"{{"id": "{id}", "version": 1, "patch": ["y"]}}"#),
+            "patch",
+        ),
+        (
+            "rule.create",
+            r#"{"name": "r", "trigger": {"deal_idle": [3]}, "actions": []}"#.to_owned(),
+            "trigger.deal_idle",
+        ),
+    ] {
+        let (st, m, err) = fails(&e, op, &request);
+        assert_eq!(st, CrmStatus::InvalidInput, "{op} {request}: {m}");
+        assert!(m.contains("found an array"), "{op} {request}: {m}");
+        assert!(m.contains("name the fields"), "{op} {request}: {m}");
+        assert_eq!(err["path"], path, "{op} {request}: {err}");
+    }
+    // Arrays where a list is asked for stay arrays.
+    ok(
+        &e,
+        "customer.create",
+        json!({"kind": "person", "name": "x", "emails": ["a@b.example"], "tags": ["t"]}),
+    );
+}
+
+#[test]
 fn long_caller_values_are_not_echoed_whole() {
     let e = open();
     let op = "x".repeat(1_000_000);

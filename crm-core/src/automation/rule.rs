@@ -246,7 +246,7 @@ impl NewRule {
                     // An amount is bounded when the rule is saved, not only
                     // when it fires.
                     if *entity == EntityKind::Deal
-                        && let Ok(p) = serde_json::from_value::<crate::DealPatch>(patch)
+                        && let Ok(p) = crate::strict_json::from_value::<crate::DealPatch>(patch)
                         && let Some(amount) = p.amount
                     {
                         crate::deal::validate_amount(amount).map_err(|e| {
@@ -325,9 +325,10 @@ pub(crate) fn set_field_patch(
     };
     let decoded = match entity {
         EntityKind::Customer => {
-            serde_json::from_value::<crate::customer::CustomerPatch>(patch.clone()).map(|_| ())
+            crate::strict_json::from_value::<crate::customer::CustomerPatch>(patch.clone())
+                .map(|_| ())
         }
-        _ => serde_json::from_value::<crate::deal::DealPatch>(patch.clone()).map(|_| ()),
+        _ => crate::strict_json::from_value::<crate::deal::DealPatch>(patch.clone()).map(|_| ()),
     };
     decoded
         .map(|()| patch)

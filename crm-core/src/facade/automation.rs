@@ -588,8 +588,8 @@ impl Batch<'_> {
                 self.patch_subject(
                     *kind,
                     subject,
-                    || serde_json::from_value(patch.clone()).map_err(bad),
-                    || serde_json::from_value(patch.clone()).map_err(bad),
+                    || crate::strict_json::from_value(patch.clone()).map_err(bad),
+                    || crate::strict_json::from_value(patch.clone()).map_err(bad),
                 )?;
             }
             Action::ChangeOwner { entity: kind, to } => {

@@ -85,6 +85,8 @@ macro_rules! store_conformance_tests {
             rule_durations_are_bounded_and_old_rules_never_panic,
             sizes_are_bounded_with_clear_errors,
             aggregate_overflow_names_the_currency_and_the_figure,
+            rule_values_refuse_positional_arrays,
+            restore_bounds_lines_and_refuses_positional_records,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
             data_paths_respect_access,

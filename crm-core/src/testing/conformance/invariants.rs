@@ -632,3 +632,34 @@ pub fn aggregate_overflow_names_the_currency_and_the_figure<S: Store>(store: S) 
     assert_eq!(e.field, "won_amount");
     assert!(e.reason.contains("in EUR"), "{e}");
 }
+
+/// A rule's `set_field` value is read as strictly as a request: an array
+/// where a struct is expected (an amount given as `["100", "EUR"]`) is
+/// refused when the rule is saved, naming the action, instead of being
+/// read field by field in declaration order.
+pub fn rule_values_refuse_positional_arrays<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let before = all_events(crm.store()).len();
+    let e = invalid(
+        s.create_rule(
+            NewRule::new("Price", Trigger::DealWon).action(Action::SetField {
+                entity: EntityKind::Deal,
+                field: "amount".into(),
+                value: serde_json::json!(["100", "EUR"]),
+            }),
+        ),
+        "positional amount",
+    );
+    assert_eq!(e.field, "actions[0].value");
+    assert!(e.reason.contains("found an array"), "{e}");
+    assert_eq!(all_events(crm.store()).len(), before, "a refusal wrote");
+    s.create_rule(
+        NewRule::new("Price", Trigger::DealWon).action(Action::SetField {
+            entity: EntityKind::Deal,
+            field: "amount".into(),
+            value: serde_json::json!({"amount": "100", "currency": "EUR"}),
+        }),
+    )
+    .expect("the named form is accepted");
+}
