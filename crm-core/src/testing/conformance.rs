@@ -24,6 +24,7 @@ mod automation_rules;
 mod backup;
 mod custom_field;
 mod data_access;
+mod extremes;
 mod import;
 mod invariants;
 mod merge;
@@ -34,6 +35,7 @@ pub use automation_rules::*;
 pub use backup::*;
 pub use custom_field::*;
 pub use data_access::*;
+pub use extremes::*;
 pub use import::*;
 pub use invariants::*;
 pub use merge::*;
@@ -87,6 +89,8 @@ macro_rules! store_conformance_tests {
             aggregate_overflow_names_the_currency_and_the_figure,
             rule_values_refuse_positional_arrays,
             restore_bounds_lines_and_refuses_positional_records,
+            extreme_times_never_panic,
+            imports_with_extreme_dates_never_panic,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
             data_paths_respect_access,
