@@ -536,4 +536,17 @@ fn json_forms_are_checked_like_the_constructors() {
         "{err}"
     );
     assert!(serde_json::from_str::<Span<Day>>("-1.0").is_err());
+    // Fitted models: parameters finite and positive.
+    let m = BgNbd::<Day>::new(0.24, 4.41, 0.79, 2.43).unwrap();
+    let text = serde_json::to_string(&m).unwrap();
+    assert_eq!(text, r#"{"r":0.24,"alpha":4.41,"a":0.79,"b":2.43}"#);
+    assert_eq!(serde_json::from_str::<BgNbd<Day>>(&text).unwrap(), m);
+    let err = serde_json::from_str::<BgNbd<Day>>(r#"{"r":0.24,"alpha":-1,"a":0.79,"b":2.43}"#)
+        .unwrap_err();
+    assert!(err.to_string().contains("finite and positive"), "{err}");
+    let g = GammaGamma::new(6.25, 3.74, 15.44).unwrap();
+    let text = serde_json::to_string(&g).unwrap();
+    assert_eq!(serde_json::from_str::<GammaGamma>(&text).unwrap(), g);
+    let err = serde_json::from_str::<GammaGamma>(r#"{"p":0,"q":3.74,"v":15.44}"#).unwrap_err();
+    assert!(err.to_string().contains("finite and positive"), "{err}");
 }
