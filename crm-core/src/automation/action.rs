@@ -131,7 +131,8 @@ impl Action {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Assignee {
-    /// The subject record's owner (none if it has none).
+    /// The subject record's owner (none if it has none, or if its owner
+    /// is a deactivated user: a rule never assigns work to one).
     #[default]
     Owner,
     /// A fixed user.
@@ -147,11 +148,13 @@ pub enum Assignee {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Recipient {
-    /// The subject record's owner.
+    /// The subject record's owner (none if it has none, or if its owner
+    /// is a deactivated user).
     #[default]
     Owner,
     /// A fixed user.
     User(UserId),
-    /// The manager of a team (none if the team has no manager).
+    /// The manager of a team (none if the team has no manager, or if the
+    /// manager is deactivated).
     TeamManager(TeamId),
 }

@@ -510,7 +510,7 @@ impl Batch<'_> {
             Action::CreateTask { title, due_in_days } => {
                 let due = offset_days(at, *due_in_days, "actions.due_in_days")?;
                 let mut task = NewActivity::task(title.clone(), due);
-                if let Some(owner) = subject.owner {
+                if let Some(owner) = self.active_owner(subject)? {
                     task = task.owner(owner);
                 }
                 match (subject.deal, subject.customer) {
@@ -603,10 +603,11 @@ impl Batch<'_> {
             }
             Action::Notify { text, to } => {
                 let recipient = match to {
-                    Recipient::Owner => subject.owner,
+                    Recipient::Owner => self.active_owner(subject)?,
                     Recipient::User(u) => Some(self.active_user(*u)?),
                     Recipient::TeamManager(t) => {
-                        self.tx
+                        let manager = self
+                            .tx
                             .team(*t)?
                             .ok_or_else(|| {
                                 Error::invalid(
@@ -616,7 +617,8 @@ impl Batch<'_> {
                                     "no team has this id",
                                 )
                             })?
-                            .manager
+                            .manager;
+                        self.if_active(manager)?
                     }
                 };
                 let n = Notification {
@@ -647,6 +649,20 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// The subject's owner, if it has one who is active. A deactivated
+    /// user keeps the records they own, but a rule never assigns them new
+    /// work or notifies them: the task is unassigned, the notification has
+    /// no recipient (the change that fired the rule still goes through).
+    fn active_owner(&self, subject: &Subject) -> Result<Option<UserId>> {
+        self.if_active(subject.owner)
+    }
+
+    /// `u` if it is a stored, active user, else `None`.
+    fn if_active(&self, u: Option<UserId>) -> Result<Option<UserId>> {
+        let Some(u) = u else { return Ok(None) };
+        Ok(self.tx.user(u)?.filter(|user| user.active).map(|_| u))
+    }
+
     /// `u`, if it is an active user.
     fn active_user(&self, u: UserId) -> Result<UserId> {
         match self.tx.user(u)? {
@@ -664,7 +680,7 @@ impl Batch<'_> {
     /// moves the team's stored cursor in this transaction.
     fn assignee(&mut self, a: Assignee, subject: &Subject) -> Result<Option<UserId>> {
         match a {
-            Assignee::Owner => Ok(subject.owner),
+            Assignee::Owner => self.active_owner(subject),
             Assignee::User(u) => self.active_user(u).map(Some),
             Assignee::RoundRobin(team) => {
                 let mut active = Vec::new();

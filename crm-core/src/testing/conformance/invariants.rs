@@ -663,3 +663,96 @@ pub fn rule_values_refuse_positional_arrays<S: Store>(store: S) {
     )
     .expect("the named form is accepted");
 }
+
+/// A deactivated user keeps the records they own (history says who was
+/// responsible), and those records stay usable: a rule that assigns work
+/// or notifies "the owner" of such a record creates the task unassigned
+/// and the notification without a recipient, instead of failing the
+/// change that fired it (a stage move by a colleague) for as long as the
+/// record is not reassigned. A deactivated user is never newly assigned.
+pub fn rules_never_assign_to_a_deactivated_owner<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let ann = s
+        .create_user(NewUser::new("Ann", "ann@example.com"))
+        .expect("ann");
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let acme = s
+        .create_customer(NewCustomer::organisation("ACME").owner(ann.id))
+        .expect("acme");
+    let d = s
+        .create_deal(
+            NewDeal::new(acme.id, p.id, "Robots")
+                .owner(ann.id)
+                .amount(eur("100"))
+                .expected_close_date(NaiveDate::from_ymd_opt(2026, 3, 31).expect("date")),
+        )
+        .expect("deal");
+    s.create_rule(
+        NewRule::new(
+            "Proposal follow-up",
+            Trigger::DealStageChanged {
+                to: "proposal".into(),
+            },
+        )
+        .action(Action::CreateTask {
+            title: "Send the proposal".into(),
+            due_in_days: 2,
+        })
+        .action(Action::CreateActivity {
+            kind: ActivityKind::Call,
+            subject: "Call about the proposal".into(),
+            in_days: 3,
+            assignee: Assignee::Owner,
+        })
+        .action(Action::Notify {
+            text: "Proposal stage".into(),
+            to: crate::automation::Recipient::Owner,
+        }),
+    )
+    .expect("rule");
+    let ann = s.deactivate_user(ann.id, ann.version).expect("deactivate");
+    assert!(!ann.active);
+    let moved = s
+        .move_deal(d.id, d.version, "proposal")
+        .expect("a colleague moves the deal of a deactivated owner");
+    assert_eq!(moved.owner, Some(ann.id), "the deal keeps its owner");
+    let made = s
+        .activities(&ActivityQuery::new().limit(10))
+        .expect("activities")
+        .items;
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert!(
+        made.iter().all(|a| a.owner.is_none()),
+        "work is never assigned to a deactivated user: {made:?}"
+    );
+    let outbox = s.outbox(false).expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].recipient, None);
+
+    // Reactivated, the owner gets the work again.
+    let ann = s.reactivate_user(ann.id, ann.version).expect("reactivate");
+    let d2 = s
+        .create_deal(
+            NewDeal::new(acme.id, p.id, "Spares")
+                .owner(ann.id)
+                .amount(eur("100"))
+                .expected_close_date(NaiveDate::from_ymd_opt(2026, 3, 31).expect("date")),
+        )
+        .expect("deal");
+    s.move_deal(d2.id, d2.version, "proposal").expect("move");
+    let owned = s
+        .activities(&ActivityQuery::new().limit(10))
+        .expect("activities")
+        .items
+        .into_iter()
+        .filter(|a| a.owner == Some(ann.id))
+        .count();
+    assert_eq!(owned, 2);
+    assert_eq!(
+        s.outbox(false).expect("outbox").last().map(|n| n.recipient),
+        Some(Some(ann.id))
+    );
+}
