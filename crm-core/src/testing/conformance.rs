@@ -89,6 +89,7 @@ macro_rules! store_conformance_tests {
             aggregate_overflow_names_the_currency_and_the_figure,
             rule_values_refuse_positional_arrays,
             rules_never_assign_to_a_deactivated_owner,
+            merges_keep_the_record_invariants,
             restore_bounds_lines_and_refuses_positional_records,
             extreme_times_never_panic,
             imports_with_extreme_dates_never_panic,

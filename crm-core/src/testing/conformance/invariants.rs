@@ -756,3 +756,71 @@ pub fn rules_never_assign_to_a_deactivated_owner<S: Store>(store: S) {
         Some(Some(ann.id))
     );
 }
+
+/// A merge builds a new state of the survivor, so it is held to the same
+/// invariants as an update: the union of tags, e-mails and phones stays
+/// within the per-record bounds, and an owner taken from the merged
+/// customer must be an active user. A refused merge changes nothing.
+pub fn merges_keep_the_record_invariants<S: Store>(store: S) {
+    use crate::merge::{Keep, MergePolicy};
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let tags = |prefix: &str, n: usize| (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let mut a = NewCustomer::person("Ada");
+    a.tags = tags("a", 60);
+    let a = s.create_customer(a).expect("a");
+    let mut b = NewCustomer::person("Ada L.");
+    b.tags = tags("b", 60);
+    let b = s.create_customer(b).expect("b");
+    let before = all_events(crm.store()).len();
+    let e = invalid(
+        s.merge_customers(a.id, a.version, b.id, b.version, &MergePolicy::default()),
+        "120 tags",
+    );
+    assert_eq!(e.field, "tags");
+    assert!(e.reason.contains("100"), "{e}");
+
+    let mails = |prefix: &str| {
+        (0..15)
+            .map(|i| format!("{prefix}{i}@example.com"))
+            .collect::<Vec<_>>()
+    };
+    let mut c = NewCustomer::person("Grace");
+    c.emails = mails("c");
+    let c = s.create_customer(c).expect("c");
+    let mut d = NewCustomer::person("Grace H.");
+    d.emails = mails("d");
+    let d = s.create_customer(d).expect("d");
+    let e = invalid(
+        s.merge_customers(c.id, c.version, d.id, d.version, &MergePolicy::default()),
+        "30 e-mails",
+    );
+    assert_eq!(e.field, "emails");
+
+    let bob = s
+        .create_user(NewUser::new("Bob", "bob@example.com"))
+        .expect("bob");
+    let x = s.create_customer(NewCustomer::person("Linus")).expect("x");
+    let y = s
+        .create_customer(NewCustomer::person("Linus T.").owner(bob.id))
+        .expect("y");
+    s.deactivate_user(bob.id, bob.version).expect("deactivate");
+    let e = invalid(
+        s.merge_customers(
+            x.id,
+            x.version,
+            y.id,
+            y.version,
+            &MergePolicy::default().owner(Keep::Merged),
+        ),
+        "a deactivated owner taken from the merged customer",
+    );
+    assert_eq!(e.field, "owner");
+    assert!(e.reason.contains("deactivated"), "{e}");
+    assert_eq!(all_events(crm.store()).len(), before + 6, "a refusal wrote");
+    // Keeping the survivor's owner, the same merge goes through.
+    let kept = s
+        .merge_customers(x.id, x.version, y.id, y.version, &MergePolicy::default())
+        .expect("merge");
+    assert_eq!(kept.owner, None);
+}
