@@ -97,6 +97,43 @@ pub const MAX_CONTACT_POINTS: usize = 20;
 /// The most actions one automation rule may have.
 pub const MAX_RULE_ACTIONS: usize = 20;
 
+/// The most stages one pipeline may have.
+pub const MAX_STAGES: usize = 50;
+
+/// The most custom fields one kind of record (customer, deal, activity)
+/// may define.
+pub const MAX_CUSTOM_FIELDS: usize = 100;
+
+/// The most options one enum custom field may have; each option has at
+/// most [`MAX_NAME_CHARS`] characters.
+pub const MAX_ENUM_OPTIONS: usize = 200;
+
+/// The most automation rules one store may hold (every event is matched
+/// against every rule, inside the writing transaction).
+pub const MAX_RULES: usize = 1000;
+
+/// The longest text of a rule's `notify` action, in characters.
+pub const MAX_NOTIFICATION_CHARS: usize = 2000;
+
+/// The most steps one C ABI `batch` request may have.
+pub const MAX_BATCH_STEPS: usize = 10_000;
+
+/// The largest page a listing returns (`limit` of a query), in records.
+pub const MAX_PAGE_SIZE: u32 = 10_000;
+
+// ----- CSV imports -----
+
+/// The most columns a CSV import's header may have.
+pub const MAX_CSV_COLUMNS: usize = 256;
+
+/// The longest cell of a CSV import, in bytes (1 MiB: an activity body of
+/// [`MAX_BODY_CHARS`] characters fits in any encoding).
+pub const MAX_CSV_FIELD_BYTES: usize = 1024 * 1024;
+
+/// The most data rows one CSV import reads (one import is one
+/// transaction, and its report lists every problem row).
+pub const MAX_CSV_ROWS: usize = 1_000_000;
+
 // ----- segment expressions -----
 
 /// The longest segment expression text the parser reads, in bytes (64 KiB).

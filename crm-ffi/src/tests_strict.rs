@@ -224,6 +224,29 @@ fn nested_positional_arrays_are_refused_naming_the_path() {
 }
 
 #[test]
+fn batches_have_a_bounded_number_of_steps() {
+    let e = open();
+    let step = r#"{"op": "customer.create", "request": {"kind": "person", "name": "x"}}"#;
+    let steps = |n: usize| vec![step; n].join(",");
+    let max = crm_core::limits::MAX_BATCH_STEPS;
+    let (st, m, _) = fails(
+        &e,
+        "batch",
+        &format!(r#"{{"steps": [{}]}}"#, steps(max + 1)),
+    );
+    assert_eq!(st, CrmStatus::InvalidInput);
+    assert!(m.contains("at most 10000"), "{m}");
+    let n = ok(&e, "customer.count", json!({}));
+    assert_eq!(n["count"], 0, "nothing ran");
+    ok(
+        &e,
+        "batch",
+        serde_json::from_str(&format!(r#"{{"steps": [{}]}}"#, steps(3))).unwrap(),
+    );
+    assert_eq!(ok(&e, "customer.count", json!({}))["count"], 3);
+}
+
+#[test]
 fn long_caller_values_are_not_echoed_whole() {
     let e = open();
     let op = "x".repeat(1_000_000);

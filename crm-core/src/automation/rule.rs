@@ -186,6 +186,15 @@ impl NewRule {
                     if title.trim().is_empty() {
                         return bad(&format!("actions[{i}].title"), title, "must not be empty");
                     }
+                    // The task's subject: refused now, not when it fires.
+                    crate::limits::check_text(
+                        EntityKind::Rule,
+                        &format!("actions[{i}].title"),
+                        "a task title",
+                        title.trim(),
+                        crate::limits::MAX_NAME_CHARS,
+                        false,
+                    )?;
                     if *due_in_days > MAX_RULE_DAYS {
                         return bad(
                             &format!("actions[{i}].due_in_days"),
@@ -199,8 +208,18 @@ impl NewRule {
                 {
                     return bad(&format!("actions[{i}].tag"), tag, "is not a valid tag");
                 }
-                Action::Notify { text, .. } if text.trim().is_empty() => {
-                    return bad(&format!("actions[{i}].text"), text, "must not be empty");
+                Action::Notify { text, .. } => {
+                    if text.trim().is_empty() {
+                        return bad(&format!("actions[{i}].text"), text, "must not be empty");
+                    }
+                    crate::limits::check_text(
+                        EntityKind::Rule,
+                        &format!("actions[{i}].text"),
+                        "a notification text",
+                        text,
+                        crate::limits::MAX_NOTIFICATION_CHARS,
+                        true,
+                    )?;
                 }
                 Action::CreateActivity {
                     subject, in_days, ..
@@ -212,6 +231,14 @@ impl NewRule {
                             "must not be empty",
                         );
                     }
+                    crate::limits::check_text(
+                        EntityKind::Rule,
+                        &format!("actions[{i}].subject"),
+                        "an activity subject",
+                        subject.trim(),
+                        crate::limits::MAX_NAME_CHARS,
+                        false,
+                    )?;
                     if *in_days > MAX_RULE_DAYS {
                         return bad(
                             &format!("actions[{i}].in_days"),

@@ -226,6 +226,18 @@ impl Batch<'_> {
         self.check_automation_admin()?;
         input.validate()?;
         self.check_rule_references(&input)?;
+        let n = self.tx.rules()?.len();
+        if n >= crate::limits::MAX_RULES {
+            return Err(Error::invalid(
+                EntityKind::Rule,
+                "rules",
+                format!("{n} rules"),
+                format!(
+                    "a store holds at most {} rules; change or deactivate one instead",
+                    crate::limits::MAX_RULES
+                ),
+            ));
+        }
         let now = self.now();
         let rule = Rule {
             id: RuleId::from_uuid(self.new_uuid()),

@@ -22,6 +22,7 @@ use proptest::test_runner::{Config, TestRunner};
 mod automation;
 mod automation_rules;
 mod backup;
+mod bounds;
 mod custom_field;
 mod data_access;
 mod extremes;
@@ -33,6 +34,7 @@ mod verify;
 pub use automation::*;
 pub use automation_rules::*;
 pub use backup::*;
+pub use bounds::*;
 pub use custom_field::*;
 pub use data_access::*;
 pub use extremes::*;
@@ -90,6 +92,10 @@ macro_rules! store_conformance_tests {
             rule_values_refuse_positional_arrays,
             rules_never_assign_to_a_deactivated_owner,
             merges_keep_the_record_invariants,
+            pipelines_are_bounded,
+            rules_are_bounded,
+            custom_field_definitions_are_bounded,
+            csv_imports_are_bounded,
             restore_bounds_lines_and_refuses_positional_records,
             extreme_times_never_panic,
             imports_with_extreme_dates_never_panic,
