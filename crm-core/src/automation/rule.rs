@@ -120,6 +120,16 @@ impl NewRule {
             Trigger::DealStageChanged { to } if to.trim().is_empty() => {
                 return bad("trigger.to", to, "must name a stage");
             }
+            Trigger::DealStageChanged { to } => {
+                crate::limits::check_text(
+                    EntityKind::Rule,
+                    "trigger.to",
+                    "a stage key",
+                    to,
+                    crate::limits::MAX_NAME_CHARS,
+                    false,
+                )?;
+            }
             Trigger::RecordCreated { entity }
                 if !matches!(
                     entity,
@@ -139,6 +149,18 @@ impl NewRule {
                 to,
             } => {
                 check_field_name("trigger", *entity, field, tracked_fields(*entity))?;
+                for (name, v) in [("trigger.from", from), ("trigger.to", to)] {
+                    if let Some(v) = v {
+                        crate::limits::check_text(
+                            EntityKind::Rule,
+                            name,
+                            "a watched value",
+                            v,
+                            crate::limits::MAX_CUSTOM_TEXT_CHARS,
+                            false,
+                        )?;
+                    }
+                }
                 if field == "lifecycle" {
                     for (name, v) in [("trigger.from", from), ("trigger.to", to)] {
                         if let Some(v) = v

@@ -101,6 +101,24 @@ pub fn rules_are_bounded<S: Store>(store: S) {
         );
         assert_eq!(e.field, field);
     }
+    for (trigger, field) in [
+        (Trigger::DealStageChanged { to: long.clone() }, "trigger.to"),
+        (
+            Trigger::FieldChanged {
+                entity: EntityKind::Deal,
+                field: "title".into(),
+                from: None,
+                to: Some("x".repeat(limits::MAX_CUSTOM_TEXT_CHARS + 1)),
+            },
+            "trigger.to",
+        ),
+    ] {
+        let e = invalid(
+            s.create_rule(NewRule::new("R", trigger).action(Action::AddTag { tag: "x".into() })),
+            field,
+        );
+        assert_eq!(e.field, field);
+    }
     let rule = |i: usize| {
         NewRule::new(format!("R{i}"), Trigger::DealWon).action(Action::Notify {
             text: "n".repeat(limits::MAX_NOTIFICATION_CHARS),
