@@ -591,6 +591,25 @@ pub fn sizes_are_bounded_with_clear_errors<S: Store>(store: S) {
         s.evaluate_expr(&wide, &PageRequest::default()).is_err(),
         "evaluating a tree past the bound"
     );
+    // The JSON form is held to the text form's length: one huge value in
+    // a single node is refused too.
+    let near: Expr = format!("name contains \"{}\"", "a".repeat(60_000))
+        .parse()
+        .expect("within the text bound");
+    s.create_segment("Long value", near.clone())
+        .expect("a long value within the bound");
+    let segment::Expr::Pred(mut pred) = near else {
+        panic!("a predicate")
+    };
+    pred.test = segment::Test::Contains {
+        value: segment::Value::Text("a".repeat(limits::MAX_EXPRESSION_BYTES)),
+    };
+    let e = invalid(
+        s.create_segment("Huge value", Expr::Pred(pred)),
+        "a huge value in JSON",
+    );
+    assert_eq!(e.field, "expression");
+    assert!(e.reason.contains("65536 bytes in its text form"), "{e}");
 }
 
 /// Amounts stored before the bound (written here straight into the store)
