@@ -11,6 +11,33 @@
 //! overflow, a duration that makes date arithmetic fail, a record or an
 //! expression so large that reading it takes seconds.
 //!
+//! # Bounds kept next to their domain
+//!
+//! A few bounds live with the code they belong to, and hold the same way:
+//! - segment text: at most [`segment::MAX_DEPTH`](crate::segment::MAX_DEPTH)
+//!   nested parentheses and `not`s; a saved or evaluated tree at most
+//!   [`segment::MAX_TREE_DEPTH`](crate::segment::MAX_TREE_DEPTH) levels;
+//! - custom fields: a key is 1 to 40 of `a-z`, `0-9`, `_`; a label 1 to 100
+//!   characters ([`crate::custom_field`]);
+//! - contact points: an e-mail's local part at most 64 bytes, a phone
+//!   number 7 to 15 digits ([`crate::contact`]);
+//! - a window (`within 30d`) at most `u32::MAX` days; rotting thresholds,
+//!   observation windows and SLA targets are checked against the dates
+//!   they are added to (a result past chrono's range is a typed error or
+//!   clamps to the range's end, never a panic);
+//! - predictions: at most
+//!   [`predict::score::MAX_CLV_PERIODS`](crate::predict::score::MAX_CLV_PERIODS)
+//!   discount periods in a CLV horizon, a horizon written to fields of 1 to
+//!   1 000 000 units, series summed for at most
+//!   [`predict::special::MAX_TERMS`](crate::predict::special::MAX_TERMS) terms;
+//! - automation: rules fire each other at most
+//!   [`automation::DEFAULT_MAX_DEPTH`](crate::automation::DEFAULT_MAX_DEPTH)
+//!   levels deep (configurable with
+//!   [`Crm::with_max_rule_depth`](crate::Crm::with_max_rule_depth));
+//! - the C ABI (crm-ffi): a string argument of `crm_call` at most 64 MiB,
+//!   an operation name at most 64 bytes, a caller's value echoed in a
+//!   message at most 200 characters, a whole message at most 4000.
+//!
 //! ```
 //! use crm_core::limits;
 //! use crm_core::{Actor, Crm, Error, NewCustomer};
