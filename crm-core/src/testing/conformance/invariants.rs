@@ -97,6 +97,37 @@ pub fn owners_and_assignees_must_be_active_users<S: Store>(store: S) {
         assert!(!report.written);
         assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
         assert_eq!(report.problems[0].column, "owner");
+        // Deal and activity rows too.
+        for (report, what) in [
+            (
+                s.import_deals(
+                    format!("title,customer,owner\nGears,ACME,{who}\n").as_bytes(),
+                    &ImportOptions::default(),
+                ),
+                "deal import",
+            ),
+            (
+                s.import_activities(
+                    format!("kind,subject,customer,owner\nnote,Hello,ACME,{who}\n").as_bytes(),
+                    &ImportOptions::default(),
+                ),
+                "activity import",
+            ),
+        ] {
+            let report = report.expect("import runs");
+            assert!(!report.written, "{what}");
+            assert_eq!(report.problems.len(), 1, "{what}: {:?}", report.problems);
+            assert_eq!(
+                report.problems[0].column, "owner",
+                "{what}: {:?}",
+                report.problems
+            );
+            assert!(
+                report.problems[0].reason.contains(why),
+                "{what}: {:?}",
+                report.problems
+            );
+        }
     }
     assert_eq!(all_events(crm.store()).len(), before, "a refusal wrote");
     assert_eq!(s.count_customers(&CustomerFilter::default()).expect("n"), 1);
