@@ -215,6 +215,20 @@ fn nested_positional_arrays_are_refused_naming_the_path() {
         assert!(m.contains("name the fields"), "{op} {request}: {m}");
         assert_eq!(err["path"], path, "{op} {request}: {err}");
     }
+    // A segment expression's JSON tree is read as strictly.
+    let (st, m, _) = fails(
+        &e,
+        "segment.create",
+        r#"{"name": "VIP", "expression": {"pred": [{"name": "tags"}, {"contains": {"value": {"tag": "vip"}}}]}}"#,
+    );
+    assert_eq!(st, CrmStatus::InvalidInput, "{m}");
+    assert!(m.contains("found an array"), "{m}");
+    ok(
+        &e,
+        "segment.create",
+        json!({"name": "VIP", "expression": {"pred": {"field": {"name": "tags"},
+               "test": {"contains": {"value": {"tag": "vip"}}}}}}),
+    );
     // Arrays where a list is asked for stay arrays.
     ok(
         &e,
