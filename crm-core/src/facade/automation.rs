@@ -224,8 +224,6 @@ impl Batch<'_> {
     /// Creates a rule. See [`Session::create_rule`].
     pub fn create_rule(&mut self, input: NewRule) -> Result<Rule> {
         self.check_automation_admin()?;
-        input.validate()?;
-        self.check_rule_references(&input)?;
         let n = self.tx.rules()?.len();
         if n >= crate::limits::MAX_RULES {
             return Err(Error::invalid(
@@ -238,6 +236,8 @@ impl Batch<'_> {
                 ),
             ));
         }
+        input.validate()?;
+        self.check_rule_references(&input)?;
         let now = self.now();
         let rule = Rule {
             id: RuleId::from_uuid(self.new_uuid()),
