@@ -41,25 +41,15 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// splitmix64 (Steele, Lea & Flood): tiny, fast, and good enough to make
 /// plausible test data; not for anything that needs real randomness.
-struct Rng(u64);
+type Rng = crm_core::predict::simulate::SplitMix64;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// True with `percent` % probability.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
+/// Random durations for the simulated history.
+trait Days {
     /// A duration of `lo..=hi` days plus some working hours.
+    fn days(&mut self, lo: i64, hi: i64) -> Duration;
+}
+
+impl Days for Rng {
     fn days(&mut self, lo: i64, hi: i64) -> Duration {
         Duration::days(lo + self.below((hi - lo + 1) as u64) as i64)
             + Duration::minutes(self.below(8 * 60) as i64)
@@ -147,7 +137,7 @@ fn main() -> Res<()> {
         .with_clock(Arc::new(ManualClock::new(end)))
         .with_ids(SequentialIds::new(2025));
     let s = crm.as_actor(Actor::System);
-    let mut rng = Rng(0x5EED_2025);
+    let mut rng = Rng::new(0x5EED_2025);
     let pipeline = s
         .at(utc(2024, 1, 1)?)
         .create_pipeline(PipelineDef::sales_template("Sales"))?;
@@ -156,7 +146,7 @@ fn main() -> Res<()> {
     // The office's business hours, for response times.
     let office = office_calendar()?;
     // A separate generator for replies, so the rest of the data stays as it was.
-    let mut replies = Rng(0x02E9_11E5);
+    let mut replies = Rng::new(0x02E9_11E5);
 
     // The customer base: 60 from 2024 (40 already buying), 100 new leads in 2025.
     let mut customers: Vec<Customer> = Vec::new();

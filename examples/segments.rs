@@ -24,27 +24,8 @@ use crm_core::{
 use crm_store_memory::MemoryStore;
 use rust_decimal::Decimal;
 
-/// SplitMix64: a tiny, well-mixed, deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+/// The example's deterministic generator (SplitMix64).
+type Rng = crm_core::predict::simulate::SplitMix64;
 
 const CUSTOMERS: u64 = 3_000;
 
@@ -64,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let cities = ["berlin", "hamburg", "munich", "vienna"];
 
-    let mut rng = Rng(2026);
+    let mut rng = Rng::new(2026);
     let day = |d: u64| -> DateTime<Utc> { now - Duration::days(d as i64) };
     s.batch(|b| {
         for i in 0..CUSTOMERS {

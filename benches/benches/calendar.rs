@@ -63,18 +63,11 @@ fn calendar() -> BusinessCalendar {
 
 /// `n` instants in 2020-2030 (splitmix64, to the second).
 fn starts(n: usize) -> Vec<DateTime<Utc>> {
-    let mut state = 0x5EED_CA1Eu64;
+    let mut rng = crm_core::predict::simulate::SplitMix64::new(0x5EED_CA1E);
     let from = 1_577_836_800i64; // 2020-01-01
     let span = 10 * 365 * 86_400;
     (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            DateTime::from_timestamp(from + (z % span) as i64, 0).expect("in range")
-        })
+        .map(|_| DateTime::from_timestamp(from + rng.below(span) as i64, 0).expect("in range"))
         .collect()
 }
 

@@ -50,22 +50,7 @@ fn deals_n() -> usize {
 }
 
 /// splitmix64: deterministic test data without a `rand` dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+type Rng = crm_core::predict::simulate::SplitMix64;
 
 const OWNERS: usize = 8;
 
@@ -215,7 +200,7 @@ struct World {
 fn world(n: usize, all_won: bool, with_activities: bool) -> World {
     let crm = Crm::new(MemoryStore::new());
     let s = crm.as_actor(Actor::System);
-    let mut rng = Rng(0x00C0_FFEE);
+    let mut rng = Rng::new(0x00C0_FFEE);
     let pipeline = s
         .at(year_start() - Span::days(400))
         .create_pipeline(PipelineDef::sales_template("Sales"))

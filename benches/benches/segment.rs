@@ -59,21 +59,12 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+/// splitmix64: deterministic test data.
+type Rng = crm_core::predict::simulate::SplitMix64;
 
 /// The records: customers and three deals per customer in `pipeline`.
 fn data(n: usize, pipeline: &Pipeline) -> (Vec<Customer>, Vec<Deal>) {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let vip = Tag::parse("vip").expect("tag");
     let lifecycles = [
         Lifecycle::Lead,
@@ -113,7 +104,7 @@ fn data(n: usize, pipeline: &Pipeline) -> (Vec<Customer>, Vec<Deal>) {
             custom: Default::default(),
         });
         for j in 0..3 {
-            let r = rng.next();
+            let r = rng.next_u64();
             let (status, stage) = match r % 20 {
                 0..=11 => (DealStatus::Won, "won"),
                 12..=16 => (DealStatus::Open, "lead"),

@@ -444,6 +444,12 @@ pub(crate) fn validate_defs(entity: EntityKind, fields: &[FieldDef]) -> Result<(
             "only customers, deals and activities have custom fields",
         ));
     }
+    crate::limits::check_count(
+        entity,
+        "custom_fields",
+        fields.len(),
+        crate::limits::MAX_CUSTOM_FIELDS,
+    )?;
     let mut keys = BTreeSet::new();
     for (i, f) in fields.iter().enumerate() {
         let invalid = |what: &str, value: &dyn fmt::Display, reason: &str| {
@@ -471,6 +477,14 @@ pub(crate) fn validate_defs(entity: EntityKind, fields: &[FieldDef]) -> Result<(
                 "a label has 1 to 100 characters",
             ));
         }
+        crate::limits::check_text(
+            entity,
+            &format!("custom_fields[{i}].label"),
+            "a label",
+            &f.label,
+            100,
+            false,
+        )?;
         match f.field_type {
             FieldType::Enum => {
                 let unique: BTreeSet<&String> = f.options.iter().collect();
@@ -487,6 +501,22 @@ pub(crate) fn validate_defs(entity: EntityKind, fields: &[FieldDef]) -> Result<(
                         &f.options.join(", "),
                         "an option cannot be blank",
                     ));
+                }
+                crate::limits::check_count(
+                    entity,
+                    &format!("custom_fields[{i}].options"),
+                    f.options.len(),
+                    crate::limits::MAX_ENUM_OPTIONS,
+                )?;
+                for (j, o) in f.options.iter().enumerate() {
+                    crate::limits::check_text(
+                        entity,
+                        &format!("custom_fields[{i}].options[{j}]"),
+                        "an option",
+                        o,
+                        crate::limits::MAX_NAME_CHARS,
+                        false,
+                    )?;
                 }
             }
             _ if !f.options.is_empty() => {

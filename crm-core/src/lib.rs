@@ -117,6 +117,7 @@ pub mod schema;
 pub mod segment;
 mod serde_util;
 pub mod store;
+pub mod strict_json;
 pub mod tag;
 pub mod team;
 #[cfg(any(test, feature = "testing"))]

@@ -11,6 +11,33 @@
 //! overflow, a duration that makes date arithmetic fail, a record or an
 //! expression so large that reading it takes seconds.
 //!
+//! # Bounds kept next to their domain
+//!
+//! A few bounds live with the code they belong to, and hold the same way:
+//! - segment text: at most [`segment::MAX_DEPTH`](crate::segment::MAX_DEPTH)
+//!   nested parentheses and `not`s; a saved or evaluated tree at most
+//!   [`segment::MAX_TREE_DEPTH`](crate::segment::MAX_TREE_DEPTH) levels;
+//! - custom fields: a key is 1 to 40 of `a-z`, `0-9`, `_`; a label 1 to 100
+//!   characters ([`crate::custom_field`]);
+//! - contact points: an e-mail's local part at most 64 bytes, a phone
+//!   number 7 to 15 digits ([`crate::contact`]);
+//! - a window (`within 30d`) at most `u32::MAX` days; rotting thresholds,
+//!   observation windows and SLA targets are checked against the dates
+//!   they are added to (a result past chrono's range is a typed error or
+//!   clamps to the range's end, never a panic);
+//! - predictions: at most
+//!   [`predict::score::MAX_CLV_PERIODS`](crate::predict::score::MAX_CLV_PERIODS)
+//!   discount periods in a CLV horizon, a horizon written to fields of 1 to
+//!   1 000 000 units, series summed for at most
+//!   [`predict::special::MAX_TERMS`](crate::predict::special::MAX_TERMS) terms;
+//! - automation: rules fire each other at most
+//!   [`automation::DEFAULT_MAX_DEPTH`](crate::automation::DEFAULT_MAX_DEPTH)
+//!   levels deep (configurable with
+//!   [`Crm::with_max_rule_depth`](crate::Crm::with_max_rule_depth));
+//! - the C ABI (crm-ffi): a string argument of `crm_call` at most 64 MiB,
+//!   an operation name at most 64 bytes, a caller's value echoed in a
+//!   message at most 200 characters, a whole message at most 4000.
+//!
 //! ```
 //! use crm_core::limits;
 //! use crm_core::{Actor, Crm, Error, NewCustomer};
@@ -97,6 +124,43 @@ pub const MAX_CONTACT_POINTS: usize = 20;
 /// The most actions one automation rule may have.
 pub const MAX_RULE_ACTIONS: usize = 20;
 
+/// The most stages one pipeline may have.
+pub const MAX_STAGES: usize = 50;
+
+/// The most custom fields one kind of record (customer, deal, activity)
+/// may define.
+pub const MAX_CUSTOM_FIELDS: usize = 100;
+
+/// The most options one enum custom field may have; each option has at
+/// most [`MAX_NAME_CHARS`] characters.
+pub const MAX_ENUM_OPTIONS: usize = 200;
+
+/// The most automation rules one store may hold (every event is matched
+/// against every rule, inside the writing transaction).
+pub const MAX_RULES: usize = 1000;
+
+/// The longest text of a rule's `notify` action, in characters.
+pub const MAX_NOTIFICATION_CHARS: usize = 2000;
+
+/// The most steps one C ABI `batch` request may have.
+pub const MAX_BATCH_STEPS: usize = 10_000;
+
+/// The largest page a listing returns (`limit` of a query), in records.
+pub const MAX_PAGE_SIZE: u32 = 10_000;
+
+// ----- CSV imports -----
+
+/// The most columns a CSV import's header may have.
+pub const MAX_CSV_COLUMNS: usize = 256;
+
+/// The longest cell of a CSV import, in bytes (1 MiB: an activity body of
+/// [`MAX_BODY_CHARS`] characters fits in any encoding).
+pub const MAX_CSV_FIELD_BYTES: usize = 1024 * 1024;
+
+/// The most data rows one CSV import reads (one import is one
+/// transaction, and its report lists every problem row).
+pub const MAX_CSV_ROWS: usize = 1_000_000;
+
 // ----- segment expressions -----
 
 /// The longest segment expression text the parser reads, in bytes (64 KiB).
@@ -161,6 +225,16 @@ pub(crate) fn check_count(entity: EntityKind, field: &str, n: usize, max: usize)
     }
     Ok(())
 }
+
+// ----- files and streams -----
+
+/// The longest line of a backup that [`restore`](crate::Session::restore)
+/// reads, in bytes (16 MiB): far above the largest record the other bounds
+/// allow (an activity body of [`MAX_BODY_CHARS`] characters and its event,
+/// which carries it once more), and low enough that a damaged file without
+/// line breaks is refused after reading 16 MiB rather than exhausting
+/// memory. A longer line is refused naming its number.
+pub const MAX_BACKUP_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

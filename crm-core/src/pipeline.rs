@@ -447,9 +447,23 @@ impl PipelineDef {
                 "a pipeline needs a name",
             ));
         }
+        crate::limits::check_text(
+            EntityKind::Pipeline,
+            "name",
+            "a pipeline name",
+            &name,
+            crate::limits::MAX_NAME_CHARS,
+            false,
+        )?;
         if self.stages.is_empty() {
             return Err(invalid("stages".into(), &"[]", "a pipeline needs stages"));
         }
+        crate::limits::check_count(
+            EntityKind::Pipeline,
+            "stages",
+            self.stages.len(),
+            crate::limits::MAX_STAGES,
+        )?;
         let mut stages: Vec<Stage> = Vec::with_capacity(self.stages.len());
         for (i, def) in self.stages.into_iter().enumerate() {
             let key = StageKey::new(def.key.clone())
@@ -469,6 +483,14 @@ impl PipelineDef {
                     "a stage needs a name",
                 ));
             }
+            crate::limits::check_text(
+                EntityKind::Pipeline,
+                &format!("stages[{i}].name"),
+                "a stage name",
+                &stage_name,
+                crate::limits::MAX_NAME_CHARS,
+                false,
+            )?;
             if def.probability > 100 {
                 return Err(invalid(
                     format!("stages[{i}].probability"),

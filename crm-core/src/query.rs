@@ -53,8 +53,8 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// The largest page size.
-    pub const MAX_LIMIT: u32 = 10_000;
+    /// The largest page size ([`MAX_PAGE_SIZE`](crate::limits::MAX_PAGE_SIZE)).
+    pub const MAX_LIMIT: u32 = crate::limits::MAX_PAGE_SIZE;
     /// The default page size.
     pub const DEFAULT_LIMIT: u32 = 50;
 }

@@ -349,7 +349,7 @@ fn expression(v: Value) -> Result<Expr, Failure> {
     match v {
         Value::String(text) => crm_core::segment::parse(&text)
             .map_err(|e| Failure::new(CrmStatus::InvalidInput, format!("request.expression: {e}"))),
-        tree => serde_json::from_value(tree).map_err(|e| {
+        tree => crm_core::strict_json::from_value(tree).map_err(|e| {
             Failure::new(
                 CrmStatus::InvalidInput,
                 format!("request.expression: not a segment expression: {e}"),
@@ -368,7 +368,8 @@ fn req<T: DeserializeOwned>(json: &str) -> Result<T, Failure> {
 /// - Text that is not JSON is `InvalidJson`, with the line and column.
 /// - JSON that is not an object is `InvalidInput`: requests name their
 ///   fields; a positional array (which serde would otherwise read as a
-///   struct's fields in order) is refused.
+///   struct's fields in order) is refused, here and at every depth
+///   (`{"amount": ["100", "EUR"]}`, see [`crm_core::strict_json`]).
 /// - An object of the wrong shape is `InvalidInput`, naming the JSON path,
 ///   what was expected there and what was found:
 ///   `request_json: amount.amount: expected a decimal string such as
@@ -402,7 +403,9 @@ fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, Failure> {
         ));
     }
     let mut de = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    // Strict: an array is refused wherever a struct is expected, at any
+    // depth (serde would read it positionally).
+    serde_path_to_error::deserialize(crm_core::strict_json::Strict::new(&mut de)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = shape_message(&inner, json);

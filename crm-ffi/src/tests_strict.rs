@@ -177,6 +177,90 @@ fn positional_arrays_are_refused() {
 }
 
 #[test]
+fn nested_positional_arrays_are_refused_naming_the_path() {
+    let e = open();
+    let id = "01900000-0000-7000-8000-000000000001";
+    // Each of these was accepted: serde reads an array as a struct's
+    // fields in order.
+    for (op, request, path) in [
+        (
+            "customer.create",
+            r#"{"kind": "person", "name": "x", "custom": {"m": {"type": "money", "value": ["1", "EUR"]}}}"#
+                .to_owned(),
+            "custom.m.value",
+        ),
+        (
+            "deal.create",
+            format!(
+                r#"{{"customer": "{id}", "pipeline": "{id}", "title": "x", "amount": ["100", "EUR"]}}"#
+            ),
+            "amount",
+        ),
+        ("customer.list", r#"{"filter": []}"#.to_owned(), "filter"),
+        ("customer.count", r#"{"filter": ["x"]}"#.to_owned(), "filter"),
+        (
+            "customer.update",
+            format!(r#"{{"id": "{id}", "version": 1, "patch": ["y"]}}"#),
+            "patch",
+        ),
+        (
+            "rule.create",
+            r#"{"name": "r", "trigger": {"deal_idle": [3]}, "actions": []}"#.to_owned(),
+            "trigger.deal_idle",
+        ),
+    ] {
+        let (st, m, err) = fails(&e, op, &request);
+        assert_eq!(st, CrmStatus::InvalidInput, "{op} {request}: {m}");
+        assert!(m.contains("found an array"), "{op} {request}: {m}");
+        assert!(m.contains("name the fields"), "{op} {request}: {m}");
+        assert_eq!(err["path"], path, "{op} {request}: {err}");
+    }
+    // A segment expression's JSON tree is read as strictly.
+    let (st, m, _) = fails(
+        &e,
+        "segment.create",
+        r#"{"name": "VIP", "expression": {"pred": [{"name": "tags"}, {"contains": {"value": {"tag": "vip"}}}]}}"#,
+    );
+    assert_eq!(st, CrmStatus::InvalidInput, "{m}");
+    assert!(m.contains("found an array"), "{m}");
+    ok(
+        &e,
+        "segment.create",
+        json!({"name": "VIP", "expression": {"pred": {"field": {"name": "tags"},
+               "test": {"contains": {"value": {"tag": "vip"}}}}}}),
+    );
+    // Arrays where a list is asked for stay arrays.
+    ok(
+        &e,
+        "customer.create",
+        json!({"kind": "person", "name": "x", "emails": ["a@b.example"], "tags": ["t"]}),
+    );
+}
+
+#[test]
+fn batches_have_a_bounded_number_of_steps() {
+    let e = open();
+    let step = r#"{"op": "customer.create", "request": {"kind": "person", "name": "x"}}"#;
+    let steps = |n: usize| vec![step; n].join(",");
+    let max = crm_core::limits::MAX_BATCH_STEPS;
+    let (st, m, _) = fails(
+        &e,
+        "batch",
+        &format!(r#"{{"steps": [{}]}}"#, steps(max + 1)),
+    );
+    assert_eq!(st, CrmStatus::InvalidInput);
+    assert!(m.contains("at most 10000"), "{m}");
+    let n = ok(&e, "customer.count", json!({}));
+    assert_eq!(n["count"], 0, "nothing ran");
+    ok(
+        &e,
+        "batch",
+        serde_json::from_str(&format!(r#"{{"steps": [{}]}}"#, steps(3))).unwrap(),
+    );
+    assert_eq!(ok(&e, "customer.count", json!({}))["count"], 3);
+}
+
+#[test]
 fn long_caller_values_are_not_echoed_whole() {
     let e = open();
     let op = "x".repeat(1_000_000);

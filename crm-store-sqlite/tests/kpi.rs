@@ -12,16 +12,7 @@ use crm_store_memory::MemoryStore;
 use crm_store_sqlite::SqliteStore;
 
 /// splitmix64, for a deterministic history.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n
-    }
-}
+type Rng = crm_core::predict::simulate::SplitMix64;
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
@@ -40,7 +31,7 @@ fn report<S: Store>(store: S) -> KpiReport {
         .with_ids(SequentialIds::new(42));
     crm_core::testing::seed_users(crm.store(), (0..3).map(user));
     let s = crm.as_actor(Actor::System);
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     let p = s
         .at(start() - Duration::days(30))
         .create_pipeline(PipelineDef::sales_template("Sales"))

@@ -133,7 +133,8 @@ impl Action {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Assignee {
-    /// The subject record's owner (none if it has none).
+    /// The subject record's owner (none if it has none, or if its owner
+    /// is a deactivated user: a rule never assigns work to one).
     #[default]
     Owner,
     /// A fixed user.
@@ -150,11 +151,13 @@ pub enum Assignee {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Recipient {
-    /// The subject record's owner.
+    /// The subject record's owner (none if it has none, or if its owner
+    /// is a deactivated user).
     #[default]
     Owner,
     /// A fixed user.
     User(UserId),
-    /// The manager of a team (none if the team has no manager).
+    /// The manager of a team (none if the team has no manager, or if the
+    /// manager is deactivated).
     TeamManager(TeamId),
 }

@@ -121,6 +121,16 @@ impl NewRule {
             Trigger::DealStageChanged { to } if to.trim().is_empty() => {
                 return bad("trigger.to", to, "must name a stage");
             }
+            Trigger::DealStageChanged { to } => {
+                crate::limits::check_text(
+                    EntityKind::Rule,
+                    "trigger.to",
+                    "a stage key",
+                    to,
+                    crate::limits::MAX_NAME_CHARS,
+                    false,
+                )?;
+            }
             Trigger::RecordCreated { entity }
                 if !matches!(
                     entity,
@@ -140,6 +150,18 @@ impl NewRule {
                 to,
             } => {
                 check_field_name("trigger", *entity, field, tracked_fields(*entity))?;
+                for (name, v) in [("trigger.from", from), ("trigger.to", to)] {
+                    if let Some(v) = v {
+                        crate::limits::check_text(
+                            EntityKind::Rule,
+                            name,
+                            "a watched value",
+                            v,
+                            crate::limits::MAX_CUSTOM_TEXT_CHARS,
+                            false,
+                        )?;
+                    }
+                }
                 if field == "lifecycle" {
                     for (name, v) in [("trigger.from", from), ("trigger.to", to)] {
                         if let Some(v) = v
@@ -187,6 +209,15 @@ impl NewRule {
                     if title.trim().is_empty() {
                         return bad(&format!("actions[{i}].title"), title, "must not be empty");
                     }
+                    // The task's subject: refused now, not when it fires.
+                    crate::limits::check_text(
+                        EntityKind::Rule,
+                        &format!("actions[{i}].title"),
+                        "a task title",
+                        title.trim(),
+                        crate::limits::MAX_NAME_CHARS,
+                        false,
+                    )?;
                     if *due_in_days > MAX_RULE_DAYS {
                         return bad(
                             &format!("actions[{i}].due_in_days"),
@@ -200,8 +231,18 @@ impl NewRule {
                 {
                     return bad(&format!("actions[{i}].tag"), tag, "is not a valid tag");
                 }
-                Action::Notify { text, .. } if text.trim().is_empty() => {
-                    return bad(&format!("actions[{i}].text"), text, "must not be empty");
+                Action::Notify { text, .. } => {
+                    if text.trim().is_empty() {
+                        return bad(&format!("actions[{i}].text"), text, "must not be empty");
+                    }
+                    crate::limits::check_text(
+                        EntityKind::Rule,
+                        &format!("actions[{i}].text"),
+                        "a notification text",
+                        text,
+                        crate::limits::MAX_NOTIFICATION_CHARS,
+                        true,
+                    )?;
                 }
                 Action::CreateActivity {
                     subject, in_days, ..
@@ -213,6 +254,14 @@ impl NewRule {
                             "must not be empty",
                         );
                     }
+                    crate::limits::check_text(
+                        EntityKind::Rule,
+                        &format!("actions[{i}].subject"),
+                        "an activity subject",
+                        subject.trim(),
+                        crate::limits::MAX_NAME_CHARS,
+                        false,
+                    )?;
                     if *in_days > MAX_RULE_DAYS {
                         return bad(
                             &format!("actions[{i}].in_days"),
@@ -247,7 +296,7 @@ impl NewRule {
                     // An amount is bounded when the rule is saved, not only
                     // when it fires.
                     if *entity == EntityKind::Deal
-                        && let Ok(p) = serde_json::from_value::<crate::DealPatch>(patch)
+                        && let Ok(p) = crate::strict_json::from_value::<crate::DealPatch>(patch)
                         && let Some(amount) = p.amount
                     {
                         crate::deal::validate_amount(amount).map_err(|e| {
@@ -326,9 +375,10 @@ pub(crate) fn set_field_patch(
     };
     let decoded = match entity {
         EntityKind::Customer => {
-            serde_json::from_value::<crate::customer::CustomerPatch>(patch.clone()).map(|_| ())
+            crate::strict_json::from_value::<crate::customer::CustomerPatch>(patch.clone())
+                .map(|_| ())
         }
-        _ => serde_json::from_value::<crate::deal::DealPatch>(patch.clone()).map(|_| ()),
+        _ => crate::strict_json::from_value::<crate::deal::DealPatch>(patch.clone()).map(|_| ()),
     };
     decoded
         .map(|()| patch)

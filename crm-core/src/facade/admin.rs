@@ -77,6 +77,19 @@ impl Batch<'_> {
 
     /// Deactivates (`false`) or reactivates a user (needs write scope
     /// `all` on users). A deactivated user keeps their records but cannot act.
+    ///
+    /// The policy for the records they own: deactivation is allowed while
+    /// the user still owns customers, deals or activities (someone who
+    /// left stays on record as who was responsible), and those records stay
+    /// fully usable. What a deactivated user can no longer become is a *new*
+    /// owner or assignee: creating or reassigning a record to them is
+    /// refused (`owner`: "that user is deactivated"), a rule naming them
+    /// (as assignee or recipient) blocks their deactivation until it is
+    /// changed, and a rule that assigns work to
+    /// or notifies "the owner" of one of their records leaves the task
+    /// unassigned and the notification without a recipient. Reassign their
+    /// records with `update_customer` / `update_deal` (owner changes are
+    /// allowed on closed deals too).
     pub fn set_user_active(&mut self, id: UserId, version: u64, active: bool) -> Result<User> {
         let current = reads::user_in_scope(&*self.tx, &self.access, id)?;
         Self::check_version(EntityKind::User, id, version, current.version)?;

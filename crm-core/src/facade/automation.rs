@@ -273,6 +273,18 @@ impl Batch<'_> {
     /// Creates a rule. See [`Session::create_rule`].
     pub fn create_rule(&mut self, input: NewRule) -> Result<Rule> {
         self.check_automation_admin()?;
+        let n = self.tx.rules()?.len();
+        if n >= crate::limits::MAX_RULES {
+            return Err(Error::invalid(
+                EntityKind::Rule,
+                "rules",
+                format!("{n} rules"),
+                format!(
+                    "a store holds at most {} rules; change or deactivate one instead",
+                    crate::limits::MAX_RULES
+                ),
+            ));
+        }
         input.validate()?;
         self.check_rule_references(&input)?;
         self.check_rule_fields(&input)?;
@@ -622,7 +634,7 @@ impl Batch<'_> {
             Action::CreateTask { title, due_in_days } => {
                 let due = offset_days(at, *due_in_days, "actions.due_in_days")?;
                 let mut task = NewActivity::task(title.clone(), due);
-                if let Some(owner) = subject.owner {
+                if let Some(owner) = self.active_owner(subject)? {
                     task = task.owner(owner);
                 }
                 match (subject.deal, subject.customer) {
@@ -700,8 +712,8 @@ impl Batch<'_> {
                 self.patch_subject(
                     *kind,
                     subject,
-                    || serde_json::from_value(patch.clone()).map_err(bad),
-                    || serde_json::from_value(patch.clone()).map_err(bad),
+                    || crate::strict_json::from_value(patch.clone()).map_err(bad),
+                    || crate::strict_json::from_value(patch.clone()).map_err(bad),
                 )?;
             }
             Action::ChangeOwner { entity: kind, to } => {
@@ -715,10 +727,11 @@ impl Batch<'_> {
             }
             Action::Notify { text, to } => {
                 let recipient = match to {
-                    Recipient::Owner => subject.owner,
+                    Recipient::Owner => self.active_owner(subject)?,
                     Recipient::User(u) => Some(self.active_user(*u)?),
                     Recipient::TeamManager(t) => {
-                        self.tx
+                        let manager = self
+                            .tx
                             .team(*t)?
                             .ok_or_else(|| {
                                 Error::invalid(
@@ -728,7 +741,8 @@ impl Batch<'_> {
                                     "no team has this id",
                                 )
                             })?
-                            .manager
+                            .manager;
+                        self.if_active(manager)?
                     }
                 };
                 let n = Notification {
@@ -759,6 +773,20 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// The subject's owner, if it has one who is active. A deactivated
+    /// user keeps the records they own, but a rule never assigns them new
+    /// work or notifies them: the task is unassigned, the notification has
+    /// no recipient (the change that fired the rule still goes through).
+    fn active_owner(&self, subject: &Subject) -> Result<Option<UserId>> {
+        self.if_active(subject.owner)
+    }
+
+    /// `u` if it is a stored, active user, else `None`.
+    fn if_active(&self, u: Option<UserId>) -> Result<Option<UserId>> {
+        let Some(u) = u else { return Ok(None) };
+        Ok(self.tx.user(u)?.filter(|user| user.active).map(|_| u))
+    }
+
     /// `u`, if it is an active user.
     fn active_user(&self, u: UserId) -> Result<UserId> {
         match self.tx.user(u)? {
@@ -776,7 +804,7 @@ impl Batch<'_> {
     /// moves the team's stored cursor in this transaction.
     fn assignee(&mut self, a: Assignee, subject: &Subject) -> Result<Option<UserId>> {
         match a {
-            Assignee::Owner => Ok(subject.owner),
+            Assignee::Owner => self.active_owner(subject),
             Assignee::User(u) => self.active_user(u).map(Some),
             Assignee::RoundRobin(team) => {
                 let mut active = Vec::new();

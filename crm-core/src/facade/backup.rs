@@ -168,15 +168,21 @@ impl<S: Store> Session<'_, S> {
         let mut lines_read = 0u64;
         // Where each record came from, to name the line of a finding.
         let mut line_of: HashMap<(EntityKind, String), u64> = HashMap::new();
-        for (i, text) in input.lines().enumerate() {
-            let n = i as u64 + 1;
-            lines_read = n;
+        let mut input = input;
+        let mut raw = Vec::new();
+        for n in 1u64.. {
             let fail = |reason: String| Error::Backup { line: n, reason };
-            let text = text.map_err(|e| fail(format!("cannot be read: {e}")))?;
+            let Some(text) = next_line(&mut input, &mut raw)
+                .map_err(|e| fail(format!("cannot be read: {e}")))?
+            else {
+                break;
+            };
+            lines_read = n;
+            let text = text.map_err(fail)?;
             if text.trim().is_empty() {
                 continue;
             }
-            let line: Line = serde_json::from_str(&text)
+            let line: Line = crate::strict_json::from_str(text)
                 .map_err(|e| fail(format!("is not a backup record: {e}")))?;
             if n == 1 {
                 match &line {
@@ -383,4 +389,36 @@ fn write_failed(reason: String) -> Error {
         line: 0,
         reason: format!("writing the backup failed: {reason}"),
     }
+}
+
+/// The next line of a backup (without its line break) in `buf`, read
+/// without ever holding more than
+/// [`MAX_BACKUP_LINE_BYTES`](crate::limits::MAX_BACKUP_LINE_BYTES) + 1
+/// bytes of it: `None` at the end, `Some(Err(why))` for a line past the
+/// bound or not UTF-8.
+fn next_line<'b>(
+    input: &mut impl BufRead,
+    buf: &'b mut Vec<u8>,
+) -> std::io::Result<Option<std::result::Result<&'b str, String>>> {
+    use std::io::Read;
+    let max = crate::limits::MAX_BACKUP_LINE_BYTES;
+    buf.clear();
+    let read = input.take(max as u64 + 2).read_until(b'\n', buf)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    if buf.len() > max {
+        return Ok(Some(Err(format!(
+            "is longer than {max} bytes, the bound of one backup line"
+        ))));
+    }
+    Ok(Some(std::str::from_utf8(buf).map_err(|e| {
+        format!("cannot be read: it is not UTF-8 ({e})")
+    })))
 }

@@ -81,6 +81,12 @@ impl<S: Store> Session<'_, S> {
             .headers()
             .map_err(|e| csv_failure(entity, &e))?
             .clone();
+        crate::limits::check_count(
+            entity,
+            "csv.columns",
+            headers.len(),
+            crate::limits::MAX_CSV_COLUMNS,
+        )?;
         let mut batch = self.open_batch()?;
         let schema = batch.field_schema(entity)?;
         let layout = Layout::new(entity, I::COLUMNS, &headers, &options.columns, &schema)?;
@@ -121,6 +127,17 @@ impl<S: Store> Session<'_, S> {
                 }
             }
             report.rows += 1;
+            if report.rows > crate::limits::MAX_CSV_ROWS as u64 {
+                return Err(Error::invalid(
+                    entity,
+                    "csv.rows",
+                    format!("more than {} rows", crate::limits::MAX_CSV_ROWS),
+                    format!(
+                        "one import reads at most {} rows; split the file",
+                        crate::limits::MAX_CSV_ROWS
+                    ),
+                ));
+            }
             let line = record.position().map_or(0, |p| p.line());
             let mut row = Row::new(
                 &record,
@@ -131,7 +148,17 @@ impl<S: Store> Session<'_, S> {
                 line,
             );
             let own_id = row.own_id();
-            if record.len() != layout.width() {
+            let max = crate::limits::MAX_CSV_FIELD_BYTES;
+            if let Some((i, cell)) = record.iter().enumerate().find(|(_, c)| c.len() > max) {
+                row.problem(
+                    headers.get(i).unwrap_or(""),
+                    "",
+                    format!(
+                        "the cell has {} bytes; a cell has at most {max}",
+                        cell.len()
+                    ),
+                );
+            } else if record.len() != layout.width() {
                 // The cells no longer line up with the columns: reading
                 // them would only report noise.
                 row.problem(

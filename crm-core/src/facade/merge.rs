@@ -150,6 +150,15 @@ impl Batch<'_> {
                 .or_insert_with(|| value.clone());
         }
         next.roles.extend(merged.roles.iter().copied());
+        // The merged state is held to the bounds and rules of any update.
+        use crate::limits::{MAX_CONTACT_POINTS, MAX_TAGS_PER_RECORD, check_count};
+        let kind = EntityKind::Customer;
+        check_count(kind, "tags", next.tags.len(), MAX_TAGS_PER_RECORD)?;
+        check_count(kind, "emails", next.emails.len(), MAX_CONTACT_POINTS)?;
+        check_count(kind, "phones", next.phones.len(), MAX_CONTACT_POINTS)?;
+        if next.owner != survivor.owner {
+            self.check_owner(kind, next.owner)?;
+        }
         next.version += 1;
         next.updated_at = now.max(survivor.updated_at);
 

@@ -311,6 +311,13 @@ impl<'c, S: Store> Session<'c, S> {
     }
 
     /// Changes a deal's fields.
+    ///
+    /// A won or lost deal is frozen (see [`crate::deal`]): only its owner
+    /// changes here; any other change is refused naming its status, and
+    /// goes through [`reopen_deal`](Self::reopen_deal) or the audited
+    /// [`correct_deal`](Self::correct_deal). The guards of the deal's
+    /// current stage hold: a change that clears a field they require is
+    /// refused. A new owner must be a stored, active user.
     pub fn update_deal(&self, id: DealId, version: u64, patch: DealPatch) -> Result<Deal> {
         self.batch(|b| b.update_deal(id, version, patch))
     }

@@ -311,6 +311,8 @@ impl Importer for DealImporter {
                 "stage" => "stage",
                 "amount" => "amount",
                 "lost_reason" => "lost_reason",
+                "owner" => "owner",
+                "expected_close_date" => "expected_close_date",
                 // A move dated before the deal's creation.
                 "at" => match row.closing.as_ref().map(|c| c.kind) {
                     Some(StageKind::Lost) => "lost_at",

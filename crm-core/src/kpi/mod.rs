@@ -405,12 +405,45 @@ pub(crate) fn add_to(
 /// assert!(rates.convert(&Money::parse("1", "GBP").unwrap()).is_err());
 /// # Ok::<(), crm_core::kpi::KpiError>(())
 /// ```
+///
+/// In JSON `{"reporting", "rates": {"USD": "0.92", ...}}`, each rate
+/// checked as by [`RateTable::with_rate`] when read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RateTableJson", into = "RateTableJson")]
 pub struct RateTable {
     reporting: Currency,
     rates: BTreeMap<Currency, Decimal>,
+}
+
+/// The JSON form of [`RateTable`], before its checks.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+struct RateTableJson {
+    reporting: Currency,
+    rates: BTreeMap<Currency, Decimal>,
+}
+
+impl TryFrom<RateTableJson> for RateTable {
+    type Error = KpiError;
+
+    fn try_from(j: RateTableJson) -> Result<Self, KpiError> {
+        j.rates
+            .into_iter()
+            .try_fold(RateTable::new(j.reporting), |t, (from, rate)| {
+                t.with_rate(from, rate)
+            })
+    }
+}
+
+impl From<RateTable> for RateTableJson {
+    fn from(t: RateTable) -> Self {
+        RateTableJson {
+            reporting: t.reporting,
+            rates: t.rates,
+        }
+    }
 }
 
 impl RateTable {
@@ -547,3 +580,26 @@ pub fn local_date(t: DateTime<Utc>, zone: ReportZone) -> NaiveDate {
 
 /// Owner key used in per-owner breakdowns (`None` = deals without owner).
 pub type OwnerKey = Option<UserId>;
+
+#[cfg(test)]
+mod rate_table_tests {
+    use super::*;
+
+    /// A rate table read from JSON is checked as `with_rate` checks: a
+    /// zero or negative rate (which made every converted total 0 or
+    /// negative) is refused.
+    #[test]
+    fn rates_read_from_json_are_positive() {
+        let t = RateTable::new(Currency::EUR)
+            .with_rate(Currency::USD, Decimal::new(92, 2))
+            .expect("rate");
+        let text = serde_json::to_string(&t).expect("json");
+        assert_eq!(text, r#"{"reporting":"EUR","rates":{"USD":"0.92"}}"#);
+        assert_eq!(serde_json::from_str::<RateTable>(&text).expect("back"), t);
+        for bad in ["0", "-0.92"] {
+            let text = format!(r#"{{"reporting":"EUR","rates":{{"USD":"{bad}"}}}}"#);
+            let err = serde_json::from_str::<RateTable>(&text).expect_err(bad);
+            assert!(err.to_string().contains("greater than zero"), "{err}");
+        }
+    }
+}

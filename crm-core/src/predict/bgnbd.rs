@@ -40,17 +40,47 @@ use super::{PredictError, invalid};
 const MODEL: &str = "BG/NBD";
 
 /// BG/NBD parameters for data in time unit `U` (`α` is a duration in `U`).
+/// In JSON `{"r", "alpha", "a", "b"}`, checked as by [`BgNbd::new`] when
+/// read.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-#[serde(bound = "")]
+#[serde(try_from = "BgNbdJson", into = "BgNbdJson", bound = "")]
 pub struct BgNbd<U: TimeUnit> {
     r: f64,
     alpha: f64,
     a: f64,
     b: f64,
-    #[serde(skip)]
     unit: PhantomData<U>,
+}
+
+/// The JSON form of [`BgNbd`], before its checks.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+struct BgNbdJson {
+    r: f64,
+    alpha: f64,
+    a: f64,
+    b: f64,
+}
+
+impl<U: TimeUnit> TryFrom<BgNbdJson> for BgNbd<U> {
+    type Error = PredictError;
+
+    fn try_from(j: BgNbdJson) -> Result<Self, PredictError> {
+        BgNbd::new(j.r, j.alpha, j.a, j.b)
+    }
+}
+
+impl<U: TimeUnit> From<BgNbd<U>> for BgNbdJson {
+    fn from(m: BgNbd<U>) -> Self {
+        BgNbdJson {
+            r: m.r,
+            alpha: m.alpha,
+            a: m.a,
+            b: m.b,
+        }
+    }
 }
 
 impl<U: TimeUnit> BgNbd<U> {

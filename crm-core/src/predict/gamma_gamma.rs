@@ -15,14 +15,43 @@ use super::{PredictError, invalid};
 
 const MODEL: &str = "Gamma-Gamma";
 
-/// Gamma-Gamma parameters (`v` is in the data's currency).
+/// Gamma-Gamma parameters (`v` is in the data's currency). In JSON
+/// `{"p", "q", "v"}`, checked as by [`GammaGamma::new`] when read.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "GammaGammaJson", into = "GammaGammaJson")]
 pub struct GammaGamma {
     p: f64,
     q: f64,
     v: f64,
+}
+
+/// The JSON form of [`GammaGamma`], before its checks.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+struct GammaGammaJson {
+    p: f64,
+    q: f64,
+    v: f64,
+}
+
+impl TryFrom<GammaGammaJson> for GammaGamma {
+    type Error = PredictError;
+
+    fn try_from(j: GammaGammaJson) -> Result<Self, PredictError> {
+        GammaGamma::new(j.p, j.q, j.v)
+    }
+}
+
+impl From<GammaGamma> for GammaGammaJson {
+    fn from(m: GammaGamma) -> Self {
+        GammaGammaJson {
+            p: m.p,
+            q: m.q,
+            v: m.v,
+        }
+    }
 }
 
 impl GammaGamma {

@@ -36,15 +36,60 @@ pub const MAX_CLV_PERIODS: u32 = 10_000;
 
 /// A CLV horizon and discount period in calendar unit `C`, and the
 /// discount rate per period.
+///
+/// In JSON `{"horizon", "discount_period", "discount_rate", "periods"?}`,
+/// checked as by [`ClvOptions::new`] when read (`periods`, written for
+/// readers, must then be horizon ÷ discount period).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-#[serde(bound = "")]
+#[serde(try_from = "ClvJson<C>", into = "ClvJson<C>", bound = "")]
 pub struct ClvOptions<C: TimeUnit> {
     horizon: Span<C>,
     discount_period: Span<C>,
     discount_rate: f64,
     periods: u32,
+}
+
+/// The JSON form of [`ClvOptions`], before its checks.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields, bound = "")]
+struct ClvJson<C: TimeUnit> {
+    horizon: Span<C>,
+    discount_period: Span<C>,
+    discount_rate: f64,
+    #[serde(default)]
+    periods: Option<u32>,
+}
+
+impl<C: TimeUnit> TryFrom<ClvJson<C>> for ClvOptions<C> {
+    type Error = PredictError;
+
+    fn try_from(j: ClvJson<C>) -> Result<Self, PredictError> {
+        let options = ClvOptions::new(j.horizon, j.discount_period, j.discount_rate)?;
+        match j.periods {
+            Some(p) if p != options.periods => Err(invalid(
+                "periods",
+                p,
+                &format!(
+                    "must be the horizon divided by the discount period ({})",
+                    options.periods
+                ),
+            )),
+            _ => Ok(options),
+        }
+    }
+}
+
+impl<C: TimeUnit> From<ClvOptions<C>> for ClvJson<C> {
+    fn from(o: ClvOptions<C>) -> Self {
+        ClvJson {
+            horizon: o.horizon,
+            discount_period: o.discount_period,
+            discount_rate: o.discount_rate,
+            periods: Some(o.periods),
+        }
+    }
 }
 
 impl<C: TimeUnit> ClvOptions<C> {

@@ -284,17 +284,10 @@ mod tests {
     }
 
     /// splitmix64, for reproducible inputs.
-    struct Draws(u64);
+    struct Draws(crate::predict::simulate::SplitMix64);
     impl Draws {
-        fn unit(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        }
         fn range(&mut self, lo: f64, hi: f64) -> f64 {
-            lo + (hi - lo) * self.unit()
+            lo + (hi - lo) * self.0.unit()
         }
     }
 
@@ -304,7 +297,7 @@ mod tests {
     /// and they suffice for every `z ≤ 0.6`.
     #[test]
     fn cached_sum_matches_the_reference_series() {
-        let mut d = Draws(11);
+        let mut d = Draws(crate::predict::simulate::SplitMix64::new(11));
         let (mut worst, mut cached) = (0.0_f64, 0);
         for _ in 0..20_000 {
             let bg = BgNbd::<Week>::new(
@@ -315,7 +308,7 @@ mod tests {
             )
             .unwrap();
             let scorer = bg.scorer();
-            let x = (d.unit() * f64::from(CACHED_FREQUENCIES)) as u32;
+            let x = (d.0.unit() * f64::from(CACHED_FREQUENCIES)) as u32;
             let z = d.range(0.0, 0.95);
             let row = scorer.rows[x as usize].as_ref().unwrap();
             let (p, q, c) = row_parameters(&bg, x);

@@ -472,3 +472,81 @@ proptest! {
         prop_assert!((mean - e).abs() < 1e-6 * e.max(1.0), "mean {} vs E {}", mean, e);
     }
 }
+
+/// Reading options and histories from JSON checks them as their
+/// constructors do: a derived `Deserialize` used to fill the private
+/// fields directly (a CLV run of 4 294 967 295 periods, a negative span,
+/// a last purchase after the end of observation).
+#[test]
+fn json_forms_are_checked_like_the_constructors() {
+    let opts =
+        ClvOptions::<Month>::new(Span::new(12.0).unwrap(), Span::new(1.0).unwrap(), 0.01).unwrap();
+    let text = serde_json::to_string(&opts).unwrap();
+    assert_eq!(
+        text,
+        r#"{"horizon":12.0,"discount_period":1.0,"discount_rate":0.01,"periods":12}"#
+    );
+    assert_eq!(
+        serde_json::from_str::<ClvOptions<Month>>(&text).unwrap(),
+        opts
+    );
+    let without_periods = r#"{"horizon":12.0,"discount_period":1.0,"discount_rate":0.01}"#;
+    assert_eq!(
+        serde_json::from_str::<ClvOptions<Month>>(without_periods).unwrap(),
+        opts
+    );
+    for (bad, says) in [
+        (
+            r#"{"horizon":12.0,"discount_period":1.0,"discount_rate":0.01,"periods":4294967295}"#,
+            "periods",
+        ),
+        (
+            r#"{"horizon":1e9,"discount_period":1.0,"discount_rate":0.01}"#,
+            "from 1 to 10000",
+        ),
+        (
+            r#"{"horizon":12.0,"discount_period":0.0,"discount_rate":0.01}"#,
+            "positive",
+        ),
+        (
+            r#"{"horizon":12.0,"discount_period":1.0,"discount_rate":-2.0}"#,
+            "greater than -1",
+        ),
+        (
+            r#"{"horizon":-12.0,"discount_period":1.0,"discount_rate":0.01}"#,
+            "not negative",
+        ),
+    ] {
+        let err = serde_json::from_str::<ClvOptions<Month>>(bad).unwrap_err();
+        assert!(err.to_string().contains(says), "{bad}: {err}");
+    }
+    let rfm = Rfm::<Day>::new(
+        2,
+        Span::new(10.0).unwrap(),
+        Span::new(30.0).unwrap(),
+        Decimal::TEN,
+    )
+    .unwrap();
+    let text = serde_json::to_string(&rfm).unwrap();
+    assert_eq!(serde_json::from_str::<Rfm<Day>>(&text).unwrap(), rfm);
+    let after_end = r#"{"frequency":2,"recency":40.0,"age":30.0,"monetary":"10"}"#;
+    let err = serde_json::from_str::<Rfm<Day>>(after_end).unwrap_err();
+    assert!(
+        err.to_string().contains("after the end of observation"),
+        "{err}"
+    );
+    assert!(serde_json::from_str::<Span<Day>>("-1.0").is_err());
+    // Fitted models: parameters finite and positive.
+    let m = BgNbd::<Day>::new(0.24, 4.41, 0.79, 2.43).unwrap();
+    let text = serde_json::to_string(&m).unwrap();
+    assert_eq!(text, r#"{"r":0.24,"alpha":4.41,"a":0.79,"b":2.43}"#);
+    assert_eq!(serde_json::from_str::<BgNbd<Day>>(&text).unwrap(), m);
+    let err = serde_json::from_str::<BgNbd<Day>>(r#"{"r":0.24,"alpha":-1,"a":0.79,"b":2.43}"#)
+        .unwrap_err();
+    assert!(err.to_string().contains("finite and positive"), "{err}");
+    let g = GammaGamma::new(6.25, 3.74, 15.44).unwrap();
+    let text = serde_json::to_string(&g).unwrap();
+    assert_eq!(serde_json::from_str::<GammaGamma>(&text).unwrap(), g);
+    let err = serde_json::from_str::<GammaGamma>(r#"{"p":0,"q":3.74,"v":15.44}"#).unwrap_err();
+    assert!(err.to_string().contains("finite and positive"), "{err}");
+}

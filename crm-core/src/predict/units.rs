@@ -73,14 +73,28 @@ impl TimeUnit for Month {
     const SHORT: &'static str = "m";
 }
 
-/// A non-negative, finite duration in unit `U`.
+/// A non-negative, finite duration in unit `U`. In JSON a number, checked
+/// as by [`Span::new`] when read.
 #[derive(Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(transparent)]
+#[serde(try_from = "f64", into = "f64", bound = "U: TimeUnit")]
 pub struct Span<U> {
     value: f64,
-    #[serde(skip)]
     unit: PhantomData<U>,
+}
+
+impl<U: TimeUnit> TryFrom<f64> for Span<U> {
+    type Error = PredictError;
+
+    fn try_from(value: f64) -> Result<Self, PredictError> {
+        Span::new(value)
+    }
+}
+
+impl<U> From<Span<U>> for f64 {
+    fn from(s: Span<U>) -> f64 {
+        s.value
+    }
 }
 
 impl<U: TimeUnit> Span<U> {
@@ -124,15 +138,47 @@ impl<U: TimeUnit> fmt::Debug for Span<U> {
 /// frequency `x` (repeat purchases), recency `t_x` (first to last
 /// purchase), age `T` (first purchase to the end of observation) and the
 /// mean value of the repeat purchases.
+///
+/// In JSON an object of the four fields, checked as by [`Rfm::new`] when
+/// read.
 #[derive(Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-#[serde(bound = "")]
+#[serde(try_from = "RfmJson<U>", into = "RfmJson<U>", bound = "")]
 pub struct Rfm<U: TimeUnit> {
     frequency: u32,
     recency: Span<U>,
     age: Span<U>,
     monetary: Decimal,
+}
+
+/// The JSON form of an [`Rfm`], before its checks.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields, bound = "")]
+struct RfmJson<U: TimeUnit> {
+    frequency: u32,
+    recency: Span<U>,
+    age: Span<U>,
+    monetary: Decimal,
+}
+
+impl<U: TimeUnit> TryFrom<RfmJson<U>> for Rfm<U> {
+    type Error = PredictError;
+
+    fn try_from(j: RfmJson<U>) -> Result<Self, PredictError> {
+        Rfm::new(j.frequency, j.recency, j.age, j.monetary)
+    }
+}
+
+impl<U: TimeUnit> From<Rfm<U>> for RfmJson<U> {
+    fn from(r: Rfm<U>) -> Self {
+        RfmJson {
+            frequency: r.frequency,
+            recency: r.recency,
+            age: r.age,
+            monetary: r.monetary,
+        }
+    }
 }
 
 impl<U: TimeUnit> fmt::Debug for Rfm<U> {

@@ -179,6 +179,19 @@ pub(crate) fn validate_expr(e: &Expr) -> Result<()> {
             format!("an expression tree is at most {MAX_TREE_DEPTH} levels deep"),
         ));
     }
+    // The JSON form is held to the text form's length, so every stored
+    // expression can be printed and parsed back (and no single value in
+    // it, such as a `contains` text, is larger than the text allows).
+    let bytes = e.to_string().len();
+    let max = crate::limits::MAX_EXPRESSION_BYTES;
+    if bytes > max {
+        return Err(Error::invalid(
+            EntityKind::Segment,
+            "expression",
+            format!("{bytes} bytes as text"),
+            format!("an expression is at most {max} bytes in its text form"),
+        ));
+    }
     e.check()
 }
 

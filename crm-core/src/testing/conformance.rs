@@ -22,8 +22,10 @@ use proptest::test_runner::{Config, TestRunner};
 mod automation;
 mod automation_rules;
 mod backup;
+mod bounds;
 mod custom_field;
 mod data_access;
+mod extremes;
 mod import;
 mod invariants;
 mod merge;
@@ -32,8 +34,10 @@ mod verify;
 pub use automation::*;
 pub use automation_rules::*;
 pub use backup::*;
+pub use bounds::*;
 pub use custom_field::*;
 pub use data_access::*;
+pub use extremes::*;
 pub use import::*;
 pub use invariants::*;
 pub use merge::*;
@@ -88,6 +92,16 @@ macro_rules! store_conformance_tests {
             rule_durations_are_bounded_and_old_rules_never_panic,
             sizes_are_bounded_with_clear_errors,
             aggregate_overflow_names_the_currency_and_the_figure,
+            rule_values_refuse_positional_arrays,
+            rules_never_assign_to_a_deactivated_owner,
+            merges_keep_the_record_invariants,
+            pipelines_are_bounded,
+            rules_are_bounded,
+            custom_field_definitions_are_bounded,
+            csv_imports_are_bounded,
+            restore_bounds_lines_and_refuses_positional_records,
+            extreme_times_never_panic,
+            imports_with_extreme_dates_never_panic,
             merge_refusals_change_nothing,
             custom_fields_are_defined_checked_and_versioned,
             data_paths_respect_access,

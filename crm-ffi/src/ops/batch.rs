@@ -70,6 +70,16 @@ pub(super) fn step_ops() -> Vec<&'static str> {
 
 pub(super) fn run(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: BatchRequest = req(request)?;
+    let max = crm_core::limits::MAX_BATCH_STEPS;
+    if r.steps.len() > max {
+        return Err(Failure::new(
+            CrmStatus::InvalidInput,
+            format!(
+                "request.steps: {} steps; a batch has at most {max} (split it into several batches)",
+                r.steps.len()
+            ),
+        ));
+    }
     let mut steps = Vec::with_capacity(r.steps.len());
     for (i, s) in r.steps.into_iter().enumerate() {
         let build = match find(&s.op).map(|o| o.run) {

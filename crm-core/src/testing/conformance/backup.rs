@@ -273,3 +273,48 @@ pub fn restore_refuses_damaged_backups<S: Store, T: Store>(source: S, store: T) 
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// Restore reads a backup line by line without holding more than
+/// [`MAX_BACKUP_LINE_BYTES`](crate::limits::MAX_BACKUP_LINE_BYTES) of one
+/// line: a longer line (a damaged file without line breaks) is refused
+/// naming its number; a record written as a positional array is refused
+/// like a request; nothing is restored.
+pub fn restore_bounds_lines_and_refuses_positional_records<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let header = format!(
+        r#"{{"header":{{"format":"{}","version":{}}}}}"#,
+        crate::backup::FORMAT,
+        crate::backup::VERSION
+    );
+    let max = crate::limits::MAX_BACKUP_LINE_BYTES;
+    let long = format!("{header}\n{}\n", "x".repeat(max + 1));
+    match s.restore(long.as_bytes()) {
+        Err(Error::Backup { line, reason }) => {
+            assert_eq!(line, 2);
+            assert!(reason.contains("longer than 16777216 bytes"), "{reason}");
+        }
+        other => panic!("an overlong line: {other:?}"),
+    }
+    // A positional header (which serde would read field by field).
+    let positional = format!(
+        "{{\"header\":[\"{}\",{}]}}\n",
+        crate::backup::FORMAT,
+        crate::backup::VERSION
+    );
+    match s.restore(positional.as_bytes()) {
+        Err(Error::Backup { line, reason }) => {
+            assert_eq!(line, 1);
+            assert!(reason.contains("found an array"), "{reason}");
+        }
+        other => panic!("a positional record: {other:?}"),
+    }
+    assert_eq!(
+        s.count_customers(&CustomerFilter::default())
+            .expect("count"),
+        0
+    );
+    // The header alone (with a Windows line break) restores an empty store.
+    s.restore(format!("{header}\r\n").as_bytes())
+        .expect("an empty backup");
+}

@@ -97,6 +97,37 @@ pub fn owners_and_assignees_must_be_active_users<S: Store>(store: S) {
         assert!(!report.written);
         assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
         assert_eq!(report.problems[0].column, "owner");
+        // Deal and activity rows too.
+        for (report, what) in [
+            (
+                s.import_deals(
+                    format!("title,customer,owner\nGears,ACME,{who}\n").as_bytes(),
+                    &ImportOptions::default(),
+                ),
+                "deal import",
+            ),
+            (
+                s.import_activities(
+                    format!("kind,subject,customer,owner\nnote,Hello,ACME,{who}\n").as_bytes(),
+                    &ImportOptions::default(),
+                ),
+                "activity import",
+            ),
+        ] {
+            let report = report.expect("import runs");
+            assert!(!report.written, "{what}");
+            assert_eq!(report.problems.len(), 1, "{what}: {:?}", report.problems);
+            assert_eq!(
+                report.problems[0].column, "owner",
+                "{what}: {:?}",
+                report.problems
+            );
+            assert!(
+                report.problems[0].reason.contains(why),
+                "{what}: {:?}",
+                report.problems
+            );
+        }
     }
     assert_eq!(all_events(crm.store()).len(), before, "a refusal wrote");
     assert_eq!(s.count_customers(&CustomerFilter::default()).expect("n"), 1);
@@ -595,6 +626,25 @@ pub fn sizes_are_bounded_with_clear_errors<S: Store>(store: S) {
         s.evaluate_expr(&wide, &PageRequest::default()).is_err(),
         "evaluating a tree past the bound"
     );
+    // The JSON form is held to the text form's length: one huge value in
+    // a single node is refused too.
+    let near: Expr = format!("name contains \"{}\"", "a".repeat(60_000))
+        .parse()
+        .expect("within the text bound");
+    s.create_segment("Long value", near.clone())
+        .expect("a long value within the bound");
+    let segment::Expr::Pred(mut pred) = near else {
+        panic!("a predicate")
+    };
+    pred.test = segment::Test::Contains {
+        value: segment::Value::Text("a".repeat(limits::MAX_EXPRESSION_BYTES)),
+    };
+    let e = invalid(
+        s.create_segment("Huge value", Expr::Pred(pred)),
+        "a huge value in JSON",
+    );
+    assert_eq!(e.field, "expression");
+    assert!(e.reason.contains("65536 bytes in its text form"), "{e}");
 }
 
 /// Amounts stored before the bound (written here straight into the store)
@@ -635,4 +685,196 @@ pub fn aggregate_overflow_names_the_currency_and_the_figure<S: Store>(store: S) 
     );
     assert_eq!(e.field, "won_amount");
     assert!(e.reason.contains("in EUR"), "{e}");
+}
+
+/// A rule's `set_field` value is read as strictly as a request: an array
+/// where a struct is expected (an amount given as `["100", "EUR"]`) is
+/// refused when the rule is saved, naming the action, instead of being
+/// read field by field in declaration order.
+pub fn rule_values_refuse_positional_arrays<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let before = all_events(crm.store()).len();
+    let e = invalid(
+        s.create_rule(
+            NewRule::new("Price", Trigger::DealWon).action(Action::SetField {
+                entity: EntityKind::Deal,
+                field: "amount".into(),
+                value: serde_json::json!(["100", "EUR"]),
+            }),
+        ),
+        "positional amount",
+    );
+    assert_eq!(e.field, "actions[0].value");
+    assert!(e.reason.contains("found an array"), "{e}");
+    assert_eq!(all_events(crm.store()).len(), before, "a refusal wrote");
+    s.create_rule(
+        NewRule::new("Price", Trigger::DealWon).action(Action::SetField {
+            entity: EntityKind::Deal,
+            field: "amount".into(),
+            value: serde_json::json!({"amount": "100", "currency": "EUR"}),
+        }),
+    )
+    .expect("the named form is accepted");
+}
+
+/// A deactivated user keeps the records they own (history says who was
+/// responsible), and those records stay usable: a rule that assigns work
+/// or notifies "the owner" of such a record creates the task unassigned
+/// and the notification without a recipient, instead of failing the
+/// change that fired it (a stage move by a colleague) for as long as the
+/// record is not reassigned. A deactivated user is never newly assigned.
+pub fn rules_never_assign_to_a_deactivated_owner<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let ann = s
+        .create_user(NewUser::new("Ann", "ann@example.com"))
+        .expect("ann");
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let acme = s
+        .create_customer(NewCustomer::organisation("ACME").owner(ann.id))
+        .expect("acme");
+    let d = s
+        .create_deal(
+            NewDeal::new(acme.id, p.id, "Robots")
+                .owner(ann.id)
+                .amount(eur("100"))
+                .expected_close_date(NaiveDate::from_ymd_opt(2026, 3, 31).expect("date")),
+        )
+        .expect("deal");
+    s.create_rule(
+        NewRule::new(
+            "Proposal follow-up",
+            Trigger::DealStageChanged {
+                to: "proposal".into(),
+            },
+        )
+        .action(Action::CreateTask {
+            title: "Send the proposal".into(),
+            due_in_days: 2,
+        })
+        .action(Action::CreateActivity {
+            kind: ActivityKind::Call,
+            subject: "Call about the proposal".into(),
+            in_days: 3,
+            assignee: Assignee::Owner,
+        })
+        .action(Action::Notify {
+            text: "Proposal stage".into(),
+            to: crate::automation::Recipient::Owner,
+        }),
+    )
+    .expect("rule");
+    let ann = s.deactivate_user(ann.id, ann.version).expect("deactivate");
+    assert!(!ann.active);
+    let moved = s
+        .move_deal(d.id, d.version, "proposal")
+        .expect("a colleague moves the deal of a deactivated owner");
+    assert_eq!(moved.owner, Some(ann.id), "the deal keeps its owner");
+    let made = s
+        .activities(&ActivityQuery::new().limit(10))
+        .expect("activities")
+        .items;
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert!(
+        made.iter().all(|a| a.owner.is_none()),
+        "work is never assigned to a deactivated user: {made:?}"
+    );
+    let outbox = s.outbox(false).expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].recipient, None);
+
+    // Reactivated, the owner gets the work again.
+    let ann = s.reactivate_user(ann.id, ann.version).expect("reactivate");
+    let d2 = s
+        .create_deal(
+            NewDeal::new(acme.id, p.id, "Spares")
+                .owner(ann.id)
+                .amount(eur("100"))
+                .expected_close_date(NaiveDate::from_ymd_opt(2026, 3, 31).expect("date")),
+        )
+        .expect("deal");
+    s.move_deal(d2.id, d2.version, "proposal").expect("move");
+    let owned = s
+        .activities(&ActivityQuery::new().limit(10))
+        .expect("activities")
+        .items
+        .into_iter()
+        .filter(|a| a.owner == Some(ann.id))
+        .count();
+    assert_eq!(owned, 2);
+    assert_eq!(
+        s.outbox(false).expect("outbox").last().map(|n| n.recipient),
+        Some(Some(ann.id))
+    );
+}
+
+/// A merge builds a new state of the survivor, so it is held to the same
+/// invariants as an update: the union of tags, e-mails and phones stays
+/// within the per-record bounds, and an owner taken from the merged
+/// customer must be an active user. A refused merge changes nothing.
+pub fn merges_keep_the_record_invariants<S: Store>(store: S) {
+    use crate::merge::{Keep, MergePolicy};
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let tags = |prefix: &str, n: usize| (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let mut a = NewCustomer::person("Ada");
+    a.tags = tags("a", 60);
+    let a = s.create_customer(a).expect("a");
+    let mut b = NewCustomer::person("Ada L.");
+    b.tags = tags("b", 60);
+    let b = s.create_customer(b).expect("b");
+    let before = all_events(crm.store()).len();
+    let e = invalid(
+        s.merge_customers(a.id, a.version, b.id, b.version, &MergePolicy::default()),
+        "120 tags",
+    );
+    assert_eq!(e.field, "tags");
+    assert!(e.reason.contains("100"), "{e}");
+
+    let mails = |prefix: &str| {
+        (0..15)
+            .map(|i| format!("{prefix}{i}@example.com"))
+            .collect::<Vec<_>>()
+    };
+    let mut c = NewCustomer::person("Grace");
+    c.emails = mails("c");
+    let c = s.create_customer(c).expect("c");
+    let mut d = NewCustomer::person("Grace H.");
+    d.emails = mails("d");
+    let d = s.create_customer(d).expect("d");
+    let e = invalid(
+        s.merge_customers(c.id, c.version, d.id, d.version, &MergePolicy::default()),
+        "30 e-mails",
+    );
+    assert_eq!(e.field, "emails");
+
+    let bob = s
+        .create_user(NewUser::new("Bob", "bob@example.com"))
+        .expect("bob");
+    let x = s.create_customer(NewCustomer::person("Linus")).expect("x");
+    let y = s
+        .create_customer(NewCustomer::person("Linus T.").owner(bob.id))
+        .expect("y");
+    s.deactivate_user(bob.id, bob.version).expect("deactivate");
+    let e = invalid(
+        s.merge_customers(
+            x.id,
+            x.version,
+            y.id,
+            y.version,
+            &MergePolicy::default().owner(Keep::Merged),
+        ),
+        "a deactivated owner taken from the merged customer",
+    );
+    assert_eq!(e.field, "owner");
+    assert!(e.reason.contains("deactivated"), "{e}");
+    assert_eq!(all_events(crm.store()).len(), before + 6, "a refusal wrote");
+    // Keeping the survivor's owner, the same merge goes through.
+    let kept = s
+        .merge_customers(x.id, x.version, y.id, y.version, &MergePolicy::default())
+        .expect("merge");
+    assert_eq!(kept.owner, None);
 }
