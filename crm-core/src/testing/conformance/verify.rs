@@ -420,11 +420,41 @@ fn leaf_mut<'a>(v: &'a mut Value, path: &[Value]) -> Option<&'a mut Value> {
     Some(at)
 }
 
+/// A restored store the engine keeps working on: its own backup restores
+/// again to the same backup, and the reads that walk every record
+/// (KPI report, every saved segment, due automation) succeed.
+fn assert_usable<S: Store>(crm: &Crm<S>, new_store: &impl Fn() -> S) {
+    let s = crm.as_actor(Actor::System);
+    let mut first = Vec::new();
+    s.backup(&mut first).expect("a restored store backs up");
+    let copy = Crm::new(new_store());
+    copy.as_actor(Actor::System)
+        .restore(first.as_slice())
+        .expect("the backup of a restored store restores");
+    let mut second = Vec::new();
+    copy.as_actor(Actor::System)
+        .backup(&mut second)
+        .expect("backup");
+    assert!(
+        first == second,
+        "a restored store's backup restores to something else"
+    );
+    s.kpi_report(&Default::default())
+        .expect("the KPI report of a restored store");
+    for seg in s.segments(&Default::default()).expect("segments").items {
+        s.evaluate_segment(seg.id, &Default::default())
+            .expect("a restored segment evaluates");
+    }
+    s.run_due(crm.now())
+        .expect("due automation runs on a restored store");
+}
+
 /// Any single-field mutation of a valid backup (one JSON value of one
 /// line replaced: a number moved by one or zeroed, a string replaced by
 /// another string of the same file, such as another record's id, a
 /// boolean flipped, a value nulled) is either refused by restore, leaving
-/// the store empty, or restores a store that verifies clean.
+/// the store empty, or restores a store that verifies clean and that the
+/// engine keeps working on (see `assert_usable`).
 pub fn restore_accepts_only_consistent_mutations<S: Store>(new_store: impl Fn() -> S) {
     let lines = backup_lines(new_store());
     let parsed: Vec<Value> = lines
@@ -476,7 +506,10 @@ pub fn restore_accepts_only_consistent_mutations<S: Store>(new_store: impl Fn() 
                     .as_actor(Actor::System)
                     .restore(join(&file).as_bytes())
                 {
-                    Ok(_) => assert_consistent(&target),
+                    Ok(_) => {
+                        assert_consistent(&target);
+                        assert_usable(&target, &new_store);
+                    }
                     Err(_) => assert_empty(&target),
                 }
                 Ok(())
