@@ -662,7 +662,7 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
         }
     }
     for x in &firings {
-        let label = format!("{} on {} ({})", x.rule, x.subject, x.episode);
+        let label = firing_label(x);
         if !exists(EntityKind::Rule, x.rule.as_uuid()) {
             f.push(
                 EntityKind::Rule,
@@ -731,6 +731,12 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
     let mut out = f.0;
     out.sort();
     Ok(out)
+}
+
+/// How a finding names a firing (which has no id of its own): its rule,
+/// subject and episode. Restore uses it to find the firing's line.
+pub(crate) fn firing_label(x: &crate::automation::Firing) -> String {
+    format!("{} on {} ({})", x.rule, x.subject, x.episode)
 }
 
 /// Walks the events that touched one record, in log order.
