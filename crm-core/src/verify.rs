@@ -23,7 +23,9 @@
 //!   entries may name stages a pipeline edit has since removed), it has one
 //!   entry per stage-changing event (`stage_changed`, `won`, `lost`,
 //!   `reopened`, or a pipeline update that moved it), and the deal's status
-//!   is its stage's kind.
+//!   is its stage's kind; entry by entry, each history entry moves between
+//!   the stages its event records, and no entry is dated before the one
+//!   before it.
 //! - **References** ([`Check::Reference`]): a deal's customer, pipeline and
 //!   current stage; an activity's customer and deal; a person's organisation; a
 //!   merged customer's survivor; every owner, assignee, team member, team
@@ -31,7 +33,14 @@
 //!   the rule of every notification and firing; round-robin cursors.
 //! - **Event log** ([`Check::EventLog`]): sequence numbers run 1, 2, 3, …
 //!   without a gap, event ids are unique, versions start at 1.
-//! - **Counters** ([`Check::Counter`]): the rules generation is at least
+//! - **Values** ([`Check::Value`]): a pipeline's definition is one the
+//!   engine would save (unique stage keys, an open, a won and a lost stage,
+//!   transitions that reach both); a deal's amount is within
+//!   [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT) and its currency's places;
+//!   `won_at` is set exactly on won deals, `lost_at` exactly on lost ones,
+//!   a lost reason only on a lost deal.
+//! - **Counters** ([`Check::Counter`]): the store's last event number is
+//!   the log's last; the rules generation is at least
 //!   the number of rules; custom-field schemas are at version 1 or later
 //!   and custom values fit their entity's schema ([`Check::CustomValues`]).
 //!
@@ -70,6 +79,8 @@ use crate::query::{
 use crate::segment::SegmentQuery;
 use crate::store::ReadTx;
 
+mod records;
+
 /// Which invariant a [`Finding`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -87,6 +98,9 @@ pub enum Check {
     Counter,
     /// Custom values fit their entity's custom-field schema.
     CustomValues,
+    /// A record holds a value the engine refuses on input (a pipeline
+    /// definition, a deal's amount or closing fields).
+    Value,
 }
 
 impl Check {
@@ -99,6 +113,7 @@ impl Check {
             Check::EventLog => "event_log",
             Check::Counter => "counter",
             Check::CustomValues => "custom_values",
+            Check::Value => "value",
         }
     }
 }
@@ -360,6 +375,7 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
 
     // ----- the event log -----
     let mut touches: HashMap<EntityRef, Vec<(u64, Touch)>> = HashMap::new();
+    let mut deal_events: HashMap<Uuid, Vec<&Event>> = HashMap::new();
     let mut event_ids = HashSet::new();
     for (i, e) in events.iter().enumerate() {
         let expected = i as u64 + 1;
@@ -394,7 +410,13 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
                 kind: e.kind,
             },
         ));
+        if e.entity.kind == EntityKind::Deal {
+            deal_events.entry(e.entity.id).or_default().push(e);
+        }
         for (side, stage) in side_effects(e) {
+            if side.kind == EntityKind::Deal {
+                deal_events.entry(side.id).or_default().push(e);
+            }
             touches
                 .entry(side)
                 .or_default()
@@ -549,6 +571,15 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         stage_history(&mut f, d, list);
+        let own = deal_events
+            .get(&d.id.as_uuid())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        records::stage_entries(&mut f, d, own);
+        records::deal(&mut f, d);
+    }
+    for p in &pipelines {
+        records::pipeline(&mut f, p);
     }
     for a in &activities {
         user_ref(&mut f, EntityKind::Activity, &a.id, "owner", a.owner);
@@ -633,7 +664,7 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
         }
     }
     for x in &firings {
-        let label = format!("{} on {} ({})", x.rule, x.subject, x.episode);
+        let label = firing_label(x);
         if !exists(EntityKind::Rule, x.rule.as_uuid()) {
             f.push(
                 EntityKind::Rule,
@@ -663,6 +694,19 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
     }
 
     // ----- counters -----
+    let last = tx.last_event_seq()?;
+    let newest = events.last().map(|e| e.seq).unwrap_or(0);
+    if last != newest || last != events.len() as u64 {
+        f.push(
+            EntityKind::Event,
+            "sequence",
+            Check::Counter,
+            format!(
+                "the store's last event number is {last}, and the log holds {} event(s) ending at number {newest}",
+                events.len()
+            ),
+        );
+    }
     let generation = tx.rules_generation()?;
     if generation < rules.len() as u64 {
         f.push(
@@ -689,6 +733,12 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
     let mut out = f.0;
     out.sort();
     Ok(out)
+}
+
+/// How a finding names a firing (which has no id of its own): its rule,
+/// subject and episode. Restore uses it to find the firing's line.
+pub(crate) fn firing_label(x: &crate::automation::Firing) -> String {
+    format!("{} on {} ({})", x.rule, x.subject, x.episode)
 }
 
 /// Walks the events that touched one record, in log order.

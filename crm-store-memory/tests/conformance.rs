@@ -59,6 +59,13 @@ fn restore_refuses_inconsistent_backups() {
 }
 
 #[test]
+fn restore_refuses_values_the_engine_never_writes() {
+    crm_core::testing::conformance::restore_refuses_values_the_engine_never_writes(
+        crm_store_memory::MemoryStore::new,
+    );
+}
+
+#[test]
 fn restore_accepts_only_consistent_mutations() {
     crm_core::testing::conformance::restore_accepts_only_consistent_mutations(
         crm_store_memory::MemoryStore::new,

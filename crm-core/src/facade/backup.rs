@@ -367,7 +367,8 @@ impl<S: Store> Session<'_, S> {
 /// records.
 fn record_key(line: &Line) -> Option<(EntityKind, String)> {
     let key = match line {
-        Line::Header(_) | Line::Firing(_) => return None,
+        Line::Header(_) => return None,
+        Line::Firing(x) => (EntityKind::Rule, crate::verify::firing_label(x)),
         Line::Team(t) => (EntityKind::Team, t.id.to_string()),
         Line::User(u) => (EntityKind::User, u.id.to_string()),
         Line::FieldSchema(s) => (EntityKind::FieldSchema, s.entity.to_string()),

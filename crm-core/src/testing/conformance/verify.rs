@@ -233,6 +233,160 @@ pub fn restore_refuses_inconsistent_backups<S: Store>(new_store: impl Fn() -> S)
     assert_consistent(&target);
 }
 
+/// `line` with the value at `path` (object keys and array indices below
+/// the record) replaced by `value`.
+fn set_at(line: &str, path: &[Value], value: Value) -> String {
+    let mut v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+    if let Some(record) = v.as_object_mut().and_then(|o| o.values_mut().next())
+        && let Some(leaf) = leaf_mut(record, path)
+    {
+        *leaf = value;
+    }
+    v.to_string()
+}
+
+/// Records that each look right on their own but hold a value the engine
+/// would never write, or a stage history that disagrees with the events
+/// entry by entry, are refused by restore with a [`Check::Value`] or
+/// [`Check::StageHistory`] finding naming the record's line.
+pub fn restore_refuses_values_the_engine_never_writes<S: Store>(new_store: impl Fn() -> S) {
+    let lines = backup_lines(new_store());
+    let find = |prefix: &str, contains: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix) && l.contains(contains))
+            .unwrap_or_else(|| panic!("no {prefix} line with {contains}"))
+    };
+    let robots = find("{\"deal\"", "\"Robots\"");
+    let robots_id =
+        serde_json::from_str::<Value>(&lines[robots]).unwrap_or(Value::Null)["deal"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    let pipeline = find("{\"pipeline\"", "\"stages\"");
+    let lost_stage = serde_json::from_str::<Value>(&lines[pipeline]).unwrap_or(Value::Null)
+        ["pipeline"]["stages"]
+        .as_array()
+        .and_then(|st| st.iter().position(|s| s["kind"] == "lost"))
+        .expect("a lost stage");
+    let created = lines
+        .iter()
+        .position(|l| {
+            l.starts_with("{\"event\"") && l.contains(&robots_id) && l.contains("\"created\"")
+        })
+        .expect("the deal's created event");
+    let stage_change =
+        serde_json::from_str::<Value>(&lines[created]).unwrap_or(Value::Null)["event"]["changes"]
+            .as_array()
+            .and_then(|ch| ch.iter().position(|c| c["field"] == "stage"))
+            .expect("the created event names the stage");
+
+    let with = |i: usize, line: String| {
+        let mut file = lines.clone();
+        file[i] = line;
+        file
+    };
+    let cases: Vec<(Vec<String>, usize, Check, &str)> = vec![
+        // The won deal without its won time.
+        (
+            with(robots, set(&lines[robots], "won_at", Value::Null)),
+            robots,
+            Check::Value,
+            "its won_at is missing, and the deal is won",
+        ),
+        // A lost reason on a won deal.
+        (
+            with(robots, set(&lines[robots], "lost_reason", Value::from("x"))),
+            robots,
+            Check::Value,
+            "it has a lost reason, and the deal is won",
+        ),
+        // An amount beyond the bound (10^15).
+        (
+            with(
+                robots,
+                set(
+                    &lines[robots],
+                    "amount",
+                    serde_json::json!({"amount": "2000000000000000", "currency": "EUR"}),
+                ),
+            ),
+            robots,
+            Check::Value,
+            "amount",
+        ),
+        // The move to proposal dated before the deal's creation.
+        (
+            with(
+                robots,
+                set_at(
+                    &lines[robots],
+                    &[Value::from("history"), Value::from(1), Value::from("at")],
+                    Value::from("2000-01-01T00:00:00Z"),
+                ),
+            ),
+            robots,
+            Check::StageHistory,
+            "before it entered 'lead'",
+        ),
+        // The created event says the deal started in another stage than
+        // its history does.
+        (
+            with(
+                created,
+                set_at(
+                    &lines[created],
+                    &[
+                        Value::from("changes"),
+                        Value::from(stage_change),
+                        Value::from("new"),
+                    ],
+                    Value::from("qualified"),
+                ),
+            ),
+            robots,
+            Check::StageHistory,
+            "entry 1 moves from nothing to 'lead', and the log records a move from nothing to qualified",
+        ),
+        // A lost stage with a chance of winning.
+        (
+            with(
+                pipeline,
+                set_at(
+                    &lines[pipeline],
+                    &[
+                        Value::from("stages"),
+                        Value::from(lost_stage),
+                        Value::from("probability"),
+                    ],
+                    Value::from(5),
+                ),
+            ),
+            pipeline,
+            Check::Value,
+            "a lost stage has probability 0",
+        ),
+    ];
+    for (file, at, check, says) in cases {
+        let target = Crm::new(new_store());
+        match target
+            .as_actor(Actor::System)
+            .restore(join(&file).as_bytes())
+        {
+            Err(Error::Backup { line, reason }) => {
+                assert_eq!(line, at as u64 + 1, "line of {says:?} ({reason})");
+                assert!(reason.contains(says), "{reason:?} should say {says:?}");
+                assert!(
+                    reason.contains(&format!("({check})")),
+                    "{reason:?} should name the {check} check"
+                );
+            }
+            other => panic!("expected a refusal saying {says:?}, got {other:?}"),
+        }
+        assert_empty(&target);
+    }
+}
+
 /// Every JSON leaf of `v`, as a path of object keys and array indices.
 fn leaves(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
     match v {
@@ -266,11 +420,41 @@ fn leaf_mut<'a>(v: &'a mut Value, path: &[Value]) -> Option<&'a mut Value> {
     Some(at)
 }
 
+/// A restored store the engine keeps working on: its own backup restores
+/// again to the same backup, and the reads that walk every record
+/// (KPI report, every saved segment, due automation) succeed.
+fn assert_usable<S: Store>(crm: &Crm<S>, new_store: &impl Fn() -> S) {
+    let s = crm.as_actor(Actor::System);
+    let mut first = Vec::new();
+    s.backup(&mut first).expect("a restored store backs up");
+    let copy = Crm::new(new_store());
+    copy.as_actor(Actor::System)
+        .restore(first.as_slice())
+        .expect("the backup of a restored store restores");
+    let mut second = Vec::new();
+    copy.as_actor(Actor::System)
+        .backup(&mut second)
+        .expect("backup");
+    assert!(
+        first == second,
+        "a restored store's backup restores to something else"
+    );
+    s.kpi_report(&Default::default())
+        .expect("the KPI report of a restored store");
+    for seg in s.segments(&Default::default()).expect("segments").items {
+        s.evaluate_segment(seg.id, &Default::default())
+            .expect("a restored segment evaluates");
+    }
+    s.run_due(crm.now())
+        .expect("due automation runs on a restored store");
+}
+
 /// Any single-field mutation of a valid backup (one JSON value of one
 /// line replaced: a number moved by one or zeroed, a string replaced by
 /// another string of the same file, such as another record's id, a
 /// boolean flipped, a value nulled) is either refused by restore, leaving
-/// the store empty, or restores a store that verifies clean.
+/// the store empty, or restores a store that verifies clean and that the
+/// engine keeps working on (see `assert_usable`).
 pub fn restore_accepts_only_consistent_mutations<S: Store>(new_store: impl Fn() -> S) {
     let lines = backup_lines(new_store());
     let parsed: Vec<Value> = lines
@@ -322,7 +506,10 @@ pub fn restore_accepts_only_consistent_mutations<S: Store>(new_store: impl Fn() 
                     .as_actor(Actor::System)
                     .restore(join(&file).as_bytes())
                 {
-                    Ok(_) => assert_consistent(&target),
+                    Ok(_) => {
+                        assert_consistent(&target);
+                        assert_usable(&target, &new_store);
+                    }
                     Err(_) => assert_empty(&target),
                 }
                 Ok(())

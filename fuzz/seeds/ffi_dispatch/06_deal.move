@@ -1,0 +1,2 @@
+deal.move
+{"id": "$D0", "version": 2, "stage": "negotiation"}
