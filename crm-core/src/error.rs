@@ -8,7 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{StageGuard, StageKey};
+use crate::pipeline::guard::StageGuard;
+use crate::pipeline::stage_key::StageKey;
 
 /// The kinds of record the engine keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -242,7 +243,7 @@ pub enum Error {
     },
     /// A segment expression's text could not be parsed.
     #[error(transparent)]
-    Syntax(crate::segment::ParseError),
+    Syntax(crate::segment::parse_error::ParseError),
 
     /// The storage backend failed.
     #[error("storage error: {0}")]

@@ -36,87 +36,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EntityKind, Error, Result, TransitionRefusal};
 use crate::id::PipelineId;
 
-/// The key of a stage within its pipeline, such as `proposal`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(try_from = "String", into = "String")]
-pub struct StageKey(String);
-
-/// A malformed stage key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "a stage key uses a-z, 0-9, '_' and '-', starts with a letter or digit and has 1 to 40 characters"
-)]
-pub struct StageKeyError;
-
-impl StageKey {
-    /// Validates a key. Keys are case-sensitive and must already be lower case.
-    pub fn new(key: impl Into<String>) -> Result<Self, StageKeyError> {
-        let key = key.into();
-        let ok_len = (1..=40).contains(&key.len());
-        let ok_chars = key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        let ok_start = key
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-        if ok_len && ok_chars && ok_start {
-            Ok(StageKey(key))
-        } else {
-            Err(StageKeyError)
-        }
-    }
-
-    /// The key text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for StageKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-
-impl fmt::Debug for StageKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}
-
-impl TryFrom<String> for StageKey {
-    type Error = StageKeyError;
-    fn try_from(s: String) -> Result<Self, StageKeyError> {
-        StageKey::new(s)
-    }
-}
-
-impl TryFrom<&str> for StageKey {
-    type Error = StageKeyError;
-    fn try_from(s: &str) -> Result<Self, StageKeyError> {
-        StageKey::new(s)
-    }
-}
-
-impl From<StageKey> for String {
-    fn from(k: StageKey) -> String {
-        k.0
-    }
-}
-
-impl PartialEq<str> for StageKey {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for StageKey {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
+pub(crate) mod guard;
+pub(crate) mod stage_key;
+pub use guard::StageGuard;
+pub use stage_key::{StageKey, StageKeyError};
 
 /// Whether a stage is still in play or closes the deal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -150,44 +73,6 @@ impl StageKind {
 impl fmt::Display for StageKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
-    }
-}
-
-/// A condition a deal must meet to enter a stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum StageGuard {
-    /// The deal must have an amount.
-    RequiresAmount,
-    /// The deal must have an expected close date.
-    RequiresExpectedCloseDate,
-    /// The deal must have an owner.
-    RequiresOwner,
-    /// A reason must be given (lost stages only).
-    RequiresLostReason,
-}
-
-impl StageGuard {
-    /// The snake_case name, as serialised (`requires_amount`, …).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            StageGuard::RequiresAmount => "requires_amount",
-            StageGuard::RequiresExpectedCloseDate => "requires_expected_close_date",
-            StageGuard::RequiresOwner => "requires_owner",
-            StageGuard::RequiresLostReason => "requires_lost_reason",
-        }
-    }
-}
-
-impl fmt::Display for StageGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StageGuard::RequiresAmount => "the deal needs an amount first",
-            StageGuard::RequiresExpectedCloseDate => "the deal needs an expected close date first",
-            StageGuard::RequiresOwner => "the deal needs an owner first",
-            StageGuard::RequiresLostReason => "a reason for losing the deal is required",
-        })
     }
 }
 

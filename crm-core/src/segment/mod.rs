@@ -40,6 +40,7 @@ pub mod custom;
 pub mod eval;
 pub mod expr;
 pub mod parse;
+pub(crate) mod parse_error;
 pub mod print;
 pub mod rfm;
 
@@ -49,7 +50,8 @@ use uuid::Uuid;
 
 pub use eval::evaluate;
 pub use expr::{CmpOp, Expr, Field, Pred, Revenue, Test, Value, Window};
-pub use parse::{ParseError, parse};
+pub use parse::parse;
+pub use parse_error::ParseError;
 
 use crate::error::{EntityKind, Error, Result};
 use crate::id::{CustomerId, SegmentId};

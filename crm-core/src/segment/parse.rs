@@ -40,34 +40,18 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
 use super::expr::{
     CmpOp, Expr, Field, FieldType, Pred, Revenue, Test, Value, Window, expected_value,
     test_allowed, valid_custom_key,
 };
+use super::parse_error::ParseError;
 use super::rfm::RfmSegment;
 use crate::currency::Currency;
 use crate::customer::{Lifecycle, PartyKind, Role};
 use crate::id::UserId;
 use crate::money::Money;
 use crate::tag::Tag;
-
-/// A segment expression that could not be parsed: where, what was
-/// expected there, and what was found instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-#[error("segment expression, at byte {position}: expected {expected}, found {found}")]
-pub struct ParseError {
-    /// Byte offset into the input of the token that was not understood
-    /// (the input's length at the end of input).
-    pub position: usize,
-    /// What would have been accepted there.
-    pub expected: String,
-    /// What was there (quoted), or `end of input`.
-    pub found: String,
-}
 
 impl FromStr for Expr {
     type Err = ParseError;
