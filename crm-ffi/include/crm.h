@@ -128,7 +128,7 @@
  *   outbox.acknowledge        wb Marks a notification delivered.
  *   backup.create                A full backup of the store (admins).
  *   backup.restore            w  Restores a backup into an empty store (admins).
- *   batch                     w  Runs write steps in one transaction, all or nothing.
+ *   batch                     w  Runs write steps in one transaction, all or nothing; a step may use an earlier step's result with {"$step": i, "field"?: "id"}.
  *   store.verify                 Checks the whole store's consistency (events per version, stage history, references, counters); returns the findings, empty when consistent.
  *   ops.list                     This table: every operation with its shapes.
  *   ops.describe                 One operation's (or every operation's) JSON Schemas of request and response.

@@ -826,6 +826,87 @@ fn a_won_deal_is_corrected_with_a_reason_and_the_store_verifies_clean() {
 }
 
 #[test]
+fn batch_steps_use_earlier_steps_results() {
+    let e = open(":memory:");
+    let p = ok(&e, "pipeline.create", pipeline_def());
+    let out = ok(
+        &e,
+        "batch",
+        json!({"steps": [
+            {"op": "customer.create", "request": {"kind": "person", "name": "Ada"}},
+            {"op": "deal.create", "request": {
+                "customer": {"$step": 0}, "pipeline": p["id"], "title": "Engines"}},
+            {"op": "deal.update", "request": {
+                "id": {"$step": 1}, "version": {"$step": 1, "field": "version"},
+                "patch": {"amount": {"amount": "1200", "currency": "EUR"}}}},
+            {"op": "deal.move", "request": {
+                "id": {"$step": 2, "field": "id"}, "version": {"$step": 2, "field": "version"},
+                "stage": "proposal"}},
+            {"op": "activity.log", "request": {
+                "kind": "note", "subject": {"$step": 3, "field": "history.0.to"},
+                "customer": {"$step": 0}, "deal": {"$step": 3}}}
+        ]}),
+    );
+    let r = out["results"].as_array().unwrap();
+    let (c, d) = (&r[0], &r[3]);
+    assert_eq!(r[1]["customer"], c["id"]);
+    assert_eq!(d["id"], r[1]["id"]);
+    assert_eq!(
+        (d["stage"].as_str(), d["version"].as_u64()),
+        (Some("proposal"), Some(3))
+    );
+    assert_eq!(d["amount"]["amount"], "1200");
+    assert_eq!(r[4]["subject"], d["history"][0]["to"]);
+    assert_eq!(r[4]["deal"], d["id"]);
+    assert_eq!(ok(&e, "deal.get", json!({"id": d["id"]})), *d);
+
+    // A reference that cannot resolve writes nothing and says where it is.
+    let refused = |steps: Value| {
+        let before = event_count(&e);
+        let (st, message) = call(&e, "batch", json!({ "steps": steps })).unwrap_err();
+        assert_eq!(st, CrmStatus::InvalidInput, "{message}");
+        assert_eq!(event_count(&e), before, "{message}");
+        message
+    };
+    let create = json!({"op": "customer.create", "request": {"kind": "person", "name": "Bo"}});
+    let m = refused(json!([
+        create,
+        {"op": "customer.update", "request": {"id": {"$step": 1}, "version": 1, "patch": {}}}
+    ]));
+    assert!(
+        m.starts_with("request.steps[1].request.id: \"$step\": 1 is not an earlier step (this one can refer to steps 0 to 0)"),
+        "{m}"
+    );
+    let m = refused(json!([
+        {"op": "customer.update", "request": {"id": {"$step": 0}, "version": 1, "patch": {}}}
+    ]));
+    assert!(m.contains("the first step has no earlier step"), "{m}");
+    let m = refused(json!([
+        create,
+        {"op": "customer.update", "request": {
+            "id": {"$step": 0, "field": "idd"}, "version": 1, "patch": {}}}
+    ]));
+    assert_eq!(
+        m,
+        "request.steps[1] (customer.update): request.id: step 0's result has no field \"idd\"; nothing of the batch was written"
+    );
+    let m = refused(json!([
+        create,
+        {"op": "customer.update", "request": {
+            "id": {"$step": 0, "fld": "id"}, "version": 1, "patch": {}}}
+    ]));
+    assert!(m.contains("unknown field `fld` in a step reference"), "{m}");
+    // Filled in, the request is checked as any other: a version is a number.
+    let m = refused(json!([
+        create,
+        {"op": "customer.update", "request": {
+            "id": {"$step": 0}, "version": {"$step": 0, "field": "name"}, "patch": {}}}
+    ]));
+    assert!(m.starts_with("request.steps[1] (customer.update): "), "{m}");
+    assert_eq!(ok(&e, "customer.count", json!({}))["count"], 1);
+}
+
+#[test]
 fn a_failing_batch_step_keeps_its_index_and_its_structured_error() {
     let e = open(":memory:");
     let error_json = || -> Value {

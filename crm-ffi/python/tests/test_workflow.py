@@ -309,8 +309,20 @@ def test_batch_as_a_with_block(system):
         assert not bo.done
         with pytest.raises(RuntimeError, match="not run yet"):
             bo.result
-        with pytest.raises(TypeError, match="cannot stand for a record"):
-            b.create_deal(bo, pipeline, "For Bo")
+        # A pending step stands for its record within its own batch ...
+        for_bo = b.create_deal(bo, pipeline, "For Bo", Money("5.00", "EUR"))
+        b.move_deal(for_bo, "proposal")  # ... its id and its version
+        # ... and nowhere else until the batch commits.
+        with pytest.raises(TypeError, match="cannot stand for a record yet"):
+            system.deal(bo)
+        with pytest.raises(TypeError, match="cannot stand for a record yet"):
+            with system.batch() as other:
+                other.create_deal(bo, pipeline, "Elsewhere")
+    assert b.steps[3].request["customer"] == {"$step": 0, "field": "id"}
+    assert b.steps[4].request["version"] == {"$step": 3, "field": "version"}
+    assert for_bo["customer"] == bo["id"]
+    assert system.deal(for_bo)["stage"] == "proposal"
+    assert b.steps[4].result["version"] == for_bo["version"] + 1
     assert bo.done and bo["name"] == "Bo" and bo.result["created_at"] == utc(2024, 5, 1)
     assert moved["stage"] == "proposal" and won["stage"] == "won"
     assert won.result["won_at"] == utc(2024, 5, 2)

@@ -831,7 +831,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "batch",
-        summary: "Runs write steps in one transaction, all or nothing.",
+        summary: "Runs write steps in one transaction, all or nothing; a step may use an earlier step's result with {\"$step\": i, \"field\"?: \"id\"}.",
         request: "{\"steps\": [{\"op\",\"request\"?}]}",
         response: "{\"results\": [each step's response]}",
         schema: io::<batch::BatchRequest, batch::Results>(),

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._codec import time_text
-from ._writes import Writes
+from ._writes import Writes, fill_step_refs
 from .errors import CrmError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,12 +24,14 @@ _STEP = re.compile(r'^request\.steps\[(\d+)\](?: \(([^)]*)\)|\.op "([^"]*)")')
 
 
 class Step:
-    """One write of a :class:`Batch`. Its :attr:`result` (the record the
-    write returns) is there once the batch has committed; until then the
-    step cannot stand for a record (the engine runs the whole batch in one
-    call, so a step cannot pass its result to a later step of the same
-    batch). After the commit a step can be used wherever a record can:
-    ``step["id"]``, ``session.deal(step)``, ``session.win_deal(step)``.
+    """One write of a :class:`Batch`. Within its batch a step stands for
+    the record it will return: ``b.create_deal(ada, pipeline, "Engines")``
+    with ``ada = b.create_customer(...)`` sends ``{"$step": 0}`` for the
+    customer, which the engine fills in with step 0's id when it gets there
+    (a version likewise: ``b.move_deal(deal_step, "proposal")``). Its
+    :attr:`result` is there once the batch has committed; then a step can
+    be used wherever a record can: ``step["id"]``, ``session.deal(step)``,
+    ``session.win_deal(step)``.
     """
 
     def __init__(self, batch: "Batch", index: int, op: str, request: Dict[str, Any]) -> None:
@@ -56,15 +58,13 @@ class Step:
             raise RuntimeError(
                 f"batch step {self.index} ({self.op}) has not run yet: its result is known "
                 "once the batch commits (at the end of the `with` block or batch.commit()); "
-                "within one batch, a step cannot use an earlier step's result")
+                "within the batch, pass the step itself where a record is expected")
         return self._result
 
+    def _crm_step_pending(self) -> bool:
+        return not self._done
+
     def _crm_step_result(self) -> Any:
-        if not self._done:
-            raise TypeError(
-                f"batch step {self.index} ({self.op}) cannot stand for a record yet: the "
-                "batch has not committed. Create the record in an earlier batch (or call), "
-                "and pass that record here")
         return self._result
 
     def __getitem__(self, key: str) -> Any:
@@ -113,7 +113,7 @@ class Batch(Writes[Step]):
         """Adds a step running ``op`` (a batchable operation) with ``request``."""
         if self._state != "open":
             raise RuntimeError(f"crm_core: this batch is {self._state}; start a new one")
-        body = dict(request or {})
+        body = fill_step_refs(dict(request or {}), self)
         when = at if at is not None else self.session._default_at
         if when is not None:
             body["at"] = time_text(when, "at")

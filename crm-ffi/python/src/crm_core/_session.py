@@ -9,7 +9,7 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional,
 
 from ._batch import Batch, StepLike, steps_from
 from ._codec import decimals, time_text
-from ._writes import Record, Ref, Writes, clean, ref_id, ref_version
+from ._writes import Record, Ref, Writes, clean, fill_step_refs, ref_id, ref_version
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._engine import Crm
@@ -96,6 +96,8 @@ class Session(Writes[Record]):
         """Runs any operation (see :meth:`operations`) with a JSON-able
         request (``Money``, ``Decimal``, aware ``datetime``, ``date`` and
         ``UUID`` values are converted)."""
+        if request is not None:
+            request = fill_step_refs(dict(request), None)
         result = self.crm._call(self.actor, op, request)
         if op.startswith("kpi.") or op in _NUMERIC:
             result = decimals(result)

@@ -13,27 +13,53 @@ from ._codec import Money, custom_values, time_text
 if TYPE_CHECKING:  # pragma: no cover
     from ._batch import Step
 
-__all__ = ["Writes", "Ref", "Record", "ref_id", "ref_version", "clean", "money"]
+__all__ = ["Writes", "Ref", "Record", "StepRef", "ref_id", "ref_version", "fill_step_refs",
+           "clean", "money"]
 
 Record = Dict[str, Any]
-#: A record (a dict with ``id`` and ``version``), a batch step that has
-#: run, or an id.
+#: A record (a dict with ``id`` and ``version``), a batch step (inside its
+#: own batch, or once its batch has committed), or an id.
 Ref = Union[Mapping[str, Any], str, "Step"]
 
 R = TypeVar("R")
 
 
+class StepRef:
+    """Inside a batch, a field of an earlier step's result, before the batch
+    has run: sent as ``{"$step": i, "field": f}``, which the engine fills in
+    when step ``i`` has run. Made by passing a pending :class:`Step` where a
+    record is expected."""
+
+    __slots__ = ("step", "field")
+
+    def __init__(self, step: "Step", field: str) -> None:
+        self.step = step
+        self.field = field
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"$step": self.step.index, "field": self.field}
+
+    def __repr__(self) -> str:
+        return f"<crm_core.StepRef step {self.step.index} {self.field}>"
+
+
+def _pending(what: Any) -> bool:
+    return getattr(what, "_crm_step_pending", None) is not None and what._crm_step_pending()
+
+
 def _resolved(what: Any) -> Any:
-    """A committed batch step stands for its result; a pending one for
-    nothing yet."""
+    """A committed batch step stands for its result."""
     result = getattr(what, "_crm_step_result", None)
     if result is not None:
         return result()
     return what
 
 
-def ref_id(what: Ref) -> str:
-    """The id of a record, of a committed batch step's result, or an id."""
+def ref_id(what: Ref) -> Any:
+    """The id of a record, of a committed batch step's result, or an id; a
+    pending step of a batch stands for its result's id (a :class:`StepRef`)."""
+    if _pending(what):
+        return StepRef(what, "id")  # type: ignore[arg-type]
     what = _resolved(what)
     if isinstance(what, Mapping):
         return str(what["id"])
@@ -42,15 +68,37 @@ def ref_id(what: Ref) -> str:
     raise TypeError(f"expected a record or an id, got {type(what).__name__}: {what!r}")
 
 
-def ref_version(what: Ref, version: Optional[int]) -> Tuple[str, int]:
+def ref_version(what: Ref, version: Optional[int]) -> Tuple[Any, Any]:
     """The id and the version a change is based on: ``version`` when given,
-    else the record's own."""
+    else the record's own (for a pending batch step, its result's)."""
+    if _pending(what):
+        step: Any = what
+        return StepRef(step, "id"), (int(version) if version is not None
+                                     else StepRef(step, "version"))
     what = _resolved(what)
     if isinstance(what, Mapping):
         return str(what["id"]), int(version if version is not None else what["version"])
     if version is None:
         raise TypeError("give the record itself, or its id and version=")
     return ref_id(what), int(version)
+
+
+def fill_step_refs(value: Any, batch: Any) -> Any:
+    """``value`` with each :class:`StepRef` replaced by its JSON form;
+    ``batch`` is the batch the request runs in (``None``: not in a batch),
+    and a reference to a step of any other batch is a ``TypeError``."""
+    if isinstance(value, StepRef):
+        if batch is None or value.step.batch is not batch:
+            raise TypeError(
+                f"batch step {value.step.index} ({value.step.op}) cannot stand for a record "
+                "yet: its batch has not committed. Use it within the same batch (the engine "
+                "fills in its result there), or after that batch commits")
+        return value.to_json()
+    if isinstance(value, dict):
+        return {k: fill_step_refs(v, batch) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_step_refs(v, batch) for v in value]
+    return value
 
 
 def clean(request: Dict[str, Any]) -> Dict[str, Any]:
