@@ -826,6 +826,69 @@ fn a_won_deal_is_corrected_with_a_reason_and_the_store_verifies_clean() {
 }
 
 #[test]
+fn segments_rfm_and_abc_read_as_of_a_given_now() {
+    let e = open(":memory:");
+    let c = ok(
+        &e,
+        "customer.create",
+        json!({"kind": "person", "name": "Ada"}),
+    );
+    let p = ok(&e, "pipeline.create", pipeline_def());
+    let d = ok(
+        &e,
+        "deal.create",
+        json!({"customer": c["id"], "pipeline": p["id"], "title": "Engines",
+               "amount": {"amount": "100", "currency": "EUR"}, "at": "2024-01-01T00:00:00Z"}),
+    );
+    ok(
+        &e,
+        "deal.win",
+        json!({"id": d["id"], "version": 1, "at": "2024-01-10T00:00:00Z"}),
+    );
+    let members = |now: &str| {
+        ok(
+            &e,
+            "segment.evaluate",
+            json!({"expression": "won_amount(EUR, 30d) > 0", "now": now}),
+        )["count"]
+            .clone()
+    };
+    assert_eq!(members("2024-01-20T00:00:00Z"), 1);
+    // 30 days after the win (2024-02-09) it is still inside the window;
+    // from 2024-02-10 the window starts after it.
+    assert_eq!(members("2024-02-09T00:00:00Z"), 1);
+    assert_eq!(members("2024-03-01T00:00:00Z"), 0);
+    let rfm = |now: &str| {
+        ok(
+            &e,
+            "segment.rfm",
+            json!({"currency": "EUR", "window": {"days": 30}, "now": now}),
+        )
+        .as_array()
+        .unwrap()
+        .len()
+    };
+    assert_eq!(
+        (rfm("2024-01-20T00:00:00Z"), rfm("2024-03-01T00:00:00Z")),
+        (1, 0)
+    );
+    let abc = ok(
+        &e,
+        "segment.abc",
+        json!({"currency": "EUR", "window": {"days": 30}, "now": "2024-01-20T00:00:00Z"}),
+    );
+    assert_eq!(abc.as_array().unwrap().len(), 1, "{abc}");
+    assert_eq!(
+        status(
+            &e,
+            "segment.evaluate",
+            json!({"expression": "tag:x", "now": "yesterday"})
+        ),
+        CrmStatus::InvalidInput
+    );
+}
+
+#[test]
 fn batch_steps_use_earlier_steps_results() {
     let e = open(":memory:");
     let p = ok(&e, "pipeline.create", pipeline_def());

@@ -1,10 +1,11 @@
 //! `segment.*`: saved segments, ad-hoc evaluation, RFM scores and ABC
 //! classes.
 
+use chrono::{DateTime, Utc};
 use crm_core::query::PageRequest;
 use crm_core::segment::Window;
 use crm_core::segment::abc::AbcCutoffs;
-use crm_core::{Currency, CustomerId, SegmentId, SegmentPatch, SegmentQuery};
+use crm_core::{Currency, CustomerId, SegmentId, SegmentPatch, SegmentQuery, Session, Store};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +41,10 @@ pub(super) struct Evaluate {
     /// Which page of the members (default: the first).
     #[serde(default)]
     page: PageRequest,
+    /// Evaluated as of this time (RFC 3339): relative windows (`365d`)
+    /// count back from it (default: the engine's clock).
+    #[serde(default)]
+    now: Option<DateTime<Utc>>,
 }
 
 /// `segment.update`: a new name, a new expression, or both.
@@ -81,6 +86,10 @@ pub(super) struct Rfm {
     /// the engine's order).
     #[serde(default)]
     page: Option<Slice<CustomerId>>,
+    /// Evaluated as of this time (RFC 3339): relative windows (`365d`)
+    /// count back from it (default: the engine's clock).
+    #[serde(default)]
+    now: Option<DateTime<Utc>>,
 }
 
 /// `segment.abc`: ABC classes by revenue in one currency.
@@ -99,6 +108,10 @@ pub(super) struct Abc {
     /// the engine's order); classes are computed over everyone first.
     #[serde(default)]
     page: Option<Slice<CustomerId>>,
+    /// Evaluated as of this time (RFC 3339): relative windows (`365d`)
+    /// count back from it (default: the engine's clock).
+    #[serde(default)]
+    now: Option<DateTime<Utc>>,
 }
 
 pub(super) fn create(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
@@ -116,9 +129,10 @@ pub(super) fn list(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 
 pub(super) fn evaluate(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Evaluate = req(request)?;
+    let s = as_of(c, r.now);
     match (r.id, r.expression) {
-        (Some(id), None) => out(c.s.evaluate_segment(id, &r.page)),
-        (None, Some(e)) => out(c.s.evaluate_expr(&expression(e)?, &r.page)),
+        (Some(id), None) => out(s.evaluate_segment(id, &r.page)),
+        (None, Some(e)) => out(s.evaluate_expr(&expression(e)?, &r.page)),
         _ => Err(Failure::new(
             CrmStatus::InvalidInput,
             "request: give exactly one of \"id\" (a saved segment) and \"expression\"",
@@ -147,7 +161,7 @@ pub(super) fn delete(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 pub(super) fn rfm(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Rfm = req(request)?;
     json(&slice(
-        c.s.rfm(r.currency, r.window)?,
+        as_of(c, r.now).rfm(r.currency, r.window)?,
         |x| x.customer,
         r.page,
     )?)
@@ -156,8 +170,16 @@ pub(super) fn rfm(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
 pub(super) fn abc(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: Abc = req(request)?;
     json(&slice(
-        c.s.abc(r.currency, r.window, r.cutoffs)?,
+        as_of(c, r.now).abc(r.currency, r.window, r.cutoffs)?,
         |x| x.customer,
         r.page,
     )?)
+}
+
+/// The caller's session, reading as of `now` when given.
+fn as_of<'a>(c: &Ctx<'a>, now: Option<DateTime<Utc>>) -> Session<'a, Box<dyn Store>> {
+    match now {
+        Some(t) => c.s.at(t),
+        None => c.s.clone(),
+    }
 }

@@ -382,7 +382,7 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "segment.evaluate",
         summary: "The customers in a saved segment or an expression, a page at a time.",
-        request: "{\"id\"} or {\"expression\"}, \"page\"?: PageRequest",
+        request: "{\"id\"} or {\"expression\"}, \"page\"?: PageRequest, \"now\"?: time",
         response: "SegmentResult",
         schema: io::<segment::Evaluate, SegmentResult>(),
         covers: &["evaluate_segment", "evaluate_expr"],
@@ -391,7 +391,7 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "segment.rfm",
         summary: "Recency, frequency and monetary scores of every customer with purchases.",
-        request: "{\"currency\",\"window\"?: {\"days\"},\"page\"?: {\"limit\"?,\"after\"?}}",
+        request: "{\"currency\",\"window\"?: {\"days\"},\"page\"?: {\"limit\"?,\"after\"?},\"now\"?}",
         response: "[CustomerRfm], or {\"items\",\"next\"} with \"page\"",
         schema: io::<segment::Rfm, MaybePaged<CustomerRfm, CustomerId>>(),
         covers: &["rfm"],
@@ -400,7 +400,7 @@ pub static OPERATIONS: &[Operation] = &[
     Operation {
         name: "segment.abc",
         summary: "ABC classes of customers by revenue.",
-        request: "{\"currency\",\"window\"?: {\"days\"},\"cutoffs\"?: AbcCutoffs,\"page\"?}",
+        request: "{\"currency\",\"window\"?: {\"days\"},\"cutoffs\"?: AbcCutoffs,\"page\"?,\"now\"?}",
         response: "[CustomerAbc], or {\"items\",\"next\"} with \"page\"",
         schema: io::<segment::Abc, MaybePaged<CustomerAbc, CustomerId>>(),
         covers: &["abc"],

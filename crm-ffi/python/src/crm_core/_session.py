@@ -236,9 +236,12 @@ class Session(Writes[Record]):
         return self.call("segment.list", _paged(query, limit))
 
     def evaluate_segment(self, segment: Optional[Ref] = None, *, expression: Any = None,
-                         limit: Optional[int] = None, after: Optional[str] = None) -> Record:
+                         limit: Optional[int] = None, after: Optional[str] = None,
+                         now: Optional[_dt.datetime] = None) -> Record:
         """``segment.evaluate``: the customers of a saved segment, or of an
-        expression: ``{"count", "page": {"items": [ids], "next"}}``."""
+        expression: ``{"count", "page": {"items": [ids], "next"}}``.
+        ``now`` (an aware datetime) evaluates as of that time: relative
+        windows count back from it (default: the engine's clock)."""
         if (segment is None) == (expression is None):
             raise TypeError("give exactly one of a segment and expression=")
         request: Dict[str, Any] = (
@@ -246,6 +249,8 @@ class Session(Writes[Record]):
         page = clean({"limit": limit, "after": after})
         if page:
             request["page"] = page
+        if now is not None:
+            request["now"] = time_text(now, "now")
         return self.call("segment.evaluate", request)
 
     def update_segment(self, segment: Ref, *, name: Optional[str] = None,
@@ -262,22 +267,28 @@ class Session(Writes[Record]):
         sid, v = ref_version(segment, version)
         return self._write("segment.delete", {"id": sid, "version": v}, at)
 
-    def rfm(self, currency: str, window_days: Optional[int] = None) -> List[Record]:
+    def rfm(self, currency: str, window_days: Optional[int] = None, *,
+            now: Optional[_dt.datetime] = None) -> List[Record]:
         """``segment.rfm``: recency, frequency and monetary scores (1 to 5)
         and the RFM segment of every customer with won deals in
-        ``currency`` (over the last ``window_days``, default all time)."""
+        ``currency`` (over the last ``window_days``, default all time), as
+        of ``now`` (default: the engine's clock)."""
         return self.call("segment.rfm", clean({
             "currency": currency,
-            "window": None if window_days is None else {"days": int(window_days)}}))
+            "window": None if window_days is None else {"days": int(window_days)},
+            "now": None if now is None else time_text(now, "now")}))
 
     def abc(self, currency: str, window_days: Optional[int] = None, *,
-            cutoffs: Optional[Mapping[str, Any]] = None) -> List[Record]:
+            cutoffs: Optional[Mapping[str, Any]] = None,
+            now: Optional[_dt.datetime] = None) -> List[Record]:
         """``segment.abc``: ABC classes of customers by won revenue in
-        ``currency`` (``cutoffs``: AbcCutoffs, default 80 % / 95 %)."""
+        ``currency`` (``cutoffs``: AbcCutoffs, default 80 % / 95 %), as of
+        ``now`` (default: the engine's clock)."""
         return self.call("segment.abc", clean({
             "currency": currency,
             "window": None if window_days is None else {"days": int(window_days)},
-            "cutoffs": None if cutoffs is None else dict(cutoffs)}))
+            "cutoffs": None if cutoffs is None else dict(cutoffs),
+            "now": None if now is None else time_text(now, "now")}))
 
     # ----- KPIs -----
     def kpi_report(self, *, window: Optional[Window] = None, pipeline: Optional[Ref] = None,
