@@ -334,6 +334,33 @@ CREATE TABLE automation_cursors (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 8: external keys (the primary key is the unique index that
+/// makes a key belong to one record of a kind, across processes),
+/// idempotency keys of creates, and an index of e-mail domains for
+/// caller-ID lookups (phone numbers have `customer_phones_by_phone`).
+const V8_EXTERNAL_KEYS: &str = r#"
+CREATE TABLE external_keys (
+    entity TEXT NOT NULL, -- customer, deal or activity
+    system TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    record BLOB NOT NULL, -- the id of the record of kind `entity`
+    PRIMARY KEY (entity, system, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX external_keys_by_record ON external_keys (entity, record);
+
+CREATE TABLE idempotency_keys (
+    entity      TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    record      BLOB    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (entity, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX customer_emails_by_domain
+    ON customer_emails (substr(email, instr(email, '@') + 1));
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -344,6 +371,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     V5_USERS,
     V6_AUTOMATION,
     V7_AUTOMATION_CURSORS,
+    V8_EXTERNAL_KEYS,
 ];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
