@@ -283,6 +283,7 @@ pub enum UpsertOutcome {
 /// The result of an upsert: the record as it is now, and what was done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Upserted<T> {
     /// The record holding the key after the upsert.
     pub record: T,
@@ -495,6 +496,16 @@ mod tests {
             .collect();
         assert!(check_keys(EntityKind::Customer, &many).is_err());
         assert!(check_keys(EntityKind::Customer, &many[1..]).is_ok());
+    }
+
+    #[test]
+    fn key_entries_read_back_and_refuse_unknown_fields() {
+        let line = r#"{"entity":"deal","system":"erp","key":"O-1","record":"00000000-0000-0000-0000-000000000001"}"#;
+        let e: ExternalKeyEntry = crate::strict_json::from_str(line).unwrap();
+        assert_eq!((e.entity, e.key.to_string()), (EntityKind::Deal, "erp:O-1".to_owned()));
+        assert_eq!(serde_json::to_string(&e).unwrap(), line);
+        let extra = line.replace(r#""record""#, r#""x":1,"record""#);
+        assert!(crate::strict_json::from_str::<ExternalKeyEntry>(&extra).is_err());
     }
 
     #[test]

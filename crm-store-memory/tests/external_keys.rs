@@ -25,6 +25,11 @@ fn caller_id_finds_customers() {
 }
 
 #[test]
+fn merges_move_external_keys() {
+    c::merges_move_external_keys(MemoryStore::new);
+}
+
+#[test]
 fn idempotent_creates_return_the_first_record() {
     c::idempotent_creates_return_the_first_record(MemoryStore::new);
 }

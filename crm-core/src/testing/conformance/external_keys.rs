@@ -254,6 +254,35 @@ pub fn caller_id_finds_customers<S: Store>(store: impl Fn() -> S) {
     assert!(s.organisations_by_domain("not a domain").is_err());
 }
 
+/// A merge moves the merged customer's external keys to the survivor, in
+/// the merge's one event: an upsert by either key then finds the survivor.
+pub fn merges_move_external_keys<S: Store>(store: impl Fn() -> S) {
+    let (crm, _) = engine(store());
+    let s = crm.as_actor(Actor::System);
+    let (ka, kb) = (key("shop", "A"), key("erp", "B"));
+    let a = s
+        .create_customer(NewCustomer::organisation("ACME").external_key(ka.clone()))
+        .unwrap();
+    let b = s
+        .create_customer(NewCustomer::organisation("Acme").external_key(kb.clone()))
+        .unwrap();
+    let events = event_count(&crm);
+    let merged = s
+        .merge_customers(a.id, a.version, b.id, b.version, &Default::default())
+        .unwrap();
+    assert_eq!(event_count(&crm), events + 1);
+    assert_eq!(
+        s.external_keys(KeyedRecord::Customer(a.id)).unwrap(),
+        vec![kb.clone(), ka.clone()]
+    );
+    assert_eq!(s.customer_by_key(&kb).unwrap().id, a.id);
+    let up = s
+        .upsert_customer(CustomerUpsert::new(kb, NewCustomer::organisation("ACME")))
+        .unwrap();
+    assert_eq!((up.record.id, up.outcome), (merged.id, UpsertOutcome::Unchanged));
+    assert!(s.verify().unwrap().is_empty());
+}
+
 /// A retried create with the same idempotency key returns the first
 /// record and writes nothing; the same key with another input is refused.
 pub fn idempotent_creates_return_the_first_record<S: Store>(store: impl Fn() -> S) {
