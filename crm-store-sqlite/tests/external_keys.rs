@@ -130,3 +130,61 @@ fn lookups_use_indexes() {
         assert!(!p.starts_with("SCAN"), "{sql}: {p}");
     }
 }
+
+/// The child half of `racing_processes_make_one_record_per_key`: a no-op
+/// unless the parent started this binary with `CRM_RACE_DB` set.
+#[test]
+fn race_child() {
+    let (Ok(path), Ok(name)) = (std::env::var("CRM_RACE_DB"), std::env::var("CRM_RACE_NAME"))
+    else {
+        return;
+    };
+    let go = std::path::PathBuf::from(format!("{path}.go"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !go.exists() {
+        assert!(std::time::Instant::now() < deadline, "the parent never said go");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let crm = Crm::new(SqliteStore::open(&path).unwrap());
+    let s = crm.as_actor(Actor::System);
+    for round in 0..30 {
+        let key = ExternalKey::new("shop", &format!("k{round}")).unwrap();
+        s.upsert_customer(CustomerUpsert::new(key, NewCustomer::person(name.as_str())))
+            .expect("upsert");
+    }
+}
+
+/// Two processes upsert the same thirty new keys at the same moment on one
+/// file: SQLite's unique index and the write lock leave one record per key.
+#[test]
+fn racing_processes_make_one_record_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = ["Ada", "Grace"]
+        .into_iter()
+        .map(|name| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "race_child", "--nocapture", "--test-threads=1"])
+                .env("CRM_RACE_DB", &path)
+                .env("CRM_RACE_NAME", name)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::fs::write(format!("{}.go", path.display()), b"go").unwrap();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a child process failed");
+    }
+    let crm = Crm::new(SqliteStore::open(&path).unwrap());
+    let s = crm.as_actor(Actor::System);
+    assert_eq!(s.count_customers(&Default::default()).unwrap(), 30);
+    for round in 0..30 {
+        let key = ExternalKey::new("shop", &format!("k{round}")).unwrap();
+        let c = s.customer_by_key(&key).unwrap();
+        assert!(["Ada", "Grace"].contains(&c.name.as_str()));
+    }
+    assert!(s.verify().unwrap().is_empty());
+}
