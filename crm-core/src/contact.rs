@@ -167,7 +167,10 @@ impl Phone {
     /// assert!(Phone::parse_in_region("030 1234567", None).is_err());
     /// # Ok::<(), crm_core::ContactError>(())
     /// ```
-    pub fn parse_in_region(input: &str, default_region: Option<&str>) -> Result<Self, ContactError> {
+    pub fn parse_in_region(
+        input: &str,
+        default_region: Option<&str>,
+    ) -> Result<Self, ContactError> {
         if input.chars().count() > 64 {
             return refuse("a phone number has at most 64 characters");
         }
@@ -178,13 +181,14 @@ impl Phone {
         if international.is_ok() {
             return international;
         }
-        let region: phonenumber::country::Id = region
-            .trim()
-            .to_ascii_uppercase()
-            .parse()
-            .map_err(|_| ContactError {
-                reason: "the default region is not an ISO 3166 region code such as DE or US",
-            })?;
+        let region: phonenumber::country::Id =
+            region
+                .trim()
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|_| ContactError {
+                    reason: "the default region is not an ISO 3166 region code such as DE or US",
+                })?;
         let text = input.to_owned();
         // The parser is a large third-party state machine: a panic in it
         // must not cross into the host.

@@ -477,9 +477,7 @@ mod tests {
         let k: ExternalKey = serde_json::from_str(r#"{"system":"Shop","key":"7"}"#).unwrap();
         assert_eq!(k.to_string(), "shop:7");
         assert!(serde_json::from_str::<ExternalKey>(r#"{"system":"","key":"7"}"#).is_err());
-        assert!(
-            serde_json::from_str::<ExternalKey>(r#"{"system":"a","key":"7","x":1}"#).is_err()
-        );
+        assert!(serde_json::from_str::<ExternalKey>(r#"{"system":"a","key":"7","x":1}"#).is_err());
     }
 
     #[test]
@@ -488,7 +486,11 @@ mod tests {
         let b = ExternalKey::new("shop", "2").unwrap();
         let c = ExternalKey::new("erp", "2").unwrap();
         assert_eq!(
-            check_keys(EntityKind::Deal, &[b.clone(), a.clone(), c.clone(), a.clone()]).unwrap(),
+            check_keys(
+                EntityKind::Deal,
+                &[b.clone(), a.clone(), c.clone(), a.clone()]
+            )
+            .unwrap(),
             vec![c, a, b]
         );
         let many: Vec<ExternalKey> = (0..=limits::MAX_EXTERNAL_KEYS_PER_RECORD)
@@ -502,7 +504,10 @@ mod tests {
     fn key_entries_read_back_and_refuse_unknown_fields() {
         let line = r#"{"entity":"deal","system":"erp","key":"O-1","record":"00000000-0000-0000-0000-000000000001"}"#;
         let e: ExternalKeyEntry = crate::strict_json::from_str(line).unwrap();
-        assert_eq!((e.entity, e.key.to_string()), (EntityKind::Deal, "erp:O-1".to_owned()));
+        assert_eq!(
+            (e.entity, e.key.to_string()),
+            (EntityKind::Deal, "erp:O-1".to_owned())
+        );
         assert_eq!(serde_json::to_string(&e).unwrap(), line);
         let extra = line.replace(r#""record""#, r#""x":1,"record""#);
         assert!(crate::strict_json::from_str::<ExternalKeyEntry>(&extra).is_err());

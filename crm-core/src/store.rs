@@ -39,11 +39,11 @@ use chrono::{DateTime, Utc};
 use crate::access::ReadScope;
 use crate::activity::Activity;
 use crate::automation::{Firing, Notification, Rule};
+use crate::contact::Phone;
 use crate::custom_field::FieldSchema;
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, StoreError};
-use crate::contact::Phone;
 use crate::event::{Event, NewEvent};
 use crate::external_key::{ExternalKey, ExternalKeyEntry, IdempotencyRecord};
 use crate::id::{

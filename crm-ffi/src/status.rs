@@ -210,9 +210,7 @@ pub fn status_of(e: &Error) -> CrmStatus {
         Error::Store(s) => match s {
             StoreError::VersionConflict { .. }
             | StoreError::AlreadyExists { .. }
-            | StoreError::KeyTaken { .. } => {
-                CrmStatus::Conflict
-            }
+            | StoreError::KeyTaken { .. } => CrmStatus::Conflict,
             StoreError::Missing { .. } => CrmStatus::NotFound,
             StoreError::InvalidCursor(_) => CrmStatus::InvalidInput,
             _ => CrmStatus::Storage,

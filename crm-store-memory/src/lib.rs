@@ -31,6 +31,7 @@ use std::thread::{self, ThreadId};
 
 use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
+use crm_core::external_key::{ExternalKey, ExternalKeyEntry, IdempotencyRecord};
 use crm_core::query::{ActivityFilter, Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
@@ -39,7 +40,6 @@ use crm_core::{
     SegmentQuery, SortDirection, Store, StoreError, Team, TeamId, TeamQuery, User, UserId,
     UserQuery, WriteTx,
 };
-use crm_core::external_key::{ExternalKey, ExternalKeyEntry, IdempotencyRecord};
 use crm_core::{NotificationId, Phone, RuleId};
 use uuid::Uuid;
 

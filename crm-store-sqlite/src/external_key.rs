@@ -28,7 +28,9 @@ pub(crate) fn holder(
     key: &ExternalKey,
 ) -> Result<Option<Uuid>, StoreError> {
     let mut st = conn
-        .prepare_cached("SELECT record FROM external_keys WHERE entity = ? AND system = ? AND key = ?")
+        .prepare_cached(
+            "SELECT record FROM external_keys WHERE entity = ? AND system = ? AND key = ?",
+        )
         .map_err(backend("preparing to look up an external key"))?;
     let mut rows = st
         .query(params![entity_kind_str(entity), key.system(), key.key()])
@@ -194,7 +196,10 @@ pub(crate) fn idempotency_record(
     let mut rows = st
         .query(params![entity_kind_str(entity), key])
         .map_err(backend("looking up an idempotency key"))?;
-    match rows.next().map_err(backend("looking up an idempotency key"))? {
+    match rows
+        .next()
+        .map_err(backend("looking up an idempotency key"))?
+    {
         Some(row) => Ok(Some(decode_idempotency(row)?)),
         None => Ok(None),
     }

@@ -532,8 +532,12 @@ mod tests {
         let tx = store.read().unwrap();
         let acme = CustomerId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d1e));
         let key = crm_core::ExternalKey::new("shop", "C-1").unwrap();
-        let holder = tx.external_key_holder(crm_core::EntityKind::Customer, &key).unwrap();
-        let idem = tx.idempotency_record(crm_core::EntityKind::Customer, "req-1").unwrap();
+        let holder = tx
+            .external_key_holder(crm_core::EntityKind::Customer, &key)
+            .unwrap();
+        let idem = tx
+            .idempotency_record(crm_core::EntityKind::Customer, "req-1")
+            .unwrap();
         if version >= 8 {
             assert_eq!(holder, Some(acme.as_uuid()));
             assert_eq!(idem.map(|r| r.record), Some(acme.as_uuid()));

@@ -88,7 +88,11 @@ fn racing_connections_make_one_record_per_key() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(created.iter().sum::<usize>(), 20, "one creation per key: {created:?}");
+    assert_eq!(
+        created.iter().sum::<usize>(),
+        20,
+        "one creation per key: {created:?}"
+    );
     let crm = Crm::new(SqliteStore::open(&path).unwrap());
     let s = crm.as_actor(Actor::System);
     assert_eq!(s.count_customers(&Default::default()).unwrap(), 20);
@@ -142,7 +146,10 @@ fn race_child() {
     let go = std::path::PathBuf::from(format!("{path}.go"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !go.exists() {
-        assert!(std::time::Instant::now() < deadline, "the parent never said go");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the parent never said go"
+        );
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let crm = Crm::new(SqliteStore::open(&path).unwrap());

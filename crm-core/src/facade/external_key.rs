@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
+use super::Session;
 use super::batch::{Batch, entity};
 use super::reads;
-use super::Session;
 use crate::access::{Access, Operation, Resource};
 use crate::activity::{Activity, NewActivity};
 use crate::contact::{Email, Phone};
@@ -21,8 +21,8 @@ use crate::deal::{Deal, DealPatch, NewDeal};
 use crate::error::{EntityKind, Error, Result, StoreError};
 use crate::event::{Changes, EventKind};
 use crate::external_key::{
-    self, ActivityUpsert, CustomerUpsert, DealUpsert, ExternalKey, IdempotencyRecord,
-    KeyedRecord, UpsertMode, UpsertOutcome, Upserted,
+    self, ActivityUpsert, CustomerUpsert, DealUpsert, ExternalKey, IdempotencyRecord, KeyedRecord,
+    UpsertMode, UpsertOutcome, Upserted,
 };
 use crate::id::{ActivityId, CustomerId, DealId};
 use crate::limits;
@@ -303,8 +303,12 @@ impl Batch<'_> {
             KeyedRecord::Customer(cid) => {
                 let current = reads::customer_in_scope(&*self.tx, &self.access, cid)?;
                 Self::check_version(kind, cid, version, current.version)?;
-                self.access
-                    .check_write(Resource::Customers, Operation::Update, cid, current.owner)?;
+                self.access.check_write(
+                    Resource::Customers,
+                    Operation::Update,
+                    cid,
+                    current.owner,
+                )?;
                 super::merge::check_not_merged(&*self.tx, &self.access, kind, "id", cid)?;
                 if old == keys {
                     return Ok(current.version);
@@ -353,7 +357,13 @@ impl Batch<'_> {
         self.store_keys(kind, id, &keys)?;
         let mut changes = Changes::default();
         changes.field("external_keys", &old, &keys);
-        self.record(entity(kind, id), next_version, EventKind::Updated, changes, now)?;
+        self.record(
+            entity(kind, id),
+            next_version,
+            EventKind::Updated,
+            changes,
+            now,
+        )?;
         Ok(next_version)
     }
 }
@@ -383,9 +393,8 @@ fn customer_patch(current: &Customer, input: &NewCustomer) -> Result<CustomerPat
     }
     let mut wanted = BTreeSet::new();
     for (i, t) in input.tags.iter().enumerate() {
-        let tag = Tag::parse(t).map_err(|e| {
-            Error::invalid(EntityKind::Customer, format!("tags[{i}]"), t, e.reason)
-        })?;
+        let tag = Tag::parse(t)
+            .map_err(|e| Error::invalid(EntityKind::Customer, format!("tags[{i}]"), t, e.reason))?;
         wanted.insert(tag);
     }
     Ok(CustomerPatch {
@@ -432,7 +441,7 @@ fn deal_patch(current: &Deal, input: &NewDeal) -> Result<DealPatch> {
     }
     Ok(DealPatch {
         title: Some(input.title.clone()),
-        amount: Some(input.amount.clone()),
+        amount: Some(input.amount),
         expected_close_date: Some(input.expected_close_date),
         owner: input.owner.map(Some),
         custom: input
@@ -497,9 +506,8 @@ fn domain_of(input: &str) -> Result<String> {
     let trimmed = input.trim();
     let domain = trimmed.rsplit_once('@').map_or(trimmed, |(_, d)| d);
     let probe = format!("x@{domain}");
-    Email::parse(&probe).map_err(|e| {
-        Error::invalid(EntityKind::Customer, "domain", input, e.reason.to_string())
-    })?;
+    Email::parse(&probe)
+        .map_err(|e| Error::invalid(EntityKind::Customer, "domain", input, e.reason.to_string()))?;
     Ok(domain.to_lowercase())
 }
 
@@ -545,32 +553,34 @@ impl<S: Store> Session<'_, S> {
     /// The customer holding `key` ([`Error::ExternalKeyNotFound`] if none
     /// the actor may read does).
     pub fn customer_by_key(&self, key: &ExternalKey) -> Result<Customer> {
-        self.with_access(|tx, acc| {
-            match holder_in_scope(tx, acc, EntityKind::Customer, key) {
+        self.with_access(
+            |tx, acc| match holder_in_scope(tx, acc, EntityKind::Customer, key) {
                 Ok(Some(h)) => reads::customer(tx, acc, CustomerId::from_uuid(h)),
                 _ => Err(key_not_found(EntityKind::Customer, key)),
-            }
-        })
+            },
+        )
     }
 
     /// The deal holding `key` ([`Error::ExternalKeyNotFound`] if none the
     /// actor may read does).
     pub fn deal_by_key(&self, key: &ExternalKey) -> Result<Deal> {
-        self.with_access(|tx, acc| match holder_in_scope(tx, acc, EntityKind::Deal, key) {
-            Ok(Some(h)) => reads::deal(tx, acc, DealId::from_uuid(h)),
-            _ => Err(key_not_found(EntityKind::Deal, key)),
-        })
+        self.with_access(
+            |tx, acc| match holder_in_scope(tx, acc, EntityKind::Deal, key) {
+                Ok(Some(h)) => reads::deal(tx, acc, DealId::from_uuid(h)),
+                _ => Err(key_not_found(EntityKind::Deal, key)),
+            },
+        )
     }
 
     /// The activity holding `key` ([`Error::ExternalKeyNotFound`] if none
     /// the actor may read does).
     pub fn activity_by_key(&self, key: &ExternalKey) -> Result<Activity> {
-        self.with_access(|tx, acc| {
-            match holder_in_scope(tx, acc, EntityKind::Activity, key) {
+        self.with_access(
+            |tx, acc| match holder_in_scope(tx, acc, EntityKind::Activity, key) {
                 Ok(Some(h)) => reads::activity(tx, acc, ActivityId::from_uuid(h)),
                 _ => Err(key_not_found(EntityKind::Activity, key)),
-            }
-        })
+            },
+        )
     }
 
     /// The external keys a record holds, sorted.
@@ -685,4 +695,3 @@ impl<S: Store> Session<'_, S> {
         })
     }
 }
-

@@ -87,7 +87,9 @@ pub(super) fn activity_by_key(c: &Ctx<'_>, request: &str) -> Result<String, Fail
 
 pub(super) fn find_by_phone(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
     let r: ByPhone = req(request)?;
-    out(c.s.customers_by_phone(&r.number, r.default_region.as_deref()))
+    out(c
+        .s
+        .customers_by_phone(&r.number, r.default_region.as_deref()))
 }
 
 pub(super) fn find_by_domain(c: &Ctx<'_>, request: &str) -> Result<String, Failure> {
@@ -106,4 +108,3 @@ pub(super) fn set(_: &Ctx<'_>, request: &str) -> Result<Step, Failure> {
             .map(|version| NewVersion { version })
     })
 }
-

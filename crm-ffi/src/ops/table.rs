@@ -6,6 +6,7 @@ use crm_core::automation::{DueReport, Notification, Rule};
 use crm_core::backup::BackupCounts;
 use crm_core::custom_field::FieldSchema;
 use crm_core::duplicate::{DuplicateOptions, DuplicateReport};
+use crm_core::external_key::ExternalKey;
 use crm_core::import::ImportReport;
 use crm_core::kpi::activity::ActivityMetrics;
 use crm_core::kpi::clv::Clv;
@@ -25,13 +26,12 @@ use crm_core::query::{Page, TeamQuery, UserQuery};
 use crm_core::schema::DateMap;
 use crm_core::segment::abc::CustomerAbc;
 use crm_core::segment::rfm::CustomerRfm;
-use crm_core::external_key::ExternalKey;
-use crm_core::{ActivityUpsert, CustomerUpsert, DealUpsert, Upserted};
 use crm_core::{
     Activity, ActivityId, Customer, CustomerId, Deal, DealId, Event, Field, NewActivity,
     NewCustomer, NewDeal, NewTeam, NewUser, NotificationId, Pipeline, PipelineDef, PipelineId,
     RuleId, Segment, SegmentId, SegmentQuery, SegmentResult, Team, TeamId, User, UserId,
 };
+use crm_core::{ActivityUpsert, CustomerUpsert, DealUpsert, Upserted};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -41,8 +41,8 @@ use super::Run::{Read, Step, Write};
 use super::paging::MaybePaged;
 use super::{
     ById, Count, Ctx, Empty, Operation, Versioned, access, activity, admin, automation, backup,
-    batch, custom_field, customer, deal, event, export, external_key, find, import, io, json, kpi, pipeline,
-    predict, req, segment, store,
+    batch, custom_field, customer, deal, event, export, external_key, find, import, io, json, kpi,
+    pipeline, predict, req, segment, store,
 };
 use crate::status::{CrmStatus, Failure};
 

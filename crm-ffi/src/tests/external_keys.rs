@@ -27,34 +27,64 @@ fn upserts_and_lookups_by_key() {
     let stale = json!({"key": {"system": "shop", "key": "C-2"}, "mode": "update_only",
         "record": {"kind": "person", "name": "Ghost"}});
     assert_eq!(status(&e, "customer.upsert", stale), CrmStatus::NotFound);
-    let dup = json!({"key": key, "mode": "create_only", "record": {"kind": "person", "name": "Ada"}});
+    let dup =
+        json!({"key": key, "mode": "create_only", "record": {"kind": "person", "name": "Ada"}});
     assert_eq!(status(&e, "customer.upsert", dup), CrmStatus::Conflict);
-    let cas = json!({"key": key, "expected_version": 7, "record": {"kind": "person", "name": "Ada L."}});
+    let cas =
+        json!({"key": key, "expected_version": 7, "record": {"kind": "person", "name": "Ada L."}});
     assert_eq!(status(&e, "customer.upsert", cas), CrmStatus::Conflict);
     assert_eq!(
-        status(&e, "customer.get_by_key", json!({"system": "shop", "key": "nope"})),
+        status(
+            &e,
+            "customer.get_by_key",
+            json!({"system": "shop", "key": "nope"})
+        ),
         CrmStatus::NotFound
     );
-    let st = status(&e, "customer.get_by_key", json!({"system": "bad system", "key": "1"}));
-    assert!(matches!(st, CrmStatus::InvalidInput | CrmStatus::InvalidJson), "{st:?}");
+    let st = status(
+        &e,
+        "customer.get_by_key",
+        json!({"system": "bad system", "key": "1"}),
+    );
+    assert!(
+        matches!(st, CrmStatus::InvalidInput | CrmStatus::InvalidJson),
+        "{st:?}"
+    );
     assert_eq!(ok(&e, "customer.count", json!({}))["count"], 1);
 
     // Caller ID.
-    let found = ok(&e, "customer.find_by_phone", json!({"number": "030 1234567", "default_region": "DE"}));
+    let found = ok(
+        &e,
+        "customer.find_by_phone",
+        json!({"number": "030 1234567", "default_region": "DE"}),
+    );
     assert_eq!(found.as_array().map(|a| a.len()), Some(1));
     assert_eq!(found[0]["id"], id);
     assert_eq!(
-        status(&e, "customer.find_by_phone", json!({"number": "030 1234567"})),
+        status(
+            &e,
+            "customer.find_by_phone",
+            json!({"number": "030 1234567"})
+        ),
         CrmStatus::InvalidInput
     );
-    let org = ok(&e, "customer.create", json!({"kind": "organisation", "name": "ACME", "emails": ["info@acme.example"]}));
-    let orgs = ok(&e, "customer.find_by_domain", json!({"domain": "x@acme.example"}));
+    let org = ok(
+        &e,
+        "customer.create",
+        json!({"kind": "organisation", "name": "ACME", "emails": ["info@acme.example"]}),
+    );
+    let orgs = ok(
+        &e,
+        "customer.find_by_domain",
+        json!({"domain": "x@acme.example"}),
+    );
     assert_eq!(orgs[0]["id"], org["id"]);
 
     // Deals and activities.
     let p = ok(&e, "pipeline.create", pipeline_def());
     let dkey = json!({"system": "erp", "key": "O-1"});
-    let deal = json!({"key": dkey, "record": {"customer": id, "pipeline": p["id"], "title": "Robots"}});
+    let deal =
+        json!({"key": dkey, "record": {"customer": id, "pipeline": p["id"], "title": "Robots"}});
     let d = ok(&e, "deal.upsert", deal.clone());
     assert_eq!(d["outcome"], "created");
     assert_eq!(ok(&e, "deal.upsert", deal)["outcome"], "unchanged");
@@ -79,7 +109,11 @@ fn upserts_and_lookups_by_key() {
 fn upserts_run_as_batch_steps() {
     let e = open(":memory:");
     let step = |k: &str| json!({"op": "customer.upsert", "request": {"key": {"system": "shop", "key": k}, "record": {"kind": "person", "name": k}}});
-    let r = ok(&e, "batch", json!({"steps": [step("a"), step("b"), step("a")]}));
+    let r = ok(
+        &e,
+        "batch",
+        json!({"steps": [step("a"), step("b"), step("a")]}),
+    );
     let text = r.to_string();
     assert!(text.contains("\"created\""), "{text}");
     assert!(text.contains("\"unchanged\""), "{text}");

@@ -23,13 +23,22 @@ pub fn customer_upserts_follow_their_mode<S: Store>(store: impl Fn() -> S) {
     let (crm, _) = engine(store());
     let s = crm.as_actor(Actor::System);
     let k = key("shop", "C-1");
-    let input = NewCustomer::person("Ada").email("ada@example.org").tag("vip");
+    let input = NewCustomer::person("Ada")
+        .email("ada@example.org")
+        .tag("vip");
 
     // update_only on a missing key: an error, and nothing is created.
     let stale = CustomerUpsert::new(k.clone(), input.clone()).mode(UpsertMode::UpdateOnly);
     match s.upsert_customer(stale.clone()) {
-        Err(Error::ExternalKeyNotFound { entity, system, key }) => {
-            assert_eq!((entity, system.as_str(), key.as_str()), (EntityKind::Customer, "shop", "C-1"));
+        Err(Error::ExternalKeyNotFound {
+            entity,
+            system,
+            key,
+        }) => {
+            assert_eq!(
+                (entity, system.as_str(), key.as_str()),
+                (EntityKind::Customer, "shop", "C-1")
+            );
         }
         other => panic!("update_only on a missing key: {other:?}"),
     }
@@ -48,7 +57,8 @@ pub fn customer_upserts_follow_their_mode<S: Store>(store: impl Fn() -> S) {
         created.changes
     );
     assert_eq!(
-        s.external_keys(KeyedRecord::Customer(first.record.id)).unwrap(),
+        s.external_keys(KeyedRecord::Customer(first.record.id))
+            .unwrap(),
         vec![k.clone()]
     );
 
@@ -62,8 +72,15 @@ pub fn customer_upserts_follow_their_mode<S: Store>(store: impl Fn() -> S) {
     assert_eq!(event_count(&crm), events);
 
     // create_only on a held key: an error naming system, key and holder.
-    match s.upsert_customer(CustomerUpsert::new(k.clone(), input.clone()).mode(UpsertMode::CreateOnly)) {
-        Err(Error::ExternalKeyTaken { system, key, holder, .. }) => {
+    match s
+        .upsert_customer(CustomerUpsert::new(k.clone(), input.clone()).mode(UpsertMode::CreateOnly))
+    {
+        Err(Error::ExternalKeyTaken {
+            system,
+            key,
+            holder,
+            ..
+        }) => {
             assert_eq!((system.as_str(), key.as_str()), ("shop", "C-1"));
             assert_eq!(holder, Some(first.record.id.to_string()));
         }
@@ -76,27 +93,44 @@ pub fn customer_upserts_follow_their_mode<S: Store>(store: impl Fn() -> S) {
         .phone("+44 20 7946 0958")
         .tag("math");
     let up = s
-        .upsert_customer(CustomerUpsert::new(k.clone(), changed.clone()).mode(UpsertMode::UpdateOnly))
+        .upsert_customer(
+            CustomerUpsert::new(k.clone(), changed.clone()).mode(UpsertMode::UpdateOnly),
+        )
         .expect("update");
     assert_eq!(up.outcome, UpsertOutcome::Updated);
     assert_eq!(up.record.version, 2);
     assert_eq!(up.record.name, "Ada Lovelace");
     assert_eq!(
-        up.record.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+        up.record
+            .tags
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>(),
         ["math"]
     );
     assert_eq!(event_count(&crm), events + 1);
     assert_eq!(s.customer_by_key(&k).unwrap(), up.record);
 
     // Compare-and-set: a stale expected version changes nothing.
-    let cas = CustomerUpsert::new(k.clone(), NewCustomer::person("Someone else")).expected_version(1);
-    assert!(matches!(s.upsert_customer(cas), Err(Error::Conflict { expected: 1, actual: 2, .. })));
+    let cas =
+        CustomerUpsert::new(k.clone(), NewCustomer::person("Someone else")).expected_version(1);
+    assert!(matches!(
+        s.upsert_customer(cas),
+        Err(Error::Conflict {
+            expected: 1,
+            actual: 2,
+            ..
+        })
+    ));
     assert_eq!(s.customer_by_key(&k).unwrap().name, "Ada Lovelace");
     let cas = CustomerUpsert::new(k.clone(), NewCustomer::person("Ada K.")).expected_version(2);
     assert_eq!(s.upsert_customer(cas).unwrap().record.version, 3);
     // An expected version with a missing key: nothing to compare with.
     let cas = CustomerUpsert::new(key("shop", "C-2"), NewCustomer::person("B")).expected_version(1);
-    assert!(matches!(s.upsert_customer(cas), Err(Error::ExternalKeyNotFound { .. })));
+    assert!(matches!(
+        s.upsert_customer(cas),
+        Err(Error::ExternalKeyNotFound { .. })
+    ));
     // A person cannot become an organisation by upsert.
     let kind = CustomerUpsert::new(k.clone(), NewCustomer::organisation("Ada K."));
     assert!(matches!(s.upsert_customer(kind), Err(Error::Invalid(e)) if e.field == "kind"));
@@ -109,39 +143,69 @@ pub fn customer_upserts_follow_their_mode<S: Store>(store: impl Fn() -> S) {
 pub fn deal_and_activity_upserts_reuse_their_rules<S: Store>(store: impl Fn() -> S) {
     let (crm, _) = engine(store());
     let s = crm.as_actor(Actor::System);
-    let p = s.create_pipeline(PipelineDef::sales_template("Sales")).unwrap();
-    let c = s.create_customer(NewCustomer::organisation("ACME")).unwrap();
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .unwrap();
+    let c = s
+        .create_customer(NewCustomer::organisation("ACME"))
+        .unwrap();
     let dk = key("erp", "O-100");
     let input = NewDeal::new(c.id, p.id, "Robots").amount(Money::parse("100", "EUR").unwrap());
-    let d = s.upsert_deal(DealUpsert::new(dk.clone(), input.clone())).unwrap();
+    let d = s
+        .upsert_deal(DealUpsert::new(dk.clone(), input.clone()))
+        .unwrap();
     assert_eq!(d.outcome, UpsertOutcome::Created);
     assert_eq!(s.deal_by_key(&dk).unwrap().id, d.record.id);
     // A customer key and a deal key may be equal: unique per kind.
-    s.set_external_keys(KeyedRecord::Customer(c.id), c.version, &[dk.clone()])
-        .expect("same key, other kind");
+    s.set_external_keys(
+        KeyedRecord::Customer(c.id),
+        c.version,
+        std::slice::from_ref(&dk),
+    )
+    .expect("same key, other kind");
     let won = s.win_deal(d.record.id, d.record.version).unwrap();
     // Frozen: an identical upsert is a no-op, a changed one is refused.
-    let same = s.upsert_deal(DealUpsert::new(dk.clone(), input.clone())).unwrap();
-    assert_eq!((same.outcome, same.record.version), (UpsertOutcome::Unchanged, won.version));
+    let same = s
+        .upsert_deal(DealUpsert::new(dk.clone(), input.clone()))
+        .unwrap();
+    assert_eq!(
+        (same.outcome, same.record.version),
+        (UpsertOutcome::Unchanged, won.version)
+    );
     let changed = NewDeal::new(c.id, p.id, "Robots").amount(Money::parse("90", "EUR").unwrap());
     assert!(s.upsert_deal(DealUpsert::new(dk.clone(), changed)).is_err());
     assert_eq!(s.deal_by_key(&dk).unwrap().version, won.version);
     // A closed deal may still be linked to another system.
     let v = s
-        .set_external_keys(KeyedRecord::Deal(won.id), won.version, &[dk.clone(), key("crm2", "9")])
+        .set_external_keys(
+            KeyedRecord::Deal(won.id),
+            won.version,
+            &[dk.clone(), key("crm2", "9")],
+        )
         .unwrap();
     assert_eq!(v, won.version + 1);
     assert_eq!(s.deal(won.id).unwrap().version, v);
 
     let ak = key("mail", "<msg-1@example.org>");
-    let call = NewActivity::new(ActivityKind::Email, "Offer").customer(c.id).body("Hello");
-    let a = s.upsert_activity(ActivityUpsert::new(ak.clone(), call.clone())).unwrap();
+    let call = NewActivity::new(ActivityKind::Email, "Offer")
+        .customer(c.id)
+        .body("Hello");
+    let a = s
+        .upsert_activity(ActivityUpsert::new(ak.clone(), call.clone()))
+        .unwrap();
     assert_eq!(a.outcome, UpsertOutcome::Created);
     let events = event_count(&crm);
-    let again = s.upsert_activity(ActivityUpsert::new(ak.clone(), call)).unwrap();
-    assert_eq!((again.outcome, again.record.version), (UpsertOutcome::Unchanged, 1));
+    let again = s
+        .upsert_activity(ActivityUpsert::new(ak.clone(), call))
+        .unwrap();
+    assert_eq!(
+        (again.outcome, again.record.version),
+        (UpsertOutcome::Unchanged, 1)
+    );
     assert_eq!(event_count(&crm), events);
-    let other = NewActivity::new(ActivityKind::Email, "Offer v2").customer(c.id).body("Hello");
+    let other = NewActivity::new(ActivityKind::Email, "Offer v2")
+        .customer(c.id)
+        .body("Hello");
     match s.upsert_activity(ActivityUpsert::new(ak.clone(), other)) {
         Err(Error::Invalid(e)) => assert_eq!(e.field, "subject"),
         other => panic!("a changed activity: {other:?}"),
@@ -170,12 +234,20 @@ pub fn taken_keys_are_refused_without_leaking<S: Store>(store: impl Fn() -> S) {
     let (alice, bob) = (rep("alice", north.id), rep("bob", south.id));
     let k = key("shop", "42");
     let theirs = admin
-        .create_customer(NewCustomer::person("Bob's").owner(bob.id).external_key(k.clone()))
+        .create_customer(
+            NewCustomer::person("Bob's")
+                .owner(bob.id)
+                .external_key(k.clone()),
+        )
         .unwrap();
     let mine = admin
         .create_customer(NewCustomer::person("Alice's").owner(alice.id))
         .unwrap();
-    match admin.set_external_keys(KeyedRecord::Customer(mine.id), mine.version, &[k.clone()]) {
+    match admin.set_external_keys(
+        KeyedRecord::Customer(mine.id),
+        mine.version,
+        std::slice::from_ref(&k),
+    ) {
         Err(Error::ExternalKeyTaken { holder, .. }) => {
             assert_eq!(holder, Some(theirs.id.to_string()))
         }
@@ -183,12 +255,24 @@ pub fn taken_keys_are_refused_without_leaking<S: Store>(store: impl Fn() -> S) {
     }
     // Alice reads only her own customers.
     let s = crm.as_user(alice.id);
-    assert!(s.customer(theirs.id).is_err(), "the test needs a restricted actor");
+    assert!(
+        s.customer(theirs.id).is_err(),
+        "the test needs a restricted actor"
+    );
     let e = s
-        .set_external_keys(KeyedRecord::Customer(mine.id), mine.version, &[k.clone()])
+        .set_external_keys(
+            KeyedRecord::Customer(mine.id),
+            mine.version,
+            std::slice::from_ref(&k),
+        )
         .unwrap_err();
     match &e {
-        Error::ExternalKeyTaken { holder, system, key, .. } => {
+        Error::ExternalKeyTaken {
+            holder,
+            system,
+            key,
+            ..
+        } => {
             assert_eq!(holder, &None);
             assert_eq!((system.as_str(), key.as_str()), ("shop", "42"));
         }
@@ -196,14 +280,20 @@ pub fn taken_keys_are_refused_without_leaking<S: Store>(store: impl Fn() -> S) {
     }
     assert!(!e.to_string().contains(&theirs.id.to_string()), "{e}");
     assert_eq!(e.parts().id, None);
-    assert!(matches!(s.customer_by_key(&k), Err(Error::ExternalKeyNotFound { .. })));
+    assert!(matches!(
+        s.customer_by_key(&k),
+        Err(Error::ExternalKeyNotFound { .. })
+    ));
     let up = CustomerUpsert::new(k.clone(), NewCustomer::person("x")).mode(UpsertMode::UpdateOnly);
     let e = s.upsert_customer(up).unwrap_err();
     assert!(matches!(e, Error::ExternalKeyNotFound { .. }), "{e:?}");
     let e = s
         .upsert_customer(CustomerUpsert::new(k.clone(), NewCustomer::person("x")))
         .unwrap_err();
-    assert!(matches!(e, Error::ExternalKeyTaken { holder: None, .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::ExternalKeyTaken { holder: None, .. }),
+        "{e:?}"
+    );
     assert!(!e.to_string().contains(&theirs.id.to_string()), "{e}");
     assert_eq!(admin.customer_by_key(&k).unwrap().id, theirs.id);
     assert_eq!(admin.count_customers(&Default::default()).unwrap(), 2);
@@ -236,21 +326,49 @@ pub fn caller_id_finds_customers<S: Store>(store: impl Fn() -> S) {
         ("030/1234567", Some("de")),
     ] {
         let found = s.customers_by_phone(number, region).unwrap();
-        assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), [ada.id], "{number}");
+        assert_eq!(
+            found.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [ada.id],
+            "{number}"
+        );
     }
-    assert!(s.customers_by_phone("+49 30 7654321", None).unwrap().is_empty());
-    assert!(matches!(s.customers_by_phone("030 1234567", None), Err(Error::Invalid(e)) if e.field == "phone"));
+    assert!(
+        s.customers_by_phone("+49 30 7654321", None)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        matches!(s.customers_by_phone("030 1234567", None), Err(Error::Invalid(e)) if e.field == "phone")
+    );
     assert!(s.customers_by_phone("030 1234567", Some("XX")).is_err());
     // After a number changes, the index follows.
-    s.update_customer(ada.id, ada.version, CustomerPatch::default().phones(["+1 415 555 0132"]))
-        .unwrap();
-    assert!(s.customers_by_phone("+49 30 1234567", None).unwrap().is_empty());
-    assert_eq!(s.customers_by_phone("(415) 555-0132", Some("US")).unwrap()[0].id, ada.id);
+    s.update_customer(
+        ada.id,
+        ada.version,
+        CustomerPatch::default().phones(["+1 415 555 0132"]),
+    )
+    .unwrap();
+    assert!(
+        s.customers_by_phone("+49 30 1234567", None)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.customers_by_phone("(415) 555-0132", Some("US")).unwrap()[0].id,
+        ada.id
+    );
 
     let orgs = s.organisations_by_domain("someone@ACME.example").unwrap();
     assert_eq!(orgs.iter().map(|c| c.id).collect::<Vec<_>>(), [acme.id]);
-    assert_eq!(s.organisations_by_domain("wayne.example").unwrap()[0].id, other.id);
-    assert!(s.organisations_by_domain("nobody.example").unwrap().is_empty());
+    assert_eq!(
+        s.organisations_by_domain("wayne.example").unwrap()[0].id,
+        other.id
+    );
+    assert!(
+        s.organisations_by_domain("nobody.example")
+            .unwrap()
+            .is_empty()
+    );
     assert!(s.organisations_by_domain("not a domain").is_err());
 }
 
@@ -279,7 +397,10 @@ pub fn merges_move_external_keys<S: Store>(store: impl Fn() -> S) {
     let up = s
         .upsert_customer(CustomerUpsert::new(kb, NewCustomer::organisation("ACME")))
         .unwrap();
-    assert_eq!((up.record.id, up.outcome), (merged.id, UpsertOutcome::Unchanged));
+    assert_eq!(
+        (up.record.id, up.outcome),
+        (merged.id, UpsertOutcome::Unchanged)
+    );
     assert!(s.verify().unwrap().is_empty());
 }
 
@@ -300,17 +421,24 @@ pub fn idempotent_creates_return_the_first_record<S: Store>(store: impl Fn() -> 
         other => panic!("a reused key: {other:?}"),
     }
     // Keys are per kind, and a failed create stores no key.
-    let p = s.create_pipeline(PipelineDef::sales_template("Sales")).unwrap();
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .unwrap();
     let deal = NewDeal::new(first.id, p.id, "").idempotency_key("req-1");
     assert!(s.create_deal(deal).is_err());
     let deal = NewDeal::new(first.id, p.id, "Robots").idempotency_key("req-1");
     let d = s.create_deal(deal.clone()).unwrap();
     assert_eq!(s.create_deal(deal).unwrap().id, d.id);
-    let note = NewActivity::new(ActivityKind::Note, "n").customer(first.id).idempotency_key("n-1");
+    let note = NewActivity::new(ActivityKind::Note, "n")
+        .customer(first.id)
+        .idempotency_key("n-1");
     let a = s.log_activity(note.clone()).unwrap();
     assert_eq!(s.log_activity(note).unwrap().id, a.id);
     let long = "k".repeat(crate::limits::MAX_IDEMPOTENCY_KEY_CHARS + 1);
-    assert!(s.create_customer(NewCustomer::person("x").idempotency_key(long)).is_err());
+    assert!(
+        s.create_customer(NewCustomer::person("x").idempotency_key(long))
+            .is_err()
+    );
     assert!(s.verify().unwrap().is_empty());
 }
 
@@ -322,14 +450,20 @@ pub fn backups_carry_keys<S: Store, T: Store, U: Store>(source: S, target: T, ol
     let s = crm.as_actor(Actor::System);
     let k = key("shop", "C-9");
     let c = s
-        .upsert_customer(CustomerUpsert::new(k.clone(), NewCustomer::person("Ada").idempotency_key("r-1")))
+        .upsert_customer(CustomerUpsert::new(
+            k.clone(),
+            NewCustomer::person("Ada").idempotency_key("r-1"),
+        ))
         .unwrap()
         .record;
     let mut file = Vec::new();
     let counts = s.backup(&mut file).unwrap();
     assert_eq!((counts.external_keys, counts.idempotency_keys), (1, 1));
     let text = String::from_utf8(file.clone()).unwrap();
-    assert!(text.contains(r#"{"external_key":{"entity":"customer","system":"shop","key":"C-9""#), "{text}");
+    assert!(
+        text.contains(r#"{"external_key":{"entity":"customer","system":"shop","key":"C-9""#),
+        "{text}"
+    );
 
     let (copy, _) = engine(target);
     let t = copy.as_actor(Actor::System);
@@ -353,7 +487,10 @@ pub fn backups_carry_keys<S: Store, T: Store, U: Store>(source: S, target: T, ol
     let o = older_crm.as_actor(Actor::System);
     o.restore(old.as_bytes()).unwrap();
     assert_eq!(o.customer(c.id).unwrap().name, "Ada");
-    assert!(matches!(o.customer_by_key(&k), Err(Error::ExternalKeyNotFound { .. })));
+    assert!(matches!(
+        o.customer_by_key(&k),
+        Err(Error::ExternalKeyNotFound { .. })
+    ));
 }
 
 #[derive(Debug, Clone)]
