@@ -166,9 +166,29 @@ pub struct NewActivity {
     /// Custom field values.
     #[serde(default)]
     pub custom: CustomValues,
+    /// External keys to give the new record ([`crate::external_key`]).
+    #[serde(default)]
+    pub external_keys: Vec<crate::external_key::ExternalKey>,
+    /// A caller's key that makes a retried create return the first
+    /// create's record instead of a second one ([`crate::external_key`]).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 impl NewActivity {
+    /// Gives the new record an external key ([`crate::external_key`]).
+    pub fn external_key(mut self, key: crate::external_key::ExternalKey) -> Self {
+        self.external_keys.push(key);
+        self
+    }
+
+    /// Sets the idempotency key: a retried create with the same key
+    /// returns the first one's record ([`crate::external_key`]).
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
     /// An activity of `kind` with a subject line.
     pub fn new(kind: ActivityKind, subject: impl Into<String>) -> Self {
         NewActivity {
@@ -182,6 +202,8 @@ impl NewActivity {
             occurred_at: None,
             due_at: None,
             custom: CustomValues::new(),
+            external_keys: Vec::new(),
+            idempotency_key: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! other line is one record, tagged with its kind:
 //!
 //! ```text
-//! {"header":{"format":"crm-core backup","version":2}}
+//! {"header":{"format":"crm-core backup","version":3}}
 //! {"team":{...}}
 //! {"user":{...}}          (with roles and team memberships)
 //! {"field_schema":{...}}  (custom field definitions per entity type)
@@ -19,10 +19,13 @@
 //! {"notification":{...}} (the outbox, acknowledged ones included; version 2)
 //! {"firing":{...}}      (recorded time-rule firings; version 2)
 //! {"round_robin_cursor":{...}} (the last user per team; version 2)
+//! {"external_key":{...}}  (entity, system, key, record; version 3)
+//! {"idempotency_key":{...}} (entity, key, record, fingerprint; version 3)
 //! ```
 //!
-//! Version 2 added the automation lines; a version-1 file (none of them)
-//! still restores.
+//! Version 2 added the automation lines, version 3 the external keys and
+//! idempotency keys ([`crate::external_key`]); a version-1 or version-2
+//! file (without them) still restores.
 //!
 //! Records are the domain types' serde forms (money as decimal strings,
 //! times in RFC 3339), in the stores' default listing order, so the same
@@ -49,7 +52,7 @@ use crate::pipeline::Pipeline;
 pub const FORMAT: &str = "crm-core backup";
 
 /// The newest format version this library writes and reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// A backup's first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +98,10 @@ pub enum Line {
     Firing(crate::automation::Firing),
     /// A team's round-robin cursor.
     RoundRobinCursor(RoundRobinCursor),
+    /// An external key and the record holding it.
+    ExternalKey(crate::external_key::ExternalKeyEntry),
+    /// A stored idempotency key of a create.
+    IdempotencyKey(crate::external_key::IdempotencyRecord),
 }
 
 /// The user a team's round-robin assignment chose last (see
@@ -144,6 +151,12 @@ pub struct BackupCounts {
     /// Round-robin cursors.
     #[serde(default)]
     pub round_robin_cursors: u64,
+    /// External keys.
+    #[serde(default)]
+    pub external_keys: u64,
+    /// Idempotency keys.
+    #[serde(default)]
+    pub idempotency_keys: u64,
 }
 
 impl BackupCounts {
@@ -163,6 +176,8 @@ impl BackupCounts {
             Line::Notification(_) => self.notifications += 1,
             Line::Firing(_) => self.firings += 1,
             Line::RoundRobinCursor(_) => self.round_robin_cursors += 1,
+            Line::ExternalKey(_) => self.external_keys += 1,
+            Line::IdempotencyKey(_) => self.idempotency_keys += 1,
         }
     }
 }

@@ -149,6 +149,63 @@ impl Phone {
         Ok(Phone(format!("+{digits}")))
     }
 
+    /// Like [`Phone::parse`], and also accepts a national form (`030
+    /// 1234567`, `(415) 555-0100`) when `default_region` names the
+    /// region it is dialled in (ISO 3166, such as `DE` or `US`): what a
+    /// caller-ID lookup needs, since telephony systems often deliver
+    /// numbers as dialled. National forms go through libphonenumber's
+    /// metadata (the `phonenumber` crate), which knows each region's
+    /// trunk prefix (the `0` in Germany, none in the US, kept in Italy);
+    /// international forms go through [`Phone::parse`], so both sides of
+    /// a lookup are normalised the same way. At most 64 characters.
+    ///
+    /// ```
+    /// use crm_core::Phone;
+    /// assert_eq!(Phone::parse_in_region("030 1234567", Some("DE"))?.as_str(), "+49301234567");
+    /// assert_eq!(Phone::parse_in_region("(415) 555-0132", Some("us"))?.as_str(), "+14155550132");
+    /// assert_eq!(Phone::parse_in_region("+49 30 1234567", None)?.as_str(), "+49301234567");
+    /// assert!(Phone::parse_in_region("030 1234567", None).is_err());
+    /// # Ok::<(), crm_core::ContactError>(())
+    /// ```
+    pub fn parse_in_region(
+        input: &str,
+        default_region: Option<&str>,
+    ) -> Result<Self, ContactError> {
+        if input.chars().count() > 64 {
+            return refuse("a phone number has at most 64 characters");
+        }
+        let international = Phone::parse(input);
+        let Some(region) = default_region else {
+            return international;
+        };
+        if international.is_ok() {
+            return international;
+        }
+        let region: phonenumber::country::Id =
+            region
+                .trim()
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|_| ContactError {
+                    reason: "the default region is not an ISO 3166 region code such as DE or US",
+                })?;
+        let text = input.to_owned();
+        // The parser is a large third-party state machine: a panic in it
+        // must not cross into the host.
+        let parsed = std::panic::catch_unwind(move || {
+            phonenumber::parse(Some(region), &text)
+                .ok()
+                .filter(phonenumber::is_valid)
+                .map(|n| n.format().mode(phonenumber::Mode::E164).to_string())
+        })
+        .ok()
+        .flatten();
+        match parsed {
+            Some(e164) => Phone::parse(&e164),
+            None => refuse("not a valid phone number in the default region's national format"),
+        }
+    }
+
     /// The E.164 form, such as `+4930123456`.
     pub fn as_str(&self) -> &str {
         &self.0

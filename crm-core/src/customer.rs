@@ -226,6 +226,13 @@ pub struct NewCustomer {
     /// Custom field values.
     #[serde(default)]
     pub custom: CustomValues,
+    /// External keys to give the new record ([`crate::external_key`]).
+    #[serde(default)]
+    pub external_keys: Vec<crate::external_key::ExternalKey>,
+    /// A caller's key that makes a retried create return the first
+    /// create's record instead of a second one ([`crate::external_key`]).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 fn default_roles() -> Vec<Role> {
@@ -237,6 +244,19 @@ fn default_lifecycle() -> Lifecycle {
 }
 
 impl NewCustomer {
+    /// Gives the new record an external key ([`crate::external_key`]).
+    pub fn external_key(mut self, key: crate::external_key::ExternalKey) -> Self {
+        self.external_keys.push(key);
+        self
+    }
+
+    /// Sets the idempotency key: a retried create with the same key
+    /// returns the first one's record ([`crate::external_key`]).
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
     fn new(kind: PartyKind, name: impl Into<String>) -> Self {
         NewCustomer {
             kind,
@@ -249,6 +269,8 @@ impl NewCustomer {
             owner: None,
             tags: Vec::new(),
             custom: CustomValues::new(),
+            external_keys: Vec::new(),
+            idempotency_key: None,
         }
     }
 

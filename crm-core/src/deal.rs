@@ -195,9 +195,29 @@ pub struct NewDeal {
     /// Custom field values.
     #[serde(default)]
     pub custom: CustomValues,
+    /// External keys to give the new record ([`crate::external_key`]).
+    #[serde(default)]
+    pub external_keys: Vec<crate::external_key::ExternalKey>,
+    /// A caller's key that makes a retried create return the first
+    /// create's record instead of a second one ([`crate::external_key`]).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 impl NewDeal {
+    /// Gives the new record an external key ([`crate::external_key`]).
+    pub fn external_key(mut self, key: crate::external_key::ExternalKey) -> Self {
+        self.external_keys.push(key);
+        self
+    }
+
+    /// Sets the idempotency key: a retried create with the same key
+    /// returns the first one's record ([`crate::external_key`]).
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
     /// A deal with `customer` in `pipeline`.
     pub fn new(customer: CustomerId, pipeline: PipelineId, title: impl Into<String>) -> Self {
         NewDeal {
@@ -209,6 +229,8 @@ impl NewDeal {
             expected_close_date: None,
             owner: None,
             custom: CustomValues::new(),
+            external_keys: Vec::new(),
+            idempotency_key: None,
         }
     }
 

@@ -157,6 +157,32 @@ pub enum Error {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
 
+    /// An external key is held by another record of the same kind. The
+    /// holder is named only when the actor may read it.
+    #[error("{entity} external key {system}:{key} is already held by {}", holder.as_ref().map(|h| format!("{entity} {h}")).unwrap_or_else(|| format!("another {entity}")))]
+    ExternalKeyTaken {
+        /// The kind of record.
+        entity: EntityKind,
+        /// The key's system.
+        system: String,
+        /// The key.
+        key: String,
+        /// The record holding it, if the actor may read it.
+        holder: Option<String>,
+    },
+
+    /// No record of this kind (that the actor may read) holds the
+    /// external key.
+    #[error("no {entity} has external key {system}:{key}")]
+    ExternalKeyNotFound {
+        /// The kind of record looked for.
+        entity: EntityKind,
+        /// The key's system.
+        system: String,
+        /// The key.
+        key: String,
+    },
+
     /// No record with that id exists.
     #[error("{entity} {id} does not exist")]
     NotFound {
@@ -433,6 +459,19 @@ impl From<StoreError> for Error {
                 expected,
                 actual,
             },
+            // The facade names the holder where the actor may read it
+            // (`facade/external_key.rs`); by default it is not named.
+            StoreError::KeyTaken {
+                entity,
+                system,
+                key,
+                ..
+            } => Error::ExternalKeyTaken {
+                entity,
+                system,
+                key,
+                holder: None,
+            },
             other => Error::Store(other),
         }
     }
@@ -506,6 +545,28 @@ impl Error {
                 p.field = Some(v.field.clone());
                 p.value = Some(v.value.clone());
                 p.reason = Some(v.reason.clone());
+            }
+            Error::ExternalKeyTaken {
+                entity,
+                system,
+                key,
+                holder,
+            } => {
+                p.entity = Some(*entity);
+                p.id = holder.clone();
+                p.field = Some("external_key".into());
+                p.value = Some(format!("{system}:{key}"));
+                p.reason = Some("the key is held by another record of this kind".into());
+            }
+            Error::ExternalKeyNotFound {
+                entity,
+                system,
+                key,
+            } => {
+                p.entity = Some(*entity);
+                p.field = Some("external_key".into());
+                p.value = Some(format!("{system}:{key}"));
+                p.reason = Some("no record of this kind holds the key".into());
             }
             Error::NotFound { entity, id: i }
             | Error::Store(StoreError::Missing { entity, id: i })
@@ -783,6 +844,19 @@ pub enum StoreError {
     /// The stored data cannot be read back as a valid record.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A record was given an external key another record of its kind
+    /// holds (the store's unique index on (kind, system, key)).
+    #[error("{entity} external key {system}:{key} is already held by {entity} {holder}")]
+    KeyTaken {
+        /// The kind of record.
+        entity: EntityKind,
+        /// The key's system.
+        system: String,
+        /// The key.
+        key: String,
+        /// The id of the record holding it.
+        holder: String,
+    },
     /// Any other backend failure (I/O, locking, SQL).
     #[error("{context}: {source}")]
     Backend {

@@ -102,6 +102,7 @@ pub mod duplicate;
 pub mod error;
 pub mod event;
 pub mod export;
+pub mod external_key;
 pub(crate) mod facade;
 pub mod id;
 pub mod import;
@@ -137,6 +138,10 @@ pub use error::{
     EntityKind, Error, ErrorParts, Result, StoreError, TransitionRefusal, ValidationError,
 };
 pub use event::{EntityRef, Event, EventKind, FieldChange, NewEvent};
+pub use external_key::{
+    ActivityUpsert, CustomerUpsert, DealUpsert, ExternalKey, KeyedRecord, UpsertMode,
+    UpsertOutcome, Upserted,
+};
 pub use facade::{Batch, Crm, Session};
 pub use id::{
     ActivityId, CustomerId, DealId, EventId, IdGenerator, NotificationId, PipelineId, RandomIds,

@@ -121,6 +121,28 @@ pub const MAX_TAGS_PER_RECORD: usize = 100;
 /// customer may carry.
 pub const MAX_CONTACT_POINTS: usize = 20;
 
+// ----- external keys and idempotency ([`crate::external_key`]) -----
+
+/// The longest system name of an external key (`shop`, `erp.eu`), in
+/// characters: `a-z`, `0-9`, `_`, `-`, `.`.
+pub const MAX_EXTERNAL_SYSTEM_CHARS: usize = 40;
+
+/// The longest key of an external key, in characters (no control
+/// characters, no surrounding white space; kept exactly).
+pub const MAX_EXTERNAL_KEY_CHARS: usize = 200;
+
+/// The most external keys one customer, deal or activity may hold.
+pub const MAX_EXTERNAL_KEYS_PER_RECORD: usize = 20;
+
+/// The longest idempotency key of a create, in characters. Keys are kept
+/// as long as the store (no expiry).
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+
+/// The most customers a caller-ID lookup (by phone number or e-mail
+/// domain) returns; the rest are left out (a number shared by more
+/// customers than this identifies none of them).
+pub const MAX_LOOKUP_MATCHES: usize = 100;
+
 /// The most actions one automation rule may have.
 pub const MAX_RULE_ACTIONS: usize = 20;
 

@@ -39,11 +39,13 @@ use chrono::{DateTime, Utc};
 use crate::access::ReadScope;
 use crate::activity::Activity;
 use crate::automation::{Firing, Notification, Rule};
+use crate::contact::Phone;
 use crate::custom_field::FieldSchema;
 use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, StoreError};
 use crate::event::{Event, NewEvent};
+use crate::external_key::{ExternalKey, ExternalKeyEntry, IdempotencyRecord};
 use crate::id::{
     ActivityId, CustomerId, DealId, NotificationId, PipelineId, RuleId, SegmentId, TeamId, UserId,
 };
@@ -269,6 +271,38 @@ pub trait ReadTx {
     fn round_robin_cursors(&self) -> Result<Vec<(TeamId, UserId)>, StoreError>;
     /// Every stored firing, by (rule, subject id, episode).
     fn firings(&self) -> Result<Vec<Firing>, StoreError>;
+
+    // ----- external keys, caller ID, idempotency -----
+
+    /// The id of the record of kind `entity` holding `key`, if any.
+    fn external_key_holder(
+        &self,
+        entity: EntityKind,
+        key: &ExternalKey,
+    ) -> Result<Option<Uuid>, StoreError>;
+    /// The external keys the record `record` of kind `entity` holds, sorted.
+    fn external_keys_of(
+        &self,
+        entity: EntityKind,
+        record: Uuid,
+    ) -> Result<Vec<ExternalKey>, StoreError>;
+    /// Every stored external key, by (entity, system, key).
+    fn external_keys(&self) -> Result<Vec<ExternalKeyEntry>, StoreError>;
+    /// The customers (merged ones included) with `phone` among their
+    /// numbers, by id, from an index (not a scan).
+    fn customers_by_phone(&self, phone: &Phone) -> Result<Vec<CustomerId>, StoreError>;
+    /// The customers (merged ones included) with an e-mail address whose
+    /// domain (the part after `@`) is exactly `domain` (lower case), by
+    /// id, from an index (not a scan).
+    fn customers_by_email_domain(&self, domain: &str) -> Result<Vec<CustomerId>, StoreError>;
+    /// The stored idempotency key `key` of creates of `entity`, if any.
+    fn idempotency_record(
+        &self,
+        entity: EntityKind,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Every stored idempotency key, by (entity, key).
+    fn idempotency_records(&self) -> Result<Vec<IdempotencyRecord>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -354,6 +388,25 @@ pub trait WriteTx: ReadTx {
     /// Stores `user` as the last user `team`'s round-robin assignment gave
     /// work to (replacing the previous one).
     fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError>;
+
+    // ----- external keys, idempotency -----
+
+    /// Replaces the external keys of the record `record` of kind `entity`
+    /// with `keys` (an empty slice removes them all). Fails with
+    /// [`StoreError::KeyTaken`], changing nothing, if another record of
+    /// kind `entity` holds one of them: the store enforces uniqueness of
+    /// (kind, system, key) itself (a unique index), so concurrent writers,
+    /// even in other processes, cannot both attach one key.
+    fn set_external_keys(
+        &mut self,
+        entity: EntityKind,
+        record: Uuid,
+        keys: &[ExternalKey],
+    ) -> Result<(), StoreError>;
+    /// Stores an idempotency key; [`StoreError::AlreadyExists`] (entity
+    /// `record.entity`, id the key) if one with the same (entity, key) is
+    /// stored.
+    fn insert_idempotency_record(&mut self, record: &IdempotencyRecord) -> Result<(), StoreError>;
 }
 
 /// A mark inside a write transaction (see [`WriteTx::savepoint`]).

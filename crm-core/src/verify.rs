@@ -30,7 +30,8 @@
 //!   current stage; an activity's customer and deal; a person's organisation; a
 //!   merged customer's survivor; every owner, assignee, team member, team
 //!   manager, segment owner, event actor, rule author and user a rule names;
-//!   the rule of every notification and firing; round-robin cursors.
+//!   the rule of every notification and firing; round-robin cursors; the
+//!   record of every external key and idempotency key.
 //! - **Event log** ([`Check::EventLog`]): sequence numbers run 1, 2, 3, …
 //!   without a gap, event ids are unique, versions start at 1.
 //! - **Values** ([`Check::Value`]): a pipeline's definition is one the
@@ -679,6 +680,40 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
                 &label,
                 Check::Reference,
                 format!("a firing on {}, which does not exist", x.subject),
+            );
+        }
+    }
+    // External keys and idempotency keys name a stored customer, deal or
+    // activity of their kind (uniqueness is the store's own index).
+    let keyed = |kind: EntityKind, id: Uuid| {
+        matches!(
+            kind,
+            EntityKind::Customer | EntityKind::Deal | EntityKind::Activity
+        ) && records.contains_key(&EntityRef { kind, id })
+    };
+    for k in tx.external_keys()? {
+        if !keyed(k.entity, k.record) {
+            f.push(
+                k.entity,
+                k.record,
+                Check::Reference,
+                format!(
+                    "external key {} is held by {} {}, which does not exist",
+                    k.key, k.entity, k.record
+                ),
+            );
+        }
+    }
+    for k in tx.idempotency_records()? {
+        if !keyed(k.entity, k.record) {
+            f.push(
+                k.entity,
+                k.record,
+                Check::Reference,
+                format!(
+                    "idempotency key {:?} names {} {}, which does not exist",
+                    k.key, k.entity, k.record
+                ),
             );
         }
     }

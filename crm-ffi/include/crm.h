@@ -50,12 +50,20 @@
  *   customer.duplicates          Finds customers that are probably the same party.
  *   customer.import           w  Imports customers from CSV.
  *   customer.export              Exports the customers the actor may read as CSV.
+ *   customer.upsert           wb Creates or updates the customer holding an external key (create_or_update, update_only, create_only); an identical upsert changes nothing.
+ *   customer.get_by_key          The customer holding an external key.
+ *   customer.find_by_phone       Caller ID: the customers with a phone number, in any common format (national ones with a default region).
+ *   customer.find_by_domain      The organisations an e-mail domain (or address) belongs to.
+ *   external_key.list            The external keys a customer, deal or activity holds.
+ *   external_key.set          wb Replaces the external keys of a customer, deal or activity at `version`.
  *   pipeline.create           wb Creates a pipeline from a definition.
  *   pipeline.get                 One pipeline by id.
  *   pipeline.list                A page of pipelines.
  *   pipeline.update           wb Replaces a pipeline's definition; deals in removed stages move as mapped.
  *   deal.create               wb Creates a deal.
  *   deal.get                     One deal by id.
+ *   deal.upsert               wb Creates or updates the deal holding an external key; a closed deal stays frozen.
+ *   deal.get_by_key              The deal holding an external key.
  *   deal.list                    A page of deals.
  *   deal.count                   How many deals match a filter.
  *   deal.update               wb Changes a deal's fields (amount, close date, owner, ...).
@@ -69,6 +77,8 @@
  *   deal.export                  Exports the deals the actor may read as CSV.
  *   activity.log              wb Logs an activity or creates a task.
  *   activity.get                 One activity by id.
+ *   activity.upsert           wb Logs the activity holding an external key unless it is logged already (an activity is never rewritten).
+ *   activity.get_by_key          The activity holding an external key.
  *   activity.list                A page of activities.
  *   activity.complete         wb Marks a task done.
  *   activity.import           w  Imports activities from CSV.

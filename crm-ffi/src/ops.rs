@@ -35,6 +35,7 @@ mod customer;
 mod deal;
 mod event;
 mod export;
+mod external_key;
 mod import;
 mod kpi;
 mod paging;

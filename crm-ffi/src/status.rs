@@ -192,8 +192,8 @@ pub fn status_of(e: &Error) -> CrmStatus {
         | Error::StageMappingRequired { .. }
         | Error::Calendar(_)
         | Error::Predict(_) => CrmStatus::InvalidInput,
-        Error::NotFound { .. } => CrmStatus::NotFound,
-        Error::Conflict { .. } => CrmStatus::Conflict,
+        Error::NotFound { .. } | Error::ExternalKeyNotFound { .. } => CrmStatus::NotFound,
+        Error::Conflict { .. } | Error::ExternalKeyTaken { .. } => CrmStatus::Conflict,
         Error::TransitionNotAllowed { .. } | Error::LifecycleNotAllowed { .. } => {
             CrmStatus::TransitionRefused
         }
@@ -208,9 +208,9 @@ pub fn status_of(e: &Error) -> CrmStatus {
         | Error::HiddenRecords { .. }
         | Error::ActorNotAllowed { .. } => CrmStatus::PermissionDenied,
         Error::Store(s) => match s {
-            StoreError::VersionConflict { .. } | StoreError::AlreadyExists { .. } => {
-                CrmStatus::Conflict
-            }
+            StoreError::VersionConflict { .. }
+            | StoreError::AlreadyExists { .. }
+            | StoreError::KeyTaken { .. } => CrmStatus::Conflict,
             StoreError::Missing { .. } => CrmStatus::NotFound,
             StoreError::InvalidCursor(_) => CrmStatus::InvalidInput,
             _ => CrmStatus::Storage,

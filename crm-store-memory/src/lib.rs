@@ -31,6 +31,7 @@ use std::thread::{self, ThreadId};
 
 use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
+use crm_core::external_key::{ExternalKey, ExternalKeyEntry, IdempotencyRecord};
 use crm_core::query::{ActivityFilter, Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
@@ -39,7 +40,7 @@ use crm_core::{
     SegmentQuery, SortDirection, Store, StoreError, Team, TeamId, TeamQuery, User, UserId,
     UserQuery, WriteTx,
 };
-use crm_core::{NotificationId, RuleId};
+use crm_core::{NotificationId, Phone, RuleId};
 use uuid::Uuid;
 
 #[derive(Default)]
@@ -67,6 +68,15 @@ struct State {
     rules_generation: u64,
     /// Round-robin cursors: the last user each team's assignment chose.
     cursors: HashMap<TeamId, UserId>,
+    /// External keys: the record of each (kind, key), and the keys of
+    /// each record (sorted).
+    external_keys: HashMap<(EntityKind, ExternalKey), Uuid>,
+    keys_by_record: HashMap<(EntityKind, Uuid), Vec<ExternalKey>>,
+    /// Idempotency keys by (kind, key).
+    idempotency: HashMap<(EntityKind, String), IdempotencyRecord>,
+    /// Caller-ID indexes: customers by E.164 number and by e-mail domain.
+    customers_by_phone: HashMap<String, BTreeSet<CustomerId>>,
+    customers_by_domain: HashMap<String, BTreeSet<CustomerId>>,
 }
 
 /// Keeps the secondary indexes in step with the record maps.
@@ -87,7 +97,45 @@ fn reindex_in(
     }
 }
 
-impl Indexed for Customer {}
+impl Indexed for Customer {
+    fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
+        fn domain(e: &crm_core::Email) -> &str {
+            e.as_str().rsplit_once('@').map_or("", |(_, d)| d)
+        }
+        fn unlink(index: &mut HashMap<String, BTreeSet<CustomerId>>, key: &str, id: CustomerId) {
+            if let Some(set) = index.get_mut(key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    index.remove(key);
+                }
+            }
+        }
+        if let Some(c) = old {
+            for p in &c.phones {
+                unlink(&mut state.customers_by_phone, p.as_str(), c.id);
+            }
+            for e in &c.emails {
+                unlink(&mut state.customers_by_domain, domain(e), c.id);
+            }
+        }
+        if let Some(c) = new {
+            for p in &c.phones {
+                state
+                    .customers_by_phone
+                    .entry(p.as_str().to_owned())
+                    .or_default()
+                    .insert(c.id);
+            }
+            for e in &c.emails {
+                state
+                    .customers_by_domain
+                    .entry(domain(e).to_owned())
+                    .or_default()
+                    .insert(c.id);
+            }
+        }
+    }
+}
 impl Indexed for Rule {
     fn reindex(state: &mut State, _old: Option<&Self>, _new: Option<&Self>) {
         state.rules_generation += 1;
@@ -117,6 +165,19 @@ impl Indexed for Activity {
 }
 
 impl State {
+    /// Makes `keys` the external keys of `(kind, id)`, without checks.
+    fn replace_keys(&mut self, kind: EntityKind, id: Uuid, keys: Vec<ExternalKey>) {
+        for k in self.keys_by_record.remove(&(kind, id)).unwrap_or_default() {
+            self.external_keys.remove(&(kind, k));
+        }
+        for k in &keys {
+            self.external_keys.insert((kind, k.clone()), id);
+        }
+        if !keys.is_empty() {
+            self.keys_by_record.insert((kind, id), keys);
+        }
+    }
+
     fn list_deals(&self, q: &DealQuery) -> Result<Page<Deal>, StoreError> {
         if q.order == DealOrder::CreatedAt {
             list_indexed(&self.deals, &self.deals_by_created, q, DealId::from_uuid)
@@ -314,6 +375,9 @@ enum Undo {
     Notification(NotificationId, Option<Notification>),
     Firing((RuleId, Uuid, String)),
     Cursor(TeamId, Option<UserId>),
+    /// A record's external keys before a `set_external_keys`.
+    ExternalKeys(EntityKind, Uuid, Vec<ExternalKey>),
+    Idempotency((EntityKind, String)),
 }
 
 struct WriteGuard<'a> {
@@ -348,6 +412,10 @@ impl WriteGuard<'_> {
                 Undo::Notification(id, old) => restore(s, |s| &mut s.notifications, id, old),
                 Undo::Firing(key) => {
                     s.firings.remove(&key);
+                }
+                Undo::ExternalKeys(kind, id, old) => s.replace_keys(kind, id, old),
+                Undo::Idempotency(key) => {
+                    s.idempotency.remove(&key);
                 }
                 Undo::Cursor(team, old) => match old {
                     Some(u) => {
@@ -604,6 +672,83 @@ macro_rules! read_impl {
                 all.sort_by(|a, b| a.0.cmp(b.0));
                 Ok(all.into_iter().map(|(_, f)| f.clone()).collect())
             }
+
+            // ----- external keys, caller ID, idempotency -----
+
+            fn external_key_holder(
+                &self,
+                entity: EntityKind,
+                key: &ExternalKey,
+            ) -> Result<Option<Uuid>, StoreError> {
+                let $me = self;
+                Ok(reads($state)
+                    .external_keys
+                    .get(&(entity, key.clone()))
+                    .copied())
+            }
+            fn external_keys_of(
+                &self,
+                entity: EntityKind,
+                record: Uuid,
+            ) -> Result<Vec<ExternalKey>, StoreError> {
+                let $me = self;
+                Ok(reads($state)
+                    .keys_by_record
+                    .get(&(entity, record))
+                    .cloned()
+                    .unwrap_or_default())
+            }
+            fn external_keys(&self) -> Result<Vec<ExternalKeyEntry>, StoreError> {
+                let $me = self;
+                let mut all: Vec<ExternalKeyEntry> = reads($state)
+                    .external_keys
+                    .iter()
+                    .map(|((entity, key), record)| ExternalKeyEntry {
+                        entity: *entity,
+                        key: key.clone(),
+                        record: *record,
+                    })
+                    .collect();
+                all.sort_by(|a, b| (a.entity.as_str(), &a.key).cmp(&(b.entity.as_str(), &b.key)));
+                Ok(all)
+            }
+            fn customers_by_phone(&self, phone: &Phone) -> Result<Vec<CustomerId>, StoreError> {
+                let $me = self;
+                Ok(reads($state)
+                    .customers_by_phone
+                    .get(phone.as_str())
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default())
+            }
+            fn customers_by_email_domain(
+                &self,
+                domain: &str,
+            ) -> Result<Vec<CustomerId>, StoreError> {
+                let $me = self;
+                Ok(reads($state)
+                    .customers_by_domain
+                    .get(domain)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default())
+            }
+            fn idempotency_record(
+                &self,
+                entity: EntityKind,
+                key: &str,
+            ) -> Result<Option<IdempotencyRecord>, StoreError> {
+                let $me = self;
+                Ok(reads($state)
+                    .idempotency
+                    .get(&(entity, key.to_owned()))
+                    .cloned())
+            }
+            fn idempotency_records(&self) -> Result<Vec<IdempotencyRecord>, StoreError> {
+                let $me = self;
+                let mut all: Vec<IdempotencyRecord> =
+                    reads($state).idempotency.values().cloned().collect();
+                all.sort_by(|a, b| (a.entity.as_str(), &a.key).cmp(&(b.entity.as_str(), &b.key)));
+                Ok(all)
+            }
         }
     };
 }
@@ -775,6 +920,53 @@ impl WriteTx for WriteGuard<'_> {
             .field_schemas
             .insert(schema.entity, schema.clone());
         self.undo.push(Undo::FieldSchema(schema.entity, old));
+        Ok(())
+    }
+
+    fn set_external_keys(
+        &mut self,
+        entity: EntityKind,
+        record: Uuid,
+        keys: &[ExternalKey],
+    ) -> Result<(), StoreError> {
+        // The unique index: checked before anything changes, inside the
+        // one write transaction, so no two records can hold a key.
+        for k in keys {
+            if let Some(holder) = self.state.external_keys.get(&(entity, k.clone()))
+                && *holder != record
+            {
+                return Err(StoreError::KeyTaken {
+                    entity,
+                    system: k.system().to_owned(),
+                    key: k.key().to_owned(),
+                    holder: holder.to_string(),
+                });
+            }
+        }
+        let mut keys = keys.to_vec();
+        keys.sort();
+        keys.dedup();
+        let old = self
+            .state
+            .keys_by_record
+            .get(&(entity, record))
+            .cloned()
+            .unwrap_or_default();
+        self.state.replace_keys(entity, record, keys);
+        self.undo.push(Undo::ExternalKeys(entity, record, old));
+        Ok(())
+    }
+
+    fn insert_idempotency_record(&mut self, r: &IdempotencyRecord) -> Result<(), StoreError> {
+        let key = (r.entity, r.key.clone());
+        if self.state.idempotency.contains_key(&key) {
+            return Err(StoreError::AlreadyExists {
+                entity: r.entity,
+                id: r.key.clone(),
+            });
+        }
+        self.state.idempotency.insert(key.clone(), r.clone());
+        self.undo.push(Undo::Idempotency(key));
         Ok(())
     }
 

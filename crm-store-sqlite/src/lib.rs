@@ -92,6 +92,7 @@
 
 mod automation;
 mod codec;
+mod external_key;
 mod read;
 mod schema;
 mod segment;
@@ -118,6 +119,7 @@ use crm_core::{
 };
 use crm_core::{NotificationId, RuleId};
 use rusqlite::{Connection, OpenFlags};
+use uuid::Uuid;
 
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
@@ -400,6 +402,46 @@ impl Drop for SqliteWrite<'_> {
 /// The reads that go straight to SQL in both kinds of transaction.
 macro_rules! uncached_reads {
     () => {
+        fn external_key_holder(
+            &self,
+            entity: EntityKind,
+            key: &crm_core::ExternalKey,
+        ) -> Result<Option<Uuid>, StoreError> {
+            external_key::holder(&self.conn, entity, key)
+        }
+        fn external_keys_of(
+            &self,
+            entity: EntityKind,
+            record: Uuid,
+        ) -> Result<Vec<crm_core::ExternalKey>, StoreError> {
+            external_key::keys_of(&self.conn, entity, record)
+        }
+        fn external_keys(
+            &self,
+        ) -> Result<Vec<crm_core::external_key::ExternalKeyEntry>, StoreError> {
+            external_key::all_keys(&self.conn)
+        }
+        fn customers_by_phone(
+            &self,
+            phone: &crm_core::Phone,
+        ) -> Result<Vec<CustomerId>, StoreError> {
+            external_key::customers_by_phone(&self.conn, phone)
+        }
+        fn customers_by_email_domain(&self, domain: &str) -> Result<Vec<CustomerId>, StoreError> {
+            external_key::customers_by_domain(&self.conn, domain)
+        }
+        fn idempotency_record(
+            &self,
+            entity: EntityKind,
+            key: &str,
+        ) -> Result<Option<crm_core::external_key::IdempotencyRecord>, StoreError> {
+            external_key::idempotency_record(&self.conn, entity, key)
+        }
+        fn idempotency_records(
+            &self,
+        ) -> Result<Vec<crm_core::external_key::IdempotencyRecord>, StoreError> {
+            external_key::idempotency_records(&self.conn)
+        }
         fn customers(&self, q: &CustomerQuery) -> Result<Page<Customer>, StoreError> {
             read::customers(&self.conn, q)
         }
@@ -629,6 +671,7 @@ impl SqliteWrite<'_> {
                 StoreError::AlreadyExists { .. }
                     | StoreError::VersionConflict { .. }
                     | StoreError::Missing { .. }
+                    | StoreError::KeyTaken { .. }
             )
         {
             self.broken = true;
@@ -786,6 +829,23 @@ impl WriteTx for SqliteWrite<'_> {
 
     fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError> {
         self.guarded(|conn| automation::set_round_robin_cursor(conn, team, user))
+    }
+
+    // ----- external keys, idempotency -----
+
+    fn set_external_keys(
+        &mut self,
+        entity: EntityKind,
+        record: Uuid,
+        keys: &[crm_core::ExternalKey],
+    ) -> Result<(), StoreError> {
+        self.guarded(|conn| external_key::set_keys(conn, entity, record, keys))
+    }
+    fn insert_idempotency_record(
+        &mut self,
+        record: &crm_core::external_key::IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.guarded(|conn| external_key::insert_idempotency_record(conn, record))
     }
 }
 

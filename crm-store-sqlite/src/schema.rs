@@ -334,6 +334,33 @@ CREATE TABLE automation_cursors (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 8: external keys (the primary key is the unique index that
+/// makes a key belong to one record of a kind, across processes),
+/// idempotency keys of creates, and an index of e-mail domains for
+/// caller-ID lookups (phone numbers have `customer_phones_by_phone`).
+const V8_EXTERNAL_KEYS: &str = r#"
+CREATE TABLE external_keys (
+    entity TEXT NOT NULL, -- customer, deal or activity
+    system TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    record BLOB NOT NULL, -- the id of the record of kind `entity`
+    PRIMARY KEY (entity, system, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX external_keys_by_record ON external_keys (entity, record);
+
+CREATE TABLE idempotency_keys (
+    entity      TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    record      BLOB    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (entity, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX customer_emails_by_domain
+    ON customer_emails (substr(email, instr(email, '@') + 1));
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -344,6 +371,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     V5_USERS,
     V6_AUTOMATION,
     V7_AUTOMATION_CURSORS,
+    V8_EXTERNAL_KEYS,
 ];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
@@ -492,7 +520,33 @@ mod tests {
         INSERT INTO automation_rules VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d8e', 1,
             '{"id":"0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d8e","version":1,"name":"Old notify","active":true,"trigger":"deal_lost","condition":null,"actions":[{"notify":{"text":"lost"}}],"author":{"type":"system"},"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}');
         "#,
+        r#"
+        INSERT INTO external_keys VALUES ('customer', 'shop', 'C-1', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e');
+        INSERT INTO idempotency_keys VALUES ('customer', 'req-1', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e', '0123456789abcdef', 1735689600000);
+        "#,
     ];
+
+    /// The V8 keys read back; on every migrated file the caller-ID lookups
+    /// find the customers stored before the domain index existed.
+    fn check_key_fixture(store: &SqliteStore, version: usize) {
+        let tx = store.read().unwrap();
+        let acme = CustomerId::from_uuid(Uuid::from_u128(0x0190f5a27c4e7b1a9d3e2f6a8b9c0d1e));
+        let key = crm_core::ExternalKey::new("shop", "C-1").unwrap();
+        let holder = tx
+            .external_key_holder(crm_core::EntityKind::Customer, &key)
+            .unwrap();
+        let idem = tx
+            .idempotency_record(crm_core::EntityKind::Customer, "req-1")
+            .unwrap();
+        if version >= 8 {
+            assert_eq!(holder, Some(acme.as_uuid()));
+            assert_eq!(idem.map(|r| r.record), Some(acme.as_uuid()));
+        } else {
+            assert_eq!((holder, idem), (None, None));
+        }
+        let by_domain = tx.customers_by_email_domain("acme.example").unwrap();
+        assert_eq!(by_domain.contains(&acme), version >= 1);
+    }
 
     /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
     fn check_fixture_data(store: &SqliteStore, version: usize) {
@@ -644,6 +698,7 @@ mod tests {
             assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
             check_fixture_data(&store, version);
             check_cursor_fixture(&store, version);
+            check_key_fixture(&store, version);
             drop(store);
             // Opening again is a no-op.
             let store = SqliteStore::open(&path).unwrap();

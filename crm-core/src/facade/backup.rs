@@ -115,6 +115,13 @@ impl<S: Store> Session<'_, S> {
             for (team, user) in tx.round_robin_cursors()? {
                 write(Line::RoundRobinCursor(RoundRobinCursor { team, user }))?;
             }
+            // ----- external keys and idempotency keys (format version 3) -----
+            for k in tx.external_keys()? {
+                write(Line::ExternalKey(k))?;
+            }
+            for k in tx.idempotency_records()? {
+                write(Line::IdempotencyKey(k))?;
+            }
             out.flush().map_err(|e| write_failed(e.to_string()))?;
             Ok(counts)
         })
@@ -325,6 +332,30 @@ impl<S: Store> Session<'_, S> {
                     }
                     tx.set_round_robin_cursor(c.team, c.user)?;
                 }
+                Line::ExternalKey(k) => {
+                    if !keyed_record_exists(&*tx, k.entity, k.record)? {
+                        return Err(fail(format!(
+                            "external key {} of {} {}, which is not earlier in the backup",
+                            k.key, k.entity, k.record
+                        )));
+                    }
+                    let mut keys = tx.external_keys_of(k.entity, k.record)?;
+                    keys.push(k.key.clone());
+                    keys.sort();
+                    keys.dedup();
+                    tx.set_external_keys(k.entity, k.record, &keys)
+                        .map_err(|e| fail(e.to_string()))?;
+                }
+                Line::IdempotencyKey(k) => {
+                    if !keyed_record_exists(&*tx, k.entity, k.record)? {
+                        return Err(fail(format!(
+                            "idempotency key {:?} of {} {}, which is not earlier in the backup",
+                            k.key, k.entity, k.record
+                        )));
+                    }
+                    tx.insert_idempotency_record(&k)
+                        .map_err(|e| fail(e.to_string()))?;
+                }
             }
         }
         if lines_read == 0 {
@@ -381,8 +412,24 @@ fn record_key(line: &Line) -> Option<(EntityKind, String)> {
         Line::Rule(r) => (EntityKind::Rule, r.id.to_string()),
         Line::Notification(n) => (EntityKind::Notification, n.id.to_string()),
         Line::RoundRobinCursor(c) => (EntityKind::Team, c.team.to_string()),
+        Line::ExternalKey(k) => (k.entity, k.record.to_string()),
+        Line::IdempotencyKey(k) => (k.entity, k.record.to_string()),
     };
     Some(key)
+}
+
+/// Whether the customer, deal or activity `id` is stored.
+fn keyed_record_exists(
+    tx: &dyn crate::store::ReadTx,
+    entity: EntityKind,
+    id: uuid::Uuid,
+) -> Result<bool> {
+    Ok(match entity {
+        EntityKind::Customer => tx.customer(crate::id::CustomerId::from_uuid(id))?.is_some(),
+        EntityKind::Deal => tx.deal(crate::id::DealId::from_uuid(id))?.is_some(),
+        EntityKind::Activity => tx.activity(crate::id::ActivityId::from_uuid(id))?.is_some(),
+        _ => false,
+    })
 }
 
 fn write_failed(reason: String) -> Error {

@@ -11,6 +11,7 @@ use crate::customer::{self, Customer, CustomerPatch, NewCustomer, PartyKind};
 use crate::deal::{self, Deal, DealPatch, NewDeal, StageChange};
 use crate::error::{EntityKind, Error, Result};
 use crate::event::{Changes, EntityRef, Event, EventKind, NewEvent};
+use crate::external_key;
 use crate::id::{ActivityId, CustomerId, DealId, EventId, IdGenerator, PipelineId, UserId};
 use crate::pipeline::{Pipeline, PipelineDef, StageKind, StageMapping};
 use crate::query::{
@@ -224,6 +225,14 @@ impl<'t> Batch<'t> {
 
     /// Creates a customer. See [`Session::create_customer`](super::Session::create_customer).
     pub fn create_customer(&mut self, mut input: NewCustomer) -> Result<Customer> {
+        let fingerprint = external_key::fingerprint(&input);
+        let idem = input.idempotency_key.take();
+        if let Some(first) =
+            self.idempotent_replay(EntityKind::Customer, idem.as_deref(), &fingerprint)?
+        {
+            return reads::customer(&*self.tx, &self.access, CustomerId::from_uuid(first));
+        }
+        let keys = external_key::check_keys(EntityKind::Customer, &input.external_keys)?;
         input.owner = self.default_owner(input.owner);
         self.access
             .check_write(Resource::Customers, Operation::Create, "", input.owner)?;
@@ -240,7 +249,17 @@ impl<'t> Batch<'t> {
         self.check_custom(EntityKind::Customer, &customer.custom)?;
         self.check_organisation(&customer)?;
         self.tx.insert_customer(&customer)?;
-        let changes = customer::creation_changes(&customer);
+        self.store_keys(EntityKind::Customer, id.as_uuid(), &keys)?;
+        self.remember_idempotency(
+            EntityKind::Customer,
+            idem.as_deref(),
+            id.as_uuid(),
+            fingerprint,
+        )?;
+        let mut changes = customer::creation_changes(&customer);
+        if !keys.is_empty() {
+            changes.set("external_keys", &(), &keys);
+        }
         self.record(
             entity(EntityKind::Customer, id.as_uuid()),
             1,
@@ -531,6 +550,14 @@ impl<'t> Batch<'t> {
 
     /// Creates a deal. See [`Session::create_deal`](super::Session::create_deal).
     pub fn create_deal(&mut self, mut input: NewDeal) -> Result<Deal> {
+        let fingerprint = external_key::fingerprint(&input);
+        let idem = input.idempotency_key.take();
+        if let Some(first) =
+            self.idempotent_replay(EntityKind::Deal, idem.as_deref(), &fingerprint)?
+        {
+            return reads::deal(&*self.tx, &self.access, DealId::from_uuid(first));
+        }
+        let keys = external_key::check_keys(EntityKind::Deal, &input.external_keys)?;
         input.owner = self.default_owner(input.owner);
         self.access
             .check_write(Resource::Deals, Operation::Create, "", input.owner)?;
@@ -572,11 +599,17 @@ impl<'t> Batch<'t> {
         )?;
         self.check_custom(EntityKind::Deal, &deal.custom)?;
         self.tx.insert_deal(&deal)?;
+        self.store_keys(EntityKind::Deal, id.as_uuid(), &keys)?;
+        self.remember_idempotency(EntityKind::Deal, idem.as_deref(), id.as_uuid(), fingerprint)?;
+        let mut changes = deal::creation_changes(&deal);
+        if !keys.is_empty() {
+            changes.set("external_keys", &(), &keys);
+        }
         self.record(
             entity(EntityKind::Deal, id.as_uuid()),
             1,
             EventKind::Created,
-            deal::creation_changes(&deal),
+            changes,
             now,
         )?;
         self.access.redact_deal(&mut deal);
@@ -834,6 +867,14 @@ impl<'t> Batch<'t> {
 
     /// Logs an activity. See [`Session::log_activity`](super::Session::log_activity).
     pub fn log_activity(&mut self, mut input: NewActivity) -> Result<Activity> {
+        let fingerprint = external_key::fingerprint(&input);
+        let idem = input.idempotency_key.take();
+        if let Some(first) =
+            self.idempotent_replay(EntityKind::Activity, idem.as_deref(), &fingerprint)?
+        {
+            return reads::activity(&*self.tx, &self.access, ActivityId::from_uuid(first));
+        }
+        let keys = external_key::check_keys(EntityKind::Activity, &input.external_keys)?;
         input.owner = self.default_owner(input.owner);
         self.access
             .check_write(Resource::Activities, Operation::Create, "", input.owner)?;
@@ -893,11 +934,22 @@ impl<'t> Batch<'t> {
             )?;
         }
         self.tx.insert_activity(&activity)?;
+        self.store_keys(EntityKind::Activity, id.as_uuid(), &keys)?;
+        self.remember_idempotency(
+            EntityKind::Activity,
+            idem.as_deref(),
+            id.as_uuid(),
+            fingerprint,
+        )?;
+        let mut changes = activity::creation_changes(&activity);
+        if !keys.is_empty() {
+            changes.set("external_keys", &(), &keys);
+        }
         self.record(
             entity(EntityKind::Activity, id.as_uuid()),
             1,
             EventKind::Created,
-            activity::creation_changes(&activity),
+            changes,
             now,
         )?;
         self.access.redact_activity(&mut activity);

@@ -286,6 +286,24 @@ impl Batch<'_> {
             self.tx.update_customer(&p)?;
         }
 
+        // External keys follow the party: the survivor holds both sets,
+        // so an upsert by the merged customer's key finds the survivor.
+        let merged_keys = self
+            .tx
+            .external_keys_of(EntityKind::Customer, merged.id.as_uuid())?;
+        if !merged_keys.is_empty() {
+            let kept = self
+                .tx
+                .external_keys_of(EntityKind::Customer, survivor_id.as_uuid())?;
+            let mut all = kept.clone();
+            all.extend(merged_keys);
+            let all = crate::external_key::check_keys(EntityKind::Customer, &all)?;
+            self.tx
+                .set_external_keys(EntityKind::Customer, merged.id.as_uuid(), &[])?;
+            self.store_keys(EntityKind::Customer, survivor_id.as_uuid(), &all)?;
+            ch.field("external_keys", &kept, &all);
+        }
+
         let mut gone = merged.clone();
         gone.merged_into = Some(survivor_id);
         gone.version += 1;

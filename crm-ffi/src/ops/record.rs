@@ -5,7 +5,7 @@
 
 use crm_core::automation::{DueReport, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
-use crm_core::{Activity, Customer, Deal, Pipeline, Team, User};
+use crm_core::{Activity, Customer, Deal, Pipeline, Team, Upserted, User};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -23,7 +23,28 @@ pub(crate) enum Record {
     Notification(Box<Notification>),
     FieldSchema(Box<FieldSchema>),
     DueReport(Box<DueReport>),
+    UpsertedCustomer(Box<Upserted<Customer>>),
+    UpsertedDeal(Box<Upserted<Deal>>),
+    UpsertedActivity(Box<Upserted<Activity>>),
+    NewVersion(Box<super::external_key::NewVersion>),
 }
+
+macro_rules! from_as {
+    ($($t:ty => $v:ident),*) => {$(
+        impl From<$t> for Record {
+            fn from(r: $t) -> Self {
+                Record::$v(Box::new(r))
+            }
+        }
+    )*};
+}
+
+from_as!(
+    Upserted<Customer> => UpsertedCustomer,
+    Upserted<Deal> => UpsertedDeal,
+    Upserted<Activity> => UpsertedActivity,
+    super::external_key::NewVersion => NewVersion
+);
 
 macro_rules! from {
     ($($t:ident),*) => {$(

@@ -6,6 +6,7 @@ use crm_core::automation::{DueReport, Notification, Rule};
 use crm_core::backup::BackupCounts;
 use crm_core::custom_field::FieldSchema;
 use crm_core::duplicate::{DuplicateOptions, DuplicateReport};
+use crm_core::external_key::ExternalKey;
 use crm_core::import::ImportReport;
 use crm_core::kpi::activity::ActivityMetrics;
 use crm_core::kpi::clv::Clv;
@@ -30,6 +31,7 @@ use crm_core::{
     NewCustomer, NewDeal, NewTeam, NewUser, NotificationId, Pipeline, PipelineDef, PipelineId,
     RuleId, Segment, SegmentId, SegmentQuery, SegmentResult, Team, TeamId, User, UserId,
 };
+use crm_core::{ActivityUpsert, CustomerUpsert, DealUpsert, Upserted};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -39,8 +41,8 @@ use super::Run::{Read, Step, Write};
 use super::paging::MaybePaged;
 use super::{
     ById, Count, Ctx, Empty, Operation, Versioned, access, activity, admin, automation, backup,
-    batch, custom_field, customer, deal, event, export, find, import, io, json, kpi, pipeline,
-    predict, req, segment, store,
+    batch, custom_field, customer, deal, event, export, external_key, find, import, io, json, kpi,
+    pipeline, predict, req, segment, store,
 };
 use crate::status::{CrmStatus, Failure};
 
@@ -128,6 +130,60 @@ pub static OPERATIONS: &[Operation] = &[
         run: Read(export::customers),
     },
     Operation {
+        name: "customer.upsert",
+        summary: "Creates or updates the customer holding an external key (create_or_update, update_only, create_only); an identical upsert changes nothing.",
+        request: "{\"key\": {\"system\",\"key\"},\"mode\"?: \"create_or_update\"|\"update_only\"|\"create_only\",\"expected_version\"?,\"record\": NewCustomer}",
+        response: "{\"record\": Customer, \"outcome\": \"created\"|\"updated\"|\"unchanged\"}",
+        schema: io::<CustomerUpsert, Upserted<Customer>>(),
+        covers: &["upsert_customer"],
+        run: Step(external_key::upsert_customer),
+    },
+    Operation {
+        name: "customer.get_by_key",
+        summary: "The customer holding an external key.",
+        request: "{\"system\",\"key\"}",
+        response: "Customer",
+        schema: io::<ExternalKey, Customer>(),
+        covers: &["customer_by_key"],
+        run: Read(external_key::customer_by_key),
+    },
+    Operation {
+        name: "customer.find_by_phone",
+        summary: "Caller ID: the customers with a phone number, in any common format (national ones with a default region).",
+        request: "{\"number\",\"default_region\"?}",
+        response: "[Customer]",
+        schema: io::<external_key::ByPhone, Vec<Customer>>(),
+        covers: &["customers_by_phone"],
+        run: Read(external_key::find_by_phone),
+    },
+    Operation {
+        name: "customer.find_by_domain",
+        summary: "The organisations an e-mail domain (or address) belongs to.",
+        request: "{\"domain\"}",
+        response: "[Customer]",
+        schema: io::<external_key::ByDomain, Vec<Customer>>(),
+        covers: &["organisations_by_domain"],
+        run: Read(external_key::find_by_domain),
+    },
+    Operation {
+        name: "external_key.list",
+        summary: "The external keys a customer, deal or activity holds.",
+        request: "{\"record\": {\"customer\"|\"deal\"|\"activity\": id}}",
+        response: "[{\"system\",\"key\"}]",
+        schema: io::<external_key::OfRecord, Vec<ExternalKey>>(),
+        covers: &["external_keys"],
+        run: Read(external_key::list),
+    },
+    Operation {
+        name: "external_key.set",
+        summary: "Replaces the external keys of a customer, deal or activity at `version`.",
+        request: "{\"record\": {\"customer\"|\"deal\"|\"activity\": id},\"version\",\"keys\"}",
+        response: "{\"version\"}",
+        schema: io::<external_key::SetKeys, external_key::NewVersion>(),
+        covers: &["set_external_keys"],
+        run: Step(external_key::set),
+    },
+    Operation {
         name: "pipeline.create",
         summary: "Creates a pipeline from a definition.",
         request: "PipelineDef",
@@ -180,6 +236,24 @@ pub static OPERATIONS: &[Operation] = &[
         schema: io::<ById<DealId>, Deal>(),
         covers: &["deal"],
         run: Read(deal::get),
+    },
+    Operation {
+        name: "deal.upsert",
+        summary: "Creates or updates the deal holding an external key; a closed deal stays frozen.",
+        request: "{\"key\": {\"system\",\"key\"},\"mode\"?: \"create_or_update\"|\"update_only\"|\"create_only\",\"expected_version\"?,\"record\": NewDeal}",
+        response: "{\"record\": Deal, \"outcome\"}",
+        schema: io::<DealUpsert, Upserted<Deal>>(),
+        covers: &["upsert_deal"],
+        run: Step(external_key::upsert_deal),
+    },
+    Operation {
+        name: "deal.get_by_key",
+        summary: "The deal holding an external key.",
+        request: "{\"system\",\"key\"}",
+        response: "Deal",
+        schema: io::<ExternalKey, Deal>(),
+        covers: &["deal_by_key"],
+        run: Read(external_key::deal_by_key),
     },
     Operation {
         name: "deal.list",
@@ -297,6 +371,24 @@ pub static OPERATIONS: &[Operation] = &[
         schema: io::<ById<ActivityId>, Activity>(),
         covers: &["activity"],
         run: Read(activity::get),
+    },
+    Operation {
+        name: "activity.upsert",
+        summary: "Logs the activity holding an external key unless it is logged already (an activity is never rewritten).",
+        request: "{\"key\": {\"system\",\"key\"},\"mode\"?: \"create_or_update\"|\"update_only\"|\"create_only\",\"expected_version\"?,\"record\": NewActivity}",
+        response: "{\"record\": Activity, \"outcome\"}",
+        schema: io::<ActivityUpsert, Upserted<Activity>>(),
+        covers: &["upsert_activity"],
+        run: Step(external_key::upsert_activity),
+    },
+    Operation {
+        name: "activity.get_by_key",
+        summary: "The activity holding an external key.",
+        request: "{\"system\",\"key\"}",
+        response: "Activity",
+        schema: io::<ExternalKey, Activity>(),
+        covers: &["activity_by_key"],
+        run: Read(external_key::activity_by_key),
     },
     Operation {
         name: "activity.list",
