@@ -149,6 +149,41 @@ impl Phone {
         Ok(Phone(format!("+{digits}")))
     }
 
+    /// Like [`Phone::parse`], but a national number (no `+` or `00`) is
+    /// read as a number of `region` (an ISO 3166 two-letter code such as
+    /// `DE`), with libphonenumber's rules for that region (its trunk
+    /// prefix dropped). Numbers with a country code are parsed exactly as
+    /// by [`Phone::parse`]. Imports use it with
+    /// their default region; everything else keeps requiring the country
+    /// code.
+    ///
+    /// ```
+    /// use crm_core::Phone;
+    /// let p = Phone::parse_in_region("030 1234567", "DE").unwrap();
+    /// assert_eq!(p.as_str(), "+49301234567");
+    /// assert!(Phone::parse_in_region("030 1234567", "XX").is_err());
+    /// ```
+    pub fn parse_in_region(input: &str, region: &str) -> Result<Self, ContactError> {
+        let trimmed = input.trim();
+        if trimmed.starts_with('+') || trimmed.starts_with("00") {
+            return Phone::parse(trimmed);
+        }
+        let id: phonenumber::country::Id = region
+            .trim()
+            .to_ascii_uppercase()
+            .parse()
+            .or_else(|_| refuse("the default region is not an ISO 3166 two-letter code such as DE"))?;
+        let number = match phonenumber::parse(Some(id), trimmed) {
+            Ok(n) if phonenumber::is_valid(&n) => n,
+            _ => {
+                return refuse(
+                    "not a valid phone number of the default region, nor one with + and the country code",
+                );
+            }
+        };
+        Phone::parse(&number.format().mode(phonenumber::Mode::E164).to_string())
+    }
+
     /// The E.164 form, such as `+4930123456`.
     pub fn as_str(&self) -> &str {
         &self.0
