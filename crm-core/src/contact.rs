@@ -168,11 +168,10 @@ impl Phone {
         if trimmed.starts_with('+') || trimmed.starts_with("00") {
             return Phone::parse(trimmed);
         }
-        let id: phonenumber::country::Id = region
-            .trim()
-            .to_ascii_uppercase()
-            .parse()
-            .or_else(|_| refuse("the default region is not an ISO 3166 two-letter code such as DE"))?;
+        let id: phonenumber::country::Id =
+            region.trim().to_ascii_uppercase().parse().or_else(|_| {
+                refuse("the default region is not an ISO 3166 two-letter code such as DE")
+            })?;
         let number = match phonenumber::parse(Some(id), trimmed) {
             Ok(n) if phonenumber::is_valid(&n) => n,
             _ => {

@@ -386,7 +386,13 @@ mod tests {
         // Names with accents in different Unicode forms are one duplicate.
         let found = find_duplicates(
             &[
-                customer(1, PartyKind::Person, "Jose\u{301} Nu\u{301}n\u{303}ez", "", ""),
+                customer(
+                    1,
+                    PartyKind::Person,
+                    "Jose\u{301} Nu\u{301}n\u{303}ez",
+                    "",
+                    "",
+                ),
                 customer(2, PartyKind::Person, "José Núñez", "", ""),
             ],
             &DuplicateOptions::default(),

@@ -80,12 +80,7 @@ impl<S: Store> Session<'_, S> {
         let entity = I::ENTITY;
         options.check(entity)?;
         let opened = format::open(input, options.delimiter, options.encoding).map_err(|e| {
-            Error::invalid(
-                entity,
-                "csv",
-                "",
-                format!("the file cannot be read: {e}"),
-            )
+            Error::invalid(entity, "csv", "", format!("the file cannot be read: {e}"))
         })?;
         let delimiter = opened.format.delimiter.byte();
         let mut reader = csv::ReaderBuilder::new()
@@ -188,14 +183,7 @@ impl<S: Store> Session<'_, S> {
                 changes: Vec::new(),
                 reason: None,
             };
-            let mut row = Row::new(
-                &record,
-                &layout,
-                &cells,
-                &report.id_map,
-                report.rows,
-                line,
-            );
+            let mut row = Row::new(&record, &layout, &cells, &report.id_map, report.rows, line);
             let own_id = row.own_id();
             let max = crate::limits::MAX_CSV_FIELD_BYTES;
             if let Some((i, cell)) = record.iter().enumerate().find(|(_, c)| c.len() > max) {
@@ -267,8 +255,9 @@ impl<S: Store> Session<'_, S> {
                             Err(e) => refusal(&importer, &input, &e, &layout, &record, &mut row),
                         }
                     }
-                    Ok(None) if options.match_by != MatchBy::Nothing
-                        && options.unmatched != Unmatched::Create =>
+                    Ok(None)
+                        if options.match_by != MatchBy::Nothing
+                            && options.unmatched != Unmatched::Create =>
                     {
                         let (column, by) = match options.match_by {
                             MatchBy::Email => ("email", "e-mail address"),
@@ -284,7 +273,11 @@ impl<S: Store> Session<'_, S> {
                             plan.reason = Some(format!("{why}, and unmatched rows are skipped"));
                         } else {
                             let cell = row.text(column).unwrap_or("");
-                            row.problem(column, cell, format!("{why}, and unmatched rows are errors (options.unmatched)"));
+                            row.problem(
+                                column,
+                                cell,
+                                format!("{why}, and unmatched rows are errors (options.unmatched)"),
+                            );
                         }
                     }
                     Ok(None) => {
@@ -437,9 +430,8 @@ fn failed_csv(
     let bytes = out
         .into_inner()
         .map_err(|e| failure(e.into_error().into()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        Error::invalid(entity, "failed_rows_csv", "", format!("not UTF-8: {e}"))
-    })
+    String::from_utf8(bytes)
+        .map_err(|e| Error::invalid(entity, "failed_rows_csv", "", format!("not UTF-8: {e}")))
 }
 
 /// The value and reason to report for a refusal by the rules.

@@ -6,11 +6,11 @@ use uuid::Uuid;
 use super::cell::{Row, parse_enum, parse_user};
 use super::index::CustomerIndex;
 use super::{Column, Importer, MatchBy, exists};
-use crate::event::FieldChange;
-use crate::id::ActivityId;
 use crate::activity::{ActivityKind, NewActivity};
 use crate::error::{EntityKind, Error, Result};
+use crate::event::FieldChange;
 use crate::facade::Batch;
+use crate::id::ActivityId;
 use crate::id::DealId;
 
 /// The columns of an activity file.
@@ -226,7 +226,11 @@ impl Importer for ActivityImporter {
             input.subject.clone(),
         );
         if let Some(body) = &input.body {
-            check("body", Some(body.as_str()) == current.body.as_deref(), body.clone());
+            check(
+                "body",
+                Some(body.as_str()) == current.body.as_deref(),
+                body.clone(),
+            );
         }
         if let Some(c) = input.customer {
             check("customer", Some(c) == current.customer, c.to_string());
@@ -238,7 +242,11 @@ impl Importer for ActivityImporter {
             check("owner", Some(o) == current.owner, o.to_string());
         }
         if let Some(d) = input.direction {
-            check("direction", Some(d) == current.direction, format!("{d:?}").to_lowercase());
+            check(
+                "direction",
+                Some(d) == current.direction,
+                format!("{d:?}").to_lowercase(),
+            );
         }
         if let Some(t) = input.occurred_at {
             check("occurred_at", t == current.occurred_at, t.to_rfc3339());

@@ -360,7 +360,12 @@ impl Importer for DealImporter {
         }
     }
 
-    fn update(&mut self, batch: &mut Batch<'_>, id: Uuid, row: &DealRow) -> Result<Vec<FieldChange>> {
+    fn update(
+        &mut self,
+        batch: &mut Batch<'_>,
+        id: Uuid,
+        row: &DealRow,
+    ) -> Result<Vec<FieldChange>> {
         let id = DealId::from_uuid(id);
         let current = batch.deal(id)?;
         let input = &row.input;
@@ -424,9 +429,12 @@ impl Importer for DealImporter {
                 Some(c) => {
                     batch.set_time(Some(c.at));
                     match c.kind {
-                        StageKind::Lost => {
-                            batch.lose_deal_in(id, version, target, c.reason.as_deref().unwrap_or(""))
-                        }
+                        StageKind::Lost => batch.lose_deal_in(
+                            id,
+                            version,
+                            target,
+                            c.reason.as_deref().unwrap_or(""),
+                        ),
                         _ => batch.move_deal(id, version, target),
                     }
                 }

@@ -178,7 +178,10 @@ pub(crate) fn open<'r>(
     let skip = bom;
     let text_sample = match encoding.encoding() {
         None => String::from_utf8_lossy(&sample[skip..]).into_owned(),
-        Some(e) => e.decode_without_bom_handling(&sample[skip..]).0.into_owned(),
+        Some(e) => e
+            .decode_without_bom_handling(&sample[skip..])
+            .0
+            .into_owned(),
     };
     let delimiter = settle_delimiter(&text_sample, delimiter, &mut detected);
     let rest = io::Cursor::new(sample).chain(input);
@@ -473,14 +476,25 @@ mod tests {
 
     #[test]
     fn semicolons_latin1_and_boms_are_detected_and_said() {
-        let (f, said, text) = read_all(b"name;kind;email\nA;person;\n", Delimiter::Auto, TextEncoding::Auto);
+        let (f, said, text) = read_all(
+            b"name;kind;email\nA;person;\n",
+            Delimiter::Auto,
+            TextEncoding::Auto,
+        );
         assert_eq!(f.delimiter, Delimiter::Semicolon);
         assert_eq!(f.encoding, TextEncoding::Utf8);
         assert_eq!(text, "name;kind;email\nA;person;\n");
         assert_eq!(said.len(), 1);
-        assert!(said[0].starts_with("delimiter: read as ';'-separated"), "{said:?}");
+        assert!(
+            said[0].starts_with("delimiter: read as ';'-separated"),
+            "{said:?}"
+        );
 
-        let (f, said, text) = read_all(b"name\nJos\xe9 M\xfcller\n", Delimiter::Auto, TextEncoding::Auto);
+        let (f, said, text) = read_all(
+            b"name\nJos\xe9 M\xfcller\n",
+            Delimiter::Auto,
+            TextEncoding::Auto,
+        );
         assert_eq!(f.encoding, TextEncoding::Windows1252);
         assert_eq!(text, "name\nJosé Müller\n");
         assert!(said[0].contains("byte 0xE9 at index 8"), "{said:?}");
@@ -490,16 +504,26 @@ mod tests {
             Delimiter::Auto,
             TextEncoding::Auto,
         );
-        assert_eq!((f.encoding, f.byte_order_mark, f.delimiter), (TextEncoding::Utf8, true, Delimiter::Comma));
+        assert_eq!(
+            (f.encoding, f.byte_order_mark, f.delimiter),
+            (TextEncoding::Utf8, true, Delimiter::Comma)
+        );
         assert_eq!(text, "name,email\nJosé,\n");
         assert!(said[0].contains("byte order mark"), "{said:?}");
 
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
-            .chain("name\tkind\nZoë\tperson\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .chain(
+                "name\tkind\nZoë\tperson\n"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
             .collect();
         let (f, _, text) = read_all(&utf16, Delimiter::Auto, TextEncoding::Auto);
-        assert_eq!((f.encoding, f.delimiter), (TextEncoding::Utf16le, Delimiter::Tab));
+        assert_eq!(
+            (f.encoding, f.delimiter),
+            (TextEncoding::Utf16le, Delimiter::Tab)
+        );
         assert_eq!(text, "name\tkind\nZoë\tperson\n");
 
         // Given, nothing is guessed.
@@ -539,7 +563,11 @@ mod tests {
         assert_eq!(mdy.date("04/01/2023"), Ok(april));
         assert_eq!(iso.date("2023-04-01"), Ok(april));
         assert_eq!(dmy.date("2023-04-01"), Ok(april));
-        assert!(iso.date("01.04.2023").unwrap_err().contains("options.date_order"));
+        assert!(
+            iso.date("01.04.2023")
+                .unwrap_err()
+                .contains("options.date_order")
+        );
         assert!(dmy.date("01.04.23").is_err(), "two-digit years are refused");
         assert!(dmy.date("31.02.2023").is_err());
         assert!(mdy.date("13/01/2023").is_err());

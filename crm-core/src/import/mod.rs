@@ -317,7 +317,12 @@ impl ImportOptions {
         if let Some(region) = &self.phone_region
             && let Err(reason) = format::check_region(region)
         {
-            return Err(Error::invalid(entity, "options.phone_region", region, reason));
+            return Err(Error::invalid(
+                entity,
+                "options.phone_region",
+                region,
+                reason,
+            ));
         }
         if self.match_by == MatchBy::Email && entity != EntityKind::Customer {
             return Err(Error::invalid(
