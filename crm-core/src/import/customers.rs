@@ -238,11 +238,37 @@ impl Importer for CustomerImporter {
         if row.lifecycle_given {
             patch.lifecycle = Some(input.lifecycle);
         }
+        // Contact points are added, never removed: a spreadsheet's one
+        // e-mail column usually holds one of a customer's addresses.
         if row.emails_given {
-            patch.emails = Some(input.emails.clone());
+            let mut emails: Vec<String> = current
+                .emails
+                .iter()
+                .map(|e| e.as_str().to_owned())
+                .collect();
+            for e in &input.emails {
+                let key = crate::contact::Email::parse(e)
+                    .map_or_else(|_| e.clone(), |e| e.as_str().to_owned());
+                if !emails.contains(&key) {
+                    emails.push(e.clone());
+                }
+            }
+            patch.emails = Some(emails);
         }
         if row.phones_given {
-            patch.phones = Some(input.phones.clone());
+            let mut phones: Vec<String> = current
+                .phones
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect();
+            for p in &input.phones {
+                let key = crate::contact::Phone::parse(p)
+                    .map_or_else(|_| p.clone(), |p| p.as_str().to_owned());
+                if !phones.contains(&key) {
+                    phones.push(p.clone());
+                }
+            }
+            patch.phones = Some(phones);
         }
         if row.owner_given {
             patch.owner = Some(input.owner);

@@ -22,11 +22,27 @@
 //!   deal row that fails when entering its historical stage leaves no deal
 //!   behind ([`Batch::attempt`](crate::Batch::attempt)).
 //!
+//! - **Plans**: with [`ImportOptions::match_by`] rows are matched to
+//!   existing records (by id, or customers by e-mail) and update them
+//!   through the facade's update operations, so their rules hold. Every
+//!   row gets an entry in [`ImportReport::plan`]: create, update (the
+//!   changed fields, old and new), unchanged, skip or error; a dry run
+//!   gives the same plan as the real run. The rows with problems can come
+//!   back as a CSV of their own ([`ImportOptions::failed_rows_csv`]).
+//! - **Spreadsheets as they are** ([`format`]): the delimiter (`,` `;`
+//!   tab) and the encoding (UTF-8 with or without a byte order mark,
+//!   Windows-1252 / Latin-1, UTF-16) are detected unless given, and the
+//!   report says what was detected; dates in day-first or month-first
+//!   order ([`ImportOptions::date_order`]), decimal commas
+//!   ([`ImportOptions::decimal_mark`]) and national phone numbers
+//!   ([`ImportOptions::phone_region`]) are read as the options say.
+//!
 //! Cell formats: lists (roles, e-mails, phones, tags) are separated by
 //! [`ImportOptions::list_separator`] (`;` by default); times are RFC 3339
 //! (`2024-03-15T10:30:00Z`, `2024-03-15T11:30:00+01:00`), `2024-03-15
 //! 10:30[:00]` (UTC) or a date `2024-03-15` (midnight UTC); dates are
-//! `YYYY-MM-DD`; amounts use a decimal point (`1250.50`); users are ids.
+//! `YYYY-MM-DD` (plus the [`DateOrder`] given); amounts use a decimal
+//! point (`1250.50`) unless [`DecimalMark::Comma`] is given; users are ids.
 //! A customer is named by id, e-mail address or exact name.
 //!
 //! The columns of each file are listed in [`CUSTOMER_COLUMNS`],
@@ -183,7 +199,9 @@ pub struct ImportOptions {
     pub duplicates: Option<crate::duplicate::DuplicateOptions>,
     /// How rows are matched to existing records, which they then update
     /// ([`MatchBy::Nothing`]: every row creates one). In an update a blank
-    /// cell, or a column the file lacks, leaves the field as it is; the
+    /// cell, or a column the file lacks, leaves the field as it is; e-mail
+    /// addresses and phone numbers are added to the record's (none is
+    /// removed), tags are set to the cell's list; the
     /// `kind`, `customer` and `pipeline` of a record are not changed by an
     /// import (a row that differs there is an error), nor a record's
     /// `created_at` (it is ignored).

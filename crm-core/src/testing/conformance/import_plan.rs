@@ -524,7 +524,7 @@ pub fn import_plan_unmatched_rows_and_activities<S: Store>(store: S) {
     let (crm, _) = engine(store);
     let s = crm.as_actor(Actor::System);
     let (ada, _) = existing(&s);
-    let csv = "name,email,tags\nAda Byron,ada@example.org,x\nNew,new@example.org,\nNo mail,,\n";
+    let csv = "name,email,tags\nAda Byron,second@example.org;ada@example.org,x\nNew,new@example.org,\nNo mail,,\n";
     let skip = s
         .import_customers(
             csv.as_bytes(),
@@ -538,6 +538,18 @@ pub fn import_plan_unmatched_rows_and_activities<S: Store>(store: S) {
         vec![PlanAction::Update, PlanAction::Skip, PlanAction::Skip]
     );
     assert!(skip.written);
+    // Addresses are added, none removed; tags are set to the cell's list.
+    assert_eq!(
+        skip.plan[0].changes,
+        vec![
+            change(
+                "emails",
+                json!(["ada@example.org"]),
+                json!(["ada@example.org", "second@example.org"])
+            ),
+            change("tags", json!([]), json!(["x"])),
+        ]
+    );
     assert_eq!(
         skip.plan[1].reason.as_deref(),
         Some("no customer has this e-mail address, and unmatched rows are skipped")
