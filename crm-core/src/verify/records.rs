@@ -57,7 +57,7 @@ pub(super) fn pipeline(f: &mut Findings, p: &Pipeline) {
 /// agree with its status: `won_at` exactly when won, `lost_at` exactly
 /// when lost, a lost reason only on a lost deal.
 pub(super) fn deal(f: &mut Findings, d: &Deal) {
-    if let Err(e) = crate::deal::validate_amount(d.amount.clone()) {
+    if let Err(e) = crate::deal::validate_amount(d.amount) {
         f.push(EntityKind::Deal, d.id, Check::Value, e.to_string());
     }
     let won = d.status == DealStatus::Won;

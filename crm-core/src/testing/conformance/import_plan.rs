@@ -630,3 +630,95 @@ pub fn import_plan_unmatched_rows_and_activities<S: Store>(store: S) {
     );
     assert!(s.activity(task.id).expect("task").completed_at.is_some());
 }
+
+/// Access holds on the import's paths too: a rep matching by e-mail does
+/// not see another team's customer (the row is "no customer has this
+/// e-mail address", as for an address nobody has), and a support agent,
+/// who cannot write deals and does not see their amounts, gets an error
+/// row that shows no amount.
+pub fn import_plan_keeps_the_actors_access<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let system = crm.as_actor(Actor::System);
+    let north = system.create_team(NewTeam::new("North")).expect("team");
+    let south = system.create_team(NewTeam::new("South")).expect("team");
+    let ana = system
+        .create_user(
+            NewUser::new("ana", "ana@example.com")
+                .role(AccessRole::SalesRep)
+                .team(north.id),
+        )
+        .expect("ana");
+    let bo = system
+        .create_user(
+            NewUser::new("bo", "bo@example.com")
+                .role(AccessRole::SalesRep)
+                .team(south.id),
+        )
+        .expect("bo");
+    let sam = system
+        .create_user(NewUser::new("Sam", "sam@example.com").role(AccessRole::Support))
+        .expect("sam");
+    let pipeline = system
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let anas = system
+        .create_customer(
+            NewCustomer::person("Ana's")
+                .email("a@example.org")
+                .owner(ana.id),
+        )
+        .expect("customer");
+    system
+        .create_customer(
+            NewCustomer::person("Bo's")
+                .email("b@example.org")
+                .owner(bo.id),
+        )
+        .expect("customer");
+    let csv = "name,email,lifecycle\nAna's,a@example.org,prospect\nBo's,b@example.org,prospect\nNobody,n@example.org,prospect\n";
+    let report = crm
+        .as_user(ana.id)
+        .import_customers(
+            csv.as_bytes(),
+            &ImportOptions::default()
+                .dry_run(true)
+                .match_by(MatchBy::Email)
+                .unmatched(Unmatched::Error),
+        )
+        .expect("import");
+    assert_eq!(
+        actions(&report),
+        vec![PlanAction::Update, PlanAction::Error, PlanAction::Error]
+    );
+    assert_eq!(report.plan[0].id, Some(anas.id.as_uuid()));
+    assert_eq!(
+        report.plan[1]
+            .reason
+            .as_deref()
+            .map(|r| r.replace("b@", "n@")),
+        report.plan[2].reason.clone(),
+        "another team's customer reads as nobody's"
+    );
+
+    let deal = system
+        .create_deal(
+            NewDeal::new(anas.id, pipeline.id, "Secret")
+                .amount(Money::parse("4711", "EUR").expect("money")),
+        )
+        .expect("deal");
+    let csv = format!(
+        "id,title,customer,amount,currency\n{},Secret,a@example.org,5000,EUR\n",
+        deal.id
+    );
+    let report = crm
+        .as_user(sam.id)
+        .import_deals(
+            csv.as_bytes(),
+            &ImportOptions::default().dry_run(true).match_by(MatchBy::Id),
+        )
+        .expect("import");
+    assert_eq!(actions(&report), vec![PlanAction::Error], "{report}");
+    let text = format!("{report:?}");
+    assert!(!text.contains("4711"), "a hidden amount leaked: {text}");
+    assert_eq!(system.deal(deal.id).expect("deal").version, deal.version);
+}
