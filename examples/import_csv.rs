@@ -8,12 +8,20 @@
 //! date in the wrong format, a bad currency, an amount written the
 //! European way, and the same people and companies entered twice.
 //!
+//! Then the CRM is kept in step with a spreadsheet: a German Excel export
+//! of changes (`examples/data/customers_update_de.csv`: semicolons,
+//! Windows-1252, day-first dates, national phone numbers) is matched to the
+//! customers by e-mail; a dry run prints the plan of every row, the real
+//! run applies it, and the failed rows come back as a file to fix.
+//!
 //! Run it with `cargo run --example import_csv`.
 
 use std::collections::HashMap;
 
 use crm_core::duplicate::DuplicateOptions;
-use crm_core::import::{ColumnMap, ImportOptions, ImportPolicy, ImportReport};
+use crm_core::import::{
+    ColumnMap, DateOrder, ImportOptions, ImportPolicy, ImportReport, MatchBy, PlanAction,
+};
 use crm_core::merge::MergePolicy;
 use crm_core::{Actor, Crm, CustomerId, CustomerQuery, DealQuery, PipelineDef, Session, Store};
 use crm_store_sqlite::SqliteStore;
@@ -22,6 +30,7 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const CUSTOMERS: &str = include_str!("data/customers.csv");
 const DEALS: &str = include_str!("data/deals.csv");
+const UPDATES_DE: &[u8] = include_bytes!("data/customers_update_de.csv");
 
 fn main() -> Res<()> {
     let crm = Crm::new(SqliteStore::open_in_memory()?);
@@ -123,6 +132,46 @@ fn main() -> Res<()> {
         // Leave out the long id columns to keep the lines readable.
         let cells: Vec<&str> = line.split(',').collect();
         println!("   {}", cells[1..cells.len().min(8)].join(","));
+    }
+
+    // 6. Keeping in step: changes from a German spreadsheet, matched by
+    //    e-mail. The dry run is the plan; the real run applies it.
+    let options = ImportOptions::default()
+        .match_by(MatchBy::Email)
+        .policy(ImportPolicy::SkipInvalid)
+        .date_order(DateOrder::DayMonthYear)
+        .phone_region("DE")
+        .failed_rows_csv(true);
+    let plan = s.import_customers(UPDATES_DE, &options.clone().dry_run(true))?;
+    println!("\n6. Plan for customers_update_de.csv (dry run, nothing written)\n");
+    for note in &plan.detected {
+        println!("   detected: {note}");
+    }
+    for row in &plan.plan {
+        let what = match row.action {
+            PlanAction::Update => row
+                .changes
+                .iter()
+                .map(|c| format!("{} {} -> {}", c.field, c.old, c.new))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => row.reason.clone().unwrap_or_default(),
+        };
+        println!(
+            "   row {}: {:<9} {what}",
+            row.row,
+            format!("{:?}", row.action).to_lowercase()
+        );
+    }
+    let done = s.import_customers(UPDATES_DE, &options)?;
+    let sum = done.summary;
+    println!(
+        "\n   applied: {} created, {} updated, {} unchanged, {} with problems",
+        sum.create, sum.update, sum.unchanged, sum.error
+    );
+    println!("\n   failed rows, to fix and import again:\n");
+    for line in done.failed_rows_csv.unwrap_or_default().lines() {
+        println!("   {line}");
     }
     Ok(())
 }

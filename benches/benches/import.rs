@@ -10,6 +10,12 @@
 //!   `Batch::create_customer` in one `Session::batch`, no CSV: the floor
 //!   the import is measured against (the rules and the store cost the same
 //!   in both; the difference is parsing, reporting and savepoints).
+//! - `import_plans/windows1252_semicolons_into_sqlite`: the same rows as
+//!   a German Excel writes them (Windows-1252, `;`, detected): what
+//!   decoding and detection add to `csv_into_sqlite`.
+//! - `import_plans/reimport_matched_by_email`: the file imported again
+//!   with `match_by: email` into the store it was imported into: every row
+//!   matched, compared and planned `unchanged`, nothing written.
 //! - `duplicates/find_100k`: `find_duplicates` over 100k customers whose
 //!   names come from a small vocabulary (so name blocks are realistic and
 //!   large), with 2 % re-entered with a typo.
@@ -190,6 +196,86 @@ fn import_customers(c: &mut Criterion) {
     group.finish();
 }
 
+/// The file as a German Excel writes it: `;` between cells (the list of
+/// tags quoted), Windows-1252.
+fn german(file: &str) -> Vec<u8> {
+    let text: String = file
+        .lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let cells: Vec<String> = cells
+                .iter()
+                .map(|c| {
+                    if c.contains(';') {
+                        format!("\"{c}\"")
+                    } else {
+                        (*c).to_owned()
+                    }
+                })
+                .collect();
+            cells.join(";") + "\r\n"
+        })
+        .collect::<String>()
+        .replacen("Ada", "Zoë", 1);
+    encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+}
+
+fn import_bytes(n: usize, file: &[u8]) -> Duration {
+    let path = fresh_db();
+    let crm = Crm::new(SqliteStore::open(&path).expect("open"));
+    let s = crm.as_actor(Actor::System);
+    let options = ImportOptions::default().policy(ImportPolicy::SkipInvalid);
+    let start = Instant::now();
+    let report = s.import_customers(file, &options).expect("import");
+    let took = start.elapsed();
+    assert_eq!(report.valid_rows as usize, n, "{report}");
+    assert_eq!(
+        report.format.delimiter,
+        crm_core::import::Delimiter::Semicolon
+    );
+    drop(crm);
+    remove_db(&path);
+    took
+}
+
+fn reimport(n: usize, file: &str) -> Duration {
+    let path = fresh_db();
+    let crm = Crm::new(SqliteStore::open(&path).expect("open"));
+    let s = crm.as_actor(Actor::System);
+    let options = ImportOptions::default().policy(ImportPolicy::SkipInvalid);
+    s.import_customers(file.as_bytes(), &options)
+        .expect("import");
+    let again = options.match_by(crm_core::import::MatchBy::Email);
+    let start = Instant::now();
+    let report = s
+        .import_customers(file.as_bytes(), &again)
+        .expect("reimport");
+    let took = start.elapsed();
+    assert_eq!(report.summary.unchanged as usize, n, "{report}");
+    drop(crm);
+    remove_db(&path);
+    took
+}
+
+fn import_plans(c: &mut Criterion) {
+    let n = rows();
+    let file = csv(n, false);
+    let german = german(&file);
+    let mut group = c.benchmark_group("import_plans");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("windows1252_semicolons_into_sqlite", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| import_bytes(n, &german)).sum())
+    });
+    group.bench_function("reimport_matched_by_email", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| reimport(n, &file)).sum())
+    });
+    group.finish();
+}
+
 /// 100k customers in memory, 2 % of them entered again with a typo.
 fn customers_with_duplicates(n: usize) -> Vec<Customer> {
     let crm = Crm::new(crm_store_memory::MemoryStore::new());
@@ -240,5 +326,5 @@ fn duplicates(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, import_customers, duplicates);
+criterion_group!(benches, import_customers, import_plans, duplicates);
 criterion_main!(benches);

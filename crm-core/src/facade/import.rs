@@ -11,8 +11,10 @@ use std::collections::HashMap;
 
 use crate::duplicate::{DuplicateOptions, find_duplicates};
 use crate::id::CustomerId;
+use crate::import::format::{self, CellFormat};
 use crate::import::{
-    ImportDuplicate, ImportOptions, ImportPolicy, ImportReport, Importer, Layout, Row,
+    ImportDuplicate, ImportOptions, ImportPolicy, ImportReport, Importer, Layout, MatchBy,
+    PlanAction, PlanSummary, Row, RowPlan, Unmatched,
 };
 use crate::query::{CustomerFilter, CustomerQuery, fetch_all};
 use crate::store::Store;
@@ -76,7 +78,15 @@ impl<S: Store> Session<'_, S> {
         options: &ImportOptions,
     ) -> Result<ImportReport> {
         let entity = I::ENTITY;
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+        options.check(entity)?;
+        let opened = format::open(input, options.delimiter, options.encoding).map_err(|e| {
+            Error::invalid(entity, "csv", "", format!("the file cannot be read: {e}"))
+        })?;
+        let delimiter = opened.format.delimiter.byte();
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(opened.reader);
         let headers = reader
             .headers()
             .map_err(|e| csv_failure(entity, &e))?
@@ -91,6 +101,12 @@ impl<S: Store> Session<'_, S> {
         let schema = batch.field_schema(entity)?;
         let layout = Layout::new(entity, I::COLUMNS, &headers, &options.columns, &schema)?;
         let mut importer = I::new(&batch, self.at)?;
+        let cells = CellFormat {
+            list_separator: options.list_separator,
+            dates: options.date_order,
+            decimal: options.decimal_mark,
+            phone_region: options.phone_region.clone(),
+        };
         let mut report = ImportReport {
             entity,
             dry_run: options.dry_run,
@@ -103,11 +119,18 @@ impl<S: Store> Session<'_, S> {
             problems: Vec::new(),
             ignored_columns: layout.ignored().to_vec(),
             duplicates: Vec::new(),
+            plan: Vec::new(),
+            summary: PlanSummary::default(),
+            format: opened.format,
+            detected: opened.detected,
+            failed_rows_csv: None,
         };
         let mut record = csv::StringRecord::new();
         let mut new_ids = Vec::new();
         // The row number of each id in `report.ids`.
         let mut id_rows = Vec::new();
+        // The rows with problems, as read, and why (for failed_rows_csv).
+        let mut failed: Vec<(csv::StringRecord, String)> = Vec::new();
         loop {
             match reader.read_record(&mut record) {
                 Ok(true) => {}
@@ -116,13 +139,26 @@ impl<S: Store> Session<'_, S> {
                 Err(e) => {
                     // A malformed row (bad UTF-8, say): report it, go on.
                     report.rows += 1;
+                    let line = e.position().map_or(0, |p| p.line());
+                    let reason = format!("the row cannot be read: {e}");
                     report.problems.push(crate::import::RowProblem {
                         row: report.rows,
-                        line: e.position().map_or(0, |p| p.line()),
+                        line,
                         column: String::new(),
                         value: String::new(),
-                        reason: format!("the row cannot be read: {e}"),
+                        reason: reason.clone(),
                     });
+                    report.plan.push(RowPlan {
+                        row: report.rows,
+                        line,
+                        action: PlanAction::Error,
+                        id: None,
+                        changes: Vec::new(),
+                        reason: Some(reason.clone()),
+                    });
+                    if options.failed_rows_csv {
+                        failed.push((csv::StringRecord::new(), reason));
+                    }
                     continue;
                 }
             }
@@ -139,14 +175,15 @@ impl<S: Store> Session<'_, S> {
                 ));
             }
             let line = record.position().map_or(0, |p| p.line());
-            let mut row = Row::new(
-                &record,
-                &layout,
-                options.list_separator,
-                &report.id_map,
-                report.rows,
+            let mut plan = RowPlan {
+                row: report.rows,
                 line,
-            );
+                action: PlanAction::Error,
+                id: None,
+                changes: Vec::new(),
+                reason: None,
+            };
+            let mut row = Row::new(&record, &layout, &cells, &report.id_map, report.rows, line);
             let own_id = row.own_id();
             let max = crate::limits::MAX_CSV_FIELD_BYTES;
             if let Some((i, cell)) = record.iter().enumerate().find(|(_, c)| c.len() > max) {
@@ -161,11 +198,16 @@ impl<S: Store> Session<'_, S> {
             } else if record.len() != layout.width() {
                 // The cells no longer line up with the columns: reading
                 // them would only report noise.
+                let hint = match delimiter {
+                    b';' => "a value containing a semicolon must be in double quotes",
+                    b'\t' => "a value containing a tab must be in double quotes",
+                    _ => "a value containing a comma (such as 1.200,50) must be in double quotes",
+                };
                 row.problem(
                     "",
                     "",
                     format!(
-                        "the row has {} cells but the header has {}; a value containing a comma (such as 1.200,50) must be in double quotes",
+                        "the row has {} cells but the header has {}; {hint}",
                         record.len(),
                         layout.width()
                     ),
@@ -173,55 +215,114 @@ impl<S: Store> Session<'_, S> {
             } else if let Some(input) = importer.read(&mut row)
                 && !row.has_problems()
             {
-                let written = if importer.several_steps(&input) {
-                    batch.attempt(|b| importer.write(b, &input))
-                } else {
-                    importer.write(&mut batch, &input)
+                let matched = match options.match_by {
+                    MatchBy::Nothing => Ok(None),
+                    by => {
+                        let here = own_id.map(|id| report.id_map.get(&id).copied().unwrap_or(id));
+                        importer.find(&batch, by, here, &input)
+                    }
                 };
-                match written {
-                    Ok(id) => {
-                        report.valid_rows += 1;
-                        report.ids.push(id);
-                        id_rows.push(report.rows);
-                        if let Some(own) = own_id {
-                            new_ids.push((own, id));
+                match matched {
+                    Err((column, reason)) => {
+                        let cell = row.text(column).unwrap_or("");
+                        row.problem(column, cell, reason);
+                    }
+                    Ok(Some(id)) => {
+                        let updated = if I::ENTITY == EntityKind::Deal {
+                            batch.attempt(|b| importer.update(b, id, &input))
+                        } else {
+                            importer.update(&mut batch, id, &input)
+                        };
+                        match updated {
+                            Ok(changes) => {
+                                report.valid_rows += 1;
+                                plan.id = Some(id);
+                                if changes.is_empty() {
+                                    plan.action = PlanAction::Unchanged;
+                                } else {
+                                    plan.action = PlanAction::Update;
+                                    plan.changes = changes;
+                                    report.ids.push(id);
+                                    id_rows.push(report.rows);
+                                }
+                                if let Some(own) = own_id
+                                    && own != id
+                                {
+                                    new_ids.push((own, id));
+                                }
+                            }
+                            Err(e @ Error::Store(_)) => return Err(e),
+                            Err(e) => refusal(&importer, &input, &e, &layout, &record, &mut row),
                         }
                     }
-                    Err(e @ Error::Store(_)) => return Err(e),
-                    Err(e) => {
-                        let column = match &e {
-                            // A custom value refused by its field: name its header.
-                            Error::Invalid(v) if v.field.starts_with("custom.") => layout
-                                .custom()
-                                .iter()
-                                .find(|(def, _, _)| v.field == format!("custom.{}", def.key))
-                                .map_or_else(|| v.field.clone(), |(_, _, header)| header.clone()),
-                            // A custom field read-only for the actor: its header too.
-                            Error::CustomFieldReadOnly { key, .. } => layout
-                                .custom()
-                                .iter()
-                                .find(|(def, _, _)| def.key == *key)
-                                .map_or_else(
-                                    || format!("custom.{key}"),
-                                    |(_, _, header)| header.clone(),
-                                ),
-                            _ => importer.column_of(&input, &e).to_owned(),
+                    Ok(None)
+                        if options.match_by != MatchBy::Nothing
+                            && options.unmatched != Unmatched::Create =>
+                    {
+                        let (column, by) = match options.match_by {
+                            MatchBy::Email => ("email", "e-mail address"),
+                            _ => ("id", "id"),
                         };
-                        // A custom column's cell is found by its position.
-                        let cell = layout
-                            .custom()
-                            .iter()
-                            .find(|(_, _, header)| *header == column)
-                            .and_then(|(_, i, _)| record.get(*i))
-                            .map(str::trim)
-                            .or_else(|| row.text(&column))
-                            .unwrap_or("");
-                        let (value, reason) = explain(&e, cell);
-                        row.problem(&column, value, reason);
+                        let why = match row.text(column) {
+                            Some(_) => format!("no {entity} has this {by}"),
+                            None => format!("the row has no {by} to match"),
+                        };
+                        if options.unmatched == Unmatched::Skip {
+                            report.valid_rows += 1;
+                            plan.action = PlanAction::Skip;
+                            plan.reason = Some(format!("{why}, and unmatched rows are skipped"));
+                        } else {
+                            let cell = row.text(column).unwrap_or("");
+                            row.problem(
+                                column,
+                                cell,
+                                format!("{why}, and unmatched rows are errors (options.unmatched)"),
+                            );
+                        }
+                    }
+                    Ok(None) => {
+                        let written = if importer.several_steps(&input) {
+                            batch.attempt(|b| importer.write(b, &input))
+                        } else {
+                            importer.write(&mut batch, &input)
+                        };
+                        match written {
+                            Ok(id) => {
+                                report.valid_rows += 1;
+                                report.ids.push(id);
+                                id_rows.push(report.rows);
+                                plan.action = PlanAction::Create;
+                                plan.id = Some(id);
+                                if let Some(own) = own_id {
+                                    new_ids.push((own, id));
+                                }
+                            }
+                            Err(e @ Error::Store(_)) => return Err(e),
+                            Err(e) => refusal(&importer, &input, &e, &layout, &record, &mut row),
+                        }
                     }
                 }
             }
+            if row.has_problems() {
+                let reason = row
+                    .problems
+                    .iter()
+                    .map(|p| match p.column.as_str() {
+                        "" => p.reason.clone(),
+                        c => format!("{c}: {}", p.reason),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                plan.action = PlanAction::Error;
+                plan.id = None;
+                plan.changes.clear();
+                if options.failed_rows_csv {
+                    failed.push((record.clone(), reason.clone()));
+                }
+                plan.reason = Some(reason);
+            }
             report.problems.append(&mut row.problems);
+            report.plan.push(plan);
             // After the row (which borrows the map) is done with.
             report.id_map.extend(new_ids.drain(..));
         }
@@ -242,9 +343,95 @@ impl<S: Store> Session<'_, S> {
             drop(batch);
             report.ids.clear();
             report.id_map.clear();
+            for p in &mut report.plan {
+                if p.action == PlanAction::Create {
+                    p.id = None;
+                }
+            }
+        }
+        report.summary = PlanSummary::of(&report.plan);
+        if options.failed_rows_csv {
+            report.failed_rows_csv = Some(failed_csv(entity, &headers, delimiter, &failed)?);
         }
         Ok(report)
     }
+}
+
+/// Records a refusal of a row's write by the rules as a problem of the
+/// row, in the column it is about.
+fn refusal<I: Importer>(
+    importer: &I,
+    input: &I::Input,
+    e: &Error,
+    layout: &Layout,
+    record: &csv::StringRecord,
+    row: &mut Row<'_>,
+) {
+    let column = match e {
+        // A custom value refused by its field: name its header.
+        Error::Invalid(v) if v.field.starts_with("custom.") => layout
+            .custom()
+            .iter()
+            .find(|(def, _, _)| v.field == format!("custom.{}", def.key))
+            .map_or_else(|| v.field.clone(), |(_, _, header)| header.clone()),
+        // A custom field read-only for the actor: its header too.
+        Error::CustomFieldReadOnly { key, .. } => layout
+            .custom()
+            .iter()
+            .find(|(def, _, _)| def.key == *key)
+            .map_or_else(|| format!("custom.{key}"), |(_, _, header)| header.clone()),
+        _ => importer.column_of(input, e).to_owned(),
+    };
+    // A custom column's cell is found by its position.
+    let cell = layout
+        .custom()
+        .iter()
+        .find(|(_, _, header)| *header == column)
+        .and_then(|(_, i, _)| record.get(*i))
+        .map(str::trim)
+        .or_else(|| row.text(&column))
+        .unwrap_or("");
+    let (value, reason) = explain(e, cell);
+    row.problem(&column, value, reason);
+}
+
+/// The rows with problems as a CSV file: the header plus `reason`, then
+/// each row's cells plus its reason.
+fn failed_csv(
+    entity: EntityKind,
+    headers: &csv::StringRecord,
+    delimiter: u8,
+    failed: &[(csv::StringRecord, String)],
+) -> Result<String> {
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_writer(Vec::new());
+    let failure = |e: csv::Error| {
+        Error::invalid(
+            entity,
+            "failed_rows_csv",
+            "",
+            format!("the failed rows cannot be written: {e}"),
+        )
+    };
+    let mut header: Vec<&str> = headers.iter().collect();
+    header.push("reason");
+    out.write_record(&header).map_err(failure)?;
+    for (record, reason) in failed {
+        let mut cells: Vec<&str> = record.iter().collect();
+        // Short rows are padded so the reason is in its column.
+        while cells.len() < headers.len() {
+            cells.push("");
+        }
+        cells.push(reason);
+        out.write_record(&cells).map_err(failure)?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| failure(e.into_error().into()))?;
+    String::from_utf8(bytes)
+        .map_err(|e| Error::invalid(entity, "failed_rows_csv", "", format!("not UTF-8: {e}")))
 }
 
 /// The value and reason to report for a refusal by the rules.

@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::cell::{Row, parse_enum, parse_time, parse_user};
+use super::cell::{Row, parse_enum, parse_user};
 use super::index::CustomerIndex;
-use super::{Column, Importer};
+use super::{Column, Importer, MatchBy, exists};
 use crate::activity::{ActivityKind, NewActivity};
 use crate::error::{EntityKind, Error, Result};
+use crate::event::FieldChange;
 use crate::facade::Batch;
+use crate::id::ActivityId;
 use crate::id::DealId;
 
 /// The columns of an activity file.
@@ -117,11 +119,11 @@ impl Importer for ActivityImporter {
         });
         let owner = row.parse("owner", parse_user);
         let direction = row.parse("direction", |t| parse_enum(t, &["inbound", "outbound"]));
-        let occurred_at = row.parse("occurred_at", parse_time);
-        let due_at = row.parse("due_at", parse_time);
-        let completed_at = row.parse("completed_at", parse_time);
+        let occurred_at = row.time("occurred_at");
+        let due_at = row.time("due_at");
+        let completed_at = row.time("completed_at");
         let custom = row.custom();
-        let created_at = row.parse("created_at", parse_time).or(occurred_at);
+        let created_at = row.time("created_at").or(occurred_at);
         let kind = kind?;
         if kind != ActivityKind::Task
             && let Some(done) = completed_at
@@ -181,6 +183,105 @@ impl Importer for ActivityImporter {
             "due_at" => "due_at",
             "completed_at" => "completed_at",
             _ => "",
+        }
+    }
+
+    fn find(
+        &self,
+        batch: &Batch<'_>,
+        by: MatchBy,
+        own_id: Option<Uuid>,
+        _: &ActivityRow,
+    ) -> std::result::Result<Option<Uuid>, (&'static str, String)> {
+        match (by, own_id) {
+            (MatchBy::Id, Some(id)) => exists(batch.activity(ActivityId::from_uuid(id)))
+                .map(|a| a.map(|a| a.id.as_uuid()))
+                .map_err(|e| ("id", e.to_string())),
+            _ => Ok(None),
+        }
+    }
+
+    /// An activity, once logged, is a record of what happened: the only
+    /// change it takes is a task's completion. A row that differs in
+    /// anything else is an error naming the first such column.
+    fn update(
+        &mut self,
+        batch: &mut Batch<'_>,
+        id: Uuid,
+        row: &ActivityRow,
+    ) -> Result<Vec<FieldChange>> {
+        let id = ActivityId::from_uuid(id);
+        let current = batch.activity(id)?;
+        let input = &row.input;
+        let mut differs: Vec<(&'static str, String)> = Vec::new();
+        let mut check = |column: &'static str, same: bool, value: String| {
+            if !same {
+                differs.push((column, value));
+            }
+        };
+        check("kind", input.kind == current.kind, input.kind.to_string());
+        check(
+            "subject",
+            input.subject.trim() == current.subject,
+            input.subject.clone(),
+        );
+        if let Some(body) = &input.body {
+            check(
+                "body",
+                Some(body.as_str()) == current.body.as_deref(),
+                body.clone(),
+            );
+        }
+        if let Some(c) = input.customer {
+            check("customer", Some(c) == current.customer, c.to_string());
+        }
+        if let Some(d) = input.deal {
+            check("deal", Some(d) == current.deal, d.to_string());
+        }
+        if let Some(o) = input.owner {
+            check("owner", Some(o) == current.owner, o.to_string());
+        }
+        if let Some(d) = input.direction {
+            check(
+                "direction",
+                Some(d) == current.direction,
+                format!("{d:?}").to_lowercase(),
+            );
+        }
+        if let Some(t) = input.occurred_at {
+            check("occurred_at", t == current.occurred_at, t.to_rfc3339());
+        }
+        if let Some(t) = input.due_at {
+            check("due_at", Some(t) == current.due_at, t.to_rfc3339());
+        }
+        for (key, value) in &input.custom {
+            check(
+                "custom",
+                current.custom.get(key) == Some(value),
+                key.clone(),
+            );
+        }
+        if let Some((column, value)) = differs.into_iter().next() {
+            return Err(Error::invalid(
+                EntityKind::Activity,
+                column,
+                value,
+                "a logged activity is not changed by an import (only a task's completion is); log a new one instead",
+            ));
+        }
+        match row.completed_at {
+            Some(done) if current.completed_at.is_none() => {
+                batch.set_time(Some(done));
+                let completed = batch.complete_task(id, current.version);
+                batch.set_time(self.default_at);
+                let completed = completed?;
+                Ok(vec![FieldChange {
+                    field: "completed_at".into(),
+                    old: serde_json::Value::Null,
+                    new: serde_json::to_value(completed.completed_at).unwrap_or_default(),
+                }])
+            }
+            _ => Ok(Vec::new()),
         }
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use super::format::CellFormat;
 use super::{IdMap, Layout, RowProblem};
 use crate::id::UserId;
 
@@ -13,7 +14,7 @@ use crate::id::UserId;
 pub(crate) struct Row<'r> {
     record: &'r csv::StringRecord,
     layout: &'r Layout,
-    separator: char,
+    cells: &'r CellFormat,
     ids: &'r IdMap,
     /// The data row, from 1.
     pub(crate) number: u64,
@@ -26,7 +27,7 @@ impl<'r> Row<'r> {
     pub(crate) fn new(
         record: &'r csv::StringRecord,
         layout: &'r Layout,
-        separator: char,
+        cells: &'r CellFormat,
         ids: &'r IdMap,
         number: u64,
         line: u64,
@@ -34,7 +35,7 @@ impl<'r> Row<'r> {
         Row {
             record,
             layout,
-            separator,
+            cells,
             ids,
             number,
             line,
@@ -114,13 +115,45 @@ impl<'r> Row<'r> {
     pub(crate) fn list(&self, name: &str) -> Vec<String> {
         self.text(name)
             .map(|cell| {
-                cell.split(self.separator)
+                cell.split(self.cells.list_separator)
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// A time cell in the forms the import's options accept.
+    pub(crate) fn time(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        let cells = self.cells;
+        self.parse(name, |t| cells.time(t))
+    }
+
+    /// A date cell in the forms the import's options accept.
+    pub(crate) fn date(&mut self, name: &str) -> Option<NaiveDate> {
+        let cells = self.cells;
+        self.parse(name, |t| cells.date(t))
+    }
+
+    /// A decimal cell's text with a decimal point (see
+    /// [`CellFormat::decimal`]); a problem when it has two decimal commas.
+    pub(crate) fn decimal(&mut self, name: &str) -> Option<String> {
+        let cells = self.cells;
+        self.parse(name, |t| cells.decimal(t).map(|d| d.into_owned()))
+    }
+
+    /// A list of phone numbers, national ones read in the default region
+    /// when the options give one.
+    pub(crate) fn phones(&mut self, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for item in self.list(name) {
+            match self.cells.phone(&item) {
+                Ok(p) => out.push(p),
+                Err(e) => self.problem(name, &item, e),
+            }
+        }
+        out
     }
 
     /// A list cell of enum values.
@@ -147,17 +180,46 @@ impl<'r> Row<'r> {
             let Some(cell) = self.record.get(*i).map(str::trim).filter(|c| !c.is_empty()) else {
                 continue;
             };
-            match crate::custom_field::CustomValue::parse(def, cell) {
+            let cell = match self.localised(def.field_type, cell) {
+                Ok(c) => c,
+                Err(reason) => {
+                    let header = header.clone();
+                    self.problem(&header, cell, reason);
+                    continue;
+                }
+            };
+            match crate::custom_field::CustomValue::parse(def, &cell) {
                 Ok(v) => {
                     out.insert(def.key.clone(), v);
                 }
                 Err(reason) => {
                     let header = header.clone();
-                    self.problem(&header, cell, reason);
+                    self.problem(&header, &cell, reason);
                 }
             }
         }
         out
+    }
+
+    /// A custom cell rewritten into the form its field's parser reads:
+    /// decimal commas and local dates as the options say.
+    fn localised(
+        &self,
+        field_type: crate::custom_field::FieldType,
+        cell: &str,
+    ) -> Result<String, String> {
+        use crate::custom_field::FieldType;
+        Ok(match field_type {
+            FieldType::Decimal => self.cells.decimal(cell)?.into_owned(),
+            FieldType::Money => match cell.rsplit_once(' ') {
+                Some((amount, currency)) => {
+                    format!("{} {currency}", self.cells.decimal(amount.trim())?)
+                }
+                None => cell.to_owned(),
+            },
+            FieldType::Date => self.cells.date(cell)?.format("%Y-%m-%d").to_string(),
+            _ => cell.to_owned(),
+        })
     }
 
     /// Whether a problem has been recorded for this row.

@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::cell::{Row, parse_date, parse_time, parse_user};
+use super::cell::{Row, parse_user};
 use super::index::{CustomerIndex, PipelineIndex};
-use super::{Column, Importer};
-use crate::deal::NewDeal;
+use super::{Column, Importer, MatchBy, exists};
+use crate::deal::{DealPatch, NewDeal};
 use crate::error::{EntityKind, Error, Result};
+use crate::event::FieldChange;
 use crate::facade::Batch;
+use crate::id::DealId;
 use crate::money::Money;
 use crate::pipeline::{StageGuard, StageKind};
 
@@ -93,6 +95,12 @@ pub(crate) struct DealRow {
     input: NewDeal,
     created_at: Option<DateTime<Utc>>,
     closing: Option<Closing>,
+    /// Which cells the row fills (a blank cell leaves a field alone in an
+    /// update).
+    stage_given: bool,
+    amount_given: bool,
+    expected_close_date_given: bool,
+    owner_given: bool,
 }
 
 /// Imports deals: created in their open stage at `created_at`, and for a
@@ -154,7 +162,8 @@ impl Importer for DealImporter {
             (Some(p), None) => p.first_open_stage(),
             (None, _) => None,
         };
-        let amount = match (row.text("amount"), row.text("currency")) {
+        let amount_text = row.decimal("amount");
+        let amount = match (amount_text.as_deref(), row.text("currency")) {
             (Some(a), Some(c)) => match Money::parse(a, c) {
                 Ok(m) => Some(m),
                 Err(crate::money::MoneyError::UnknownCurrency(e)) => {
@@ -173,11 +182,12 @@ impl Importer for DealImporter {
             // A currency column filled for every row, with no amount here.
             (None, _) => None,
         };
-        let expected_close_date = row.parse("expected_close_date", parse_date);
+        let expected_close_date = row.date("expected_close_date");
         let owner = row.parse("owner", parse_user);
-        let created_at = row.parse("created_at", parse_time);
-        let won_at = row.parse("won_at", parse_time);
-        let lost_at = row.parse("lost_at", parse_time);
+        let created_at = row.time("created_at");
+        let won_at = row.time("won_at");
+        let lost_at = row.time("lost_at");
+        let stage_given = row.text("stage").is_some();
         let lost_reason = row.text("lost_reason").map(str::to_owned);
         let custom = row.custom();
 
@@ -269,6 +279,10 @@ impl Importer for DealImporter {
             }),
         };
         Some(DealRow {
+            stage_given,
+            amount_given: input.amount.is_some(),
+            expected_close_date_given: input.expected_close_date.is_some(),
+            owner_given: input.owner.is_some(),
             input,
             created_at,
             closing,
@@ -329,5 +343,110 @@ impl Importer for DealImporter {
             Error::TransitionNotAllowed { .. } => "stage",
             _ => "",
         }
+    }
+
+    fn find(
+        &self,
+        batch: &Batch<'_>,
+        by: MatchBy,
+        own_id: Option<Uuid>,
+        _: &DealRow,
+    ) -> std::result::Result<Option<Uuid>, (&'static str, String)> {
+        match (by, own_id) {
+            (MatchBy::Id, Some(id)) => exists(batch.deal(DealId::from_uuid(id)))
+                .map(|d| d.map(|d| d.id.as_uuid()))
+                .map_err(|e| ("id", e.to_string())),
+            _ => Ok(None),
+        }
+    }
+
+    fn update(
+        &mut self,
+        batch: &mut Batch<'_>,
+        id: Uuid,
+        row: &DealRow,
+    ) -> Result<Vec<FieldChange>> {
+        let id = DealId::from_uuid(id);
+        let current = batch.deal(id)?;
+        let input = &row.input;
+        if input.customer != current.customer {
+            return Err(Error::invalid(
+                EntityKind::Deal,
+                "customer",
+                input.customer,
+                format!(
+                    "the deal is for customer {}; an import does not move a deal to another customer",
+                    current.customer
+                ),
+            ));
+        }
+        if input.pipeline != current.pipeline {
+            return Err(Error::invalid(
+                EntityKind::Deal,
+                "pipeline",
+                input.pipeline,
+                format!(
+                    "the deal is in pipeline {}; an import does not move a deal to another pipeline",
+                    current.pipeline
+                ),
+            ));
+        }
+        let mut patch = DealPatch {
+            title: Some(input.title.clone()),
+            ..DealPatch::default()
+        };
+        if row.amount_given {
+            patch.amount = Some(input.amount);
+        }
+        if row.expected_close_date_given {
+            patch.expected_close_date = Some(input.expected_close_date);
+        }
+        if row.owner_given {
+            patch.owner = Some(input.owner);
+        }
+        for (key, value) in &input.custom {
+            patch.custom.insert(key.clone(), Some(value.clone()));
+        }
+        batch.set_time(self.default_at);
+        // The same computation the update makes: empty means no change.
+        let (_, changes) = patch.clone().apply(&current)?;
+        let mut changes = changes.into_vec();
+        let mut version = current.version;
+        if !changes.is_empty() {
+            version = batch.update_deal(id, version, patch)?.version;
+        }
+        let target = match (&row.closing, &input.stage) {
+            (Some(c), _) => Some(c.stage.as_str()),
+            (None, Some(open)) => Some(open.as_str()),
+            (None, None) => None,
+        };
+        if row.stage_given
+            && let Some(target) = target
+            && target != current.stage.as_str()
+        {
+            let result = match &row.closing {
+                None => batch.move_deal(id, version, target),
+                Some(c) => {
+                    batch.set_time(Some(c.at));
+                    match c.kind {
+                        StageKind::Lost => batch.lose_deal_in(
+                            id,
+                            version,
+                            target,
+                            c.reason.as_deref().unwrap_or(""),
+                        ),
+                        _ => batch.move_deal(id, version, target),
+                    }
+                }
+            };
+            batch.set_time(self.default_at);
+            result?;
+            changes.push(FieldChange {
+                field: "stage".into(),
+                old: serde_json::Value::String(current.stage.as_str().to_owned()),
+                new: serde_json::Value::String(target.to_owned()),
+            });
+        }
+        Ok(changes)
     }
 }

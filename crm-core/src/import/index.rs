@@ -49,6 +49,52 @@ impl CustomerIndex {
             .push(c.id);
     }
 
+    /// Takes `old` out of the index and puts `new` (the same customer,
+    /// updated) in.
+    pub(crate) fn replace(&mut self, old: &Customer, new: &Customer) {
+        for e in &old.emails {
+            if let Some(ids) = self.by_email.get_mut(e.as_str()) {
+                ids.retain(|id| *id != old.id);
+            }
+        }
+        if let Some(ids) = self.by_name.get_mut(&name_key(&old.name)) {
+            ids.retain(|id| *id != old.id);
+        }
+        self.add(new);
+    }
+
+    /// The one customer that has any of `emails` (as typed; normalised
+    /// here), `None` when no customer has any; an error naming the
+    /// customers when several do.
+    pub(crate) fn by_emails(
+        &self,
+        emails: &[String],
+    ) -> std::result::Result<Option<CustomerId>, String> {
+        let mut found: Vec<CustomerId> = Vec::new();
+        for text in emails {
+            let Ok(email) = Email::parse(text) else {
+                continue;
+            };
+            for id in self.by_email.get(email.as_str()).into_iter().flatten() {
+                if !found.contains(id) {
+                    found.push(*id);
+                }
+            }
+        }
+        match found.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            many => Err(format!(
+                "the e-mail addresses belong to {} customers ({}); match by id instead",
+                many.len(),
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
     /// The customer a cell names: by id, by e-mail address (normalised),
     /// or by exact name (ignoring case and repeated spaces).
     pub(crate) fn resolve(

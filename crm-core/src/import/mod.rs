@@ -22,11 +22,27 @@
 //!   deal row that fails when entering its historical stage leaves no deal
 //!   behind ([`Batch::attempt`](crate::Batch::attempt)).
 //!
+//! - **Plans**: with [`ImportOptions::match_by`] rows are matched to
+//!   existing records (by id, or customers by e-mail) and update them
+//!   through the facade's update operations, so their rules hold. Every
+//!   row gets an entry in [`ImportReport::plan`]: create, update (the
+//!   changed fields, old and new), unchanged, skip or error; a dry run
+//!   gives the same plan as the real run. The rows with problems can come
+//!   back as a CSV of their own ([`ImportOptions::failed_rows_csv`]).
+//! - **Spreadsheets as they are** ([`format`]): the delimiter (`,` `;`
+//!   tab) and the encoding (UTF-8 with or without a byte order mark,
+//!   Windows-1252 / Latin-1, UTF-16) are detected unless given, and the
+//!   report says what was detected; dates in day-first or month-first
+//!   order ([`ImportOptions::date_order`]), decimal commas
+//!   ([`ImportOptions::decimal_mark`]) and national phone numbers
+//!   ([`ImportOptions::phone_region`]) are read as the options say.
+//!
 //! Cell formats: lists (roles, e-mails, phones, tags) are separated by
 //! [`ImportOptions::list_separator`] (`;` by default); times are RFC 3339
 //! (`2024-03-15T10:30:00Z`, `2024-03-15T11:30:00+01:00`), `2024-03-15
 //! 10:30[:00]` (UTC) or a date `2024-03-15` (midnight UTC); dates are
-//! `YYYY-MM-DD`; amounts use a decimal point (`1250.50`); users are ids.
+//! `YYYY-MM-DD` (plus the [`DateOrder`] given); amounts use a decimal
+//! point (`1250.50`) unless [`DecimalMark::Comma`] is given; users are ids.
 //! A customer is named by id, e-mail address or exact name.
 //!
 //! The columns of each file are listed in [`CUSTOMER_COLUMNS`],
@@ -37,7 +53,9 @@ pub(crate) mod activities;
 mod cell;
 pub(crate) mod customers;
 pub(crate) mod deals;
+pub mod format;
 pub(crate) mod index;
+pub mod plan;
 mod report;
 
 use std::collections::HashMap;
@@ -48,6 +66,8 @@ pub use activities::ACTIVITY_COLUMNS;
 pub(crate) use cell::Row;
 pub use customers::CUSTOMER_COLUMNS;
 pub use deals::DEAL_COLUMNS;
+pub use format::{DateOrder, DecimalMark, Delimiter, FileFormat, TextEncoding};
+pub use plan::{MatchBy, PlanAction, PlanSummary, RowPlan, Unmatched};
 pub use report::{ImportDuplicate, ImportReport, RowProblem};
 
 use chrono::{DateTime, Utc};
@@ -100,6 +120,36 @@ pub(crate) trait Importer: Sized {
     fn several_steps(&self, row: &Self::Input) -> bool;
     /// The column a refusal by the rules is about ("" for the whole row).
     fn column_of(&self, row: &Self::Input, error: &Error) -> &'static str;
+    /// The existing record the row matches under `by` (never
+    /// [`MatchBy::Nothing`]); `own_id` is the row's `id` cell, translated
+    /// through the id map. `Err` is why the row cannot be matched (two
+    /// records match it, say): a problem of the row, in column `.0`.
+    fn find(
+        &self,
+        batch: &Batch<'_>,
+        by: MatchBy,
+        own_id: Option<Uuid>,
+        row: &Self::Input,
+    ) -> std::result::Result<Option<Uuid>, (&'static str, String)>;
+    /// Brings record `id` in line with the row through the facade's update
+    /// operations (their rules apply), returning each changed field (empty:
+    /// it already was, and nothing was written). Runs inside
+    /// [`Batch::attempt`], so a refusal by a later step undoes earlier ones.
+    fn update(
+        &mut self,
+        batch: &mut Batch<'_>,
+        id: Uuid,
+        row: &Self::Input,
+    ) -> Result<Vec<crate::event::FieldChange>>;
+}
+
+/// Whether `id` is a record the batch's actor sees (`NotFound`: no).
+pub(crate) fn exists<T>(found: Result<T>) -> Result<Option<T>> {
+    match found {
+        Ok(t) => Ok(Some(t)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// What to do with the valid rows when some rows have problems.
@@ -147,6 +197,36 @@ pub struct ImportOptions {
     /// customers or each other ([`ImportReport::duplicates`]). Works in dry
     /// runs too, which is how to check a file before importing it.
     pub duplicates: Option<crate::duplicate::DuplicateOptions>,
+    /// How rows are matched to existing records, which they then update
+    /// ([`MatchBy::Nothing`]: every row creates one). In an update a blank
+    /// cell, or a column the file lacks, leaves the field as it is; e-mail
+    /// addresses and phone numbers are added to the record's (none is
+    /// removed), tags are set to the cell's list; the
+    /// `kind`, `customer` and `pipeline` of a record are not changed by an
+    /// import (a row that differs there is an error), nor a record's
+    /// `created_at` (it is ignored).
+    pub match_by: MatchBy,
+    /// What happens to a row that matches no record (with a `match_by`).
+    pub unmatched: Unmatched,
+    /// The character between cells ([`Delimiter::Auto`]: detected, and
+    /// said in [`ImportReport::detected`]).
+    pub delimiter: Delimiter,
+    /// The file's encoding ([`TextEncoding::Auto`]: detected, and said in
+    /// [`ImportReport::detected`]).
+    pub encoding: TextEncoding,
+    /// The order of day and month in dates such as `01.04.2023` (ISO
+    /// dates are read under every order).
+    pub date_order: DateOrder,
+    /// The decimal mark of amounts and decimal or money custom fields.
+    pub decimal_mark: DecimalMark,
+    /// The region of phone numbers written without a country code (an
+    /// ISO 3166 two-letter code in capitals, such as `DE`): `030 1234567`
+    /// is then `+49301234567`. `None`: a number needs its country code.
+    pub phone_region: Option<String>,
+    /// Also return the rows with problems as a CSV file of their own
+    /// ([`ImportReport::failed_rows_csv`]): the file's columns plus a
+    /// `reason` column, to fix and import again.
+    pub failed_rows_csv: bool,
 }
 
 impl Default for ImportOptions {
@@ -158,6 +238,14 @@ impl Default for ImportOptions {
             list_separator: ';',
             id_map: IdMap::new(),
             duplicates: None,
+            match_by: MatchBy::Nothing,
+            unmatched: Unmatched::Create,
+            delimiter: Delimiter::Auto,
+            encoding: TextEncoding::Auto,
+            date_order: DateOrder::Iso,
+            decimal_mark: DecimalMark::Point,
+            phone_region: None,
+            failed_rows_csv: false,
         }
     }
 }
@@ -191,6 +279,78 @@ impl ImportOptions {
     pub fn duplicates(mut self, options: crate::duplicate::DuplicateOptions) -> Self {
         self.duplicates = Some(options);
         self
+    }
+
+    /// Sets [`ImportOptions::match_by`].
+    pub fn match_by(mut self, by: MatchBy) -> Self {
+        self.match_by = by;
+        self
+    }
+
+    /// Sets [`ImportOptions::unmatched`].
+    pub fn unmatched(mut self, unmatched: Unmatched) -> Self {
+        self.unmatched = unmatched;
+        self
+    }
+
+    /// Sets [`ImportOptions::delimiter`].
+    pub fn delimiter(mut self, delimiter: Delimiter) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// Sets [`ImportOptions::encoding`].
+    pub fn encoding(mut self, encoding: TextEncoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// Sets [`ImportOptions::date_order`].
+    pub fn date_order(mut self, order: DateOrder) -> Self {
+        self.date_order = order;
+        self
+    }
+
+    /// Sets [`ImportOptions::decimal_mark`].
+    pub fn decimal_mark(mut self, mark: DecimalMark) -> Self {
+        self.decimal_mark = mark;
+        self
+    }
+
+    /// Sets [`ImportOptions::phone_region`].
+    pub fn phone_region(mut self, region: impl Into<String>) -> Self {
+        self.phone_region = Some(region.into());
+        self
+    }
+
+    /// Sets [`ImportOptions::failed_rows_csv`].
+    pub fn failed_rows_csv(mut self, on: bool) -> Self {
+        self.failed_rows_csv = on;
+        self
+    }
+
+    /// Refuses options that cannot hold for `entity`: an unknown phone
+    /// region; matching deals or activities by e-mail.
+    pub(crate) fn check(&self, entity: EntityKind) -> Result<()> {
+        if let Some(region) = &self.phone_region
+            && let Err(reason) = format::check_region(region)
+        {
+            return Err(Error::invalid(
+                entity,
+                "options.phone_region",
+                region,
+                reason,
+            ));
+        }
+        if self.match_by == MatchBy::Email && entity != EntityKind::Customer {
+            return Err(Error::invalid(
+                entity,
+                "options.match_by",
+                "email",
+                format!("only customers are matched by e-mail; match {entity} rows by id"),
+            ));
+        }
+        Ok(())
     }
 
     /// Sets [`ImportOptions::list_separator`].

@@ -92,8 +92,9 @@ pub struct ImportReport {
     /// Whether the valid rows were committed. False for a dry run, and
     /// under [`ImportPolicy::AllOrNothing`] when any row had a problem.
     pub written: bool,
-    /// The ids of the records created, in row order; empty when nothing
-    /// was written.
+    /// The ids of the records created or updated, in row order; empty
+    /// when nothing was written. [`ImportReport::plan`] says which row did
+    /// what.
     pub ids: Vec<Uuid>,
     /// The [`ImportOptions::id_map`](super::ImportOptions::id_map) given,
     /// plus, for every written row with an `id` cell, that id → the id of
@@ -107,6 +108,29 @@ pub struct ImportReport {
     /// Rows that resemble existing customers or each other, when asked
     /// for ([`ImportOptions::duplicates`](super::ImportOptions::duplicates)).
     pub duplicates: Vec<ImportDuplicate>,
+    /// What each row does (or in a dry run, or an import that wrote
+    /// nothing, would do): one entry per data row, in order. A dry run
+    /// and the real run of the same file on the same data give the same
+    /// plan (ids of created records aside).
+    #[serde(default)]
+    pub plan: Vec<super::RowPlan>,
+    /// How many rows of the plan have each action.
+    #[serde(default)]
+    pub summary: super::PlanSummary,
+    /// How the file was read (delimiter, encoding).
+    #[serde(default)]
+    pub format: super::FileFormat,
+    /// What was detected rather than given (the delimiter, the encoding)
+    /// and why, one sentence each; empty when nothing was guessed.
+    #[serde(default)]
+    pub detected: Vec<String>,
+    /// With [`ImportOptions::failed_rows_csv`](super::ImportOptions::failed_rows_csv):
+    /// the rows with problems as a CSV file (UTF-8, the file's delimiter):
+    /// the file's header plus a `reason` column, then each such row's
+    /// cells as read plus its problems. Fix it and import it again (the
+    /// `reason` column is ignored then).
+    #[serde(default)]
+    pub failed_rows_csv: Option<String>,
 }
 
 impl ImportReport {
@@ -131,6 +155,17 @@ impl fmt::Display for ImportReport {
             self.valid_rows,
             self.invalid_rows()
         )?;
+        let s = &self.summary;
+        if !self.plan.is_empty() {
+            writeln!(
+                f,
+                "  plan: {} create, {} update, {} unchanged, {} skip, {} error",
+                s.create, s.update, s.unchanged, s.skip, s.error
+            )?;
+        }
+        for d in &self.detected {
+            writeln!(f, "  {d}")?;
+        }
         if !self.ignored_columns.is_empty() {
             writeln!(f, "  ignored columns: {}", self.ignored_columns.join(", "))?;
         }
@@ -168,6 +203,11 @@ mod tests {
             }],
             ignored_columns: vec!["notes".into()],
             duplicates: vec![],
+            plan: vec![],
+            summary: Default::default(),
+            format: Default::default(),
+            detected: vec![],
+            failed_rows_csv: None,
         };
         assert_eq!(
             report.to_string(),

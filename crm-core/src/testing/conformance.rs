@@ -28,6 +28,7 @@ mod data_access;
 mod external_keys;
 mod extremes;
 mod import;
+mod import_plan;
 mod invariants;
 mod merge;
 mod predict;
@@ -41,6 +42,7 @@ pub use data_access::*;
 pub use external_keys::*;
 pub use extremes::*;
 pub use import::*;
+pub use import_plan::*;
 pub use invariants::*;
 pub use merge::*;
 pub use predict::*;
@@ -105,6 +107,13 @@ macro_rules! store_conformance_tests {
             import_dry_run_finds_duplicates,
             import_reports_misaligned_rows_and_missing_columns,
             import_reads_custom_fields,
+            import_plan_matches_by_email_and_says_what_each_row_does,
+            import_plan_dry_run_writes_nothing,
+            import_plan_updates_deals_through_their_rules,
+            import_plan_reads_real_spreadsheets,
+            import_plan_exports_failed_rows_to_fix_and_reimport,
+            import_plan_unmatched_rows_and_activities,
+            import_plan_keeps_the_actors_access,
             merge_moves_everything_and_records_one_event,
             owners_and_assignees_must_be_active_users,
             stage_guards_hold_while_the_deal_is_in_the_stage,

@@ -1,5 +1,14 @@
 //! `customer.import`, `deal.import`, `activity.import`: CSV in (see
 //! [`crm_core::import`] for the columns and the report).
+//!
+//! The options match rows to existing records (`match_by`: `id`, or
+//! `email` for customers; `unmatched`: `create`, `skip` or `error`) and
+//! say how the file is written (`delimiter`, `encoding`, `date_order`,
+//! `decimal_mark`, `phone_region`); the response has the plan of every
+//! row (`plan`, `summary`), what was detected (`detected`) and, with
+//! `failed_rows_csv`, the rows with problems as a CSV of their own. A
+//! file given by `path` may be in any of the encodings; `csv` text is
+//! already UTF-8.
 
 use crm_core::import::{ImportOptions, ImportReport};
 use schemars::JsonSchema;
@@ -22,7 +31,8 @@ pub(super) struct Import {
     /// A CSV file to read.
     #[serde(default)]
     path: Option<String>,
-    /// The import options (their defaults when absent).
+    /// The import options (their defaults when absent); an unknown
+    /// option is refused.
     #[serde(default)]
     options: ImportOptions,
 }

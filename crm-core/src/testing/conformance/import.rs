@@ -53,7 +53,7 @@ fn customer_problems() -> Vec<RowProblem> {
             4,
             "Created At",
             "15/03/2021",
-            "expected a date as YYYY-MM-DD or a time as 2024-03-15T10:30:00Z",
+            "expected a date as YYYY-MM-DD or a time as 2024-03-15T10:30:00Z; for dates such as 01.04.2023 give options.date_order (day_month_year or month_day_year)",
         ),
         problem(5, "Name", "", "a value is required"),
     ]
@@ -501,7 +501,7 @@ Globex,bronze,10,29.02.2020,maybe
             (
                 "Customer since",
                 "29.02.2020",
-                "expected a date as YYYY-MM-DD"
+                "expected a date as YYYY-MM-DD; for dates such as 01.04.2023 give options.date_order (day_month_year or month_day_year)"
             ),
             ("active", "maybe", "expected true or false"),
         ]

@@ -365,6 +365,10 @@ class Session(Writes[Record]):
                    duplicates: Union[None, bool, Mapping[str, Any]] = None,
                    list_separator: Optional[str] = None,
                    id_map: Optional[Mapping[str, Any]] = None,
+                   match_by: Optional[str] = None, unmatched: Optional[str] = None,
+                   delimiter: Optional[str] = None, encoding: Optional[str] = None,
+                   date_order: Optional[str] = None, decimal_mark: Optional[str] = None,
+                   phone_region: Optional[str] = None, failed_rows_csv: bool = False,
                    at: Optional[_dt.datetime] = None) -> Record:
         """``customer.import``, ``deal.import`` or ``activity.import``
         (``entity`` is ``"customer"``, ``"deal"`` or ``"activity"``) from
@@ -375,6 +379,19 @@ class Session(Writes[Record]):
         written); ``columns`` maps column names to the file's headers
         (``{"kind": "Type"}``); ``duplicates`` (``True`` or
         DuplicateOptions) also reports likely duplicates.
+
+        ``match_by`` (``"id"``, or ``"email"`` for customers) matches rows
+        to existing records, which they update; ``unmatched`` (``"create"``,
+        ``"skip"``, ``"error"``) says what a row matching nothing does. The
+        report's ``plan`` says what each row does (``create``, ``update``
+        with its ``changes``, ``unchanged``, ``skip``, ``error``).
+        ``delimiter`` (``"comma"``, ``"semicolon"``, ``"tab"``) and
+        ``encoding`` (``"utf8"``, ``"windows1252"``, ``"utf16le"``,
+        ``"utf16be"``) are detected when not given (the report's
+        ``detected`` says so); ``date_order`` (``"day_month_year"``,
+        ``"month_day_year"``), ``decimal_mark`` (``"comma"``) and
+        ``phone_region`` (``"DE"``) read local spreadsheets;
+        ``failed_rows_csv`` returns the rows with problems as a CSV.
         """
         if (csv is None) == (path is None):
             raise TypeError("give exactly one of csv text and path=")
@@ -391,6 +408,14 @@ class Session(Writes[Record]):
             options["list_separator"] = list_separator
         if id_map is not None:
             options["id_map"] = dict(id_map)
+        for key, value in (("match_by", match_by), ("unmatched", unmatched),
+                           ("delimiter", delimiter), ("encoding", encoding),
+                           ("date_order", date_order), ("decimal_mark", decimal_mark),
+                           ("phone_region", phone_region)):
+            if value is not None:
+                options[key] = value
+        if failed_rows_csv:
+            options["failed_rows_csv"] = True
         return self._write(f"{entity}.import", clean({
             "csv": csv, "path": _path(path), "options": options or None}), at)
 
