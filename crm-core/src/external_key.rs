@@ -50,6 +50,12 @@
 //! its stage is the CRM's (move it with `move_deal`). An activity is a
 //! record of what happened and is never changed by an upsert: an input
 //! that differs from the stored activity is refused naming the field.
+//! On update, the input's `external_keys` and `idempotency_key` are not
+//! used (give a record more keys with
+//! [`Session::set_external_keys`](crate::Session::set_external_keys)).
+//!
+//! **Merges.** Merging customers moves the merged one's keys to the
+//! survivor (in the merge's event), so an upsert by either key finds it.
 //!
 //! # Idempotent creates
 //!

@@ -195,3 +195,51 @@ fn racing_processes_make_one_record_per_key() {
     }
     assert!(s.verify().unwrap().is_empty());
 }
+
+/// Figures for the report (not a pass/fail test): a first sync of 2 000
+/// customers by key into an SQLite file, the same sync again (all no-ops),
+/// and 2 000 caller-ID lookups in national format. Run with
+/// `cargo test -p crm-store-sqlite --release --test external_keys -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn sync_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::new(SqliteStore::open(dir.path().join("crm.db")).unwrap());
+    let s = crm.as_actor(Actor::System);
+    let n = 2000;
+    let input = |i: usize| {
+        CustomerUpsert::new(
+            ExternalKey::new("shop", &format!("C-{i}")).unwrap(),
+            NewCustomer::person(format!("Customer {i}"))
+                .email(format!("c{i}@shop{}.example", i % 50))
+                .phone(format!("+49 30 {:07}", 1_000_000 + i)),
+        )
+    };
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        s.upsert_customer(input(i)).unwrap();
+    }
+    let first = t.elapsed();
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        assert_eq!(
+            s.upsert_customer(input(i)).unwrap().outcome,
+            UpsertOutcome::Unchanged
+        );
+    }
+    let again = t.elapsed();
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        let found = s
+            .customers_by_phone(&format!("030 {:07}", 1_000_000 + i), Some("DE"))
+            .unwrap();
+        assert_eq!(found.len(), 1);
+    }
+    let lookups = t.elapsed();
+    println!(
+        "{n} upserts creating: {first:?} ({:.0}/s); {n} no-op upserts: {again:?} ({:.0}/s); {n} national-format phone lookups: {lookups:?} ({:.0}/s)",
+        n as f64 / first.as_secs_f64(),
+        n as f64 / again.as_secs_f64(),
+        n as f64 / lookups.as_secs_f64()
+    );
+}
