@@ -229,7 +229,10 @@ fn import_bytes(n: usize, file: &[u8]) -> Duration {
     let report = s.import_customers(file, &options).expect("import");
     let took = start.elapsed();
     assert_eq!(report.valid_rows as usize, n, "{report}");
-    assert_eq!(report.format.delimiter, crm_core::import::Delimiter::Semicolon);
+    assert_eq!(
+        report.format.delimiter,
+        crm_core::import::Delimiter::Semicolon
+    );
     drop(crm);
     remove_db(&path);
     took
