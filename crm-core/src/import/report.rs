@@ -87,7 +87,8 @@ pub struct ImportReport {
     pub policy: ImportPolicy,
     /// Data rows read.
     pub rows: u64,
-    /// Rows without problems (written, or that would be written).
+    /// Rows without problems (created, updated, unchanged or skipped, or
+    /// that would be).
     pub valid_rows: u64,
     /// Whether the valid rows were committed. False for a dry run, and
     /// under [`ImportPolicy::AllOrNothing`] when any row had a problem.

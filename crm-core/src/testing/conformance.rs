@@ -114,6 +114,7 @@ macro_rules! store_conformance_tests {
             import_plan_exports_failed_rows_to_fix_and_reimport,
             import_plan_unmatched_rows_and_activities,
             import_plan_keeps_the_actors_access,
+            import_plan_dry_run_equals_real_run_for_any_file,
             merge_moves_everything_and_records_one_event,
             owners_and_assignees_must_be_active_users,
             stage_guards_hold_while_the_deal_is_in_the_stage,

@@ -722,3 +722,93 @@ pub fn import_plan_keeps_the_actors_access<S: Store>(store: S) {
     assert!(!text.contains("4711"), "a hidden amount leaked: {text}");
     assert_eq!(system.deal(deal.id).expect("deal").version, deal.version);
 }
+
+/// Property: for any file of customer rows (matched by e-mail against
+/// what earlier cases left in the store), the dry run writes nothing and
+/// plans exactly what the real run then does (ids of created records
+/// aside), and importing the file once more right after plans no create
+/// and no update: every row is unchanged or, again, an error.
+pub fn import_plan_dry_run_equals_real_run_for_any_file<S: Store>(store: S) {
+    use proptest::prelude::*;
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    let row = (
+        0usize..6,
+        prop::sample::select(vec!["Ada", "Zoë Größer", "Jose\u{301}", "O'Brien", ""]),
+        prop::sample::select(vec![
+            "", "lead", "prospect", "customer", "churned", "client",
+        ]),
+        prop::sample::select(vec!["", "vip", "vip;b2b", "B2B"]),
+        prop::sample::select(vec!["", "+49 30 1234567", "030 7654321", "12"]),
+        any::<bool>(),
+    );
+    let mut runner = super::runner(32);
+    runner
+        .run(&proptest::collection::vec(row, 1..8), |rows| {
+            // Distinct addresses within a file: rows of one file never
+            // update each other's records.
+            let mut csv = String::from("name;email;lifecycle;tags;phone\n");
+            for (i, (who, name, lifecycle, tags, phone, good)) in rows.iter().enumerate() {
+                let email = if *good {
+                    format!("p{who}x{i}@example.org")
+                } else {
+                    format!("p{who}x{i}@example")
+                };
+                let email = if i % 2 == 0 {
+                    format!("p{who}@example.org")
+                } else {
+                    email
+                };
+                csv.push_str(&format!("{name};{email};{lifecycle};\"{tags}\";{phone}\n"));
+            }
+            // The even rows share p{who}@: keep only the first of each.
+            let mut seen = std::collections::BTreeSet::new();
+            let csv: String = csv
+                .lines()
+                .filter(|l| {
+                    l.split(';')
+                        .nth(1)
+                        .is_none_or(|e| seen.insert(e.to_owned()))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let options = ImportOptions::default()
+                .policy(ImportPolicy::SkipInvalid)
+                .match_by(MatchBy::Email)
+                .phone_region("DE");
+            let before = backup_of(&s);
+            let dry = s
+                .import_customers(csv.as_bytes(), &options.clone().dry_run(true))
+                .expect("dry run");
+            prop_assert_eq!(backup_of(&s), before);
+            let real = s
+                .import_customers(csv.as_bytes(), &options)
+                .expect("import");
+            let strip = |r: &ImportReport| {
+                r.plan
+                    .iter()
+                    .map(|p| {
+                        let mut p = p.clone();
+                        if p.action == PlanAction::Create {
+                            p.id = None;
+                        }
+                        p
+                    })
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(strip(&dry), strip(&real), "{}", csv);
+            let again = s.import_customers(csv.as_bytes(), &options).expect("again");
+            for p in &again.plan {
+                prop_assert!(
+                    matches!(p.action, PlanAction::Unchanged | PlanAction::Error),
+                    "row {} planned {:?} on a re-import: {:?}\n{}",
+                    p.row,
+                    p.action,
+                    p.changes,
+                    csv
+                );
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
