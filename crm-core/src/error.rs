@@ -41,6 +41,8 @@ pub enum EntityKind {
     /// A predictive-model run that wrote scores to customers
     /// ([`Session::write_scores`](crate::Session::write_scores)).
     ModelRun,
+    /// A change-feed [`FeedConsumer`](crate::feed::FeedConsumer).
+    FeedConsumer,
 }
 
 impl EntityKind {
@@ -59,6 +61,7 @@ impl EntityKind {
             EntityKind::Rule => "rule",
             EntityKind::Notification => "notification",
             EntityKind::ModelRun => "model_run",
+            EntityKind::FeedConsumer => "feed_consumer",
         }
     }
 }

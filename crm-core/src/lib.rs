@@ -103,6 +103,7 @@ pub mod error;
 pub mod event;
 pub mod export;
 pub(crate) mod facade;
+pub mod feed;
 pub mod id;
 pub mod import;
 pub mod kpi;

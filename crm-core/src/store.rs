@@ -44,6 +44,7 @@ use crate::customer::Customer;
 use crate::deal::Deal;
 use crate::error::{EntityKind, StoreError};
 use crate::event::{Event, NewEvent};
+use crate::feed::{FeedConsumer, FeedFilter};
 use crate::id::{
     ActivityId, CustomerId, DealId, NotificationId, PipelineId, RuleId, SegmentId, TeamId, UserId,
 };
@@ -269,6 +270,22 @@ pub trait ReadTx {
     fn round_robin_cursors(&self) -> Result<Vec<(TeamId, UserId)>, StoreError>;
     /// Every stored firing, by (rule, subject id, episode).
     fn firings(&self) -> Result<Vec<Firing>, StoreError>;
+
+    // ----- change feed -----
+
+    /// The events with `seq > after` that pass `filter`, in `seq` order,
+    /// at most `limit` of them (the store applies `filter` itself; the
+    /// facade applies access afterwards).
+    fn events_after(
+        &self,
+        after: u64,
+        filter: &FeedFilter,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError>;
+    /// The change-feed consumer named `name`, if any.
+    fn feed_consumer(&self, name: &str) -> Result<Option<FeedConsumer>, StoreError>;
+    /// Every change-feed consumer, by name.
+    fn feed_consumers(&self) -> Result<Vec<FeedConsumer>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -354,6 +371,20 @@ pub trait WriteTx: ReadTx {
     /// Stores `user` as the last user `team`'s round-robin assignment gave
     /// work to (replacing the previous one).
     fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError>;
+
+    // ----- change feed -----
+
+    /// Stores a new consumer; [`StoreError::AlreadyExists`] if one with
+    /// its name is stored.
+    fn insert_feed_consumer(&mut self, consumer: &FeedConsumer) -> Result<(), StoreError>;
+    /// Replaces the consumer with `consumer.name` (its checkpoint moved);
+    /// [`StoreError::Missing`] if there is none. No compare-and-set: the
+    /// facade checks the checkpoint moves forward inside the (serialised)
+    /// write transaction.
+    fn update_feed_consumer(&mut self, consumer: &FeedConsumer) -> Result<(), StoreError>;
+    /// Deletes the consumer named `name`; [`StoreError::Missing`] if
+    /// there is none.
+    fn delete_feed_consumer(&mut self, name: &str) -> Result<(), StoreError>;
 }
 
 /// A mark inside a write transaction (see [`WriteTx::savepoint`]).

@@ -31,6 +31,7 @@ use std::thread::{self, ThreadId};
 
 use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
+use crm_core::feed::{FeedConsumer, FeedFilter};
 use crm_core::query::{ActivityFilter, Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
@@ -67,6 +68,9 @@ struct State {
     rules_generation: u64,
     /// Round-robin cursors: the last user each team's assignment chose.
     cursors: HashMap<TeamId, UserId>,
+    // ----- change feed -----
+    /// Change-feed consumers by name.
+    feed_consumers: std::collections::BTreeMap<String, FeedConsumer>,
 }
 
 /// Keeps the secondary indexes in step with the record maps.
@@ -314,6 +318,7 @@ enum Undo {
     Notification(NotificationId, Option<Notification>),
     Firing((RuleId, Uuid, String)),
     Cursor(TeamId, Option<UserId>),
+    FeedConsumer(String, Option<FeedConsumer>),
 }
 
 struct WriteGuard<'a> {
@@ -349,6 +354,14 @@ impl WriteGuard<'_> {
                 Undo::Firing(key) => {
                     s.firings.remove(&key);
                 }
+                Undo::FeedConsumer(name, old) => match old {
+                    Some(c) => {
+                        s.feed_consumers.insert(name, c);
+                    }
+                    None => {
+                        s.feed_consumers.remove(&name);
+                    }
+                },
                 Undo::Cursor(team, old) => match old {
                     Some(u) => {
                         s.cursors.insert(team, u);
@@ -604,6 +617,33 @@ macro_rules! read_impl {
                 all.sort_by(|a, b| a.0.cmp(b.0));
                 Ok(all.into_iter().map(|(_, f)| f.clone()).collect())
             }
+
+            // ----- change feed -----
+
+            fn events_after(
+                &self,
+                after: u64,
+                filter: &FeedFilter,
+                limit: u32,
+            ) -> Result<Vec<Event>, StoreError> {
+                let $me = self;
+                let events = &reads($state).events;
+                let start = events.partition_point(|e| e.seq <= after);
+                Ok(events[start..]
+                    .iter()
+                    .filter(|e| filter.matches(e))
+                    .take(limit as usize)
+                    .cloned()
+                    .collect())
+            }
+            fn feed_consumer(&self, name: &str) -> Result<Option<FeedConsumer>, StoreError> {
+                let $me = self;
+                Ok(reads($state).feed_consumers.get(name).cloned())
+            }
+            fn feed_consumers(&self) -> Result<Vec<FeedConsumer>, StoreError> {
+                let $me = self;
+                Ok(reads($state).feed_consumers.values().cloned().collect())
+            }
         }
     };
 }
@@ -822,6 +862,46 @@ impl WriteTx for WriteGuard<'_> {
     fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError> {
         let old = self.state.cursors.insert(team, user);
         self.undo.push(Undo::Cursor(team, old));
+        Ok(())
+    }
+
+    // ----- change feed -----
+
+    fn insert_feed_consumer(&mut self, c: &FeedConsumer) -> Result<(), StoreError> {
+        if self.state.feed_consumers.contains_key(&c.name) {
+            return Err(StoreError::AlreadyExists {
+                entity: EntityKind::FeedConsumer,
+                id: c.name.clone(),
+            });
+        }
+        self.state.feed_consumers.insert(c.name.clone(), c.clone());
+        self.undo.push(Undo::FeedConsumer(c.name.clone(), None));
+        Ok(())
+    }
+
+    fn update_feed_consumer(&mut self, c: &FeedConsumer) -> Result<(), StoreError> {
+        if !self.state.feed_consumers.contains_key(&c.name) {
+            return Err(StoreError::Missing {
+                entity: EntityKind::FeedConsumer,
+                id: c.name.clone(),
+            });
+        }
+        let old = self.state.feed_consumers.insert(c.name.clone(), c.clone());
+        self.undo.push(Undo::FeedConsumer(c.name.clone(), old));
+        Ok(())
+    }
+
+    fn delete_feed_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        let old = self
+            .state
+            .feed_consumers
+            .remove(name)
+            .ok_or_else(|| StoreError::Missing {
+                entity: EntityKind::FeedConsumer,
+                id: name.to_owned(),
+            })?;
+        self.undo
+            .push(Undo::FeedConsumer(name.to_owned(), Some(old)));
         Ok(())
     }
 }

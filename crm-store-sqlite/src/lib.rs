@@ -92,6 +92,7 @@
 
 mod automation;
 mod codec;
+mod feed;
 mod read;
 mod schema;
 mod segment;
@@ -524,6 +525,26 @@ macro_rules! uncached_reads {
         fn firings(&self) -> Result<Vec<Firing>, StoreError> {
             automation::firings(&self.conn)
         }
+
+        // ----- change feed -----
+
+        fn events_after(
+            &self,
+            after: u64,
+            filter: &crm_core::feed::FeedFilter,
+            limit: u32,
+        ) -> Result<Vec<Event>, StoreError> {
+            feed::events_after(&self.conn, after, filter, limit)
+        }
+        fn feed_consumer(
+            &self,
+            name: &str,
+        ) -> Result<Option<crm_core::feed::FeedConsumer>, StoreError> {
+            feed::feed_consumer(&self.conn, name)
+        }
+        fn feed_consumers(&self) -> Result<Vec<crm_core::feed::FeedConsumer>, StoreError> {
+            feed::feed_consumers(&self.conn)
+        }
     };
 }
 
@@ -786,6 +807,18 @@ impl WriteTx for SqliteWrite<'_> {
 
     fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError> {
         self.guarded(|conn| automation::set_round_robin_cursor(conn, team, user))
+    }
+
+    // ----- change feed -----
+
+    fn insert_feed_consumer(&mut self, c: &crm_core::feed::FeedConsumer) -> Result<(), StoreError> {
+        self.guarded(|conn| feed::insert_feed_consumer(conn, c))
+    }
+    fn update_feed_consumer(&mut self, c: &crm_core::feed::FeedConsumer) -> Result<(), StoreError> {
+        self.guarded(|conn| feed::update_feed_consumer(conn, c))
+    }
+    fn delete_feed_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        self.guarded(|conn| feed::delete_feed_consumer(conn, name))
     }
 }
 

@@ -334,6 +334,18 @@ CREATE TABLE automation_cursors (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// The change feed: each consumer's checkpoint, in the same database as
+/// the events it acknowledges (so a crash between a read and its
+/// acknowledgement reads the same events again).
+const V8_FEED_CONSUMERS: &str = r#"
+CREATE TABLE feed_consumers (
+    name       TEXT    NOT NULL PRIMARY KEY,
+    id         BLOB    NOT NULL UNIQUE,
+    checkpoint INTEGER NOT NULL CHECK (checkpoint >= 0),
+    body       TEXT    NOT NULL -- JSON
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -344,6 +356,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     V5_USERS,
     V6_AUTOMATION,
     V7_AUTOMATION_CURSORS,
+    // ----- change feed -----
+    V8_FEED_CONSUMERS,
 ];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {

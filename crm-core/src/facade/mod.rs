@@ -41,6 +41,7 @@ mod batch;
 mod custom_field;
 mod duplicate;
 mod export;
+mod feed;
 mod import;
 mod kpi;
 mod merge;
