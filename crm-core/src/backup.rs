@@ -19,10 +19,11 @@
 //! {"notification":{...}} (the outbox, acknowledged ones included; version 2)
 //! {"firing":{...}}      (recorded time-rule firings; version 2)
 //! {"round_robin_cursor":{...}} (the last user per team; version 2)
+//! {"feed_consumer":{...}} (change-feed consumers with their checkpoints; version 3)
 //! ```
 //!
-//! Version 2 added the automation lines; a version-1 file (none of them)
-//! still restores.
+//! Version 2 added the automation lines, version 3 the feed consumers; an
+//! older file (without them) still restores.
 //!
 //! Records are the domain types' serde forms (money as decimal strings,
 //! times in RFC 3339), in the stores' default listing order, so the same
@@ -49,7 +50,7 @@ use crate::pipeline::Pipeline;
 pub const FORMAT: &str = "crm-core backup";
 
 /// The newest format version this library writes and reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// A backup's first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +96,8 @@ pub enum Line {
     Firing(crate::automation::Firing),
     /// A team's round-robin cursor.
     RoundRobinCursor(RoundRobinCursor),
+    /// A change-feed consumer with its checkpoint (version 3).
+    FeedConsumer(crate::feed::FeedConsumer),
 }
 
 /// The user a team's round-robin assignment chose last (see
@@ -144,6 +147,9 @@ pub struct BackupCounts {
     /// Round-robin cursors.
     #[serde(default)]
     pub round_robin_cursors: u64,
+    /// Change-feed consumers.
+    #[serde(default)]
+    pub feed_consumers: u64,
 }
 
 impl BackupCounts {
@@ -163,6 +169,7 @@ impl BackupCounts {
             Line::Notification(_) => self.notifications += 1,
             Line::Firing(_) => self.firings += 1,
             Line::RoundRobinCursor(_) => self.round_robin_cursors += 1,
+            Line::FeedConsumer(_) => self.feed_consumers += 1,
         }
     }
 }

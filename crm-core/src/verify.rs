@@ -79,6 +79,7 @@ use crate::query::{
 use crate::segment::SegmentQuery;
 use crate::store::ReadTx;
 
+mod feed;
 mod records;
 
 /// Which invariant a [`Finding`] is about.
@@ -280,6 +281,8 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
     let outbox = tx.outbox(true)?;
     let firings = tx.firings()?;
     let cursors = tx.round_robin_cursors()?;
+    // ----- change feed -----
+    let consumers = tx.feed_consumers()?;
     let mut schemas = BTreeMap::new();
     for kind in [EntityKind::Customer, EntityKind::Deal, EntityKind::Activity] {
         if let Some(s) = tx.field_schema(kind)? {
@@ -373,6 +376,10 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
         );
     }
 
+    for c in &consumers {
+        add(EntityKind::FeedConsumer, c.id, c.version, c.name.clone());
+    }
+
     // ----- the event log -----
     let mut touches: HashMap<EntityRef, Vec<(u64, Touch)>> = HashMap::new();
     let mut deal_events: HashMap<Uuid, Vec<&Event>> = HashMap::new();
@@ -435,21 +442,19 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
         }
         let gone = match e.entity.kind {
             EntityKind::ModelRun => true,
-            // A deleted segment leaves its events behind.
-            EntityKind::Segment => {
-                touches
-                    .get(&e.entity)
-                    .and_then(|l| l.last())
-                    .is_some_and(|(_, t)| {
-                        matches!(
-                            t,
-                            Touch::Own {
-                                kind: EventKind::Deleted,
-                                ..
-                            }
-                        )
-                    })
-            }
+            // A deleted segment (or feed consumer) leaves its events behind.
+            EntityKind::Segment | EntityKind::FeedConsumer => touches
+                .get(&e.entity)
+                .and_then(|l| l.last())
+                .is_some_and(|(_, t)| {
+                    matches!(
+                        t,
+                        Touch::Own {
+                            kind: EventKind::Deleted,
+                            ..
+                        }
+                    )
+                }),
             _ => false,
         };
         if !gone {
@@ -467,6 +472,12 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
 
     // ----- references -----
     let user_ids: HashSet<Uuid> = users.iter().map(|u| u.id.as_uuid()).collect();
+    feed::consumers(
+        &mut f,
+        &consumers,
+        events.last().map_or(0, |e| e.seq),
+        &user_ids,
+    );
     let team_ids: HashSet<Uuid> = teams.iter().map(|t| t.id.as_uuid()).collect();
     let exists = |kind: EntityKind, id: Uuid| records.contains_key(&EntityRef { kind, id });
     let user_ref = |f: &mut Findings,

@@ -115,6 +115,10 @@ impl<S: Store> Session<'_, S> {
             for (team, user) in tx.round_robin_cursors()? {
                 write(Line::RoundRobinCursor(RoundRobinCursor { team, user }))?;
             }
+            // ----- change feed (format version 3) -----
+            for c in tx.feed_consumers()? {
+                write(Line::FeedConsumer(c))?;
+            }
             out.flush().map_err(|e| write_failed(e.to_string()))?;
             Ok(counts)
         })
@@ -143,7 +147,8 @@ impl<S: Store> Session<'_, S> {
             && tx.teams(&Query::new().limit(1))?.items.is_empty()
             && tx.last_event_seq()? == 0
             && tx.rules()?.is_empty()
-            && tx.outbox(true)?.is_empty();
+            && tx.outbox(true)?.is_empty()
+            && tx.feed_consumers()?.is_empty();
         if !empty {
             return Err(Error::Backup {
                 line: 0,
@@ -325,6 +330,9 @@ impl<S: Store> Session<'_, S> {
                     }
                     tx.set_round_robin_cursor(c.team, c.user)?;
                 }
+                // Checked against the restored log by the consistency
+                // check below (a checkpoint past the newest event).
+                Line::FeedConsumer(c) => tx.insert_feed_consumer(&c)?,
             }
         }
         if lines_read == 0 {
@@ -381,6 +389,7 @@ fn record_key(line: &Line) -> Option<(EntityKind, String)> {
         Line::Rule(r) => (EntityKind::Rule, r.id.to_string()),
         Line::Notification(n) => (EntityKind::Notification, n.id.to_string()),
         Line::RoundRobinCursor(c) => (EntityKind::Team, c.team.to_string()),
+        Line::FeedConsumer(c) => (EntityKind::FeedConsumer, c.name.clone()),
     };
     Some(key)
 }
