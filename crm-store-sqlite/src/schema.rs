@@ -506,6 +506,11 @@ mod tests {
         INSERT INTO automation_rules VALUES (x'0190f5a27c4e7b1a9d3e2f6a8b9c0d8e', 1,
             '{"id":"0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d8e","version":1,"name":"Old notify","active":true,"trigger":"deal_lost","condition":null,"actions":[{"notify":{"text":"lost"}}],"author":{"type":"system"},"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}');
         "#,
+        // ----- change feed -----
+        r#"
+        INSERT INTO feed_consumers VALUES ('erp', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d9e', 1,
+            '{"id":"0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d9e","name":"erp","version":1,"filter":{"entity_kinds":["deal"],"event_kinds":[]},"checkpoint":1,"owner":{"type":"system"},"created_at":"2025-01-01T00:00:00Z","acknowledged_at":"2025-01-01T00:00:00Z"}');
+        "#,
     ];
 
     /// Checks the data of `FIXTURES[..=version]` after migrating to the latest schema.
@@ -593,6 +598,18 @@ mod tests {
             assert_eq!(tx.outbox(true).unwrap(), vec![]);
         } else {
             assert!(rules.is_empty(), "no rules before version 6");
+        }
+        // ----- change feed -----
+        let consumers = tx.feed_consumers().unwrap();
+        if version >= 8 {
+            assert_eq!(consumers.len(), 1);
+            assert_eq!((consumers[0].name.as_str(), consumers[0].checkpoint), ("erp", 1));
+            assert_eq!(
+                consumers[0].filter.entity_kinds,
+                [crm_core::EntityKind::Deal]
+            );
+        } else {
+            assert!(consumers.is_empty(), "no consumers before version 8");
         }
     }
 
