@@ -5,7 +5,7 @@
 //! other line is one record, tagged with its kind:
 //!
 //! ```text
-//! {"header":{"format":"crm-core backup","version":2}}
+//! {"header":{"format":"crm-core backup","version":3}}
 //! {"team":{...}}
 //! {"user":{...}}          (with roles and team memberships)
 //! {"field_schema":{...}}  (custom field definitions per entity type)

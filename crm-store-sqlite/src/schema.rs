@@ -603,7 +603,10 @@ mod tests {
         let consumers = tx.feed_consumers().unwrap();
         if version >= 8 {
             assert_eq!(consumers.len(), 1);
-            assert_eq!((consumers[0].name.as_str(), consumers[0].checkpoint), ("erp", 1));
+            assert_eq!(
+                (consumers[0].name.as_str(), consumers[0].checkpoint),
+                ("erp", 1)
+            );
             assert_eq!(
                 consumers[0].filter.entity_kinds,
                 [crm_core::EntityKind::Deal]

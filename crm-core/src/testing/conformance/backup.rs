@@ -139,7 +139,10 @@ pub fn backup_then_restore_is_lossless<S: Store, T: Store>(source: S, target: T)
         }
     );
     let text = String::from_utf8(first.clone()).unwrap_or_default();
-    assert!(text.starts_with("{\"header\":{\"format\":\"crm-core backup\",\"version\":2}}\n"));
+    assert!(text.starts_with(&format!(
+        "{{\"header\":{{\"format\":\"crm-core backup\",\"version\":{}}}}}\n",
+        crate::backup::VERSION
+    )));
     assert_eq!(text.lines().count(), 1 + 1 + 1 + 1 + 1 + 3 + 2 + 2 + 1 + 19);
 
     let copy = Crm::new(target);
@@ -211,7 +214,11 @@ pub fn restore_refuses_damaged_backups<S: Store, T: Store>(source: S, store: T) 
     let cases: Vec<(String, u64, &str)> = vec![
         (String::new(), 0, "the file is empty"),
         (
-            text.replacen("\"version\":2", "\"version\":9", 1),
+            text.replacen(
+                &format!("\"version\":{}", crate::backup::VERSION),
+                "\"version\":9",
+                1,
+            ),
             1,
             "format version 9",
         ),
