@@ -35,6 +35,7 @@ mod customer;
 mod deal;
 mod event;
 mod export;
+mod feed;
 mod import;
 mod kpi;
 mod paging;

@@ -12,6 +12,7 @@ use crate::status::CrmStatus;
 const SYSTEM: &str = r#"{"type":"system"}"#;
 
 mod access;
+mod feed;
 
 struct Eng(*mut CrmEngine);
 
