@@ -27,6 +27,7 @@ macro_rules! feed_conformance_tests {
             feed_consumers_belong_to_their_owner,
             feed_outbox_is_paged_and_consumed_per_consumer,
             feed_verify_finds_a_checkpoint_past_the_last_event,
+            feed_under_random_actors_matches_brute_force,
         );
         #[test]
         fn feed_checkpoints_survive_backup_and_restore() {
@@ -94,7 +95,7 @@ pub fn feed_pages_equal_the_event_log_for_any_page_size<S: Store>(store: S) {
         .run(
             &(
                 proptest::collection::vec((0u8..4, "[a-z]{1,8}"), 1..25),
-                1u32..12,
+                prop_oneof![1u32..12, Just(MAX_PAGE_SIZE)],
             ),
             |(ops, limit)| {
                 case.set(case.get() + 1);
@@ -724,5 +725,159 @@ pub fn feed_verify_finds_a_checkpoint_past_the_last_event<S: Store>(store: S) {
         findings[0].what.contains("newest event 2"),
         "{}",
         findings[0]
+    );
+}
+
+/// Whether `r` may read the record `e` is about, asked through the
+/// public reads (the brute-force reference for the feed's visibility).
+fn readable_through_reads<S: Store>(r: &Session<'_, S>, e: &Event) -> bool {
+    let id = e.entity.id;
+    match e.entity.kind {
+        EntityKind::Customer => r.customer(CustomerId::from_uuid(id)).is_ok(),
+        EntityKind::Deal => r.deal(DealId::from_uuid(id)).is_ok(),
+        EntityKind::Activity => r.activity(ActivityId::from_uuid(id)).is_ok(),
+        EntityKind::User => r.user(UserId::from_uuid(id)).is_ok(),
+        EntityKind::Team => r.team(TeamId::from_uuid(id)).is_ok(),
+        EntityKind::Segment => r.segment(SegmentId::from_uuid(id)).is_ok(),
+        _ => {
+            r.permissions()
+                .expect("permissions")
+                .read(Resource::Pipelines)
+                == Scope::All
+        }
+    }
+}
+
+/// Random changes by random actors (reps in and out of a team, support,
+/// read-only, a user without roles, the system): every actor's feed, page
+/// by page and through a consumer of their own, is exactly their event
+/// log without the events about records they cannot read, redacted the
+/// same way.
+pub fn feed_under_random_actors_matches_brute_force<S: Store>(store: S) {
+    let (crm, _) = engine(store);
+    let s = crm.as_actor(Actor::System);
+    s.set_custom_fields(
+        EntityKind::Customer,
+        0,
+        vec![
+            FieldDef::new("credit", "Credit", FieldType::Integer)
+                .hidden_from([AccessRole::Support]),
+        ],
+    )
+    .expect("schema");
+    let north = s.create_team(NewTeam::new("North")).expect("team");
+    let mut users = Vec::new();
+    for (i, (role, team)) in [
+        (Some(AccessRole::SalesRep), true),
+        (Some(AccessRole::SalesRep), true),
+        (Some(AccessRole::SalesRep), false),
+        (Some(AccessRole::Support), false),
+        (Some(AccessRole::ReadOnly), false),
+        (None, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut u = NewUser::new(format!("U{i}"), format!("u{i}@example.com"));
+        if let Some(r) = role {
+            u = u.role(r);
+        }
+        if team {
+            u = u.team(north.id);
+        }
+        users.push(s.create_user(u).expect("user").id);
+    }
+    let p = s
+        .create_pipeline(PipelineDef::sales_template("Sales"))
+        .expect("pipeline");
+    let case = std::cell::Cell::new(0u32);
+    let hidden = std::cell::Cell::new(0usize);
+    runner(8)
+        .run(
+            &proptest::collection::vec((0usize..7, 0u8..4, 0usize..64, 0usize..6), 1..30),
+            |ops| {
+                case.set(case.get() + 1);
+                let actor = |i: usize| match users.get(i) {
+                    Some(u) => crm.as_user(*u),
+                    None => crm.as_actor(Actor::System),
+                };
+                let customers = s
+                    .customers(&CustomerQuery::new().limit(MAX_PAGE_SIZE))
+                    .expect("customers")
+                    .items;
+                for (who, op, target, owner) in ops {
+                    let a = actor(who);
+                    let pick = customers.get(target % customers.len().max(1)).cloned();
+                    // Failures (permissions, scope) are part of the test: they append nothing.
+                    let _ = match (op, pick) {
+                        (1, Some(c)) => s
+                            .update_customer(
+                                c.id,
+                                s.customer(c.id).map(|c| c.version).unwrap_or(0),
+                                CustomerPatch::default().owner(Some(users[owner])),
+                            )
+                            .map(|_| ()),
+                        (2, Some(c)) => a.create_deal(NewDeal::new(c.id, p.id, "D")).map(|_| ()),
+                        (3, Some(c)) => a
+                            .log_activity(NewActivity::new(ActivityKind::Note, "N").customer(c.id))
+                            .map(|_| ()),
+                        _ => a
+                            .create_customer(
+                                NewCustomer::person(format!("C{target}"))
+                                    .owner(users[owner])
+                                    .custom("credit", CustomValue::Integer(target as i64)),
+                            )
+                            .map(|_| ()),
+                    };
+                }
+                for who in 0..=users.len() {
+                    let r = actor(who);
+                    let log = match r.events(&EventQuery::new().limit(MAX_PAGE_SIZE)) {
+                        Ok(page) => page.items,
+                        Err(e) => panic!("event log of actor {who}: {e}"),
+                    };
+                    let total = log.len();
+                    let want: Vec<Event> = log
+                        .into_iter()
+                        .filter(|e| readable_through_reads(&r, e))
+                        .collect();
+                    hidden.set(hidden.get() + (total - want.len()));
+                    prop_assert_eq!(
+                        &read_all(&r, &FeedFilter::default(), 4),
+                        &want,
+                        "actor {}",
+                        who
+                    );
+                    // Through the actor's own consumer (if they may have one).
+                    let name = format!("a{who}-{}", case.get());
+                    if r.create_feed_consumer(NewFeedConsumer::new(&name)).is_ok() {
+                        let mut through = Vec::new();
+                        loop {
+                            let page = r.read_feed_consumer(&name, 5).expect("read");
+                            through.extend(page.events);
+                            r.ack_feed_consumer(&name, page.next_after).expect("ack");
+                            if page.caught_up {
+                                break;
+                            }
+                        }
+                        // The consumer's own creation is one more event.
+                        let now: Vec<Event> = r
+                            .events(&EventQuery::new().limit(MAX_PAGE_SIZE))
+                            .expect("log")
+                            .items
+                            .into_iter()
+                            .filter(|e| readable_through_reads(&r, e))
+                            .collect();
+                        prop_assert_eq!(through, now, "consumer of actor {}", who);
+                        r.delete_feed_consumer(&name).expect("delete");
+                    }
+                }
+                Ok(())
+            },
+        )
+        .expect("the feed is the scoped, redacted event log");
+    assert!(
+        hidden.get() > 0,
+        "some events were about records out of reach"
     );
 }
