@@ -7,7 +7,7 @@
 //!
 //! - **Events per version** ([`Check::Events`]): every version `1..=n` of
 //!   every record (customer, pipeline, deal, activity, user, team, segment,
-//!   rule, notification, custom-field schema) is accounted for by exactly
+//!   rule, notification, custom-field schema, feed consumer) is accounted for by exactly
 //!   one event, in log order, starting with a `created` event at version 1.
 //!   An event is either the record's own (its entity and version name the
 //!   record) or a write that changed the record as a side effect and lists
@@ -16,7 +16,8 @@
 //!   another stage), a score run (the customers it wrote, and the customer
 //!   field schema when it defined fields). An event about a record that
 //!   does not exist is a finding, unless the record was deleted (a saved
-//!   segment whose last event is `deleted`) or never stored (a model run).
+//!   segment or feed consumer whose last event is `deleted`) or never
+//!   stored (a model run).
 //! - **Stage history** ([`Check::StageHistory`]): a deal's history starts
 //!   with its creation, each entry leaves the stage the previous one
 //!   entered, the last one enters the deal's current stage (earlier
@@ -30,7 +31,8 @@
 //!   current stage; an activity's customer and deal; a person's organisation; a
 //!   merged customer's survivor; every owner, assignee, team member, team
 //!   manager, segment owner, event actor, rule author and user a rule names;
-//!   the rule of every notification and firing; round-robin cursors.
+//!   the rule of every notification and firing; round-robin cursors; a
+//!   feed consumer's owner.
 //! - **Event log** ([`Check::EventLog`]): sequence numbers run 1, 2, 3, …
 //!   without a gap, event ids are unique, versions start at 1.
 //! - **Values** ([`Check::Value`]): a pipeline's definition is one the
@@ -42,7 +44,10 @@
 //! - **Counters** ([`Check::Counter`]): the store's last event number is
 //!   the log's last; the rules generation is at least
 //!   the number of rules; custom-field schemas are at version 1 or later
-//!   and custom values fit their entity's schema ([`Check::CustomValues`]).
+//!   and custom values fit their entity's schema ([`Check::CustomValues`]);
+//!   no feed consumer's checkpoint is past the newest event (it would skip
+//!   the events that later get those numbers), and its name is one the
+//!   engine accepts ([`Check::Value`]).
 //!
 //! [`Session::verify`](crate::Session::verify) runs it for an
 //! administrator; [`Session::restore`](crate::Session::restore) runs it
