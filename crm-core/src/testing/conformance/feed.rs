@@ -790,6 +790,18 @@ pub fn feed_under_random_actors_matches_brute_force<S: Store>(store: S) {
     let p = s
         .create_pipeline(PipelineDef::sales_template("Sales"))
         .expect("pipeline");
+    // One event certainly about a record out of its author's reach: rep 0
+    // creates a customer that is then given to rep 2 (not in the team).
+    let given = crm
+        .as_user(users[0])
+        .create_customer(NewCustomer::person("Given away").owner(users[0]))
+        .expect("customer");
+    s.update_customer(
+        given.id,
+        given.version,
+        CustomerPatch::default().owner(Some(users[2])),
+    )
+    .expect("reassign");
     let case = std::cell::Cell::new(0u32);
     let hidden = std::cell::Cell::new(0usize);
     runner(8)
