@@ -273,13 +273,17 @@ pub trait ReadTx {
 
     // ----- change feed -----
 
-    /// The events with `seq > after` that pass `filter`, in `seq` order,
-    /// at most `limit` of them (the store applies `filter` itself; the
-    /// facade applies access afterwards).
+    /// The events with `seq > after` that pass `filter` and, when
+    /// `actors` is given, were made by one of those users (system events
+    /// never match it; an empty list matches nothing: the event scope the
+    /// facade ANDs in, as [`EventFilter::actor_in`](crate::query::EventFilter::actor_in)),
+    /// in `seq` order, at most `limit` of them. The facade checks record
+    /// scope afterwards.
     fn events_after(
         &self,
         after: u64,
         filter: &FeedFilter,
+        actors: Option<&[UserId]>,
         limit: u32,
     ) -> Result<Vec<Event>, StoreError>;
     /// The change-feed consumer named `name`, if any.

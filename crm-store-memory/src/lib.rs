@@ -624,14 +624,18 @@ macro_rules! read_impl {
                 &self,
                 after: u64,
                 filter: &FeedFilter,
+                actors: Option<&[UserId]>,
                 limit: u32,
             ) -> Result<Vec<Event>, StoreError> {
                 let $me = self;
                 let events = &reads($state).events;
                 let start = events.partition_point(|e| e.seq <= after);
+                let by = |e: &Event| {
+                    actors.is_none_or(|a| e.actor.user().is_some_and(|u| a.contains(&u)))
+                };
                 Ok(events[start..]
                     .iter()
-                    .filter(|e| filter.matches(e))
+                    .filter(|e| filter.matches(e) && by(e))
                     .take(limit as usize)
                     .cloned()
                     .collect())

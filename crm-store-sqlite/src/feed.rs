@@ -3,7 +3,7 @@
 //! consumer kept as its serde JSON form beside its name and checkpoint.
 
 use crm_core::feed::{FeedConsumer, FeedFilter};
-use crm_core::{EntityKind, Event, StoreError};
+use crm_core::{EntityKind, Event, StoreError, UserId};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -14,8 +14,12 @@ pub(crate) fn events_after(
     conn: &Connection,
     after: u64,
     filter: &FeedFilter,
+    actors: Option<&[UserId]>,
     limit: u32,
 ) -> Result<Vec<Event>, StoreError> {
+    if actors.is_some_and(<[UserId]>::is_empty) {
+        return Ok(Vec::new());
+    }
     let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.seq > ?");
     let mut args: Vec<Value> = vec![Value::Integer(to_i64(after))];
     let mut list = |column: &str, names: Vec<&'static str>, sql: &mut String| {
@@ -44,6 +48,14 @@ pub(crate) fn events_after(
             .collect(),
         &mut sql,
     );
+    if let Some(ids) = actors {
+        let marks = vec!["?"; ids.len()].join(", ");
+        sql.push_str(&format!(" AND e.actor IN ({marks})"));
+        args.extend(
+            ids.iter()
+                .map(|u| Value::Blob(u.as_uuid().as_bytes().to_vec())),
+        );
+    }
     sql.push_str(" ORDER BY e.seq LIMIT ?");
     args.push(Value::Integer(i64::from(limit)));
     let mut st = conn

@@ -532,9 +532,10 @@ macro_rules! uncached_reads {
             &self,
             after: u64,
             filter: &crm_core::feed::FeedFilter,
+            actors: Option<&[UserId]>,
             limit: u32,
         ) -> Result<Vec<Event>, StoreError> {
-            feed::events_after(&self.conn, after, filter, limit)
+            feed::events_after(&self.conn, after, filter, actors, limit)
         }
         fn feed_consumer(
             &self,

@@ -335,7 +335,7 @@ fn read_page(
         let fetch = u32::try_from(want - events.len())
             .unwrap_or(MAX_PAGE_SIZE)
             .clamp(least, MAX_PAGE_SIZE);
-        let batch = tx.events_after(pos, filter, fetch)?;
+        let batch = tx.events_after(pos, filter, scope.actor_in.as_deref(), fetch)?;
         let complete = batch.len() < fetch as usize;
         for mut e in batch {
             scanned += 1;
