@@ -64,12 +64,12 @@
 //! notifications, model runs, feed consumers) need read scope `all` on
 //! pipelines, like the custom-field schema. A hidden event still moves the
 //! position on, so positions and acknowledgements work as for anyone else.
-//! [`Actor::System`](crate::Actor::System) sees every event.
+//! [`Actor::System`] sees every event.
 //!
 //! # Consumers
 //!
 //! A [`FeedConsumer`] is a name (1 to
-//! [`MAX_CONSUMER_NAME_CHARS`](crate::limits::MAX_CONSUMER_NAME_CHARS) of
+//! [`MAX_CONSUMER_NAME_CHARS`] of
 //! `a-z`, `0-9`, `_`, `-`, `.`, starting with a letter or digit), a
 //! [`FeedFilter`] fixed at creation, and a checkpoint: the position it has
 //! acknowledged up to. At most
@@ -83,13 +83,13 @@
 //!   event per acknowledgement would put the feed's own bookkeeping into
 //!   the feed (a consumer could never be caught up). Acknowledging the
 //!   current checkpoint again is a no-op; acknowledging below it, or past
-//!   the newest event, is an [`Error::Invalid`](crate::Error::Invalid) on
+//!   the newest event, is an [`Error::Invalid`] on
 //!   field `up_to` that says which. A consumer's `version` stays 1.
 //! - Who: any actor who may read the event log (event read scope other
 //!   than `none`) may create a consumer and owns it. Its owner, and any
 //!   automation administrator (write scope `all` on pipelines, which
 //!   includes the system), may read, acknowledge and delete it; to anyone
-//!   else it does not exist ([`Error::NotFound`](crate::Error::NotFound)).
+//!   else it does not exist ([`Error::NotFound`]).
 //!   Reading a consumer applies the *reader's* access, as above.
 //!
 //! # The automation outbox
@@ -177,7 +177,7 @@ impl FeedFilter {
 
     /// The filter with each list sorted and without repeats, after
     /// checking each holds at most
-    /// [`MAX_FEED_FILTER_KINDS`](crate::limits::MAX_FEED_FILTER_KINDS).
+    /// [`MAX_FEED_FILTER_KINDS`].
     pub(crate) fn normalised(&self, entity: EntityKind) -> Result<FeedFilter> {
         for (field, len) in [
             ("filter.entity_kinds", self.entity_kinds.len()),
@@ -211,7 +211,7 @@ pub struct FeedRequest {
     #[serde(default)]
     pub after: u64,
     /// At most this many events (1 to
-    /// [`MAX_PAGE_SIZE`](crate::limits::MAX_PAGE_SIZE); default 100).
+    /// [`MAX_PAGE_SIZE`]; default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
     /// Which events.
@@ -352,7 +352,7 @@ pub struct OutboxPage {
 }
 
 /// Checks a consumer name: 1 to
-/// [`MAX_CONSUMER_NAME_CHARS`](crate::limits::MAX_CONSUMER_NAME_CHARS) of
+/// [`MAX_CONSUMER_NAME_CHARS`] of
 /// `a-z`, `0-9`, `_`, `-`, `.`, starting with a letter or a digit.
 ///
 /// ```
