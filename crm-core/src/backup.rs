@@ -21,11 +21,13 @@
 //! {"round_robin_cursor":{...}} (the last user per team; version 2)
 //! {"external_key":{...}}  (entity, system, key, record; version 3)
 //! {"idempotency_key":{...}} (entity, key, record, fingerprint; version 3)
+//! {"feed_consumer":{...}} (change-feed consumers with their checkpoints; version 3)
 //! ```
 //!
-//! Version 2 added the automation lines, version 3 the external keys and
-//! idempotency keys ([`crate::external_key`]); a version-1 or version-2
-//! file (without them) still restores.
+//! Version 2 added the automation lines, version 3 the external keys,
+//! idempotency keys ([`crate::external_key`]) and feed consumers
+//! ([`crate::feed`]); a version-1 or version-2 file (without them) still
+//! restores.
 //!
 //! Records are the domain types' serde forms (money as decimal strings,
 //! times in RFC 3339), in the stores' default listing order, so the same
@@ -102,6 +104,8 @@ pub enum Line {
     ExternalKey(crate::external_key::ExternalKeyEntry),
     /// A stored idempotency key of a create.
     IdempotencyKey(crate::external_key::IdempotencyRecord),
+    /// A change-feed consumer with its checkpoint (version 3).
+    FeedConsumer(crate::feed::FeedConsumer),
 }
 
 /// The user a team's round-robin assignment chose last (see
@@ -157,6 +161,9 @@ pub struct BackupCounts {
     /// Idempotency keys.
     #[serde(default)]
     pub idempotency_keys: u64,
+    /// Change-feed consumers.
+    #[serde(default)]
+    pub feed_consumers: u64,
 }
 
 impl BackupCounts {
@@ -178,6 +185,7 @@ impl BackupCounts {
             Line::RoundRobinCursor(_) => self.round_robin_cursors += 1,
             Line::ExternalKey(_) => self.external_keys += 1,
             Line::IdempotencyKey(_) => self.idempotency_keys += 1,
+            Line::FeedConsumer(_) => self.feed_consumers += 1,
         }
     }
 }

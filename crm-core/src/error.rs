@@ -42,6 +42,8 @@ pub enum EntityKind {
     /// A predictive-model run that wrote scores to customers
     /// ([`Session::write_scores`](crate::Session::write_scores)).
     ModelRun,
+    /// A change-feed [`FeedConsumer`](crate::feed::FeedConsumer).
+    FeedConsumer,
 }
 
 impl EntityKind {
@@ -60,6 +62,7 @@ impl EntityKind {
             EntityKind::Rule => "rule",
             EntityKind::Notification => "notification",
             EntityKind::ModelRun => "model_run",
+            EntityKind::FeedConsumer => "feed_consumer",
         }
     }
 }

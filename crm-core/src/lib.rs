@@ -104,6 +104,7 @@ pub mod event;
 pub mod export;
 pub mod external_key;
 pub(crate) mod facade;
+pub mod feed;
 pub mod id;
 pub mod import;
 pub mod kpi;

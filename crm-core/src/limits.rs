@@ -170,6 +170,23 @@ pub const MAX_BATCH_STEPS: usize = 10_000;
 /// The largest page a listing returns (`limit` of a query), in records.
 pub const MAX_PAGE_SIZE: u32 = 10_000;
 
+// ----- the change feed -----
+
+/// The longest change-feed consumer name, in characters (`a-z`, `0-9`,
+/// `_`, `-`, `.`; see [`crate::feed`]).
+pub const MAX_CONSUMER_NAME_CHARS: usize = 64;
+
+/// The most change-feed consumers that may exist at a time.
+pub const MAX_FEED_CONSUMERS: usize = 256;
+
+/// The most kinds one list of a feed filter may hold.
+pub const MAX_FEED_FILTER_KINDS: usize = 32;
+
+/// The most events one feed read looks at for a reader whose access hides
+/// some of them: a page may come back short (even empty) with
+/// `caught_up` false; read on from its `next_after`.
+pub const MAX_FEED_SCAN: usize = 100_000;
+
 // ----- CSV imports -----
 
 /// The most columns a CSV import's header may have.

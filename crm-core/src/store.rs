@@ -46,6 +46,7 @@ use crate::deal::Deal;
 use crate::error::{EntityKind, StoreError};
 use crate::event::{Event, NewEvent};
 use crate::external_key::{ExternalKey, ExternalKeyEntry, IdempotencyRecord};
+use crate::feed::{FeedConsumer, FeedFilter};
 use crate::id::{
     ActivityId, CustomerId, DealId, NotificationId, PipelineId, RuleId, SegmentId, TeamId, UserId,
 };
@@ -303,6 +304,25 @@ pub trait ReadTx {
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
     /// Every stored idempotency key, by (entity, key).
     fn idempotency_records(&self) -> Result<Vec<IdempotencyRecord>, StoreError>;
+    // ----- change feed -----
+
+    /// The events with `seq > after` that pass `filter` and, when
+    /// `actors` is given, were made by one of those users (system events
+    /// never match it; an empty list matches nothing: the event scope the
+    /// facade ANDs in, as [`EventFilter::actor_in`](crate::query::EventFilter::actor_in)),
+    /// in `seq` order, at most `limit` of them. The facade checks record
+    /// scope afterwards.
+    fn events_after(
+        &self,
+        after: u64,
+        filter: &FeedFilter,
+        actors: Option<&[UserId]>,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError>;
+    /// The change-feed consumer named `name`, if any.
+    fn feed_consumer(&self, name: &str) -> Result<Option<FeedConsumer>, StoreError>;
+    /// Every change-feed consumer, by name.
+    fn feed_consumers(&self) -> Result<Vec<FeedConsumer>, StoreError>;
 }
 
 /// Writes, inside a write transaction. Reads see the transaction's own writes.
@@ -407,6 +427,19 @@ pub trait WriteTx: ReadTx {
     /// `record.entity`, id the key) if one with the same (entity, key) is
     /// stored.
     fn insert_idempotency_record(&mut self, record: &IdempotencyRecord) -> Result<(), StoreError>;
+    // ----- change feed -----
+
+    /// Stores a new consumer; [`StoreError::AlreadyExists`] if one with
+    /// its name is stored.
+    fn insert_feed_consumer(&mut self, consumer: &FeedConsumer) -> Result<(), StoreError>;
+    /// Replaces the consumer with `consumer.name` (its checkpoint moved);
+    /// [`StoreError::Missing`] if there is none. No compare-and-set: the
+    /// facade checks the checkpoint moves forward inside the (serialised)
+    /// write transaction.
+    fn update_feed_consumer(&mut self, consumer: &FeedConsumer) -> Result<(), StoreError>;
+    /// Deletes the consumer named `name`; [`StoreError::Missing`] if
+    /// there is none.
+    fn delete_feed_consumer(&mut self, name: &str) -> Result<(), StoreError>;
 }
 
 /// A mark inside a write transaction (see [`WriteTx::savepoint`]).

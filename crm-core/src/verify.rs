@@ -7,7 +7,7 @@
 //!
 //! - **Events per version** ([`Check::Events`]): every version `1..=n` of
 //!   every record (customer, pipeline, deal, activity, user, team, segment,
-//!   rule, notification, custom-field schema) is accounted for by exactly
+//!   rule, notification, custom-field schema, feed consumer) is accounted for by exactly
 //!   one event, in log order, starting with a `created` event at version 1.
 //!   An event is either the record's own (its entity and version name the
 //!   record) or a write that changed the record as a side effect and lists
@@ -16,7 +16,8 @@
 //!   another stage), a score run (the customers it wrote, and the customer
 //!   field schema when it defined fields). An event about a record that
 //!   does not exist is a finding, unless the record was deleted (a saved
-//!   segment whose last event is `deleted`) or never stored (a model run).
+//!   segment or feed consumer whose last event is `deleted`) or never
+//!   stored (a model run).
 //! - **Stage history** ([`Check::StageHistory`]): a deal's history starts
 //!   with its creation, each entry leaves the stage the previous one
 //!   entered, the last one enters the deal's current stage (earlier
@@ -31,7 +32,8 @@
 //!   merged customer's survivor; every owner, assignee, team member, team
 //!   manager, segment owner, event actor, rule author and user a rule names;
 //!   the rule of every notification and firing; round-robin cursors; the
-//!   record of every external key and idempotency key.
+//!   record of every external key and idempotency key; a feed consumer's
+//!   owner.
 //! - **Event log** ([`Check::EventLog`]): sequence numbers run 1, 2, 3, …
 //!   without a gap, event ids are unique, versions start at 1.
 //! - **Values** ([`Check::Value`]): a pipeline's definition is one the
@@ -43,7 +45,10 @@
 //! - **Counters** ([`Check::Counter`]): the store's last event number is
 //!   the log's last; the rules generation is at least
 //!   the number of rules; custom-field schemas are at version 1 or later
-//!   and custom values fit their entity's schema ([`Check::CustomValues`]).
+//!   and custom values fit their entity's schema ([`Check::CustomValues`]);
+//!   no feed consumer's checkpoint is past the newest event (it would skip
+//!   the events that later get those numbers), and its name is one the
+//!   engine accepts ([`Check::Value`]).
 //!
 //! [`Session::verify`](crate::Session::verify) runs it for an
 //! administrator; [`Session::restore`](crate::Session::restore) runs it
@@ -80,6 +85,7 @@ use crate::query::{
 use crate::segment::SegmentQuery;
 use crate::store::ReadTx;
 
+mod feed;
 mod records;
 
 /// Which invariant a [`Finding`] is about.
@@ -281,6 +287,8 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
     let outbox = tx.outbox(true)?;
     let firings = tx.firings()?;
     let cursors = tx.round_robin_cursors()?;
+    // ----- change feed -----
+    let consumers = tx.feed_consumers()?;
     let mut schemas = BTreeMap::new();
     for kind in [EntityKind::Customer, EntityKind::Deal, EntityKind::Activity] {
         if let Some(s) = tx.field_schema(kind)? {
@@ -374,6 +382,10 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
         );
     }
 
+    for c in &consumers {
+        add(EntityKind::FeedConsumer, c.id, c.version, c.name.clone());
+    }
+
     // ----- the event log -----
     let mut touches: HashMap<EntityRef, Vec<(u64, Touch)>> = HashMap::new();
     let mut deal_events: HashMap<Uuid, Vec<&Event>> = HashMap::new();
@@ -436,21 +448,19 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
         }
         let gone = match e.entity.kind {
             EntityKind::ModelRun => true,
-            // A deleted segment leaves its events behind.
-            EntityKind::Segment => {
-                touches
-                    .get(&e.entity)
-                    .and_then(|l| l.last())
-                    .is_some_and(|(_, t)| {
-                        matches!(
-                            t,
-                            Touch::Own {
-                                kind: EventKind::Deleted,
-                                ..
-                            }
-                        )
-                    })
-            }
+            // A deleted segment (or feed consumer) leaves its events behind.
+            EntityKind::Segment | EntityKind::FeedConsumer => touches
+                .get(&e.entity)
+                .and_then(|l| l.last())
+                .is_some_and(|(_, t)| {
+                    matches!(
+                        t,
+                        Touch::Own {
+                            kind: EventKind::Deleted,
+                            ..
+                        }
+                    )
+                }),
             _ => false,
         };
         if !gone {
@@ -468,6 +478,12 @@ pub fn check(tx: &dyn ReadTx) -> Result<Vec<Finding>, StoreError> {
 
     // ----- references -----
     let user_ids: HashSet<Uuid> = users.iter().map(|u| u.id.as_uuid()).collect();
+    feed::consumers(
+        &mut f,
+        &consumers,
+        events.last().map_or(0, |e| e.seq),
+        &user_ids,
+    );
     let team_ids: HashSet<Uuid> = teams.iter().map(|t| t.id.as_uuid()).collect();
     let exists = |kind: EntityKind, id: Uuid| records.contains_key(&EntityRef { kind, id });
     let user_ref = |f: &mut Findings,

@@ -136,6 +136,12 @@
  *   automation.run_due        wb Fires the time rules due now.
  *   outbox.list                  The notifications for the host to deliver, oldest first.
  *   outbox.acknowledge        wb Marks a notification delivered.
+ *   feed.read                    A page of the change feed in commit order: after a position (stateless) or from a named consumer's checkpoint; hidden fields removed.
+ *   feed.ack                  w  Moves a consumer's checkpoint forward to `up_to` (a page's next_after); the same number again is a no-op.
+ *   feed.consumers               The feed consumers the actor may use, by name, with their checkpoints.
+ *   feed.create_consumer      w  Creates a named, durable feed consumer owned by the actor (audited).
+ *   feed.delete_consumer      w  Deletes a feed consumer and its checkpoint (audited).
+ *   outbox.read                  A page of the outbox through a consumer created with the outbox filter; acknowledge with feed.ack.
  *   backup.create                A full backup of the store (admins).
  *   backup.restore            w  Restores a backup into an empty store (admins).
  *   batch                     w  Runs write steps in one transaction, all or nothing; a step may use an earlier step's result with {"$step": i, "field"?: "id"}.

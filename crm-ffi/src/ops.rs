@@ -36,6 +36,7 @@ mod deal;
 mod event;
 mod export;
 mod external_key;
+mod feed;
 mod import;
 mod kpi;
 mod paging;

@@ -13,6 +13,7 @@ const SYSTEM: &str = r#"{"type":"system"}"#;
 
 mod access;
 mod external_keys;
+mod feed;
 mod import_plan;
 
 struct Eng(*mut CrmEngine);

@@ -32,6 +32,7 @@ use std::thread::{self, ThreadId};
 use crm_core::automation::{Firing, Notification, Rule};
 use crm_core::custom_field::FieldSchema;
 use crm_core::external_key::{ExternalKey, ExternalKeyEntry, IdempotencyRecord};
+use crm_core::feed::{FeedConsumer, FeedFilter};
 use crm_core::query::{ActivityFilter, Cursor, Filter, Order, Query, Record, SortValue, paginate};
 use crm_core::{
     Activity, ActivityId, ActivityOrder, ActivityQuery, Customer, CustomerFilter, CustomerId,
@@ -77,6 +78,9 @@ struct State {
     /// Caller-ID indexes: customers by E.164 number and by e-mail domain.
     customers_by_phone: HashMap<String, BTreeSet<CustomerId>>,
     customers_by_domain: HashMap<String, BTreeSet<CustomerId>>,
+    // ----- change feed -----
+    /// Change-feed consumers by name.
+    feed_consumers: std::collections::BTreeMap<String, FeedConsumer>,
 }
 
 /// Keeps the secondary indexes in step with the record maps.
@@ -378,6 +382,7 @@ enum Undo {
     /// A record's external keys before a `set_external_keys`.
     ExternalKeys(EntityKind, Uuid, Vec<ExternalKey>),
     Idempotency((EntityKind, String)),
+    FeedConsumer(String, Option<FeedConsumer>),
 }
 
 struct WriteGuard<'a> {
@@ -417,6 +422,14 @@ impl WriteGuard<'_> {
                 Undo::Idempotency(key) => {
                     s.idempotency.remove(&key);
                 }
+                Undo::FeedConsumer(name, old) => match old {
+                    Some(c) => {
+                        s.feed_consumers.insert(name, c);
+                    }
+                    None => {
+                        s.feed_consumers.remove(&name);
+                    }
+                },
                 Undo::Cursor(team, old) => match old {
                     Some(u) => {
                         s.cursors.insert(team, u);
@@ -749,6 +762,36 @@ macro_rules! read_impl {
                 all.sort_by(|a, b| (a.entity.as_str(), &a.key).cmp(&(b.entity.as_str(), &b.key)));
                 Ok(all)
             }
+            // ----- change feed -----
+
+            fn events_after(
+                &self,
+                after: u64,
+                filter: &FeedFilter,
+                actors: Option<&[UserId]>,
+                limit: u32,
+            ) -> Result<Vec<Event>, StoreError> {
+                let $me = self;
+                let events = &reads($state).events;
+                let start = events.partition_point(|e| e.seq <= after);
+                let by = |e: &Event| {
+                    actors.is_none_or(|a| e.actor.user().is_some_and(|u| a.contains(&u)))
+                };
+                Ok(events[start..]
+                    .iter()
+                    .filter(|e| filter.matches(e) && by(e))
+                    .take(limit as usize)
+                    .cloned()
+                    .collect())
+            }
+            fn feed_consumer(&self, name: &str) -> Result<Option<FeedConsumer>, StoreError> {
+                let $me = self;
+                Ok(reads($state).feed_consumers.get(name).cloned())
+            }
+            fn feed_consumers(&self) -> Result<Vec<FeedConsumer>, StoreError> {
+                let $me = self;
+                Ok(reads($state).feed_consumers.values().cloned().collect())
+            }
         }
     };
 }
@@ -1014,6 +1057,46 @@ impl WriteTx for WriteGuard<'_> {
     fn set_round_robin_cursor(&mut self, team: TeamId, user: UserId) -> Result<(), StoreError> {
         let old = self.state.cursors.insert(team, user);
         self.undo.push(Undo::Cursor(team, old));
+        Ok(())
+    }
+
+    // ----- change feed -----
+
+    fn insert_feed_consumer(&mut self, c: &FeedConsumer) -> Result<(), StoreError> {
+        if self.state.feed_consumers.contains_key(&c.name) {
+            return Err(StoreError::AlreadyExists {
+                entity: EntityKind::FeedConsumer,
+                id: c.name.clone(),
+            });
+        }
+        self.state.feed_consumers.insert(c.name.clone(), c.clone());
+        self.undo.push(Undo::FeedConsumer(c.name.clone(), None));
+        Ok(())
+    }
+
+    fn update_feed_consumer(&mut self, c: &FeedConsumer) -> Result<(), StoreError> {
+        if !self.state.feed_consumers.contains_key(&c.name) {
+            return Err(StoreError::Missing {
+                entity: EntityKind::FeedConsumer,
+                id: c.name.clone(),
+            });
+        }
+        let old = self.state.feed_consumers.insert(c.name.clone(), c.clone());
+        self.undo.push(Undo::FeedConsumer(c.name.clone(), old));
+        Ok(())
+    }
+
+    fn delete_feed_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        let old = self
+            .state
+            .feed_consumers
+            .remove(name)
+            .ok_or_else(|| StoreError::Missing {
+                entity: EntityKind::FeedConsumer,
+                id: name.to_owned(),
+            })?;
+        self.undo
+            .push(Undo::FeedConsumer(name.to_owned(), Some(old)));
         Ok(())
     }
 }

@@ -310,6 +310,7 @@ text_enum!(entity_kind_str, entity_kind, EntityKind {
     EntityKind::Rule => "rule",
     EntityKind::Notification => "notification",
     EntityKind::ModelRun => "model_run",
+    EntityKind::FeedConsumer => "feed_consumer",
 });
 text_enum!(access_role_str, access_role, AccessRole {
     AccessRole::Admin => "admin",

@@ -93,6 +93,7 @@
 mod automation;
 mod codec;
 mod external_key;
+mod feed;
 mod read;
 mod schema;
 mod segment;
@@ -566,6 +567,27 @@ macro_rules! uncached_reads {
         fn firings(&self) -> Result<Vec<Firing>, StoreError> {
             automation::firings(&self.conn)
         }
+
+        // ----- change feed -----
+
+        fn events_after(
+            &self,
+            after: u64,
+            filter: &crm_core::feed::FeedFilter,
+            actors: Option<&[UserId]>,
+            limit: u32,
+        ) -> Result<Vec<Event>, StoreError> {
+            feed::events_after(&self.conn, after, filter, actors, limit)
+        }
+        fn feed_consumer(
+            &self,
+            name: &str,
+        ) -> Result<Option<crm_core::feed::FeedConsumer>, StoreError> {
+            feed::feed_consumer(&self.conn, name)
+        }
+        fn feed_consumers(&self) -> Result<Vec<crm_core::feed::FeedConsumer>, StoreError> {
+            feed::feed_consumers(&self.conn)
+        }
     };
 }
 
@@ -846,6 +868,17 @@ impl WriteTx for SqliteWrite<'_> {
         record: &crm_core::external_key::IdempotencyRecord,
     ) -> Result<(), StoreError> {
         self.guarded(|conn| external_key::insert_idempotency_record(conn, record))
+    }
+    // ----- change feed -----
+
+    fn insert_feed_consumer(&mut self, c: &crm_core::feed::FeedConsumer) -> Result<(), StoreError> {
+        self.guarded(|conn| feed::insert_feed_consumer(conn, c))
+    }
+    fn update_feed_consumer(&mut self, c: &crm_core::feed::FeedConsumer) -> Result<(), StoreError> {
+        self.guarded(|conn| feed::update_feed_consumer(conn, c))
+    }
+    fn delete_feed_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        self.guarded(|conn| feed::delete_feed_consumer(conn, name))
     }
 }
 

@@ -947,7 +947,7 @@ pub(crate) fn activities(
 
 // ----- events -----
 
-const EVENT_COLUMNS: &str =
+pub(crate) const EVENT_COLUMNS: &str =
     "e.seq, e.id, e.at, e.actor, e.entity_kind, e.entity_id, e.version, e.kind, e.changes";
 
 const EVENTS: Listing = Listing {
@@ -958,7 +958,7 @@ const EVENTS: Listing = Listing {
     key_unique: true,
 };
 
-fn decode_event(row: &Row<'_>) -> Result<Event, StoreError> {
+pub(crate) fn decode_event(row: &Row<'_>) -> Result<Event, StoreError> {
     const T: &str = "events";
     Ok(Event {
         seq: get_u64(row, 0, col(T, "seq"))?,

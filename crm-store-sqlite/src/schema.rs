@@ -361,6 +361,18 @@ CREATE INDEX customer_emails_by_domain
     ON customer_emails (substr(email, instr(email, '@') + 1));
 "#;
 
+/// Version 9, the change feed: each consumer's checkpoint, in the same
+/// database as the events it acknowledges (so a crash between a read and
+/// its acknowledgement reads the same events again).
+const V9_FEED_CONSUMERS: &str = r#"
+CREATE TABLE feed_consumers (
+    name       TEXT    NOT NULL PRIMARY KEY,
+    id         BLOB    NOT NULL UNIQUE,
+    checkpoint INTEGER NOT NULL CHECK (checkpoint >= 0),
+    body       TEXT    NOT NULL -- JSON
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every schema version's migration, oldest first: `MIGRATIONS[i]` takes
 /// version `i` to `i + 1`. Append only.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -372,6 +384,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     V6_AUTOMATION,
     V7_AUTOMATION_CURSORS,
     V8_EXTERNAL_KEYS,
+    V9_FEED_CONSUMERS,
 ];
 
 fn sqlite(context: &str) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
@@ -524,6 +537,10 @@ mod tests {
         INSERT INTO external_keys VALUES ('customer', 'shop', 'C-1', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e');
         INSERT INTO idempotency_keys VALUES ('customer', 'req-1', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d1e', '0123456789abcdef', 1735689600000);
         "#,
+        r#"
+        INSERT INTO feed_consumers VALUES ('erp', x'0190f5a27c4e7b1a9d3e2f6a8b9c0d9e', 1,
+            '{"id":"0190f5a2-7c4e-7b1a-9d3e-2f6a8b9c0d9e","name":"erp","version":1,"filter":{"entity_kinds":["deal"],"event_kinds":[]},"checkpoint":1,"owner":{"type":"system"},"created_at":"2025-01-01T00:00:00Z","acknowledged_at":"2025-01-01T00:00:00Z"}');
+        "#,
     ];
 
     /// The V8 keys read back; on every migrated file the caller-ID lookups
@@ -633,6 +650,21 @@ mod tests {
             assert_eq!(tx.outbox(true).unwrap(), vec![]);
         } else {
             assert!(rules.is_empty(), "no rules before version 6");
+        }
+        // ----- change feed -----
+        let consumers = tx.feed_consumers().unwrap();
+        if version >= 9 {
+            assert_eq!(consumers.len(), 1);
+            assert_eq!(
+                (consumers[0].name.as_str(), consumers[0].checkpoint),
+                ("erp", 1)
+            );
+            assert_eq!(
+                consumers[0].filter.entity_kinds,
+                [crm_core::EntityKind::Deal]
+            );
+        } else {
+            assert!(consumers.is_empty(), "no consumers before version 9");
         }
     }
 

@@ -122,6 +122,10 @@ impl<S: Store> Session<'_, S> {
             for k in tx.idempotency_records()? {
                 write(Line::IdempotencyKey(k))?;
             }
+            // ----- change feed (format version 3) -----
+            for c in tx.feed_consumers()? {
+                write(Line::FeedConsumer(c))?;
+            }
             out.flush().map_err(|e| write_failed(e.to_string()))?;
             Ok(counts)
         })
@@ -150,7 +154,8 @@ impl<S: Store> Session<'_, S> {
             && tx.teams(&Query::new().limit(1))?.items.is_empty()
             && tx.last_event_seq()? == 0
             && tx.rules()?.is_empty()
-            && tx.outbox(true)?.is_empty();
+            && tx.outbox(true)?.is_empty()
+            && tx.feed_consumers()?.is_empty();
         if !empty {
             return Err(Error::Backup {
                 line: 0,
@@ -356,6 +361,9 @@ impl<S: Store> Session<'_, S> {
                     tx.insert_idempotency_record(&k)
                         .map_err(|e| fail(e.to_string()))?;
                 }
+                // Checked against the restored log by the consistency
+                // check below (a checkpoint past the newest event).
+                Line::FeedConsumer(c) => tx.insert_feed_consumer(&c)?,
             }
         }
         if lines_read == 0 {
@@ -414,6 +422,7 @@ fn record_key(line: &Line) -> Option<(EntityKind, String)> {
         Line::RoundRobinCursor(c) => (EntityKind::Team, c.team.to_string()),
         Line::ExternalKey(k) => (k.entity, k.record.to_string()),
         Line::IdempotencyKey(k) => (k.entity, k.record.to_string()),
+        Line::FeedConsumer(c) => (EntityKind::FeedConsumer, c.name.clone()),
     };
     Some(key)
 }

@@ -42,6 +42,7 @@ mod custom_field;
 mod duplicate;
 mod export;
 mod external_key;
+mod feed;
 mod import;
 mod kpi;
 mod merge;

@@ -7,6 +7,7 @@ use crm_core::backup::BackupCounts;
 use crm_core::custom_field::FieldSchema;
 use crm_core::duplicate::{DuplicateOptions, DuplicateReport};
 use crm_core::external_key::ExternalKey;
+use crm_core::feed::{FeedConsumer, FeedPage, NewFeedConsumer, OutboxPage};
 use crm_core::import::ImportReport;
 use crm_core::kpi::activity::ActivityMetrics;
 use crm_core::kpi::clv::Clv;
@@ -41,8 +42,8 @@ use super::Run::{Read, Step, Write};
 use super::paging::MaybePaged;
 use super::{
     ById, Count, Ctx, Empty, Operation, Versioned, access, activity, admin, automation, backup,
-    batch, custom_field, customer, deal, event, export, external_key, find, import, io, json, kpi,
-    pipeline, predict, req, segment, store,
+    batch, custom_field, customer, deal, event, export, external_key, feed, find, import, io, json,
+    kpi, pipeline, predict, req, segment, store,
 };
 use crate::status::{CrmStatus, Failure};
 
@@ -902,6 +903,61 @@ pub static OPERATIONS: &[Operation] = &[
         schema: io::<Versioned<NotificationId>, Notification>(),
         covers: &["acknowledge_notification"],
         run: Step(automation::acknowledge),
+    },
+    // ----- change feed -----
+    Operation {
+        name: "feed.read",
+        summary: "A page of the change feed in commit order: after a position (stateless) or from a named consumer's checkpoint; hidden fields removed.",
+        request: "{\"after\"?,\"limit\"?,\"filter\"?: FeedFilter} or {\"consumer\",\"limit\"?}",
+        response: "FeedPage",
+        schema: io::<feed::Read, FeedPage>(),
+        covers: &["feed", "read_feed_consumer"],
+        run: Read(feed::read),
+    },
+    Operation {
+        name: "feed.ack",
+        summary: "Moves a consumer's checkpoint forward to `up_to` (a page's next_after); the same number again is a no-op.",
+        request: "{\"consumer\",\"up_to\"}",
+        response: "FeedConsumer",
+        schema: io::<feed::Ack, FeedConsumer>(),
+        covers: &["ack_feed_consumer"],
+        run: Write(feed::ack),
+    },
+    Operation {
+        name: "feed.consumers",
+        summary: "The feed consumers the actor may use, by name, with their checkpoints.",
+        request: "{}",
+        response: "[FeedConsumer]",
+        schema: io::<Empty, Vec<FeedConsumer>>(),
+        covers: &["feed_consumers"],
+        run: Read(feed::consumers),
+    },
+    Operation {
+        name: "feed.create_consumer",
+        summary: "Creates a named, durable feed consumer owned by the actor (audited).",
+        request: "NewFeedConsumer",
+        response: "FeedConsumer",
+        schema: io::<NewFeedConsumer, FeedConsumer>(),
+        covers: &["create_feed_consumer"],
+        run: Write(feed::create_consumer),
+    },
+    Operation {
+        name: "feed.delete_consumer",
+        summary: "Deletes a feed consumer and its checkpoint (audited).",
+        request: "{\"consumer\"}",
+        response: "{\"consumer\",\"deleted\": true}",
+        schema: io::<feed::ByName, feed::Deleted>(),
+        covers: &["delete_feed_consumer"],
+        run: Write(feed::delete_consumer),
+    },
+    Operation {
+        name: "outbox.read",
+        summary: "A page of the outbox through a consumer created with the outbox filter; acknowledge with feed.ack.",
+        request: "{\"consumer\",\"limit\"?}",
+        response: "OutboxPage",
+        schema: io::<feed::OutboxRead, OutboxPage>(),
+        covers: &["read_outbox_consumer"],
+        run: Read(feed::outbox_read),
     },
     Operation {
         name: "backup.create",

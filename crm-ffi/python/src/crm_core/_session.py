@@ -488,6 +488,51 @@ class Session(Writes[Record]):
         first."""
         return self.call("outbox.list", {"include_acknowledged": include_acknowledged})
 
+    # ----- change feed -----
+    def feed(self, after: int = 0, *, limit: Optional[int] = None,
+             filter: Optional[Mapping[str, Any]] = None) -> Record:
+        """``feed.read`` without a consumer: the events after position
+        ``after`` (``filter``: ``{"entity_kinds": [...], "event_kinds":
+        [...]}``); pass the page's ``next_after`` back to read on."""
+        return self.call("feed.read", clean({
+            "after": int(after), "limit": limit,
+            "filter": None if filter is None else dict(filter)}))
+
+    def read_feed_consumer(self, consumer: str, limit: Optional[int] = None) -> Record:
+        """``feed.read`` through a consumer: the events after its
+        checkpoint. Acknowledge with :meth:`ack_feed_consumer`."""
+        return self.call("feed.read", clean({"consumer": consumer, "limit": limit}))
+
+    def ack_feed_consumer(self, consumer: str, up_to: int, *,
+                          at: Optional[_dt.datetime] = None) -> Record:
+        """``feed.ack``: moves the consumer's checkpoint to ``up_to`` (a
+        page's ``next_after``)."""
+        return self._write("feed.ack", {"consumer": consumer, "up_to": int(up_to)}, at)
+
+    def feed_consumers(self) -> List[Record]:
+        """``feed.consumers``: the consumers this actor may use."""
+        return self.call("feed.consumers", {})
+
+    def create_feed_consumer(self, name: str, *, filter: Optional[Mapping[str, Any]] = None,
+                             start_after: int = 0,
+                             at: Optional[_dt.datetime] = None) -> Record:
+        """``feed.create_consumer``: a named, durable consumer owned by this
+        actor, reading from ``start_after`` (0: the start)."""
+        return self._write("feed.create_consumer", clean({
+            "name": name, "start_after": int(start_after),
+            "filter": None if filter is None else dict(filter)}), at)
+
+    def delete_feed_consumer(self, name: str, *,
+                             at: Optional[_dt.datetime] = None) -> Record:
+        """``feed.delete_consumer``: ``{"consumer", "deleted": True}``."""
+        return self._write("feed.delete_consumer", {"consumer": name}, at)
+
+    def read_outbox(self, consumer: str, limit: Optional[int] = None) -> Record:
+        """``outbox.read``: the next page of the outbox through a consumer
+        created with ``filter={"entity_kinds": ["notification"],
+        "event_kinds": ["created"]}``."""
+        return self.call("outbox.read", clean({"consumer": consumer, "limit": limit}))
+
     # ----- users, teams, access -----
     def user(self, id: Ref) -> Record:
         """``user.get``."""
