@@ -60,8 +60,8 @@
 //! # Idempotent creates
 //!
 //! A create without a natural key can carry an `idempotency_key` (on
-//! [`NewCustomer`](crate::NewCustomer), [`NewDeal`](crate::NewDeal),
-//! [`NewActivity`](crate::NewActivity)): the first create stores the key
+//! [`NewCustomer`], [`NewDeal`],
+//! [`NewActivity`]): the first create stores the key
 //! with the new record's id in the same transaction; a retried create with
 //! the same key and the same input returns that record (as it is now)
 //! instead of creating a second one, and appends no event. The same key

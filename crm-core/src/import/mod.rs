@@ -29,7 +29,7 @@
 //!   changed fields, old and new), unchanged, skip or error; a dry run
 //!   gives the same plan as the real run. The rows with problems can come
 //!   back as a CSV of their own ([`ImportOptions::failed_rows_csv`]).
-//! - **Spreadsheets as they are** ([`format`]): the delimiter (`,` `;`
+//! - **Spreadsheets as they are** ([`format`](mod@format)): the delimiter (`,` `;`
 //!   tab) and the encoding (UTF-8 with or without a byte order mark,
 //!   Windows-1252 / Latin-1, UTF-16) are detected unless given, and the
 //!   report says what was detected; dates in day-first or month-first
