@@ -160,6 +160,32 @@ class Session(Writes[Record]):
         """``customer.get``."""
         return self.call("customer.get", {"id": ref_id(id)})
 
+    def customer_by_key(self, system: str, key: str) -> Record:
+        """``customer.get_by_key``: the customer your ``system`` calls
+        ``key`` (NotFoundError if none)."""
+        return self.call("customer.get_by_key", {"system": system, "key": key})
+
+    def deal_by_key(self, system: str, key: str) -> Record:
+        """``deal.get_by_key``."""
+        return self.call("deal.get_by_key", {"system": system, "key": key})
+
+    def activity_by_key(self, system: str, key: str) -> Record:
+        """``activity.get_by_key``."""
+        return self.call("activity.get_by_key", {"system": system, "key": key})
+
+    def customers_by_phone(self, number: str,
+                           default_region: Optional[str] = None) -> List[Record]:
+        """``customer.find_by_phone``: caller ID. ``number`` in any common
+        form; a national one (``"030 1234567"``) needs ``default_region``
+        (``"DE"``)."""
+        return self.call("customer.find_by_phone",
+                         clean({"number": number, "default_region": default_region}))
+
+    def organisations_by_domain(self, domain: str) -> List[Record]:
+        """``customer.find_by_domain``: organisations with an address at
+        ``domain`` (or an e-mail address at it), or whose people have one."""
+        return self.call("customer.find_by_domain", {"domain": domain})
+
     def customers(self, query: Optional[Mapping[str, Any]] = None, *,
                   limit: Optional[int] = None) -> Record:
         """``customer.list``: one page (``{"items", "next"}``); see

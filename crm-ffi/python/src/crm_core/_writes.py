@@ -37,7 +37,9 @@ class StepRef:
         self.field = field
 
     def to_json(self) -> Dict[str, Any]:
-        return {"$step": self.step.index, "field": self.field}
+        # An upsert answers {"record", "outcome"}: the record is inside.
+        prefix = "record." if self.step.op.endswith(".upsert") else ""
+        return {"$step": self.step.index, "field": prefix + self.field}
 
     def __repr__(self) -> str:
         return f"<crm_core.StepRef step {self.step.index} {self.field}>"
@@ -51,7 +53,10 @@ def _resolved(what: Any) -> Any:
     """A committed batch step stands for its result."""
     result = getattr(what, "_crm_step_result", None)
     if result is not None:
-        return result()
+        what = result()
+    # An upsert's answer stands for its record.
+    if isinstance(what, Mapping) and set(what) == {"record", "outcome"}:
+        return what["record"]
     return what
 
 
@@ -149,6 +154,36 @@ class Writes(Generic[R]):
         _refs(fields, "owner", "organisation")
         _custom(fields)
         return self._write("customer.create", dict(fields, kind=kind, name=name), at)
+
+    def upsert_customer(self, system: str, key: str, record: Mapping[str, Any], *,
+                        mode: Optional[str] = None, expected_version: Optional[int] = None,
+                        at: Optional[_dt.datetime] = None) -> R:
+        """``customer.upsert``: creates or updates the customer that your
+        ``system`` calls ``key``; ``record`` is a NewCustomer (``{"kind",
+        "name", "emails", ...}``). ``mode`` is ``"create_or_update"`` (the
+        default), ``"update_only"`` (a missing key is a NotFoundError) or
+        ``"create_only"`` (an existing key is a ConflictError); with
+        ``expected_version`` the update is a compare-and-set. Returns
+        ``{"record", "outcome"}``, the outcome ``"created"``, ``"updated"``
+        or ``"unchanged"`` (an identical repeat writes nothing)."""
+        return self._write("customer.upsert", _upsert(system, key, record, mode,
+                                                      expected_version), at)
+
+    def upsert_deal(self, system: str, key: str, record: Mapping[str, Any], *,
+                    mode: Optional[str] = None, expected_version: Optional[int] = None,
+                    at: Optional[_dt.datetime] = None) -> R:
+        """``deal.upsert``: like :meth:`upsert_customer`, ``record`` a
+        NewDeal (``{"customer", "pipeline", "title", "amount"?, ...}``)."""
+        return self._write("deal.upsert", _upsert(system, key, record, mode,
+                                                  expected_version), at)
+
+    def upsert_activity(self, system: str, key: str, record: Mapping[str, Any], *,
+                        mode: Optional[str] = None, expected_version: Optional[int] = None,
+                        at: Optional[_dt.datetime] = None) -> R:
+        """``activity.upsert``: logs the activity your ``system`` calls
+        ``key`` unless it is logged already (``record`` a NewActivity)."""
+        return self._write("activity.upsert", _upsert(system, key, record, mode,
+                                                      expected_version), at)
 
     def update_customer(self, customer: Ref, patch: Mapping[str, Any],
                         version: Optional[int] = None, *,
@@ -373,6 +408,19 @@ class Writes(Generic[R]):
         """``outbox.acknowledge``: marks a notification delivered."""
         nid, v = ref_version(notification, version)
         return self._write("outbox.acknowledge", {"id": nid, "version": v}, at)
+
+
+def _upsert(system: str, key: str, record: Mapping[str, Any], mode: Optional[str],
+            expected_version: Optional[int]) -> Dict[str, Any]:
+    body = dict(record)
+    for field in ("customer", "pipeline", "deal", "owner", "organisation"):
+        if body.get(field) is not None:
+            body[field] = ref_id(body[field])
+    if "amount" in body:
+        body["amount"] = money(body["amount"])
+    _custom(body)
+    return clean({"key": {"system": system, "key": key}, "mode": mode,
+                  "expected_version": expected_version, "record": body})
 
 
 def _custom(fields: Dict[str, Any]) -> Dict[str, Any]:
